@@ -1,0 +1,77 @@
+package components
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"xgen-infra/internal/pulumitest"
+)
+
+func TestSiteSecrets(t *testing.T) {
+	secret := func(s string) pulumi.StringInput { return pulumi.ToSecret(pulumi.String(s)).(pulumi.StringOutput) }
+	var checksum string
+	rec, err := pulumitest.Run(func(ctx *pulumi.Context) error {
+		s, err := NewSiteSecrets(ctx, "site-secrets", SiteSecretsArgs{
+			Namespace: "xgen",
+			Values:    map[string]pulumi.StringInput{"POSTGRES_PASSWORD": secret("pg-pass"), "REDIS_PASSWORD": secret("redis-pass")},
+			Registry:  &RegistryCredentials{Server: "10.100.1.65:5000", Username: "puller", Password: secret("reg-pass")},
+		})
+		if err != nil {
+			return err
+		}
+		s.Checksum.ApplyT(func(v string) string { checksum = v; return v })
+		return nil
+	}, "test", "test", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp, _ := rec.Find("xgen:index:SiteSecrets", "site-secrets")
+
+	app, ok := rec.Find("kubernetes:core/v1:Secret", "xgen-secrets")
+	if !ok || app.Parent != comp.URN {
+		t.Fatalf("app secret missing or not parented: %+v", app)
+	}
+	b, secrets := app.PlainInputs()
+	if at(b, "stringData", "POSTGRES_PASSWORD") != "pg-pass" || !containsPath(secrets, "stringData") {
+		t.Errorf("stringData %v, secret paths %v", at(b, "stringData"), secrets)
+	}
+
+	pull, ok := rec.Find("kubernetes:core/v1:Secret", "xgen-registry")
+	if !ok {
+		t.Fatal("pull secret missing")
+	}
+	pb, psecrets := pull.PlainInputs()
+	if at(pb, "type") != "kubernetes.io/dockerconfigjson" || !containsPath(psecrets, "stringData") {
+		t.Errorf("pull secret type %v, secret paths %v", at(pb, "type"), psecrets)
+	}
+	var doc struct {
+		Auths map[string]struct{ Username, Password, Auth string } `json:"auths"`
+	}
+	if err := json.Unmarshal([]byte(at(pb, "stringData", ".dockerconfigjson").(string)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	entry := doc.Auths["10.100.1.65:5000"]
+	if dec, _ := base64.StdEncoding.DecodeString(entry.Auth); string(dec) != "puller:reg-pass" || entry.Username != "puller" {
+		t.Errorf("docker config entry %+v", entry)
+	}
+	if want := ConfigChecksum(map[string]string{"POSTGRES_PASSWORD": "pg-pass", "REDIS_PASSWORD": "redis-pass"}); checksum != want {
+		t.Errorf("checksum %q, want %q", checksum, want)
+	}
+}
+
+func TestSiteSecretsRejectsIncompleteRegistry(t *testing.T) {
+	_, err := pulumitest.Run(func(ctx *pulumi.Context) error {
+		_, err := NewSiteSecrets(ctx, "s", SiteSecretsArgs{
+			Namespace: "xgen", Values: map[string]pulumi.StringInput{"A": pulumi.String("x")},
+			Registry: &RegistryCredentials{Server: "r"},
+		})
+		return err
+	}, "test", "test", nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "Server, Username and Password") {
+		t.Fatalf("got %v", err)
+	}
+}

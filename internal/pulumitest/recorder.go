@@ -1,0 +1,188 @@
+// Package pulumitest runs a Pulumi program in-process under the Go SDK's mock monitor and
+// records everything it registers: type, name, URN, parent, provider, dependencies,
+// options, inputs, and which input values are secret.
+package pulumitest
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Resource is one registered resource as the engine would receive it.
+type Resource struct {
+	Type, Name, URN string
+	// Parent URN; "" for resources parented to the stack.
+	Parent string
+	// Provider reference ("urn::id"), "" for the default provider.
+	Provider  string
+	Custom    bool
+	DependsOn []string
+	Inputs    resource.PropertyMap
+
+	Protect, RetainOnDelete, DeleteBeforeReplace bool
+	IgnoreChanges, AdditionalSecretOutputs       []string
+	CreateTimeout, UpdateTimeout, DeleteTimeout  string
+}
+
+// Recorder is a pulumi.MockResourceMonitor that records every registration and echoes
+// the inputs back as outputs.
+type Recorder struct {
+	mu        sync.Mutex
+	Resources []Resource
+	project   string
+	stack     string
+}
+
+// NewResource implements pulumi.MockResourceMonitor.
+func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	res := Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: args.Inputs, Provider: args.Provider}
+	if rpc := args.RegisterRPC; rpc != nil {
+		res.Parent = rpc.GetParent()
+		res.DependsOn = append(res.DependsOn, rpc.GetDependencies()...)
+		res.Protect = rpc.GetProtect()
+		res.RetainOnDelete = rpc.GetRetainOnDelete()
+		res.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
+		res.IgnoreChanges = rpc.GetIgnoreChanges()
+		res.AdditionalSecretOutputs = rpc.GetAdditionalSecretOutputs()
+		if t := rpc.GetCustomTimeouts(); t != nil {
+			res.CreateTimeout, res.UpdateTimeout, res.DeleteTimeout = t.GetCreate(), t.GetUpdate(), t.GetDelete()
+		}
+	}
+	res.URN = r.urn(res.Parent, res.Type, res.Name)
+	r.mu.Lock()
+	r.Resources = append(r.Resources, res)
+	r.mu.Unlock()
+	return args.Name + "-id", args.Inputs, nil
+}
+
+// Call implements pulumi.MockResourceMonitor (invokes echo their arguments).
+func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return args.Args, nil
+}
+
+// urn mirrors the mock monitor's URN scheme so that parents can be matched.
+func (r *Recorder) urn(parent, typ, name string) string {
+	parentType := ""
+	if parent != "" {
+		if u := resource.URN(parent); u.QualifiedType() != resource.RootStackType {
+			parentType = string(u.QualifiedType()) + "$"
+		}
+	}
+	return fmt.Sprintf("urn:pulumi:%s::%s::%s%s::%s", r.stack, r.project, parentType, typ, name)
+}
+
+// Find returns the resource with this type and name.
+func (r *Recorder) Find(typ, name string) (Resource, bool) {
+	for _, res := range r.Resources {
+		if res.Type == typ && res.Name == name {
+			return res, true
+		}
+	}
+	return Resource{}, false
+}
+
+// OfType returns the resources of a type, sorted by name.
+func (r *Recorder) OfType(typ string) []Resource {
+	var out []Resource
+	for _, res := range r.Resources {
+		if res.Type == typ {
+			out = append(out, res)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ByURN returns the resource with this URN.
+func (r *Recorder) ByURN(urn string) (Resource, bool) {
+	for _, res := range r.Resources {
+		if res.URN == urn {
+			return res, true
+		}
+	}
+	return Resource{}, false
+}
+
+// Run runs program under the mock monitor with the given stack config (full keys, objects
+// JSON-encoded) and the keys that are secret.
+func Run(program pulumi.RunFunc, project, stack string, config map[string]string, secretKeys []string) (*Recorder, error) {
+	rec := &Recorder{project: project, stack: stack}
+	withConfig := func(info *pulumi.RunInfo) {
+		info.Config = config
+		info.ConfigSecretKeys = secretKeys
+	}
+	err := pulumi.RunErr(program, pulumi.WithMocks(project, stack, rec), withConfig)
+	return rec, err
+}
+
+// Plain converts a property value to plain Go values. Secrets are unwrapped and their
+// paths (dotted, e.g. "stringData.POSTGRES_PASSWORD") are appended to secrets.
+func Plain(v resource.PropertyValue, path string, secrets *[]string) any {
+	switch {
+	case v.IsSecret():
+		*secrets = append(*secrets, path)
+		return Plain(v.SecretValue().Element, path, secrets)
+	case v.IsOutput():
+		o := v.OutputValue()
+		if o.Secret {
+			*secrets = append(*secrets, path)
+		}
+		if !o.Known {
+			return "<unknown>"
+		}
+		return Plain(o.Element, path, secrets)
+	case v.IsComputed():
+		return "<unknown>"
+	case v.IsObject():
+		out := map[string]any{}
+		for k, e := range v.ObjectValue() {
+			out[string(k)] = Plain(e, joinPath(path, string(k)), secrets)
+		}
+		return out
+	case v.IsArray():
+		arr := v.ArrayValue()
+		out := make([]any, len(arr))
+		for i, e := range arr {
+			out[i] = Plain(e, fmt.Sprintf("%s[%d]", path, i), secrets)
+		}
+		return out
+	case v.IsString():
+		return v.StringValue()
+	case v.IsNumber():
+		n := v.NumberValue()
+		if n == float64(int64(n)) {
+			return int64(n)
+		}
+		return n
+	case v.IsBool():
+		return v.BoolValue()
+	case v.IsNull():
+		return nil
+	case v.IsResourceReference():
+		return string(v.ResourceReferenceValue().URN)
+	}
+	return v.String()
+}
+
+// PlainInputs converts a resource's inputs; see Plain.
+func (res Resource) PlainInputs() (map[string]any, []string) {
+	var secrets []string
+	out := Plain(resource.NewProperty(res.Inputs), "", &secrets).(map[string]any)
+	sort.Strings(secrets)
+	return out, secrets
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	if strings.ContainsAny(key, ".[]") {
+		return fmt.Sprintf("%s[%q]", path, key)
+	}
+	return path + "." + key
+}

@@ -1,0 +1,67 @@
+package pulumitest
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Placeholder is the stand-in value of a secret config key in tests and rendered
+// manifests. No real secret is ever given to an in-process run.
+func Placeholder(key string) string { return "(secret:" + key + ")" }
+
+// LoadStackFile reads a Pulumi.<stack>.yaml and returns its config the way the Pulumi
+// engine hands it to a program: full keys, strings as they are, objects and lists
+// JSON-encoded. Encrypted ("secure:") values are replaced by Placeholder and listed in
+// secretKeys.
+func LoadStackFile(path string) (config map[string]string, secretKeys []string, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var file struct {
+		Config map[string]any `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	config = map[string]string{}
+	for key, v := range file.Config {
+		if m, ok := v.(map[string]any); ok && len(m) == 1 {
+			if _, secure := m["secure"]; secure {
+				config[key] = Placeholder(key)
+				secretKeys = append(secretKeys, key)
+				continue
+			}
+		}
+		switch x := v.(type) {
+		case string:
+			config[key] = x
+		default:
+			js, err := json.Marshal(x)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: config %s: %w", path, key, err)
+			}
+			config[key] = string(js)
+		}
+	}
+	sort.Strings(secretKeys)
+	return config, secretKeys, nil
+}
+
+// AddPlaceholderSecrets sets every key that the stack file does not set to a secret
+// placeholder, as an operator's `pulumi config set --secret` would.
+func AddPlaceholderSecrets(config map[string]string, secretKeys []string, keys ...string) []string {
+	for _, key := range keys {
+		if _, set := config[key]; set {
+			continue
+		}
+		config[key] = Placeholder(key)
+		secretKeys = append(secretKeys, key)
+	}
+	sort.Strings(secretKeys)
+	return secretKeys
+}

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"xgen-infra/internal/pulumitest"
+	"xgen-infra/sites"
+)
+
+// siteView is what a per-site assertion needs from one run of the program.
+type siteView struct {
+	rec  *pulumitest.Recorder
+	objs []pulumitest.Object
+}
+
+func view(t *testing.T, stackFile string) siteView {
+	t.Helper()
+	rec := stackRun(t, stackFile)
+	objs, err := rec.KubernetesObjects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return siteView{rec, objs}
+}
+
+func (v siteView) names(kind string) []string {
+	var out []string
+	for _, o := range v.objs {
+		if o.Kind == kind {
+			out = append(out, o.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (v siteView) object(t *testing.T, kind, name string) map[string]any {
+	t.Helper()
+	for _, o := range v.objs {
+		if o.Kind == kind && o.Name == name {
+			return o.Body
+		}
+	}
+	t.Fatalf("no %s %s", kind, name)
+	return nil
+}
+
+func (v siteView) namespaces() map[string]bool {
+	out := map[string]bool{}
+	for _, o := range v.objs {
+		if o.Namespace != "" {
+			out[o.Namespace] = true
+		}
+	}
+	return out
+}
+
+func get(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			a, _ := v.([]any)
+			if k >= len(a) {
+				return nil
+			}
+			v = a[k]
+		}
+	}
+	return v
+}
+
+var sixServices = []string{"xgen-backend-gateway", "xgen-core", "xgen-documents", "xgen-frontend", "xgen-mcp-station", "xgen-workflow"}
+
+func TestSiteXgen(t *testing.T) {
+	v := view(t, "Pulumi.xgen.yaml")
+	want := append(append([]string{}, sixServices...), "xgen-model")
+	sort.Strings(want)
+	if got := v.names("Deployment"); !reflect.DeepEqual(got, want) {
+		t.Errorf("deployments = %v, want %v", got, want)
+	}
+	model := v.object(t, "Deployment", "xgen-model")
+	if get(model, "spec", "template", "spec", "nodeSelector", "nvidia.com/gpu.present") != "true" {
+		t.Error("xgen-model is not pinned to GPU nodes")
+	}
+	fe := v.object(t, "ConfigMap", "xgen-frontend-config")
+	if get(fe, "data", "MODEL_SERVICE_BASE_URL") != "http://xgen-model:8000" || get(fe, "data", "APP_SITE") != "xgen" {
+		t.Errorf("frontend config = %v", get(fe, "data"))
+	}
+	// dev environment: the frontend autoscales (prd would pin 3 replicas).
+	if !contains(v.names("HorizontalPodAutoscaler"), "xgen-frontend") {
+		t.Error("dev frontend has no HPA")
+	}
+	if img := get(v.object(t, "Deployment", "xgen-core"), "spec", "template", "spec", "containers", 0, "image"); img != "docker.x2bee.com/xgen/main/xgen-core:latest-amd64" {
+		t.Errorf("image %v", img)
+	}
+}
+
+func TestSiteJeju(t *testing.T) {
+	v := view(t, "Pulumi.xgen-jeju.yaml")
+	if got := v.names("Deployment"); !reflect.DeepEqual(got, sixServices) {
+		t.Errorf("deployments = %v, want %v (no xgen-model without a GPU)", got, sixServices)
+	}
+	for _, o := range v.objs {
+		if strings.Contains(o.Name, "model") {
+			t.Errorf("%s %s at a site without xgen-model", o.Kind, o.Name)
+		}
+		if o.Kind == "ConfigMap" && get(o.Body, "data", "MODEL_SERVICE_BASE_URL") != nil {
+			t.Errorf("%s points at xgen-model", o.Name)
+		}
+	}
+	fe := v.object(t, "Deployment", "xgen-frontend")
+	// prd: fixed 3 replicas (no HPA), with the site's own smaller resources.
+	if get(fe, "spec", "replicas") != int64(3) || get(fe, "spec", "template", "spec", "containers", 0, "resources", "limits", "memory") != "1Gi" {
+		t.Errorf("frontend replicas %v, limits %v", get(fe, "spec", "replicas"), get(fe, "spec", "template", "spec", "containers", 0, "resources", "limits"))
+	}
+	if contains(v.names("HorizontalPodAutoscaler"), "xgen-frontend") {
+		t.Error("prd frontend has an HPA")
+	}
+	if got := v.names("Gateway"); len(got) != 0 {
+		t.Errorf("gateway at a site without a domain: %v", got)
+	}
+}
+
+func TestSiteLotteimall(t *testing.T) {
+	v := view(t, "Pulumi.lotteimall.yaml")
+	if ns := v.namespaces(); !reflect.DeepEqual(ns, map[string]bool{"lotteimall": true}) {
+		t.Errorf("namespaced objects in %v, want only lotteimall", ns)
+	}
+	if got := v.names("Namespace"); !reflect.DeepEqual(got, []string{"lotteimall"}) {
+		t.Errorf("namespaces created = %v", got)
+	}
+	img := get(v.object(t, "Deployment", "xgen-workflow"), "spec", "template", "spec", "containers", 0, "image")
+	if img != "docker.x2bee.com/xgen/lotteimall/xgen-workflow:latest-amd64" {
+		t.Errorf("image %v, want the lotteimall site path", img)
+	}
+}
+
+func TestSiteAww(t *testing.T) {
+	v := view(t, "Pulumi.xgen-aww.yaml")
+	docs := v.object(t, "ConfigMap", "xgen-documents-config")
+	want := map[string]string{
+		"MINIO_ENDPOINT": "https://s3.ap-northeast-2.amazonaws.com", "MINIO_SECURE": "true",
+		"MINIO_DOCUMENT_BUCKET": "xgen-aww", "MINIO_FILE_STORAGE_BUCKET": "xgen-aww",
+		"POSTGRES_HOST": "10.100.1.70", "REDIS_HOST": "10.100.1.70", "QDRANT_HOST": "10.100.1.70",
+	}
+	for k, w := range want {
+		if got := get(docs, "data", k); got != w {
+			t.Errorf("%s = %v, want %q", k, got, w)
+		}
+	}
+	for _, k := range []string{"MINIO_DATA_ACCESS_KEY", "MINIO_DATA_SECRET_KEY"} {
+		if get(docs, "data", k) != nil {
+			t.Errorf("%s in a ConfigMap: the S3 key must come from the Secret only", k)
+		}
+		if get(v.object(t, "Secret", "xgen-secrets"), "stringData", k) == nil {
+			t.Errorf("%s missing from xgen-secrets (the name xgen-documents reads)", k)
+		}
+	}
+	core := v.object(t, "Deployment", "xgen-core")
+	if img := get(core, "spec", "template", "spec", "containers", 0, "image"); img != "10.100.1.65:5000/xgen/aww/xgen-core:latest-amd64" {
+		t.Errorf("image %v, want the site's own registry and path", img)
+	}
+	if get(core, "spec", "template", "spec", "imagePullSecrets", 0, "name") != "xgen-registry" {
+		t.Error("no image pull secret for the site registry")
+	}
+	if get(v.object(t, "Secret", "xgen-registry"), "type") != "kubernetes.io/dockerconfigjson" {
+		t.Error("pull secret of the wrong type")
+	}
+}
+
+// TestFifthSiteNeedsOnlyAStackFile: a site that exists only as testdata/Pulumi.<x>.yaml.
+func TestFifthSiteNeedsOnlyAStackFile(t *testing.T) {
+	v := view(t, "testdata/Pulumi.acme-busan.yaml")
+	if got, want := v.names("Deployment"), []string{"xgen-backend-gateway", "xgen-core", "xgen-frontend", "xgen-workflow"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("deployments = %v, want %v", got, want)
+	}
+	if ns := v.namespaces(); !reflect.DeepEqual(ns, map[string]bool{"acme": true}) {
+		t.Errorf("namespaces %v", ns)
+	}
+	core := v.object(t, "Deployment", "xgen-core")
+	if get(core, "spec", "replicas") != int64(2) || get(core, "spec", "template", "spec", "containers", 0, "image") != "registry.acme.example:5000/xgen/acme/xgen-core:2026.11.1" {
+		t.Errorf("core replicas %v image %v", get(core, "spec", "replicas"), get(core, "spec", "template", "spec", "containers", 0, "image"))
+	}
+	if get(v.object(t, "ConfigMap", "xgen-core-config"), "data", "POSTGRES_DB") != "acme" {
+		t.Error("site infra not applied")
+	}
+}
+
+// TestSecretsStaySecret gives every secret a distinct value and checks each value appears
+// only inside Pulumi secrets, and that the provider's kubeconfig is secret too.
+func TestSecretsStaySecret(t *testing.T) {
+	config, secretKeys, err := pulumitest.LoadStackFile("Pulumi.xgen-aww.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]string{}
+	for _, k := range sites.SecretKeys {
+		key := sites.ConfigNamespace + ":" + k.ConfigKey
+		values[key] = "TOPSECRET-" + k.ConfigKey + "-value"
+		config[key] = values[key]
+		secretKeys = append(secretKeys, key)
+	}
+	rec, err := pulumitest.Run(program, sites.ConfigNamespace, "xgen-aww", config, secretKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, res := range rec.Resources {
+		plain, secretPaths := res.PlainInputs()
+		walkStrings(plain, "", func(path, s string) {
+			for key, secret := range values {
+				if !strings.Contains(s, secret) {
+					continue
+				}
+				found[key] = true
+				if !underSecret(path, secretPaths) {
+					t.Errorf("%s %s: %s holds %s outside a Pulumi secret", res.Type, res.Name, path, key)
+				}
+			}
+		})
+	}
+	for key := range values {
+		if !found[key] {
+			t.Errorf("%s never reached a resource", key)
+		}
+	}
+}
+
+func TestBadConfigRegistersNothing(t *testing.T) {
+	config := map[string]string{sites.SiteKey: `{"services": {"xgen-core": {"replcas": 2}}, "enviroment": "prd"}`}
+	rec, err := pulumitest.Run(program, sites.ConfigNamespace, "broken", config, nil)
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	for _, want := range []string{"xgen-infra:site.enviroment: unknown key", "xgen-infra:site.services.xgen-core.replcas: unknown key"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if len(rec.Resources) != 0 {
+		t.Errorf("%d resources registered before validation failed", len(rec.Resources))
+	}
+}
+
+func walkStrings(v any, path string, fn func(path, s string)) {
+	switch x := v.(type) {
+	case string:
+		fn(path, x)
+	case map[string]any:
+		for k, e := range x {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			walkStrings(e, p, fn)
+		}
+	case []any:
+		for i, e := range x {
+			walkStrings(e, path+"["+strconv.Itoa(i)+"]", fn)
+		}
+	}
+}
+
+// underSecret says whether path is a secret path or inside one. Secret paths from
+// PlainInputs quote keys containing dots; compare on the unquoted form.
+func underSecret(path string, secretPaths []string) bool {
+	for _, s := range secretPaths {
+		s = strings.NewReplacer(`["`, ".", `"]`, "").Replace(s)
+		if path == s || strings.HasPrefix(path, s+".") || strings.HasPrefix(path, s+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}

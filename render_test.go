@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"xgen-infra/internal/pulumitest"
+	"xgen-infra/sites"
+)
+
+var update = flag.Bool("update", false, "rewrite rendered/ from the current program")
+
+// stackRun runs the program in-process for a stack file, with a placeholder for every
+// secret the operator would set.
+func stackRun(t testing.TB, stackFile string) *pulumitest.Recorder {
+	t.Helper()
+	rec, err := runStackFile(stackFile)
+	if err != nil {
+		t.Fatalf("%s: %v", stackFile, err)
+	}
+	return rec
+}
+
+func runStackFile(stackFile string) (*pulumitest.Recorder, error) {
+	config, secretKeys, err := pulumitest.LoadStackFile(stackFile)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, k := range sites.SecretKeys {
+		keys = append(keys, sites.ConfigNamespace+":"+k.ConfigKey)
+	}
+	secretKeys = pulumitest.AddPlaceholderSecrets(config, secretKeys, keys...)
+	return pulumitest.Run(program, sites.ConfigNamespace, stackName(stackFile), config, secretKeys)
+}
+
+// stackName is the <stack> of a Pulumi.<stack>.yaml path.
+func stackName(stackFile string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(filepath.Base(stackFile), "Pulumi."), ".yaml")
+}
+
+func siteStackFiles(t testing.TB) []string {
+	files, err := filepath.Glob("Pulumi.*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no stack files: %v", err)
+	}
+	return files
+}
+
+// renderStack produces every file of rendered/<stack>/: one YAML per Kubernetes object
+// and resources.txt, the resource tree with options.
+func renderStack(t testing.TB, stackFile string) map[string][]byte {
+	rec := stackRun(t, stackFile)
+	objs, err := rec.KubernetesObjects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{"resources.txt": []byte(rec.Tree())}
+	for _, o := range objs {
+		y, err := o.YAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := files[o.File()]; dup {
+			t.Fatalf("two objects render to %s", o.File())
+		}
+		files[o.File()] = y
+	}
+	return files
+}
+
+// TestRendered fails when rendered/ is stale; `make render` (go test -run TestRendered
+// -update .) rewrites it.
+func TestRendered(t *testing.T) {
+	for _, stackFile := range siteStackFiles(t) {
+		stack := stackName(stackFile)
+		t.Run(stack, func(t *testing.T) {
+			want := renderStack(t, stackFile)
+			dir := filepath.Join("rendered", stack)
+			if *update {
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+				for name, data := range want {
+					p := filepath.Join(dir, name)
+					if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(p, data, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return
+			}
+			got := map[string][]byte{}
+			err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				data, err := os.ReadFile(p)
+				rel, _ := filepath.Rel(dir, p)
+				got[filepath.ToSlash(rel)] = data
+				return err
+			})
+			if err != nil {
+				t.Fatalf("%s: %v (run `make render`)", dir, err)
+			}
+			var stale []string
+			for name, data := range want {
+				if !bytes.Equal(got[name], data) {
+					stale = append(stale, name)
+				}
+			}
+			for name := range got {
+				if _, ok := want[name]; !ok {
+					stale = append(stale, name+" (no longer produced)")
+				}
+			}
+			sort.Strings(stale)
+			if len(stale) > 0 {
+				t.Errorf("rendered/%s is stale; run `make render` and review the diff:\n  %s", stack, strings.Join(stale, "\n  "))
+			}
+		})
+	}
+}

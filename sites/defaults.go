@@ -1,0 +1,87 @@
+package sites
+
+import (
+	"fmt"
+	"net/url"
+)
+
+// Defaults that are not per service (those live in catalog.yaml).
+const (
+	DefaultProject        = "xgen"
+	DefaultSitePath       = "main"
+	DefaultEnvironment    = "prd"
+	DefaultRegistry       = "docker.x2bee.com"
+	DefaultTag            = "latest-amd64"
+	DefaultPullPolicy     = "IfNotPresent"
+	DefaultInfraNamespace = "xgen-system"
+	DefaultIngressType    = "istio"
+	DefaultExposeType     = "NodePort"
+	DefaultNodePort       = 30080
+)
+
+// DefaultStreamingPaths are the Server-Sent Events endpoints the frontend serves itself.
+var DefaultStreamingPaths = []string{
+	"/api/workflow/execute/based_id/stream",
+	"/api/workflow/execute/deploy/stream",
+}
+
+// SetDefaults fills every unset site-level field. It is the only place site defaults are
+// applied; per-service defaults come from the catalog.
+func SetDefaults(c *Config) {
+	setString(&c.Project, DefaultProject)
+	setString(&c.Namespace, c.Project)
+	setString(&c.SitePath, DefaultSitePath)
+	setString(&c.Environment, DefaultEnvironment)
+
+	setString(&c.Image.Registry, DefaultRegistry)
+	setString(&c.Image.Tag, DefaultTag)
+	setString(&c.Image.PullPolicy, DefaultPullPolicy)
+
+	in := &c.Infra
+	setString(&in.Namespace, DefaultInfraNamespace)
+	setString(&in.Postgres.Host, clusterHost("postgresql", in.Namespace))
+	setInt(&in.Postgres.Port, 5432)
+	setString(&in.Postgres.Database, "plateerag")
+	setString(&in.Postgres.User, "xgen")
+	setString(&in.Redis.Host, clusterHost("redis", in.Namespace))
+	setInt(&in.Redis.Port, 6379)
+	setString(&in.Qdrant.Host, clusterHost("qdrant", in.Namespace))
+	setInt(&in.Qdrant.Port, 6333)
+	setInt(&in.Qdrant.GRPCPort, 6334)
+	setString(&in.ObjectStorage.Endpoint, fmt.Sprintf("http://%s:9000", clusterHost("minio", in.Namespace)))
+	if in.ObjectStorage.Secure == nil {
+		u, err := url.Parse(in.ObjectStorage.Endpoint)
+		secure := err == nil && u.Scheme == "https"
+		in.ObjectStorage.Secure = &secure
+	}
+	setString(&in.ObjectStorage.DocumentBucket, "documents")
+	setString(&in.ObjectStorage.FileStorageBucket, "files")
+
+	ing := &c.Ingress
+	setString(&ing.Type, DefaultIngressType)
+	setString(&ing.ExposeType, DefaultExposeType)
+	if ing.StreamingPaths == nil {
+		ing.StreamingPaths = append([]string(nil), DefaultStreamingPaths...)
+	}
+	if ing.NodePort == nil {
+		port := DefaultNodePort
+		ing.NodePort = &port
+	}
+}
+
+// clusterHost is the in-cluster DNS name of a Service.
+func clusterHost(service, namespace string) string {
+	return fmt.Sprintf("%s.%s.svc.cluster.local", service, namespace)
+}
+
+func setString(p *string, def string) {
+	if *p == "" {
+		*p = def
+	}
+}
+
+func setInt(p *int, def int) {
+	if *p == 0 {
+		*p = def
+	}
+}

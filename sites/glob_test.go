@@ -1,0 +1,5 @@
+package sites
+
+import "path/filepath"
+
+var filepathGlob = filepath.Glob

@@ -1,0 +1,234 @@
+// Package sites is the typed site model: one structured stack-config object per site
+// (`xgen-infra:site`) plus separate secret keys, decoded strictly, defaulted in one place,
+// validated with every problem reported at once, and resolved against the service catalog.
+package sites
+
+// Environments a site can run. The environment selects the catalog's per-environment
+// overrides and the site's domain.
+var Environments = []string{"dev", "stg", "prd"}
+
+// Config is the stack config object `xgen-infra:site`. Every field is optional unless
+// stated; defaults are applied by SetDefaults.
+type Config struct {
+	// Project is the image path segment after the registry and the default namespace.
+	// Default "xgen".
+	Project string `json:"project,omitempty"`
+	// Namespace the application services run in. Default: Project.
+	Namespace string `json:"namespace,omitempty"`
+	// SitePath is the image path segment naming the site's source branch:
+	// {registry}/{project}/{sitePath}/{service}:{tag}. Default "main".
+	SitePath string `json:"sitePath,omitempty"`
+	// Environment is one of dev, stg, prd. Default "prd".
+	Environment string `json:"environment,omitempty"`
+	// Environments holds per-environment settings, keyed by environment name.
+	// Only the entry for Environment is used.
+	Environments map[string]EnvironmentConfig `json:"environments,omitempty"`
+	// Image says where the service images come from.
+	Image ImageConfig `json:"image,omitempty"`
+	// Infra says where PostgreSQL, Redis, Qdrant and object storage are reached.
+	Infra InfraConfig `json:"infra,omitempty"`
+	// Vars are site-wide environment variables for every service (e.g. APP_SITE).
+	// They win over catalog config; see Precedence.
+	Vars map[string]string `json:"vars,omitempty"`
+	// Services this site runs, keyed by catalog service name, each with optional
+	// overrides. A service that is not listed is not deployed. Required.
+	Services map[string]ServiceSpec `json:"services,omitempty"`
+	// Ingress says how the site is reached from outside the cluster.
+	Ingress IngressConfig `json:"ingress,omitempty"`
+}
+
+// EnvironmentConfig is what differs per environment at the site level.
+type EnvironmentConfig struct {
+	// Domain is the public host name of the site in this environment, e.g.
+	// "xgen.x2bee.com". Empty means no domain: the site is reached by IP.
+	Domain string `json:"domain,omitempty"`
+	// TLSCredentialName is the Kubernetes TLS Secret (in the ingress gateway's
+	// namespace) that Istio serves HTTPS with. Empty: HTTP only.
+	TLSCredentialName string `json:"tlsCredentialName,omitempty"`
+}
+
+// ImageConfig says where service images are pulled from.
+type ImageConfig struct {
+	// Registry host (and port). Default "docker.x2bee.com".
+	Registry string `json:"registry,omitempty"`
+	// Tag used for every service unless the service overrides it. Default "latest-amd64".
+	Tag string `json:"tag,omitempty"`
+	// PullPolicy is IfNotPresent, Always or Never. Default "IfNotPresent".
+	PullPolicy string `json:"pullPolicy,omitempty"`
+	// RegistryUsername, when set, makes the program create an image pull Secret for the
+	// registry; its password is the secret stack config key `registryPassword`.
+	RegistryUsername string `json:"registryUsername,omitempty"`
+}
+
+// InfraConfig says where the stateful services are. On-prem sites reach them through
+// in-cluster Services in Namespace (Docker Compose on the host behind them); other
+// sites name external addresses.
+type InfraConfig struct {
+	// Namespace of the in-cluster infra Services. Default "xgen-system".
+	Namespace string `json:"namespace,omitempty"`
+	// HostAddress is the IP address of the host that runs the infra containers. When set,
+	// selector-less Services named postgresql, redis, qdrant and minio are created in
+	// Namespace with EndpointSlices pointing at it. Must not be a loopback address.
+	HostAddress string `json:"hostAddress,omitempty"`
+	// Postgres connection. Host default "postgresql.<namespace>.svc.cluster.local".
+	Postgres PostgresConfig `json:"postgres,omitempty"`
+	// Redis connection. Host default "redis.<namespace>.svc.cluster.local".
+	Redis EndpointConfig `json:"redis,omitempty"`
+	// Qdrant connection. Host default "qdrant.<namespace>.svc.cluster.local".
+	Qdrant QdrantConfig `json:"qdrant,omitempty"`
+	// ObjectStorage is MinIO on-prem or S3 (any S3-compatible endpoint).
+	ObjectStorage ObjectStorageConfig `json:"objectStorage,omitempty"`
+}
+
+// EndpointConfig is a host and a TCP port.
+type EndpointConfig struct {
+	// Host name or IP address.
+	Host string `json:"host,omitempty"`
+	// Port number (1-65535).
+	Port int `json:"port,omitempty"`
+}
+
+// PostgresConfig is the PostgreSQL connection (the password is the secret `postgresPassword`).
+type PostgresConfig struct {
+	// Host name or IP address.
+	Host string `json:"host,omitempty"`
+	// Port. Default 5432.
+	Port int `json:"port,omitempty"`
+	// Database name. Default "plateerag".
+	Database string `json:"database,omitempty"`
+	// User name. Default "xgen".
+	User string `json:"user,omitempty"`
+}
+
+// QdrantConfig is the Qdrant connection.
+type QdrantConfig struct {
+	// Host name or IP address.
+	Host string `json:"host,omitempty"`
+	// Port of the HTTP API. Default 6333.
+	Port int `json:"port,omitempty"`
+	// GRPCPort of the gRPC API. Default 6334.
+	GRPCPort int `json:"grpcPort,omitempty"`
+}
+
+// ObjectStorageConfig is MinIO or S3. The keys are the secrets `objectStorageAccessKey`
+// and `objectStorageSecretKey` (MINIO_DATA_ACCESS_KEY / MINIO_DATA_SECRET_KEY in pods).
+type ObjectStorageConfig struct {
+	// Endpoint URL. Default "http://minio.<namespace>.svc.cluster.local:9000".
+	Endpoint string `json:"endpoint,omitempty"`
+	// Secure says whether TLS is used. Default: true when Endpoint is https.
+	Secure *bool `json:"secure,omitempty"`
+	// DocumentBucket is MINIO_DOCUMENT_BUCKET. Default "documents".
+	DocumentBucket string `json:"documentBucket,omitempty"`
+	// FileStorageBucket is MINIO_FILE_STORAGE_BUCKET. Default "files".
+	FileStorageBucket string `json:"fileStorageBucket,omitempty"`
+}
+
+// IngressConfig says how the site is reached from outside the cluster.
+type IngressConfig struct {
+	// Type is istio, traefik or none. Default "istio".
+	Type string `json:"type,omitempty"`
+	// SharedGateway names an existing Istio Gateway as "namespace/name"; then no Gateway
+	// is created and the VirtualService binds to it.
+	SharedGateway string `json:"sharedGateway,omitempty"`
+	// HTTPSRedirect redirects HTTP to HTTPS on the site's own Gateway (needs a TLS
+	// credential). Default false.
+	HTTPSRedirect bool `json:"httpsRedirect,omitempty"`
+	// StreamingPaths are routed to the frontend (Server-Sent Events) before "/api/".
+	// Default: the workflow execution stream paths.
+	StreamingPaths []string `json:"streamingPaths,omitempty"`
+	// NodePort exposes the frontend when the site has no domain: the fixed node port
+	// (30000-32767), or 0 to let Kubernetes pick. Default 30080.
+	NodePort *int `json:"nodePort,omitempty"`
+	// ExposeType is NodePort or LoadBalancer for a site without a domain. Default "NodePort".
+	ExposeType string `json:"exposeType,omitempty"`
+}
+
+// ServiceSpec is one service's settings. The catalog gives every field for every service;
+// a site overrides only what it names. Pointers distinguish "not set" from zero.
+type ServiceSpec struct {
+	// Port the container listens on and the Service exposes.
+	Port *int `json:"port,omitempty"`
+	// Domain says whether the service takes the site domain (the ingress entry point).
+	Domain *bool `json:"domain,omitempty"`
+	// Tag overrides the site image tag for this service.
+	Tag string `json:"tag,omitempty"`
+	// Replicas when autoscaling is off.
+	Replicas *int `json:"replicas,omitempty"`
+	// Autoscaling with an autoscaling/v2 HorizontalPodAutoscaler on CPU.
+	Autoscaling *AutoscalingSpec `json:"autoscaling,omitempty"`
+	// Resources are the container requests and limits.
+	Resources *ResourcesSpec `json:"resources,omitempty"`
+	// GPU placement; Count > 0 requests nvidia.com/gpu and pins pods to GPU nodes.
+	GPU *GPUSpec `json:"gpu,omitempty"`
+	// Probes are the HTTP health checks.
+	Probes *ProbesSpec `json:"probes,omitempty"`
+	// Config is the service's environment (ConfigMap). See Precedence.
+	Config map[string]string `json:"config,omitempty"`
+	// SpreadAcrossNodes adds a topology spread constraint over kubernetes.io/hostname.
+	SpreadAcrossNodes *bool `json:"spreadAcrossNodes,omitempty"`
+	// TerminationGracePeriodSeconds is how long a pod may take to stop.
+	TerminationGracePeriodSeconds *int `json:"terminationGracePeriodSeconds,omitempty"`
+	// PreStopSleepSeconds keeps a stopping pod serving while endpoints drain.
+	PreStopSleepSeconds *int `json:"preStopSleepSeconds,omitempty"`
+	// RunAsUser is the non-root UID the containers run as.
+	RunAsUser *int `json:"runAsUser,omitempty"`
+	// DeployTimeout is how long `pulumi up` waits for the Deployment to become
+	// available (Go duration, e.g. "10m"); slow model loads need more.
+	DeployTimeout string `json:"deployTimeout,omitempty"`
+}
+
+// AutoscalingSpec configures the HorizontalPodAutoscaler.
+type AutoscalingSpec struct {
+	// Enabled turns the HPA on; when off, Replicas is used.
+	Enabled *bool `json:"enabled,omitempty"`
+	// MinReplicas (>= 1).
+	MinReplicas *int `json:"minReplicas,omitempty"`
+	// MaxReplicas (>= MinReplicas).
+	MaxReplicas *int `json:"maxReplicas,omitempty"`
+	// TargetCPUUtilization in percent of the CPU request.
+	TargetCPUUtilization *int `json:"targetCPUUtilization,omitempty"`
+}
+
+// ResourcesSpec is requests and limits in Kubernetes quantities ("500m", "2Gi").
+type ResourcesSpec struct {
+	// Requests are what the scheduler reserves.
+	Requests *ResourceList `json:"requests,omitempty"`
+	// Limits are the hard caps (memory over the limit is OOMKilled).
+	Limits *ResourceList `json:"limits,omitempty"`
+}
+
+// ResourceList is CPU and memory quantities.
+type ResourceList struct {
+	// CPU quantity, e.g. "500m".
+	CPU string `json:"cpu,omitempty"`
+	// Memory quantity, e.g. "2Gi".
+	Memory string `json:"memory,omitempty"`
+}
+
+// GPUSpec places a service on GPU nodes.
+type GPUSpec struct {
+	// Count of nvidia.com/gpu per pod; 0 means no GPU.
+	Count *int `json:"count,omitempty"`
+	// NodeSelector labels of GPU nodes.
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+}
+
+// ProbesSpec are HTTP GET health checks on the service port.
+type ProbesSpec struct {
+	// Path of the health endpoint, e.g. "/health".
+	Path string `json:"path,omitempty"`
+	// Liveness restarts a container that stops answering.
+	Liveness *ProbeSpec `json:"liveness,omitempty"`
+	// Readiness takes a pod out of its Service while it does not answer.
+	Readiness *ProbeSpec `json:"readiness,omitempty"`
+	// Startup holds the other probes back while a slow service starts (0 failures: none).
+	Startup *ProbeSpec `json:"startup,omitempty"`
+}
+
+// ProbeSpec is one probe's timing, in seconds and counts.
+type ProbeSpec struct {
+	InitialDelaySeconds *int `json:"initialDelaySeconds,omitempty"`
+	PeriodSeconds       *int `json:"periodSeconds,omitempty"`
+	TimeoutSeconds      *int `json:"timeoutSeconds,omitempty"`
+	FailureThreshold    *int `json:"failureThreshold,omitempty"`
+}

@@ -1,0 +1,73 @@
+package sites
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Problem is one thing wrong with a site's stack config: the full config key path, the
+// value found there, and what to do about it.
+type Problem struct {
+	// Key is the stack config key path, e.g. "xgen-infra:site.services.xgen-core.replicas".
+	Key string
+	// Value is the offending value as written; empty when the key is missing.
+	Value string
+	// Fix says what is wrong and how to correct it.
+	Fix string
+}
+
+func (p Problem) String() string {
+	if p.Value == "" {
+		return fmt.Sprintf("%s: %s", p.Key, p.Fix)
+	}
+	return fmt.Sprintf("%s: %s: %s", p.Key, p.Value, p.Fix)
+}
+
+// Problems is every problem found in one pass; it is the error Load returns.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, 0, len(ps))
+	for _, p := range ps {
+		lines = append(lines, "  - "+p.String())
+	}
+	sort.Strings(lines)
+	noun := "problems"
+	if len(ps) == 1 {
+		noun = "problem"
+	}
+	return fmt.Sprintf("invalid stack config (%d %s):\n%s", len(ps), noun, strings.Join(lines, "\n"))
+}
+
+// problemList collects problems under a key prefix.
+type problemList struct {
+	prefix string
+	list   Problems
+}
+
+// add records a problem at prefix+path with the value rendered for humans.
+func (l *problemList) add(path string, value any, format string, args ...any) {
+	key := l.prefix
+	if path != "" {
+		key += "." + path
+	}
+	l.list = append(l.list, Problem{Key: key, Value: show(value), Fix: fmt.Sprintf(format, args...)})
+}
+
+// show renders a value the way it appears in YAML, quoting strings.
+func show(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return fmt.Sprintf("%q", x)
+	case *int:
+		if x == nil {
+			return ""
+		}
+		return fmt.Sprint(*x)
+	default:
+		return fmt.Sprint(x)
+	}
+}

@@ -1,0 +1,144 @@
+package sites
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Site is a validated, fully resolved site: what the program deploys.
+type Site struct {
+	// Name is the stack name (e.g. "xgen-jeju").
+	Name string
+	// Config is the decoded stack config with defaults applied.
+	Config Config
+	// Domain is the public host for the site's environment; empty when reached by IP.
+	Domain string
+	// TLSCredentialName for the site's Gateway; empty for HTTP only.
+	TLSCredentialName string
+	// Services the site runs, sorted by name, each fully resolved.
+	Services []Service
+	// Secrets are the secret stack config keys the site uses that end up in the
+	// Kubernetes Secret, in SecretKeys order.
+	Secrets []SecretKey
+	// HasRegistryCredentials says whether an image pull Secret is created.
+	HasRegistryCredentials bool
+}
+
+// Service is one resolved service.
+type Service struct {
+	// Name is the catalog name, also the Deployment/Service name (e.g. "xgen-core").
+	Name string
+	// Image is {registry}/{project}/{sitePath}/{name}:{tag}.
+	Image string
+	// Spec has every field set: catalog defaults < catalog service < catalog
+	// environment < site override.
+	Spec ServiceSpec
+	// Config is the ConfigMap data after precedence; secret keys are left out.
+	Config map[string]string
+	// ConfigSource names the layer each environment key came from (see Precedence).
+	ConfigSource map[string]string
+}
+
+// Service returns the named service, if the site runs it.
+func (s *Site) Service(name string) (Service, bool) {
+	for _, svc := range s.Services {
+		if svc.Name == name {
+			return svc, true
+		}
+	}
+	return Service{}, false
+}
+
+// resolveServices merges catalog and site layers for every service the site runs.
+func resolveServices(c *Config, cat *Catalog) ([]Service, error) {
+	names := make([]string, 0, len(c.Services))
+	for name := range c.Services {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+
+	specs := map[string]ServiceSpec{}
+	for _, name := range names {
+		entry := cat.Services[name]
+		spec, err := mergeSpecs(cat.Global.Defaults, entry.ServiceSpec, entry.Environments[c.Environment], c.Services[name])
+		if err != nil {
+			return nil, fmt.Errorf("service %s: %w", name, err)
+		}
+		spec.Config = nil
+		specs[name] = spec
+	}
+
+	derived := derivedConfig(c, cat, specs)
+	secretLayer := map[string]string{}
+	for _, k := range SecretKeys {
+		if k.EnvName != "" && k.Required(c) {
+			secretLayer[k.EnvName] = ""
+		}
+	}
+
+	services := make([]Service, 0, len(names))
+	for _, name := range names {
+		entry := cat.Services[name]
+		cfg, source, err := MergeConfig([]ConfigLayer{
+			{LayerGlobal, derived},
+			{LayerService, entry.Config},
+			{LayerEnvironment, entry.Environments[c.Environment].Config},
+			{LayerSiteVars, c.Vars},
+			{LayerSiteService, c.Services[name].Config},
+			{LayerSecret, secretLayer},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("service %s: %w", name, err)
+		}
+		spec := specs[name]
+		tag := c.Image.Tag
+		if spec.Tag != "" {
+			tag = spec.Tag
+		}
+		services = append(services, Service{
+			Name:         name,
+			Image:        fmt.Sprintf("%s/%s/%s/%s:%s", c.Image.Registry, c.Project, c.SitePath, name, tag),
+			Spec:         spec,
+			Config:       cfg,
+			ConfigSource: source,
+		})
+	}
+	return services, nil
+}
+
+// derivedConfig is the global layer: catalog global config, the infra addresses, and the
+// base URL of every service the site runs (and only those).
+func derivedConfig(c *Config, cat *Catalog, running map[string]ServiceSpec) map[string]string {
+	in := c.Infra
+	out := map[string]string{
+		"POSTGRES_HOST":             in.Postgres.Host,
+		"POSTGRES_PORT":             strconv.Itoa(in.Postgres.Port),
+		"POSTGRES_DB":               in.Postgres.Database,
+		"POSTGRES_USER":             in.Postgres.User,
+		"REDIS_HOST":                in.Redis.Host,
+		"REDIS_PORT":                strconv.Itoa(in.Redis.Port),
+		"QDRANT_HOST":               in.Qdrant.Host,
+		"QDRANT_PORT":               strconv.Itoa(in.Qdrant.Port),
+		"QDRANT_GRPC_PORT":          strconv.Itoa(in.Qdrant.GRPCPort),
+		"MINIO_ENDPOINT":            in.ObjectStorage.Endpoint,
+		"MINIO_SECURE":              strconv.FormatBool(*in.ObjectStorage.Secure),
+		"MINIO_DOCUMENT_BUCKET":     in.ObjectStorage.DocumentBucket,
+		"MINIO_FILE_STORAGE_BUCKET": in.ObjectStorage.FileStorageBucket,
+	}
+	for k, v := range cat.Global.Config {
+		out[k] = v
+	}
+	for name, spec := range running {
+		out[ServiceURLKey(name)] = fmt.Sprintf("http://%s:%d", name, *spec.Port)
+	}
+	return out
+}
+
+// ServiceURLKey is the environment key holding a service's in-cluster base URL:
+// xgen-core → CORE_SERVICE_BASE_URL, xgen-mcp-station → MCP_STATION_SERVICE_BASE_URL.
+func ServiceURLKey(service string) string {
+	short := strings.TrimPrefix(service, "xgen-")
+	return strings.ToUpper(strings.ReplaceAll(short, "-", "_")) + "_SERVICE_BASE_URL"
+}

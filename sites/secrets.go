@@ -1,0 +1,45 @@
+package sites
+
+// SecretKey is one secret stack config key (set with `pulumi config set --secret`).
+// Secrets never live in the site object: each is its own key so that the site object
+// stays plain, reviewable YAML.
+type SecretKey struct {
+	// ConfigKey is the key without the project namespace, e.g. "postgresPassword".
+	ConfigKey string
+	// EnvName is the key in the Kubernetes Secret `xgen-secrets` and so the environment
+	// variable the applications read. Empty for secrets the program itself uses.
+	EnvName string
+	// What the value is, for error messages and the README.
+	What string
+	// requiredWhen says whether a site needs it; nil means always.
+	requiredWhen func(*Config) bool
+}
+
+// Required reports whether the site needs this secret.
+func (k SecretKey) Required(c *Config) bool {
+	return k.requiredWhen == nil || k.requiredWhen(c)
+}
+
+// SecretKeys are all secret stack config keys. The EnvName values are exactly the names
+// the applications read: a Secret key that the code does not read falls back to a
+// default silently (the S3 403 incident at xgen-aww).
+var SecretKeys = []SecretKey{
+	{ConfigKey: "kubeconfig", What: "kubeconfig of the target cluster (file contents)"},
+	{ConfigKey: "postgresPassword", EnvName: "POSTGRES_PASSWORD", What: "PostgreSQL password of infra.postgres.user"},
+	{ConfigKey: "redisPassword", EnvName: "REDIS_PASSWORD", What: "Redis password (requirepass)"},
+	{ConfigKey: "objectStorageAccessKey", EnvName: "MINIO_DATA_ACCESS_KEY", What: "MinIO access key, or the AWS IAM access key id for S3"},
+	{ConfigKey: "objectStorageSecretKey", EnvName: "MINIO_DATA_SECRET_KEY", What: "MinIO secret key, or the AWS IAM secret access key for S3"},
+	{ConfigKey: "registryPassword", What: "password of image.registryUsername at image.registry",
+		requiredWhen: func(c *Config) bool { return c.Image.RegistryUsername != "" }},
+}
+
+// secretEnvNames are the environment names that only a Secret may provide.
+func secretEnvNames() map[string]string {
+	names := map[string]string{}
+	for _, k := range SecretKeys {
+		if k.EnvName != "" {
+			names[k.EnvName] = k.ConfigKey
+		}
+	}
+	return names
+}
