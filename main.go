@@ -72,11 +72,18 @@ func program(ctx *pulumi.Context) error {
 		images[svc.Name] = pulumi.String(svc.Image)
 	}
 
+	ingress, err := components.NewIstioIngress(ctx, site.Config.Project, ingressArgs(site), k8s,
+		pulumi.DependsOn([]pulumi.Resource{ns}))
+	if err != nil {
+		return fmt.Errorf("site %s: %w", site.Name, err)
+	}
+
 	ctx.Export("site", pulumi.String(site.Name))
 	ctx.Export("environment", pulumi.String(site.Config.Environment))
 	ctx.Export("namespace", pulumi.String(site.Config.Namespace))
 	ctx.Export("domain", pulumi.String(site.Domain))
 	ctx.Export("images", images)
+	ctx.Export("urls", ingress.URLs)
 	return nil
 }
 
@@ -122,6 +129,37 @@ func serviceArgs(site *sites.Site, svc sites.Service, secrets *components.SiteSe
 	}
 	if secrets.PullSecretName != "" {
 		args.ImagePullSecrets = []string{secrets.PullSecretName}
+	}
+	return args
+}
+
+// ingressArgs routes "/" and the streaming paths to the service that takes the domain and
+// each service's own route prefixes to it; only services the site runs are present.
+func ingressArgs(site *sites.Site) components.IstioIngressArgs {
+	ing := site.Config.Ingress
+	args := components.IstioIngressArgs{
+		Namespace:         site.Config.Namespace,
+		Type:              ing.Type,
+		StreamingPaths:    ing.StreamingPaths,
+		SharedGateway:     ing.SharedGateway,
+		GatewaySelector:   ing.GatewaySelector,
+		TLSCredentialName: site.TLSCredentialName,
+		HTTPSRedirect:     ing.HTTPSRedirect,
+		ExposeType:        ing.ExposeType,
+		NodePort:          *ing.NodePort,
+		Labels:            map[string]string{"xgen.ai/site": site.Name},
+	}
+	if site.Domain != "" {
+		args.Hosts = []string{site.Domain}
+	}
+	for _, svc := range site.Services {
+		backend := components.Backend{Name: svc.Name, Port: *svc.Spec.Port}
+		if *svc.Spec.Domain {
+			args.Frontend = backend
+		}
+		for _, prefix := range svc.Spec.Routes {
+			args.Routes = append(args.Routes, components.Route{PathPrefix: prefix, Backend: backend})
+		}
 	}
 	return args
 }

@@ -288,3 +288,61 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func TestSiteIngress(t *testing.T) {
+	cases := []struct {
+		stackFile, wantGatewayRef string
+		wantGateways              []string
+		wantHosts                 []any
+	}{
+		{"Pulumi.xgen.yaml", "xgen/xgen-gateway", []string{"xgen-gateway"}, []any{"xgen.x2bee.com"}},
+		{"Pulumi.lotteimall.yaml", "lotteimall/xgen-gateway", []string{"xgen-gateway"}, []any{"agent.lotteimall.com"}},
+		{"Pulumi.xgen-aww.yaml", "istio-system/istio-gateway", nil, []any{"xgen.lamitie.kr"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.stackFile, func(t *testing.T) {
+			v := view(t, tc.stackFile)
+			if got := v.names("Gateway"); !reflect.DeepEqual(got, tc.wantGateways) {
+				t.Errorf("gateways %v, want %v", got, tc.wantGateways)
+			}
+			vs := v.object(t, "VirtualService", "xgen")
+			if get(vs, "spec", "gateways", 0) != tc.wantGatewayRef || !reflect.DeepEqual(get(vs, "spec", "hosts"), tc.wantHosts) {
+				t.Errorf("virtual service gateways %v hosts %v", get(vs, "spec", "gateways"), get(vs, "spec", "hosts"))
+			}
+			if get(vs, "spec", "http", 2, "match", 0, "uri", "prefix") != "/api/" {
+				t.Errorf("third route is %v, want /api/", get(vs, "spec", "http", 2))
+			}
+		})
+	}
+	jeju := view(t, "Pulumi.xgen-jeju.yaml")
+	if len(jeju.names("VirtualService"))+len(jeju.names("Gateway"))+len(jeju.names("Ingress")) != 0 {
+		t.Error("ingress objects at a site without a domain")
+	}
+	if get(jeju.object(t, "Service", "xgen-frontend-external"), "spec", "type") != "NodePort" {
+		t.Error("jeju frontend is not exposed on a NodePort")
+	}
+}
+
+// TestRoutesOnlyForServicesTheSiteRuns: without xgen-backend-gateway there is no /api/ route.
+func TestRoutesOnlyForServicesTheSiteRuns(t *testing.T) {
+	config := map[string]string{sites.SiteKey: `{"environments": {"prd": {"domain": "a.example.com"}}, "services": {"xgen-frontend": {}, "xgen-core": {}}}`}
+	var keys []string
+	for _, k := range sites.SecretKeys {
+		keys = append(keys, sites.ConfigNamespace+":"+k.ConfigKey)
+	}
+	secretKeys := pulumitest.AddPlaceholderSecrets(config, nil, keys...)
+	rec, err := pulumitest.Run(program, sites.ConfigNamespace, "small", config, secretKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, _ := rec.KubernetesObjects()
+	v := siteView{rec, objs}
+	var prefixes []string
+	for _, r := range get(v.object(t, "VirtualService", "xgen"), "spec", "http").([]any) {
+		prefixes = append(prefixes, get(r, "match", 0, "uri", "prefix").(string))
+	}
+	want := append(append([]string{}, sites.DefaultStreamingPaths...), "/")
+	if !reflect.DeepEqual(prefixes, want) {
+		t.Errorf("routes %v, want %v", prefixes, want)
+	}
+}

@@ -23,7 +23,7 @@ func TestSiteSecrets(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		s.Checksum.ApplyT(func(v string) string { checksum = v; return v })
+		ctx.Export("checksum", s.Checksum.ApplyT(func(v string) string { checksum = v; return v }))
 		return nil
 	}, "test", "test", nil, nil)
 	if err != nil {

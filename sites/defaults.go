@@ -63,6 +63,9 @@ func SetDefaults(c *Config) {
 	if ing.StreamingPaths == nil {
 		ing.StreamingPaths = append([]string(nil), DefaultStreamingPaths...)
 	}
+	if ing.GatewaySelector == nil {
+		ing.GatewaySelector = map[string]string{"istio": "ingressgateway"}
+	}
 	if ing.NodePort == nil {
 		port := DefaultNodePort
 		ing.NodePort = &port

@@ -75,7 +75,7 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 	}
 	env := c.Environments[c.Environment]
 	sp := &problemList{prefix: SiteKey}
-	validateServices(sp, services, env.Domain)
+	validateServices(sp, services, c.Ingress.Type)
 	if len(sp.list) > 0 {
 		return nil, sp.list
 	}

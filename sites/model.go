@@ -141,6 +141,9 @@ type IngressConfig struct {
 	NodePort *int `json:"nodePort,omitempty"`
 	// ExposeType is NodePort or LoadBalancer for a site without a domain. Default "NodePort".
 	ExposeType string `json:"exposeType,omitempty"`
+	// GatewaySelector selects the Istio ingress gateway pods of the site's own Gateway.
+	// Default {istio: ingressgateway}.
+	GatewaySelector map[string]string `json:"gatewaySelector,omitempty"`
 }
 
 // ServiceSpec is one service's settings. The catalog gives every field for every service;
@@ -148,8 +151,11 @@ type IngressConfig struct {
 type ServiceSpec struct {
 	// Port the container listens on and the Service exposes.
 	Port *int `json:"port,omitempty"`
-	// Domain says whether the service takes the site domain (the ingress entry point).
+	// Domain says whether the service takes the site domain (the ingress entry point:
+	// "/" and the streaming paths go to it).
 	Domain *bool `json:"domain,omitempty"`
+	// Routes are URL path prefixes the ingress sends to this service (e.g. "/api/").
+	Routes []string `json:"routes,omitempty"`
 	// Tag overrides the site image tag for this service.
 	Tag string `json:"tag,omitempty"`
 	// Replicas when autoscaling is off.

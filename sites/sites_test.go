@@ -138,6 +138,7 @@ project: acme
 infra:
   namespace: infra
   objectStorage: { endpoint: "https://s3.example.com" }
+ingress: { type: none }
 services: { xgen-core: {} }
 `)
 	c := site.Config
@@ -174,24 +175,28 @@ func TestBadConfigs(t *testing.T) {
 		{"bucket", "infra: {objectStorage: {documentBucket: Documents_Bucket}}\n" + minimalSite, "site.infra.objectStorage.documentBucket", "bucket name"},
 		{"var name", "vars: {'APP-SITE': x}\n" + minimalSite, "site.vars.APP-SITE", "environment variable name"},
 		{"secret in vars", "vars: {MINIO_DATA_SECRET_KEY: minio123}\n" + minimalSite, "site.vars.MINIO_DATA_SECRET_KEY", "pulumi config set --secret objectStorageSecretKey"},
-		{"secret in service config", "services: {xgen-core: {config: {REDIS_PASSWORD: x}}}", "site.services.xgen-core.config.REDIS_PASSWORD", "pulumi config set --secret redisPassword"},
+		{"secret in service config", "ingress: {type: none}\nservices: {xgen-core: {config: {REDIS_PASSWORD: x}}}", "site.services.xgen-core.config.REDIS_PASSWORD", "pulumi config set --secret redisPassword"},
 		{"no services", "environment: prd", "site.services", "no services listed"},
-		{"unknown service", "services: {xgen-cor: {}}", "site.services.xgen-cor", `did you mean "xgen-core"`},
+		{"unknown service", "ingress: {type: none}\nservices: {xgen-cor: {}}", "site.services.xgen-cor", `did you mean "xgen-core"`},
 		{"ingress type", "ingress: {type: nginx}\n" + minimalSite, "site.ingress.type", "istio, traefik or none"},
 		{"shared gateway form", "ingress: {sharedGateway: istio-gateway}\n" + minimalSite, "site.ingress.sharedGateway", `"namespace/name"`},
 		{"streaming path", "ingress: {streamingPaths: [api/stream]}\n" + minimalSite, "site.ingress.streamingPaths[0]", `starting with "/"`},
 		{"node port", "ingress: {nodePort: 8080}\n" + minimalSite, "site.ingress.nodePort", "30000-32767"},
 		{"https redirect without TLS", "ingress: {httpsRedirect: true}\nenvironments: {prd: {domain: a.example.com}}\n" + minimalSite, "site.ingress.httpsRedirect", "tlsCredentialName"},
-		{"hpa range", "services: {xgen-core: {autoscaling: {minReplicas: 5, maxReplicas: 2}}}", "site.services.xgen-core.autoscaling.maxReplicas", "at least minReplicas (5)"},
-		{"cpu target", "services: {xgen-core: {autoscaling: {targetCPUUtilization: 150}}}", "site.services.xgen-core.autoscaling.targetCPUUtilization", "1 to 100"},
-		{"quantity", "services: {xgen-core: {resources: {limits: {memory: 2GB}}}}", "site.services.xgen-core.resources.limits.memory", "Kubernetes quantity"},
-		{"request above limit", "services: {xgen-workflow: {resources: {requests: {memory: 4Gi}}}}", "site.services.xgen-workflow.resources.requests.memory", "more than the limit 2Gi"},
-		{"probe path", "services: {xgen-core: {probes: {path: health}}}", "site.services.xgen-core.probes.path", `starting with "/"`},
-		{"probe timeout", "services: {xgen-core: {probes: {liveness: {timeoutSeconds: 30}}}}", "site.services.xgen-core.probes.liveness.timeoutSeconds", "not more than periodSeconds (10)"},
-		{"root user", "services: {xgen-core: {runAsUser: 0}}", "site.services.xgen-core.runAsUser", "non-root"},
-		{"deploy timeout", "services: {xgen-core: {deployTimeout: ten minutes}}", "site.services.xgen-core.deployTimeout", "Go duration"},
-		{"two domain services", "environments: {prd: {domain: a.example.com}}\nservices: {xgen-frontend: {}, xgen-core: {domain: true}}", "site.services", "exactly one service must take the domain"},
-		{"gpu without selector", "services: {xgen-model: {gpu: {nodeSelector: {}}}}", "", ""}, // merge keeps the catalog selector: valid
+		{"hpa range", "ingress: {type: none}\nservices: {xgen-core: {autoscaling: {minReplicas: 5, maxReplicas: 2}}}", "site.services.xgen-core.autoscaling.maxReplicas", "at least minReplicas (5)"},
+		{"cpu target", "ingress: {type: none}\nservices: {xgen-core: {autoscaling: {targetCPUUtilization: 150}}}", "site.services.xgen-core.autoscaling.targetCPUUtilization", "1 to 100"},
+		{"quantity", "ingress: {type: none}\nservices: {xgen-core: {resources: {limits: {memory: 2GB}}}}", "site.services.xgen-core.resources.limits.memory", "Kubernetes quantity"},
+		{"request above limit", "ingress: {type: none}\nservices: {xgen-workflow: {resources: {requests: {memory: 4Gi}}}}", "site.services.xgen-workflow.resources.requests.memory", "more than the limit 2Gi"},
+		{"probe path", "ingress: {type: none}\nservices: {xgen-core: {probes: {path: health}}}", "site.services.xgen-core.probes.path", `starting with "/"`},
+		{"probe timeout", "ingress: {type: none}\nservices: {xgen-core: {probes: {liveness: {timeoutSeconds: 30}}}}", "site.services.xgen-core.probes.liveness.timeoutSeconds", "not more than periodSeconds (10)"},
+		{"root user", "ingress: {type: none}\nservices: {xgen-core: {runAsUser: 0}}", "site.services.xgen-core.runAsUser", "non-root"},
+		{"deploy timeout", "ingress: {type: none}\nservices: {xgen-core: {deployTimeout: ten minutes}}", "site.services.xgen-core.deployTimeout", "Go duration"},
+		{"no entry point", "services: {xgen-core: {}}", "site.services", "exactly one service must be the entry point"},
+		{"route without slash", "services: {xgen-frontend: {}, xgen-core: {routes: [api]}}", "site.services.xgen-core.routes[0]", `starting with "/"`},
+		{"route twice", "services: {xgen-frontend: {}, xgen-backend-gateway: {}, xgen-core: {routes: [/api/]}}", "site.services.xgen-core.routes[0]", "already routed to xgen-backend-gateway"},
+		{"gateway selector", "ingress: {gatewaySelector: {'istio': 'ingress gateway'}}\n" + minimalSite, "site.ingress.gatewaySelector.istio", "label key and value"},
+		{"two domain services", "environments: {prd: {domain: a.example.com}}\nservices: {xgen-frontend: {}, xgen-core: {domain: true}}", "site.services", "exactly one service must be the entry point"},
+		{"gpu without selector", "ingress: {type: none}\nservices: {xgen-model: {gpu: {nodeSelector: {}}}}", "", ""}, // merge keeps the catalog selector: valid
 	}
 	if len(cases) < 20 {
 		t.Fatalf("want at least 20 bad-config cases, have %d", len(cases))
@@ -326,7 +331,7 @@ func TestResolvedServicePrecedence(t *testing.T) {
 			if tc.site != "" {
 				services = "services:\n  " + tc.site + "\n"
 			}
-			site := mustParse(t, "environment: "+tc.env+"\n"+services)
+			site := mustParse(t, "environment: "+tc.env+"\ningress: {type: none}\n"+services)
 			svc, ok := site.Service(tc.service)
 			if !ok {
 				t.Fatalf("%s not resolved", tc.service)
@@ -340,6 +345,7 @@ func TestResolvedServicePrecedence(t *testing.T) {
 
 func TestResolvedConfigLayers(t *testing.T) {
 	site := mustParse(t, `
+ingress: { type: none }
 vars: { APP_SITE: acme, TZ: UTC, LOG_LEVEL: info }
 services:
   xgen-core: { config: { LOG_LEVEL: debug } }

@@ -175,6 +175,11 @@ func validateIngress(p *problemList, c *Config) {
 	if !slices.Contains([]string{"NodePort", "LoadBalancer"}, ing.ExposeType) {
 		p.add("ingress.exposeType", ing.ExposeType, "use NodePort or LoadBalancer")
 	}
+	for _, k := range sortedMapKeys(ing.GatewaySelector) {
+		if !dnsSubdomain.MatchString(strings.ReplaceAll(k, "/", ".")) || strings.ContainsAny(ing.GatewaySelector[k], " /") {
+			p.add("ingress.gatewaySelector."+k, ing.GatewaySelector[k], "must be a Kubernetes label key and value")
+		}
+	}
 	env := c.Environments[c.Environment]
 	if ing.HTTPSRedirect && env.TLSCredentialName == "" && ing.SharedGateway == "" {
 		p.add("ingress.httpsRedirect", true, "needs environments.%s.tlsCredentialName (the Gateway has no HTTPS server to redirect to)", c.Environment)
@@ -192,7 +197,7 @@ func validateEnvKey(p *problemList, path, key string, secretNames map[string]str
 
 // validateServices checks each resolved service: values may come from the catalog, the
 // environment or the site; the key named is where the site would override it.
-func validateServices(p *problemList, services []Service, siteDomain string) {
+func validateServices(p *problemList, services []Service, ingressType string) {
 	var domainServices []string
 	for _, svc := range services {
 		s, path := svc.Spec, "services."+svc.Name
@@ -238,8 +243,22 @@ func validateServices(p *problemList, services []Service, siteDomain string) {
 			p.add(path+".deployTimeout", s.DeployTimeout, "must be a positive Go duration such as \"10m\" or \"1h\"")
 		}
 	}
-	if siteDomain != "" && len(domainServices) != 1 {
-		p.add("services", nil, "exactly one service must take the domain (domain: true); found %d: %v", len(domainServices), domainServices)
+	if ingressType != "none" && len(domainServices) != 1 {
+		p.add("services", nil, "exactly one service must be the entry point (domain: true) when ingress.type is %q; found %d: %v (a site without a frontend sets ingress.type: none)",
+			ingressType, len(domainServices), domainServices)
+	}
+	seen := map[string]string{}
+	for _, svc := range services {
+		for i, r := range svc.Spec.Routes {
+			path := fmt.Sprintf("services.%s.routes[%d]", svc.Name, i)
+			if !strings.HasPrefix(r, "/") || r == "/" || strings.ContainsAny(r, " \t*?#") {
+				p.add(path, r, "must be a URL path prefix starting with \"/\" other than \"/\" itself (\"/\" goes to the domain service)")
+			}
+			if other, dup := seen[r]; dup {
+				p.add(path, r, "is already routed to %s", other)
+			}
+			seen[r] = svc.Name
+		}
 	}
 }
 
