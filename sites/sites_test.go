@@ -105,7 +105,7 @@ func TestDefaults(t *testing.T) {
 	site := mustParse(t, minimalSite)
 	c := site.Config
 	checks := []struct {
-		name     string
+		name      string
 		got, want any
 	}{
 		{"project", c.Project, "xgen"},
@@ -355,9 +355,9 @@ services:
 	docs, _ := site.Service("xgen-documents")
 	checks := []struct{ got, want string }{
 		{core.Config["APP_SITE"], "acme"},
-		{core.Config["TZ"], "UTC"},               // site vars beat catalog global config
-		{core.Config["LOG_LEVEL"], "debug"},      // site service config beats site vars
-		{docs.Config["LOG_LEVEL"], "info"},       // ... for that service only
+		{core.Config["TZ"], "UTC"},          // site vars beat catalog global config
+		{core.Config["LOG_LEVEL"], "debug"}, // site service config beats site vars
+		{docs.Config["LOG_LEVEL"], "info"},  // ... for that service only
 		{core.ConfigSource["LOG_LEVEL"], LayerSiteService},
 		{core.ConfigSource["POSTGRES_PASSWORD"], LayerSecret},
 		{docs.Config["CORE_SERVICE_BASE_URL"], "http://xgen-core:8000"},
