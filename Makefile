@@ -1,26 +1,53 @@
-# xgen-infra — see README.md. `make test` is what CI runs.
+# xgen-infra — see README.md. `make test` is what CI runs; `make demo` is the local rehearsal.
 SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
+TOOLS_DIR := $(CURDIR)/.tools
+export XGEN_TOOLS_DIR := $(TOOLS_DIR)
 
-.PHONY: test unit lint render build
+.PHONY: test lint tools render bench demo demo-down build clean
 
-## test: everything CI checks (lint, unit and program tests, rendered manifests up to date)
-test: lint unit
+## test: lint, then every test: site model, components, the program for every site under the
+## mock engine, rendered/ up to date, and each site applied to a real local API server
+test: lint tools
+	$(GO) test -count=1 -timeout 30m ./...
 
-## unit: the program under the Pulumi mock monitor, the site model and the components
-unit:
-	$(GO) test -count=1 ./...
-
-## lint: formatting and vet
-lint:
-	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+## lint: gofmt, go vet, shellcheck on every script
+lint: shellcheck
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	shellcheck -x -P SCRIPTDIR tools/*.sh .ci/run
+
+# shellcheck comes from Debian's package; installed on first use.
+shellcheck:
+	@command -v shellcheck >/dev/null || { echo "installing shellcheck (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
+.PHONY: shellcheck
+
+## tools: build the pinned local-cluster binaries into .tools/ (skipped when up to date)
+tools:
+	bash tools/install.sh
 
 ## render: rewrite rendered/<stack>/ from the stack files (review the diff, commit it)
 render:
 	$(GO) test -count=1 -run 'TestRendered' . -update
 
+## bench: harness start, apply-and-converge per site, no-op re-apply (figures, not assertions)
+bench: tools
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m .
+
+## demo: the xgen site on a throwaway local cluster until Ctrl-C (a rehearsal, not a deployment)
+demo: tools
+	$(GO) run . demo
+
+## demo-down: stop a demo started elsewhere
+demo-down:
+	$(GO) run . demo-down
+
 ## build: compile the Pulumi program
 build:
 	$(GO) build -o bin/xgen-infra .
+
+clean:
+	rm -rf bin .harness

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -16,6 +17,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 { // `go run . demo`: the local rehearsal (local.go); Pulumi passes no arguments
+		os.Exit(runLocal(os.Args[1:]))
+	}
 	pulumi.Run(program)
 }
 
@@ -62,6 +66,12 @@ func program(ctx *pulumi.Context) error {
 		return fmt.Errorf("site %s: secrets: %w", site.Name, err)
 	}
 
+	if len(site.HostServices) > 0 {
+		if err := hostServices(ctx, site, k8s); err != nil {
+			return fmt.Errorf("site %s: %w", site.Name, err)
+		}
+	}
+
 	images := pulumi.StringMap{}
 	for _, svc := range site.Services {
 		_, err := components.NewXgenService(ctx, svc.Name, serviceArgs(site, svc, secrets), k8s,
@@ -85,6 +95,31 @@ func program(ctx *pulumi.Context) error {
 	ctx.Export("images", images)
 	ctx.Export("urls", ingress.URLs)
 	return nil
+}
+
+// hostServices makes the infra on the host reachable under its in-cluster names.
+func hostServices(ctx *pulumi.Context, site *sites.Site, k8s pulumi.ResourceOption) error {
+	infraNS := site.Config.Infra.Namespace
+	deps := []pulumi.Resource{}
+	if infraNS != site.Config.Namespace {
+		ns, err := corev1.NewNamespace(ctx, infraNS, &corev1.NamespaceArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(infraNS), Labels: pulumi.StringMap{"app.kubernetes.io/part-of": pulumi.String("xgen")}},
+		}, k8s)
+		if err != nil {
+			return fmt.Errorf("infra namespace: %w", err)
+		}
+		deps = append(deps, ns)
+	}
+	args := components.HostServicesArgs{Namespace: infraNS, Address: site.Config.Infra.HostAddress}
+	for _, hs := range site.HostServices {
+		svc := components.HostService{Name: hs.Name}
+		for _, p := range hs.Ports {
+			svc.Ports = append(svc.Ports, components.HostPort{Name: p.Name, Port: p.Port})
+		}
+		args.Services = append(args.Services, svc)
+	}
+	_, err := components.NewHostServices(ctx, "host-infra", args, k8s, pulumi.DependsOn(deps))
+	return err
 }
 
 // serviceArgs maps a resolved service onto the component's arguments.

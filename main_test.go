@@ -7,14 +7,14 @@ import (
 	"strings"
 	"testing"
 
-	"xgen-infra/internal/pulumitest"
+	"xgen-infra/internal/inprocess"
 	"xgen-infra/sites"
 )
 
 // siteView is what a per-site assertion needs from one run of the program.
 type siteView struct {
-	rec  *pulumitest.Recorder
-	objs []pulumitest.Object
+	rec  *inprocess.Recorder
+	objs []inprocess.Object
 }
 
 func view(t *testing.T, stackFile string) siteView {
@@ -181,8 +181,20 @@ func TestFifthSiteNeedsOnlyAStackFile(t *testing.T) {
 	if got, want := v.names("Deployment"), []string{"xgen-backend-gateway", "xgen-core", "xgen-frontend", "xgen-workflow"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("deployments = %v, want %v", got, want)
 	}
-	if ns := v.namespaces(); !reflect.DeepEqual(ns, map[string]bool{"acme": true}) {
+	if ns := v.namespaces(); !reflect.DeepEqual(ns, map[string]bool{"acme": true, "xgen-system": true}) {
 		t.Errorf("namespaces %v", ns)
+	}
+	// Redis, Qdrant and MinIO are on the host; PostgreSQL is external, so it gets no Service.
+	if got, want := v.names("EndpointSlice"), []string{"minio-host", "qdrant-host", "redis-host"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("endpoint slices %v, want %v", got, want)
+	}
+	q := v.object(t, "EndpointSlice", "qdrant-host")
+	if get(q, "endpoints", 0, "addresses", 0) != "192.0.2.10" || get(q, "metadata", "labels", "kubernetes.io/service-name") != "qdrant" ||
+		get(q, "ports", 1, "port") != int64(6334) {
+		t.Errorf("qdrant slice %v", q)
+	}
+	if get(v.object(t, "Service", "qdrant"), "spec", "selector") != nil {
+		t.Error("host service has a selector")
 	}
 	core := v.object(t, "Deployment", "xgen-core")
 	if get(core, "spec", "replicas") != int64(2) || get(core, "spec", "template", "spec", "containers", 0, "image") != "registry.acme.example:5000/xgen/acme/xgen-core:2026.11.1" {
@@ -196,7 +208,7 @@ func TestFifthSiteNeedsOnlyAStackFile(t *testing.T) {
 // TestSecretsStaySecret gives every secret a distinct value and checks each value appears
 // only inside Pulumi secrets, and that the provider's kubeconfig is secret too.
 func TestSecretsStaySecret(t *testing.T) {
-	config, secretKeys, err := pulumitest.LoadStackFile("Pulumi.xgen-aww.yaml")
+	config, secretKeys, err := inprocess.LoadStackFile("Pulumi.xgen-aww.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +219,7 @@ func TestSecretsStaySecret(t *testing.T) {
 		config[key] = values[key]
 		secretKeys = append(secretKeys, key)
 	}
-	rec, err := pulumitest.Run(program, sites.ConfigNamespace, "xgen-aww", config, secretKeys)
+	rec, err := inprocess.Run(program, sites.ConfigNamespace, "xgen-aww", config, secretKeys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +247,7 @@ func TestSecretsStaySecret(t *testing.T) {
 
 func TestBadConfigRegistersNothing(t *testing.T) {
 	config := map[string]string{sites.SiteKey: `{"services": {"xgen-core": {"replcas": 2}}, "enviroment": "prd"}`}
-	rec, err := pulumitest.Run(program, sites.ConfigNamespace, "broken", config, nil)
+	rec, err := inprocess.Run(program, sites.ConfigNamespace, "broken", config, nil)
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
@@ -330,8 +342,8 @@ func TestRoutesOnlyForServicesTheSiteRuns(t *testing.T) {
 	for _, k := range sites.SecretKeys {
 		keys = append(keys, sites.ConfigNamespace+":"+k.ConfigKey)
 	}
-	secretKeys := pulumitest.AddPlaceholderSecrets(config, nil, keys...)
-	rec, err := pulumitest.Run(program, sites.ConfigNamespace, "small", config, secretKeys)
+	secretKeys := inprocess.AddPlaceholderSecrets(config, nil, keys...)
+	rec, err := inprocess.Run(program, sites.ConfigNamespace, "small", config, secretKeys)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,15 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"xgen-infra/internal/pulumitest"
-	"xgen-infra/sites"
+	"xgen-infra/internal/inprocess"
 )
 
 var update = flag.Bool("update", false, "rewrite rendered/ from the current program")
 
 // stackRun runs the program in-process for a stack file, with a placeholder for every
 // secret the operator would set.
-func stackRun(t testing.TB, stackFile string) *pulumitest.Recorder {
+func stackRun(t testing.TB, stackFile string) *inprocess.Recorder {
 	t.Helper()
 	rec, err := runStackFile(stackFile)
 	if err != nil {
@@ -26,22 +25,8 @@ func stackRun(t testing.TB, stackFile string) *pulumitest.Recorder {
 	return rec
 }
 
-func runStackFile(stackFile string) (*pulumitest.Recorder, error) {
-	config, secretKeys, err := pulumitest.LoadStackFile(stackFile)
-	if err != nil {
-		return nil, err
-	}
-	var keys []string
-	for _, k := range sites.SecretKeys {
-		keys = append(keys, sites.ConfigNamespace+":"+k.ConfigKey)
-	}
-	secretKeys = pulumitest.AddPlaceholderSecrets(config, secretKeys, keys...)
-	return pulumitest.Run(program, sites.ConfigNamespace, stackName(stackFile), config, secretKeys)
-}
-
-// stackName is the <stack> of a Pulumi.<stack>.yaml path.
-func stackName(stackFile string) string {
-	return strings.TrimSuffix(strings.TrimPrefix(filepath.Base(stackFile), "Pulumi."), ".yaml")
+func runStackFile(stackFile string) (*inprocess.Recorder, error) {
+	return runStack(stackFile, nil)
 }
 
 func siteStackFiles(t testing.TB) []string {

@@ -36,7 +36,8 @@ type IstioIngressArgs struct {
 	// is "none".
 	Frontend Backend
 	// StreamingPaths are Server-Sent Events paths, routed to Frontend before any other
-	// route, with no route timeout and no retries. Default none.
+	// route, with no route deadline (Istio's default; never set here) and no retries.
+	// Default none.
 	StreamingPaths []string
 	// Routes send path prefixes to other services (e.g. "/api/" to the gateway). They are
 	// matched after StreamingPaths and before "/", longest prefix first. Default none.
@@ -277,9 +278,10 @@ func (a *IstioIngressArgs) virtualServiceSpec(gatewayRef string) map[string]any 
 			}}},
 		}
 		if r.streaming {
-			// SSE: no route deadline (a stream lasts as long as the workflow runs) and no
-			// retries (a retried POST would run the workflow twice).
-			route["timeout"] = "0s"
+			// SSE: no route deadline — a stream lasts as long as its workflow runs. Istio's
+			// route timeout is disabled unless set, and its CRD refuses "0s" (it must be
+			// >= 1ms), so "no deadline" is spelled by leaving timeout out. No retries: a
+			// retried POST would run the workflow twice.
 			route["retries"] = map[string]any{"attempts": 0}
 		}
 		http = append(http, route)

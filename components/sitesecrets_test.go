@@ -8,13 +8,13 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"xgen-infra/internal/pulumitest"
+	"xgen-infra/internal/inprocess"
 )
 
 func TestSiteSecrets(t *testing.T) {
 	secret := func(s string) pulumi.StringInput { return pulumi.ToSecret(pulumi.String(s)).(pulumi.StringOutput) }
 	var checksum string
-	rec, err := pulumitest.Run(func(ctx *pulumi.Context) error {
+	rec, err := inprocess.Run(func(ctx *pulumi.Context) error {
 		s, err := NewSiteSecrets(ctx, "site-secrets", SiteSecretsArgs{
 			Namespace: "xgen",
 			Values:    map[string]pulumi.StringInput{"POSTGRES_PASSWORD": secret("pg-pass"), "REDIS_PASSWORD": secret("redis-pass")},
@@ -64,7 +64,7 @@ func TestSiteSecrets(t *testing.T) {
 }
 
 func TestSiteSecretsRejectsIncompleteRegistry(t *testing.T) {
-	_, err := pulumitest.Run(func(ctx *pulumi.Context) error {
+	_, err := inprocess.Run(func(ctx *pulumi.Context) error {
 		_, err := NewSiteSecrets(ctx, "s", SiteSecretsArgs{
 			Namespace: "xgen", Values: map[string]pulumi.StringInput{"A": pulumi.String("x")},
 			Registry: &RegistryCredentials{Server: "r"},

@@ -7,7 +7,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"xgen-infra/internal/pulumitest"
+	"xgen-infra/internal/inprocess"
 )
 
 const (
@@ -32,9 +32,9 @@ func baseArgs() XgenServiceArgs {
 	}
 }
 
-func runService(t *testing.T, name string, args XgenServiceArgs) *pulumitest.Recorder {
+func runService(t *testing.T, name string, args XgenServiceArgs) *inprocess.Recorder {
 	t.Helper()
-	rec, err := pulumitest.Run(func(ctx *pulumi.Context) error {
+	rec, err := inprocess.Run(func(ctx *pulumi.Context) error {
 		_, err := NewXgenService(ctx, name, args)
 		return err
 	}, "test", "test", nil, nil)
@@ -44,7 +44,7 @@ func runService(t *testing.T, name string, args XgenServiceArgs) *pulumitest.Rec
 	return rec
 }
 
-func body(t *testing.T, rec *pulumitest.Recorder, typ, name string) map[string]any {
+func body(t *testing.T, rec *inprocess.Recorder, typ, name string) map[string]any {
 	t.Helper()
 	res, ok := rec.Find(typ, name)
 	if !ok {
@@ -275,7 +275,7 @@ func TestXgenServiceConfigChangeRollsPods(t *testing.T) {
 func TestXgenServiceRejectsBadArgsBeforeRegistering(t *testing.T) {
 	args := baseArgs()
 	args.Namespace, args.Port, args.Probes.Path = "", 0, "health"
-	rec, err := pulumitest.Run(func(ctx *pulumi.Context) error {
+	rec, err := inprocess.Run(func(ctx *pulumi.Context) error {
 		_, err := NewXgenService(ctx, "bad", args)
 		return err
 	}, "test", "test", nil, nil)

@@ -87,6 +87,7 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 		TLSCredentialName:      env.TLSCredentialName,
 		Services:               services,
 		HasRegistryCredentials: c.Image.RegistryUsername != "",
+		HostServices:           hostServices(&c),
 	}
 	for _, k := range SecretKeys {
 		if k.EnvName != "" && k.Required(&c) {

@@ -2,6 +2,7 @@ package sites
 
 import (
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +25,47 @@ type Site struct {
 	Secrets []SecretKey
 	// HasRegistryCredentials says whether an image pull Secret is created.
 	HasRegistryCredentials bool
+	// HostServices are the infra services reached through in-cluster Services backed by
+	// infra.hostAddress; empty without a host address.
+	HostServices []HostService
+}
+
+// HostService is an infra service on the host, exposed in infra.namespace.
+type HostService struct {
+	Name  string
+	Ports []HostPort
+}
+
+// HostPort is a named port of a host service.
+type HostPort struct {
+	Name string
+	Port int
+}
+
+// hostServices lists the infra endpoints that point at their in-cluster default name,
+// i.e. that live on the host: an external address (e.g. S3, a database VM) needs none.
+func hostServices(c *Config) []HostService {
+	in := c.Infra
+	if in.HostAddress == "" {
+		return nil
+	}
+	var out []HostService
+	add := func(name, host string, ports ...HostPort) {
+		if host == clusterHost(name, in.Namespace) {
+			out = append(out, HostService{Name: name, Ports: ports})
+		}
+	}
+	add("postgresql", in.Postgres.Host, HostPort{"postgres", in.Postgres.Port})
+	add("redis", in.Redis.Host, HostPort{"redis", in.Redis.Port})
+	add("qdrant", in.Qdrant.Host, HostPort{"http", in.Qdrant.Port}, HostPort{"grpc", in.Qdrant.GRPCPort})
+	if u, err := url.Parse(in.ObjectStorage.Endpoint); err == nil {
+		port, _ := strconv.Atoi(u.Port())
+		if port == 0 {
+			port = map[string]int{"http": 80, "https": 443}[u.Scheme]
+		}
+		add("minio", u.Hostname(), HostPort{"api", port})
+	}
+	return out
 }
 
 // Service is one resolved service.

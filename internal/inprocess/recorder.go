@@ -1,7 +1,7 @@
-// Package pulumitest runs a Pulumi program in-process under the Go SDK's mock monitor and
+// Package inprocess runs a Pulumi program in-process under the Go SDK's mock monitor and
 // records everything it registers: type, name, URN, parent, provider, dependencies,
 // options, inputs, and which input values are secret.
-package pulumitest
+package inprocess
 
 import (
 	"fmt"

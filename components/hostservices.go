@@ -1,0 +1,119 @@
+package components
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	discoveryv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/discovery/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// EndpointSliceManager marks the EndpointSlices written here, so that the
+// EndpointSlice controller leaves them alone.
+const EndpointSliceManager = "xgen-infra"
+
+// HostServicesArgs exposes services that run on a host (Docker Compose next to K3s) inside
+// the cluster under stable Service names.
+type HostServicesArgs struct {
+	// Namespace of the Services (e.g. "xgen-system"). Required.
+	Namespace string
+	// Address is the host's IP address; loopback addresses are refused by Kubernetes.
+	// Required.
+	Address string
+	// Services to expose. Required, at least one.
+	Services []HostService
+}
+
+// HostService is one service on the host.
+type HostService struct {
+	// Name of the Service, e.g. "postgresql" (postgresql.<namespace>.svc.cluster.local).
+	Name string
+	// Ports the service listens on, on the host and in the Service alike.
+	Ports []HostPort
+}
+
+// HostPort is a named TCP port.
+type HostPort struct {
+	Name string
+	Port int
+}
+
+// HostServices is a set of selector-less Services, each with an EndpointSlice pointing at
+// the host (EndpointSlice, not the deprecated v1 Endpoints; not ExternalName, which cannot
+// carry an IP).
+type HostServices struct {
+	pulumi.ResourceState
+
+	Services       []*corev1.Service
+	EndpointSlices []*discoveryv1.EndpointSlice
+}
+
+// NewHostServices registers the Services and their EndpointSlices.
+func NewHostServices(ctx *pulumi.Context, name string, args HostServicesArgs, opts ...pulumi.ResourceOption) (*HostServices, error) {
+	ip := net.ParseIP(args.Address)
+	switch {
+	case args.Namespace == "" || len(args.Services) == 0:
+		return nil, errors.New("host services: Namespace and at least one service are required")
+	case ip == nil || ip.IsLoopback() || ip.IsUnspecified():
+		return nil, fmt.Errorf("host services: %q is not a usable host IP address (loopback and unspecified are refused)", args.Address)
+	}
+	addressType := "IPv4"
+	if ip.To4() == nil {
+		addressType = "IPv6"
+	}
+	comp := &HostServices{}
+	if err := ctx.RegisterComponentResource("xgen:index:HostServices", name, comp, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(comp)
+	for _, hs := range args.Services {
+		labels := pulumi.StringMap{
+			"app.kubernetes.io/name": pulumi.String(hs.Name), "app.kubernetes.io/part-of": pulumi.String("xgen"),
+			"app.kubernetes.io/managed-by": pulumi.String("pulumi"),
+		}
+		var svcPorts corev1.ServicePortArray
+		var slicePorts discoveryv1.EndpointPortArray
+		for _, p := range hs.Ports {
+			svcPorts = append(svcPorts, corev1.ServicePortArgs{
+				Name: pulumi.String(p.Name), Port: pulumi.Int(p.Port), TargetPort: pulumi.Int(p.Port), Protocol: pulumi.String("TCP"),
+			})
+			slicePorts = append(slicePorts, discoveryv1.EndpointPortArgs{
+				Name: pulumi.String(p.Name), Port: pulumi.Int(p.Port), Protocol: pulumi.String("TCP"),
+			})
+		}
+		svc, err := corev1.NewService(ctx, hs.Name, &corev1.ServiceArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(hs.Name), Namespace: pulumi.String(args.Namespace), Labels: labels},
+			// No selector: the endpoints are the EndpointSlice below.
+			Spec: &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP"), Ports: svcPorts},
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		sliceLabels := pulumi.StringMap{
+			"kubernetes.io/service-name":             pulumi.String(hs.Name),
+			"endpointslice.kubernetes.io/managed-by": pulumi.String(EndpointSliceManager),
+			"app.kubernetes.io/part-of":              pulumi.String("xgen"),
+		}
+		slice, err := discoveryv1.NewEndpointSlice(ctx, hs.Name+"-host", &discoveryv1.EndpointSliceArgs{
+			Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(hs.Name + "-host"), Namespace: pulumi.String(args.Namespace), Labels: sliceLabels},
+			AddressType: pulumi.String(addressType),
+			Endpoints: discoveryv1.EndpointArray{discoveryv1.EndpointArgs{
+				Addresses:  pulumi.StringArray{pulumi.String(args.Address)},
+				Conditions: &discoveryv1.EndpointConditionsArgs{Ready: pulumi.Bool(true)},
+			}},
+			Ports: slicePorts,
+		}, parent, pulumi.DependsOn([]pulumi.Resource{svc}))
+		if err != nil {
+			return nil, err
+		}
+		comp.Services = append(comp.Services, svc)
+		comp.EndpointSlices = append(comp.EndpointSlices, slice)
+	}
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"address": pulumi.String(args.Address)}); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}

@@ -1,0 +1,527 @@
+// Package harness runs a real, throwaway Kubernetes control plane on loopback: etcd,
+// kube-apiserver, kube-controller-manager, kube-scheduler and kwok (fake nodes that run
+// pods to Ready without kubelets). Tests, benchmarks and `make demo` all use it.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// FakeNodeAnnotation marks the nodes kwok manages.
+const FakeNodeAnnotation = "kwok.x-k8s.io/node"
+
+// Node is a fake node to create.
+type Node struct {
+	Name   string
+	Labels map[string]string
+	// GPUs is the nvidia.com/gpu capacity; GPU nodes are also tainted nvidia.com/gpu:NoSchedule.
+	GPUs int
+}
+
+// DefaultNodes are two ordinary nodes and one GPU node labelled the way GPU services select.
+func DefaultNodes() []Node {
+	return []Node{
+		{Name: "node-1"},
+		{Name: "node-2"},
+		{Name: "gpu-1", GPUs: 2, Labels: map[string]string{"nvidia.com/gpu.present": "true"}},
+	}
+}
+
+// Options configure a cluster.
+type Options struct {
+	// ToolsDir holds bin/ (kube-apiserver, kube-controller-manager, kube-scheduler, etcd,
+	// kwok), kwok-stages.yaml and istio-crds.yaml, as tools/install.sh lays them out.
+	ToolsDir string
+	// Dir is the working directory (certificates, etcd data, logs, kubeconfig). Created;
+	// emptied first.
+	Dir string
+	// Nodes to create. Default DefaultNodes().
+	Nodes []Node
+	// InstallIstioCRDs installs Istio's CRDs and waits until they are Established.
+	InstallIstioCRDs bool
+	// Progress receives one line per step. Default: discarded.
+	Progress io.Writer
+}
+
+// Cluster is a running control plane.
+type Cluster struct {
+	// Kubeconfig is the path of an admin kubeconfig.
+	Kubeconfig string
+	// Config is the admin client configuration.
+	Config *rest.Config
+	// Client is an admin clientset.
+	Client kubernetes.Interface
+
+	dir      string
+	procs    []*process
+	progress io.Writer
+}
+
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+// Start brings a cluster up and returns when the API server is ready, the nodes are
+// Ready and (if asked) the Istio CRDs are Established. On any error everything started
+// is stopped.
+func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	c := &Cluster{}
+	if err := c.start0(ctx, opts); err != nil {
+		if stopErr := c.Stop(); stopErr != nil {
+			err = errors.Join(err, stopErr)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) start0(ctx context.Context, opts Options) error {
+	if opts.Nodes == nil {
+		opts.Nodes = DefaultNodes()
+	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	toolsDir, err := filepath.Abs(opts.ToolsDir)
+	if err != nil {
+		return err
+	}
+	opts.ToolsDir = toolsDir
+	bin := filepath.Join(opts.ToolsDir, "bin")
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
+			return fmt.Errorf("harness: %s is missing in %s; run `make tools` (tools/install.sh)", b, bin)
+		}
+	}
+	// Absolute paths: the kubeconfig's certificate paths are read relative to its own folder.
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return err
+	}
+	opts.Dir = dir
+	if err := os.RemoveAll(opts.Dir); err != nil {
+		return err
+	}
+	for _, d := range []string{"pki", "etcd", "logs", "home"} {
+		if err := os.MkdirAll(filepath.Join(opts.Dir, d), 0o700); err != nil {
+			return err
+		}
+	}
+	c.dir, c.progress = opts.Dir, progress
+
+	pki, err := writePKI(filepath.Join(opts.Dir, "pki"))
+	if err != nil {
+		return fmt.Errorf("harness: certificates: %w", err)
+	}
+	ports, err := freePorts(3)
+	if err != nil {
+		return err
+	}
+	etcdClient, etcdPeer, apiPort := ports[0], ports[1], ports[2]
+	server := fmt.Sprintf("https://127.0.0.1:%d", apiPort)
+	c.Kubeconfig = filepath.Join(opts.Dir, "kubeconfig")
+	if err := writeKubeconfig(c.Kubeconfig, server, pki); err != nil {
+		return err
+	}
+
+	c.step("etcd")
+	peer := fmt.Sprintf("http://127.0.0.1:%d", etcdPeer)
+	client := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
+	if err := c.start("etcd", filepath.Join(bin, "etcd"),
+		"--name=harness", "--data-dir="+filepath.Join(opts.Dir, "etcd"),
+		"--listen-client-urls="+client, "--advertise-client-urls="+client,
+		"--listen-peer-urls="+peer, "--initial-advertise-peer-urls="+peer,
+		"--initial-cluster=harness="+peer, "--unsafe-no-fsync", "--log-level=warn"); err != nil {
+		return err
+	}
+
+	c.step("kube-apiserver")
+	if err := c.start("kube-apiserver", filepath.Join(bin, "kube-apiserver"),
+		"--etcd-servers="+client,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port="+strconv.Itoa(apiPort),
+		"--tls-cert-file="+pki.serverCert, "--tls-private-key-file="+pki.serverKey, "--client-ca-file="+pki.caCert,
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file="+pki.saPub, "--service-account-signing-key-file="+pki.saKey,
+		"--service-cluster-ip-range=10.0.0.0/24", "--authorization-mode=RBAC", "--allow-privileged=true",
+		"--enable-priority-and-fairness=false", "--profiling=false", "--v=0"); err != nil {
+		return err
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = 200, 400
+	c.Config = cfg
+	if c.Client, err = kubernetes.NewForConfig(cfg); err != nil {
+		return err
+	}
+	if err := c.waitReady(ctx, 60*time.Second); err != nil {
+		return err
+	}
+
+	c.step("kube-controller-manager, kube-scheduler")
+	if err := c.start("kube-controller-manager", filepath.Join(bin, "kube-controller-manager"),
+		"--kubeconfig="+c.Kubeconfig, "--leader-elect=false", "--secure-port=0",
+		"--service-account-private-key-file="+pki.saKey, "--root-ca-file="+pki.caCert,
+		"--use-service-account-credentials=false", "--profiling=false",
+		// Fake nodes heartbeat through leases every 40 s (kwok below).
+		"--node-monitor-grace-period=60s",
+		// HPAs raise Deployments to their minimum without waiting the default 15 s.
+		"--horizontal-pod-autoscaler-sync-period=1s"); err != nil {
+		return err
+	}
+	if err := c.start("kube-scheduler", filepath.Join(bin, "kube-scheduler"),
+		"--kubeconfig="+c.Kubeconfig, "--leader-elect=false", "--secure-port=0", "--profiling=false"); err != nil {
+		return err
+	}
+
+	c.step("kwok")
+	// A KwokConfiguration in the file is not defaulted: the file holds only Stages and the
+	// options are flags. HOME keeps kwok from reading ~/.kwok/kwok.yaml.
+	if err := c.start("kwok", filepath.Join(bin, "kwok"),
+		"--kubeconfig="+c.Kubeconfig, "--config="+filepath.Join(opts.ToolsDir, "kwok-stages.yaml"),
+		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector="+FakeNodeAnnotation+"=fake",
+		"--node-lease-duration-seconds=40", "--cidr=10.244.0.0/16", "--server-address="); err != nil {
+		return err
+	}
+
+	c.step(fmt.Sprintf("%d fake nodes", len(opts.Nodes)))
+	if err := c.createNodes(ctx, opts.Nodes); err != nil {
+		return err
+	}
+	if opts.InstallIstioCRDs {
+		c.step("Istio CRDs")
+		data, err := os.ReadFile(filepath.Join(opts.ToolsDir, "istio-crds.yaml"))
+		if err != nil {
+			return err
+		}
+		if err := c.InstallCRDs(ctx, data); err != nil {
+			return fmt.Errorf("harness: Istio CRDs: %w", err)
+		}
+	}
+	if err := c.waitNodesReady(ctx, len(opts.Nodes), 60*time.Second); err != nil {
+		return err
+	}
+	if err := c.writePIDs(); err != nil {
+		return err
+	}
+	c.step("ready")
+	return nil
+}
+
+func (c *Cluster) step(what string) { fmt.Fprintf(c.progress, "harness: %s\n", what) }
+
+// start runs a binary with its output in logs/<name>.log. Children get SIGKILL if this
+// process dies, so nothing outlives a crashed test.
+func (c *Cluster) start(name, path string, args ...string) error {
+	logPath := filepath.Join(c.dir, "logs", name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = append(os.Environ(), "HOME="+filepath.Join(c.dir, "home"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return fmt.Errorf("harness: start %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	c.procs = append(c.procs, p)
+	return nil
+}
+
+// Stop ends every process this cluster started, newest first (SIGTERM, then SIGKILL after
+// 10 s), and waits for them.
+func (c *Cluster) Stop() error {
+	var errs []error
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		p := c.procs[i]
+		select {
+		case <-p.done:
+			continue
+		default:
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+			errs = append(errs, fmt.Errorf("%s did not stop on SIGTERM; killed", p.name))
+		}
+	}
+	c.procs = nil
+	_ = os.Remove(filepath.Join(c.dir, "pids"))
+	return errors.Join(errs...)
+}
+
+// writePIDs records the processes so that `make demo-down` can stop a demo whose
+// terminal is gone.
+func (c *Cluster) writePIDs() error {
+	var b strings.Builder
+	for _, p := range c.procs {
+		fmt.Fprintf(&b, "%d %s\n", p.cmd.Process.Pid, p.name)
+	}
+	return os.WriteFile(filepath.Join(c.dir, "pids"), []byte(b.String()), 0o600)
+}
+
+// Log returns the tail of a component's log, for error messages.
+func (c *Cluster) Log(name string) string {
+	data, _ := os.ReadFile(filepath.Join(c.dir, "logs", name+".log"))
+	if len(data) > 4000 {
+		data = data[len(data)-4000:]
+	}
+	return string(data)
+}
+
+func (c *Cluster) exited() error {
+	for _, p := range c.procs {
+		select {
+		case <-p.done:
+			return fmt.Errorf("harness: %s exited: %s\n%s", p.name, p.cmd.ProcessState, c.Log(p.name))
+		default:
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
+	return poll(ctx, timeout, func() (bool, error) {
+		if err := c.exited(); err != nil {
+			return false, err
+		}
+		body, err := c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err == nil && bytes.Equal(body, []byte("ok")), nil
+	}, "the API server to be ready")
+}
+
+func (c *Cluster) createNodes(ctx context.Context, nodes []Node) error {
+	for _, n := range nodes {
+		labels := map[string]string{"kubernetes.io/hostname": n.Name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "type": "kwok"}
+		for k, v := range n.Labels {
+			labels[k] = v
+		}
+		capacity := corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse("16"),
+			corev1.ResourceMemory: resource.MustParse("64Gi"),
+			corev1.ResourcePods:   resource.MustParse("110"),
+		}
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+			Name: n.Name, Labels: labels, Annotations: map[string]string{FakeNodeAnnotation: "fake"},
+		}}
+		if n.GPUs > 0 {
+			capacity["nvidia.com/gpu"] = *resource.NewQuantity(int64(n.GPUs), resource.DecimalSI)
+			node.Spec.Taints = []corev1.Taint{{Key: "nvidia.com/gpu", Value: "present", Effect: corev1.TaintEffectNoSchedule}}
+		}
+		created, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("harness: node %s: %w", n.Name, err)
+		}
+		created.Status.Capacity, created.Status.Allocatable = capacity, capacity
+		if _, err := c.Client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("harness: node %s status: %w", n.Name, err)
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) waitNodesReady(ctx context.Context, want int, timeout time.Duration) error {
+	return poll(ctx, timeout, func() (bool, error) {
+		if err := c.exited(); err != nil {
+			return false, err
+		}
+		nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		ready := 0
+		for _, n := range nodes.Items {
+			for _, cond := range n.Status.Conditions {
+				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+					ready++
+				}
+			}
+		}
+		return ready == want, nil
+	}, fmt.Sprintf("%d nodes to be Ready", want))
+}
+
+// poll calls check every 100 ms until it reports done, fails, or timeout passes.
+func poll(ctx context.Context, timeout time.Duration, check func() (bool, error), what string) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		done, err := check()
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("harness: timed out after %s waiting for %s", timeout, what)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		listeners = append(listeners, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+type pkiFiles struct {
+	caCert, serverCert, serverKey, adminCert, adminKey, saKey, saPub string
+}
+
+// writePKI creates a throwaway CA, the API server's serving certificate, an admin client
+// certificate in system:masters and the service-account signing key pair.
+func writePKI(dir string) (pkiFiles, error) {
+	f := pkiFiles{
+		caCert: filepath.Join(dir, "ca.crt"), serverCert: filepath.Join(dir, "apiserver.crt"), serverKey: filepath.Join(dir, "apiserver.key"),
+		adminCert: filepath.Join(dir, "admin.crt"), adminKey: filepath.Join(dir, "admin.key"),
+		saKey: filepath.Join(dir, "sa.key"), saPub: filepath.Join(dir, "sa.pub"),
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return f, err
+	}
+	now := time.Now().Add(-time.Hour)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "xgen-harness-ca"},
+		NotBefore: now, NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return f, err
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	if err := writePEM(f.caCert, "CERTIFICATE", caDER); err != nil {
+		return f, err
+	}
+	issue := func(serial int64, subject pkix.Name, usage x509.ExtKeyUsage, ips []net.IP, dns []string, certPath, keyPath string) error {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: subject, NotBefore: now, NotAfter: now.Add(24 * time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: ips, DNSNames: dns,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+		if err != nil {
+			return err
+		}
+		keyDER, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			return err
+		}
+		if err := writePEM(certPath, "CERTIFICATE", der); err != nil {
+			return err
+		}
+		return writePEM(keyPath, "EC PRIVATE KEY", keyDER)
+	}
+	if err := issue(2, pkix.Name{CommonName: "kube-apiserver"}, x509.ExtKeyUsageServerAuth,
+		[]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.0.1")},
+		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+		f.serverCert, f.serverKey); err != nil {
+		return f, err
+	}
+	if err := issue(3, pkix.Name{CommonName: "admin", Organization: []string{"system:masters"}}, x509.ExtKeyUsageClientAuth,
+		nil, nil, f.adminCert, f.adminKey); err != nil {
+		return f, err
+	}
+	saKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return f, err
+	}
+	saDER, _ := x509.MarshalECPrivateKey(saKey)
+	saPubDER, err := x509.MarshalPKIXPublicKey(&saKey.PublicKey)
+	if err != nil {
+		return f, err
+	}
+	if err := writePEM(f.saKey, "EC PRIVATE KEY", saDER); err != nil {
+		return f, err
+	}
+	return f, writePEM(f.saPub, "PUBLIC KEY", saPubDER)
+}
+
+func writePEM(path, typ string, der []byte) error {
+	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
+}
+
+func writeKubeconfig(path, server string, pki pkiFiles) error {
+	kubeconfig := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: harness
+  cluster:
+    server: %s
+    certificate-authority: %s
+users:
+- name: admin
+  user:
+    client-certificate: %s
+    client-key: %s
+contexts:
+- name: harness
+  context: {cluster: harness, user: admin}
+current-context: harness
+`, server, pki.caCert, pki.adminCert, pki.adminKey)
+	return os.WriteFile(path, []byte(kubeconfig), 0o600)
+}
