@@ -328,3 +328,36 @@ func replicaSetCounts(ctx context.Context, t *testing.T, c *harness.Cluster, ns 
 	}
 	return out
 }
+
+// TestClusterAcceptsTraefikIngress: the Traefik variant (no committed site uses it yet)
+// must be accepted by a real API server too, with HTTPS.
+func TestClusterAcceptsTraefikIngress(t *testing.T) {
+	toolsDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := startCluster(t)
+	objs := rehearsalObjects(t, "Pulumi.xgen.yaml", func(site map[string]any) {
+		site["ingress"] = map[string]any{"type": "traefik"}
+		site["environments"].(map[string]any)["dev"].(map[string]any)["tlsCredentialName"] = "xgen-tls"
+	})
+	var kinds []string
+	for _, o := range objs {
+		if o.Kind == "Ingress" || o.Kind == "Gateway" || o.Kind == "VirtualService" {
+			kinds = append(kinds, o.Kind+"/"+o.Name)
+		}
+	}
+	if !reflect.DeepEqual(kinds, []string{"Ingress/xgen"}) {
+		t.Fatalf("ingress objects %v, want only Ingress/xgen", kinds)
+	}
+	if _, err := c.Apply(ctx, bodies(objs)); err != nil {
+		t.Fatal(err)
+	}
+	ing, err := c.Client.NetworkingV1().Ingresses("xgen").Get(ctx, "xgen", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := ing.Spec.Rules[0].HTTP.Paths
+	if len(paths) != 4 || paths[2].Path != "/api/" || paths[2].Backend.Service.Name != "xgen-backend-gateway" || ing.Spec.TLS[0].SecretName != "xgen-tls" {
+		t.Errorf("ingress as stored: %+v", ing.Spec)
+	}
+}

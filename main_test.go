@@ -59,22 +59,7 @@ func (v siteView) namespaces() map[string]bool {
 	return out
 }
 
-func get(v any, path ...any) any {
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			m, _ := v.(map[string]any)
-			v = m[k]
-		case int:
-			a, _ := v.([]any)
-			if k >= len(a) {
-				return nil
-			}
-			v = a[k]
-		}
-	}
-	return v
-}
+var get = inprocess.Get
 
 var sixServices = []string{"xgen-backend-gateway", "xgen-core", "xgen-documents", "xgen-frontend", "xgen-mcp-station", "xgen-workflow"}
 

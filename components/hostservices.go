@@ -7,7 +7,6 @@ import (
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	discoveryv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/discovery/v1"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -70,10 +69,6 @@ func NewHostServices(ctx *pulumi.Context, name string, args HostServicesArgs, op
 	}
 	parent := pulumi.Parent(comp)
 	for _, hs := range args.Services {
-		labels := pulumi.StringMap{
-			"app.kubernetes.io/name": pulumi.String(hs.Name), "app.kubernetes.io/part-of": pulumi.String("xgen"),
-			"app.kubernetes.io/managed-by": pulumi.String("pulumi"),
-		}
 		var svcPorts corev1.ServicePortArray
 		var slicePorts discoveryv1.EndpointPortArray
 		for _, p := range hs.Ports {
@@ -85,20 +80,18 @@ func NewHostServices(ctx *pulumi.Context, name string, args HostServicesArgs, op
 			})
 		}
 		svc, err := corev1.NewService(ctx, hs.Name, &corev1.ServiceArgs{
-			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(hs.Name), Namespace: pulumi.String(args.Namespace), Labels: labels},
+			Metadata: objectMeta(hs.Name, args.Namespace, map[string]string{"app.kubernetes.io/name": hs.Name}),
 			// No selector: the endpoints are the EndpointSlice below.
 			Spec: &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP"), Ports: svcPorts},
 		}, parent)
 		if err != nil {
 			return nil, err
 		}
-		sliceLabels := pulumi.StringMap{
-			"kubernetes.io/service-name":             pulumi.String(hs.Name),
-			"endpointslice.kubernetes.io/managed-by": pulumi.String(EndpointSliceManager),
-			"app.kubernetes.io/part-of":              pulumi.String("xgen"),
-		}
 		slice, err := discoveryv1.NewEndpointSlice(ctx, hs.Name+"-host", &discoveryv1.EndpointSliceArgs{
-			Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(hs.Name + "-host"), Namespace: pulumi.String(args.Namespace), Labels: sliceLabels},
+			Metadata: objectMeta(hs.Name+"-host", args.Namespace, map[string]string{
+				"kubernetes.io/service-name":             hs.Name,
+				"endpointslice.kubernetes.io/managed-by": EndpointSliceManager,
+			}),
 			AddressType: pulumi.String(addressType),
 			Endpoints: discoveryv1.EndpointArray{discoveryv1.EndpointArgs{
 				Addresses:  pulumi.StringArray{pulumi.String(args.Address)},

@@ -103,13 +103,7 @@ func NewIstioIngress(ctx *pulumi.Context, name string, args IstioIngressArgs, op
 		return nil, err
 	}
 	parent := pulumi.Parent(comp)
-	meta := func(objName string) *metav1.ObjectMetaArgs {
-		labels := map[string]string{"app.kubernetes.io/part-of": "xgen", "app.kubernetes.io/managed-by": "pulumi"}
-		for k, v := range args.Labels {
-			labels[k] = v
-		}
-		return &metav1.ObjectMetaArgs{Name: pulumi.String(objName), Namespace: pulumi.String(args.Namespace), Labels: pulumi.ToStringMap(labels)}
-	}
+	meta := func(objName string) *metav1.ObjectMetaArgs { return objectMeta(objName, args.Namespace, args.Labels) }
 
 	var urls []string
 	var err error

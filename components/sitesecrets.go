@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -67,7 +66,6 @@ func NewSiteSecrets(ctx *pulumi.Context, name string, args SiteSecretsArgs, opts
 		return nil, err
 	}
 	parent := pulumi.Parent(comp)
-	labels := pulumi.StringMap{"app.kubernetes.io/part-of": pulumi.String("xgen"), "app.kubernetes.io/managed-by": pulumi.String("pulumi")}
 
 	keys := make([]string, 0, len(args.Values))
 	for k := range args.Values {
@@ -82,7 +80,7 @@ func NewSiteSecrets(ctx *pulumi.Context, name string, args SiteSecretsArgs, opts
 	}
 	var err error
 	comp.Secret, err = corev1.NewSecret(ctx, comp.SecretName, &corev1.SecretArgs{
-		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(comp.SecretName), Namespace: pulumi.String(args.Namespace), Labels: labels},
+		Metadata:   objectMeta(comp.SecretName, args.Namespace),
 		Type:       pulumi.String("Opaque"),
 		StringData: data,
 	}, parent)
@@ -108,7 +106,7 @@ func NewSiteSecrets(ctx *pulumi.Context, name string, args SiteSecretsArgs, opts
 			return DockerConfigJSON(r.Server, r.Username, pw)
 		})).(pulumi.StringOutput)
 		comp.PullSecret, err = corev1.NewSecret(ctx, comp.PullSecretName, &corev1.SecretArgs{
-			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(comp.PullSecretName), Namespace: pulumi.String(args.Namespace), Labels: labels},
+			Metadata:   objectMeta(comp.PullSecretName, args.Namespace),
 			Type:       pulumi.String("kubernetes.io/dockerconfigjson"),
 			StringData: pulumi.StringMap{".dockerconfigjson": dockerConfig},
 		}, parent)

@@ -142,22 +142,14 @@ func NewXgenService(ctx *pulumi.Context, name string, args XgenServiceArgs, opts
 	parent := pulumi.Parent(comp)
 
 	labels := map[string]string{
-		NameLabel:                      name,
-		"app.kubernetes.io/part-of":    "xgen",
-		"app.kubernetes.io/managed-by": "pulumi",
-		"app":                          name, // Istio telemetry reads "app"
+		NameLabel: name,
+		"app":     name, // Istio telemetry reads "app"
 	}
 	for k, v := range args.Labels {
 		labels[k] = v
 	}
 	selector := pulumi.StringMap{NameLabel: pulumi.String(name)}
-	meta := func(objName string) *metav1.ObjectMetaArgs {
-		return &metav1.ObjectMetaArgs{
-			Name:      pulumi.String(objName),
-			Namespace: pulumi.String(args.Namespace),
-			Labels:    pulumi.ToStringMap(labels),
-		}
-	}
+	meta := func(objName string) *metav1.ObjectMetaArgs { return objectMeta(objName, args.Namespace, labels) }
 
 	configMapName := name + "-config"
 	cm, err := corev1.NewConfigMap(ctx, name, &corev1.ConfigMapArgs{
@@ -192,7 +184,7 @@ func NewXgenService(ctx *pulumi.Context, name string, args XgenServiceArgs, opts
 			Selector:             &metav1.LabelSelectorArgs{MatchLabels: selector},
 			Strategy:             args.strategy(),
 			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels), Annotations: podAnnotations},
+				Metadata: &metav1.ObjectMetaArgs{Labels: meta("").Labels, Annotations: podAnnotations},
 				Spec:     args.podSpec(name, envFrom, selector),
 			},
 		},

@@ -54,26 +54,7 @@ func body(t *testing.T, rec *inprocess.Recorder, typ, name string) map[string]an
 	return b
 }
 
-// at walks a plain object by keys and list indexes.
-func at(v any, path ...any) any {
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			m, ok := v.(map[string]any)
-			if !ok {
-				return nil
-			}
-			v = m[k]
-		case int:
-			a, ok := v.([]any)
-			if !ok || k >= len(a) {
-				return nil
-			}
-			v = a[k]
-		}
-	}
-	return v
-}
+var at = inprocess.Get
 
 func TestXgenServiceChildrenAreParentedAndNamed(t *testing.T) {
 	args := baseArgs()

@@ -146,3 +146,26 @@ func (r *Recorder) Tree() string {
 	walk(roots, 0)
 	return b.String()
 }
+
+// Get walks a plain object by map keys (string) and list indexes (int); nil when absent.
+func Get(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			v = m[k]
+		case int:
+			a, ok := v.([]any)
+			if !ok || k < 0 || k >= len(a) {
+				return nil
+			}
+			v = a[k]
+		default:
+			return nil
+		}
+	}
+	return v
+}
