@@ -72,17 +72,19 @@ func NewSiteSecrets(ctx *pulumi.Context, name string, args SiteSecretsArgs, opts
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	// data, not stringData: stringData is write-only and does not round-trip under
+	// server-side apply, which shows up as a diff on every run.
 	data := pulumi.StringMap{}
 	ordered := make([]any, 0, len(keys))
 	for _, k := range keys {
-		data[k] = args.Values[k]
+		data[k] = base64Output(args.Values[k])
 		ordered = append(ordered, args.Values[k])
 	}
 	var err error
 	comp.Secret, err = corev1.NewSecret(ctx, comp.SecretName, &corev1.SecretArgs{
-		Metadata:   objectMeta(comp.SecretName, args.Namespace),
-		Type:       pulumi.String("Opaque"),
-		StringData: data,
+		Metadata: objectMeta(comp.SecretName, args.Namespace),
+		Type:     pulumi.String("Opaque"),
+		Data:     data,
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -102,13 +104,13 @@ func NewSiteSecrets(ctx *pulumi.Context, name string, args SiteSecretsArgs, opts
 		if comp.PullSecretName == "" {
 			comp.PullSecretName = "xgen-registry"
 		}
-		dockerConfig := pulumi.ToSecret(r.Password.ToStringOutput().ApplyT(func(pw string) (string, error) {
+		dockerConfig := r.Password.ToStringOutput().ApplyT(func(pw string) (string, error) {
 			return DockerConfigJSON(r.Server, r.Username, pw)
-		})).(pulumi.StringOutput)
+		}).(pulumi.StringOutput)
 		comp.PullSecret, err = corev1.NewSecret(ctx, comp.PullSecretName, &corev1.SecretArgs{
-			Metadata:   objectMeta(comp.PullSecretName, args.Namespace),
-			Type:       pulumi.String("kubernetes.io/dockerconfigjson"),
-			StringData: pulumi.StringMap{".dockerconfigjson": dockerConfig},
+			Metadata: objectMeta(comp.PullSecretName, args.Namespace),
+			Type:     pulumi.String("kubernetes.io/dockerconfigjson"),
+			Data:     pulumi.StringMap{".dockerconfigjson": base64Output(dockerConfig)},
 		}, parent)
 		if err != nil {
 			return nil, err
@@ -122,6 +124,13 @@ func NewSiteSecrets(ctx *pulumi.Context, name string, args SiteSecretsArgs, opts
 		return nil, err
 	}
 	return comp, nil
+}
+
+// base64Output encodes a value for a Secret's data, keeping it a Pulumi secret.
+func base64Output(v pulumi.StringInput) pulumi.StringOutput {
+	return pulumi.ToSecret(v.ToStringOutput().ApplyT(func(s string) string {
+		return base64.StdEncoding.EncodeToString([]byte(s))
+	})).(pulumi.StringOutput)
 }
 
 // DockerConfigJSON is the .dockerconfigjson document for one registry.

@@ -36,8 +36,8 @@ func TestSiteSecrets(t *testing.T) {
 		t.Fatalf("app secret missing or not parented: %+v", app)
 	}
 	b, secrets := app.PlainInputs()
-	if at(b, "stringData", "POSTGRES_PASSWORD") != "pg-pass" || !containsPath(secrets, "stringData") {
-		t.Errorf("stringData %v, secret paths %v", at(b, "stringData"), secrets)
+	if at(b, "data", "POSTGRES_PASSWORD") != b64("pg-pass") || !containsPath(secrets, "data") || at(b, "stringData") != nil {
+		t.Errorf("data %v, secret paths %v (stringData must not be used: it does not round-trip under server-side apply)", at(b, "data"), secrets)
 	}
 
 	pull, ok := rec.Find("kubernetes:core/v1:Secret", "xgen-registry")
@@ -45,13 +45,14 @@ func TestSiteSecrets(t *testing.T) {
 		t.Fatal("pull secret missing")
 	}
 	pb, psecrets := pull.PlainInputs()
-	if at(pb, "type") != "kubernetes.io/dockerconfigjson" || !containsPath(psecrets, "stringData") {
+	if at(pb, "type") != "kubernetes.io/dockerconfigjson" || !containsPath(psecrets, "data") {
 		t.Errorf("pull secret type %v, secret paths %v", at(pb, "type"), psecrets)
 	}
 	var doc struct {
 		Auths map[string]struct{ Username, Password, Auth string } `json:"auths"`
 	}
-	if err := json.Unmarshal([]byte(at(pb, "stringData", ".dockerconfigjson").(string)), &doc); err != nil {
+	raw, _ := base64.StdEncoding.DecodeString(at(pb, "data", ".dockerconfigjson").(string))
+	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
 	entry := doc.Auths["10.100.1.65:5000"]
@@ -75,3 +76,5 @@ func TestSiteSecretsRejectsIncompleteRegistry(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
