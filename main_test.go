@@ -354,3 +354,20 @@ func TestRoutesOnlyForServicesTheSiteRuns(t *testing.T) {
 		t.Errorf("routes %v, want %v", prefixes, want)
 	}
 }
+
+// TestEveryObjectUsesTheSiteProvider: no Kubernetes resource may fall back to Pulumi's
+// default provider, which would deploy to whatever cluster the ambient kubeconfig names.
+func TestEveryObjectUsesTheSiteProvider(t *testing.T) {
+	for _, stackFile := range append(siteStackFiles(t), "testdata/Pulumi.acme-busan.yaml") {
+		rec := stackRun(t, stackFile)
+		provider, ok := rec.Find("pulumi:providers:kubernetes", "k8s")
+		if !ok {
+			t.Fatalf("%s: no explicit kubernetes provider", stackFile)
+		}
+		for _, r := range rec.Resources {
+			if r.Custom && strings.HasPrefix(r.Type, "kubernetes:") && !strings.HasPrefix(r.Provider, provider.URN+"::") {
+				t.Errorf("%s: %s %s uses provider %q", stackFile, r.Type, r.Name, r.Provider)
+			}
+		}
+	}
+}
