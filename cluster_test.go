@@ -192,20 +192,9 @@ func deploymentsOf(objs []inprocess.Object) (string, []string) {
 // with several pods is spread over several nodes.
 func checkPlacement(ctx context.Context, t *testing.T, c *harness.Cluster, ns string, objs []inprocess.Object) {
 	t.Helper()
-	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	nodesOf, err := c.PodNodes(ctx, ns)
 	if err != nil {
 		t.Fatal(err)
-	}
-	nodesOf := map[string]map[string]bool{}
-	for _, p := range pods.Items {
-		if p.DeletionTimestamp != nil || p.Spec.NodeName == "" {
-			continue
-		}
-		app := p.Labels["app.kubernetes.io/name"]
-		if nodesOf[app] == nil {
-			nodesOf[app] = map[string]bool{}
-		}
-		nodesOf[app][p.Spec.NodeName] = true
 	}
 	for _, o := range objs {
 		if o.Kind != "Deployment" {
@@ -216,7 +205,7 @@ func checkPlacement(ctx context.Context, t *testing.T, c *harness.Cluster, ns st
 		if len(nodes) == 0 {
 			t.Errorf("%s has no scheduled pods", o.Name)
 		}
-		for node := range nodes {
+		for _, node := range nodes {
 			if gpu != strings.HasPrefix(node, "gpu-") {
 				t.Errorf("%s (gpu=%v) runs on %s", o.Name, gpu, node)
 			}

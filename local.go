@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -208,31 +207,22 @@ func printSummary(ctx context.Context, c *harness.Cluster, objs []inprocess.Obje
 		return err
 	}
 	fmt.Fprintf(w, "\nDEPLOYMENT\tREADY\tNODES\tIMAGE\n")
-	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	nodes, err := c.PodNodes(ctx, ns)
 	if err != nil {
 		return err
 	}
 	for _, d := range deps.Items {
-		nodes := map[string]bool{}
-		for _, p := range pods.Items {
-			if p.Labels["app.kubernetes.io/name"] == d.Name && p.Spec.NodeName != "" {
-				nodes[p.Spec.NodeName] = true
-			}
-		}
-		var nodeList []string
-		for n := range nodes {
-			nodeList = append(nodeList, n)
-		}
-		sort.Strings(nodeList)
-		fmt.Fprintf(w, "%s\t%d/%d\t%s\t%s\n", d.Name, d.Status.ReadyReplicas, *d.Spec.Replicas, strings.Join(nodeList, ","), d.Spec.Template.Spec.Containers[0].Image)
+		fmt.Fprintf(w, "%s\t%d/%d\t%s\t%s\n", d.Name, d.Status.ReadyReplicas, *d.Spec.Replicas, strings.Join(nodes[d.Name], ","), d.Spec.Template.Spec.Containers[0].Image)
 	}
 	fmt.Fprintf(w, "\nINFRA ENDPOINT\tADDRESS\n")
+	shown := false
 	for _, o := range objs {
-		if o.Kind == "ConfigMap" && o.Name == "xgen-core-config" {
-			data, _ := o.Body["data"].(map[string]any)
+		// Every service's ConfigMap carries the infra addresses; show them once.
+		if data, _ := o.Body["data"].(map[string]any); o.Kind == "ConfigMap" && data["POSTGRES_HOST"] != nil && !shown {
 			for _, k := range []string{"POSTGRES_HOST", "REDIS_HOST", "QDRANT_HOST", "MINIO_ENDPOINT"} {
 				fmt.Fprintf(w, "%s\t%v\n", k, data[k])
 			}
+			shown = true
 		}
 		if o.Kind == "EndpointSlice" {
 			fmt.Fprintf(w, "  %s.%s.svc -> EndpointSlice %s\t%s\n", o.Body["metadata"].(map[string]any)["labels"].(map[string]any)["kubernetes.io/service-name"], o.Namespace, o.Name, demoHostAddress)

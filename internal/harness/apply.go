@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -186,3 +187,31 @@ func RolledOut(d *appsv1.Deployment) bool {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// PodNodes maps each app (label app.kubernetes.io/name) in namespace to the sorted nodes
+// its scheduled, not-terminating pods run on.
+func (c *Cluster) PodNodes(ctx context.Context, namespace string) (map[string][]string, error) {
+	pods, err := c.Client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	sets := map[string]map[string]bool{}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil || p.Spec.NodeName == "" {
+			continue
+		}
+		app := p.Labels["app.kubernetes.io/name"]
+		if sets[app] == nil {
+			sets[app] = map[string]bool{}
+		}
+		sets[app][p.Spec.NodeName] = true
+	}
+	out := map[string][]string{}
+	for app, nodes := range sets {
+		for n := range nodes {
+			out[app] = append(out[app], n)
+		}
+		sort.Strings(out[app])
+	}
+	return out, nil
+}
