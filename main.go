@@ -29,6 +29,11 @@ func program(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range site.Warnings {
+		if err := ctx.Log.Warn(w, nil); err != nil {
+			return err
+		}
+	}
 	cfg := config.New(ctx, sites.ConfigNamespace)
 
 	provider, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -92,6 +93,17 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 	for _, k := range SecretKeys {
 		if k.EnvName != "" && k.Required(&c) {
 			site.Secrets = append(site.Secrets, k)
+		}
+	}
+	if c.Infra.HostAddress == "" {
+		var names []string
+		for _, hs := range inClusterInfra(&c) {
+			names = append(names, hs.Name)
+		}
+		if len(names) > 0 {
+			site.Warnings = append(site.Warnings, fmt.Sprintf(
+				"the services reach %s in namespace %s, which this stack does not create: set %s.infra.hostAddress to the IP of the host running them, or create those Services yourself",
+				strings.Join(names, ", "), c.Infra.Namespace, SiteKey))
 		}
 	}
 	return site, nil

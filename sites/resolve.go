@@ -28,6 +28,8 @@ type Site struct {
 	// HostServices are the infra services reached through in-cluster Services backed by
 	// infra.hostAddress; empty without a host address.
 	HostServices []HostService
+	// Warnings are things an operator should know that do not stop a deployment.
+	Warnings []string
 }
 
 // HostService is an infra service on the host, exposed in infra.namespace.
@@ -45,10 +47,15 @@ type HostPort struct {
 // hostServices lists the infra endpoints that point at their in-cluster default name,
 // i.e. that live on the host: an external address (e.g. S3, a database VM) needs none.
 func hostServices(c *Config) []HostService {
-	in := c.Infra
-	if in.HostAddress == "" {
+	if c.Infra.HostAddress == "" {
 		return nil
 	}
+	return inClusterInfra(c)
+}
+
+// inClusterInfra lists the infra endpoints addressed by their in-cluster default name.
+func inClusterInfra(c *Config) []HostService {
+	in := c.Infra
 	var out []HostService
 	add := func(name, host string, ports ...HostPort) {
 		if host == clusterHost(name, in.Namespace) {

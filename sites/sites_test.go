@@ -419,3 +419,23 @@ func boolStr(b bool) string {
 	}
 	return "false"
 }
+
+func TestWarningWhenInfraServicesAreNotCreated(t *testing.T) {
+	cases := []struct {
+		name, site, want string
+	}{
+		{"on-prem without host address", minimalSite, "reach postgresql, redis, qdrant, minio in namespace xgen-system"},
+		{"on-prem with host address", "infra: {hostAddress: 10.0.0.5}\n" + minimalSite, ""},
+		{"external infra", "infra: {postgres: {host: 10.1.1.1}, redis: {host: 10.1.1.1}, qdrant: {host: 10.1.1.1}, objectStorage: {endpoint: 'https://s3.example.com'}}\n" + minimalSite, ""},
+		{"partly external", "infra: {postgres: {host: 10.1.1.1}}\n" + minimalSite, "reach redis, qdrant, minio in"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			site := mustParse(t, tc.site)
+			got := strings.Join(site.Warnings, "\n")
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("warnings %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
