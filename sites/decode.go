@@ -131,7 +131,7 @@ func describeType(t reflect.Type) string {
 	}
 	switch t.Kind() {
 	case reflect.String:
-		return "a string (quote it in YAML)"
+		return "a string (quote it in YAML; with `pulumi config set --path` add `--type string`)"
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		return "a whole number"
 	case reflect.Bool:

@@ -67,6 +67,11 @@ func show(v any) string {
 			return ""
 		}
 		return fmt.Sprint(*x)
+	case float64: // JSON numbers: show whole numbers as written
+		if x == float64(int64(x)) {
+			return fmt.Sprint(int64(x))
+		}
+		return fmt.Sprint(x)
 	default:
 		return fmt.Sprint(x)
 	}

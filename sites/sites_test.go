@@ -101,6 +101,21 @@ func TestTypeMismatchNamesTheKey(t *testing.T) {
 	}
 }
 
+// TestCLITypedValues: `pulumi config set --path` stores true/false as booleans and integers
+// as numbers; where a string is expected the error says how to store a string.
+func TestCLITypedValues(t *testing.T) {
+	_, err := parseSite(t, "vars: {DEBUG: true}\nimage: {tag: 20261101}\n"+minimalSite)
+	for _, want := range []string{
+		"xgen-infra:site.vars.DEBUG: true: must be a string",
+		"xgen-infra:site.image.tag: 20261101: must be a string",
+		"--type string",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	site := mustParse(t, minimalSite)
 	c := site.Config
