@@ -5,7 +5,7 @@ GO ?= go
 TOOLS_DIR := $(CURDIR)/.tools
 export XGEN_TOOLS_DIR := $(TOOLS_DIR)
 
-.PHONY: test lint tools render bench demo demo-down build clean
+.PHONY: test lint tools render bench demo cluster demo-down build clean
 
 ## test: lint, then every test: site model, components, the program for every site under the
 ## mock engine, rendered/ up to date, and each site applied to a real local API server
@@ -41,7 +41,11 @@ bench: tools
 demo: tools
 	$(GO) run . demo
 
-## demo-down: stop a demo started elsewhere
+## cluster: only the local cluster (fake nodes, Istio CRDs, nothing deployed) until Ctrl-C
+cluster: tools
+	$(GO) run . cluster
+
+## demo-down: stop a demo (or cluster) started elsewhere
 demo-down:
 	$(GO) run . demo-down
 

@@ -38,10 +38,12 @@ func runLocal(args []string) int {
 	switch args[0] {
 	case "demo":
 		err = demo()
+	case "cluster":
+		err = emptyCluster()
 	case "demo-down":
 		err = demoDown()
 	default:
-		err = fmt.Errorf("unknown command %q: this is a Pulumi program (pulumi up); locally: `go run . demo` or `go run . demo-down`", args[0])
+		err = fmt.Errorf("unknown command %q: this is a Pulumi program (pulumi up); locally: `go run . demo`, `go run . cluster` or `go run . demo-down`", args[0])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
@@ -91,17 +93,58 @@ func stackName(stackFile string) string {
 	return strings.TrimSuffix(strings.TrimPrefix(filepath.Base(stackFile), "Pulumi."), ".yaml")
 }
 
-func demo() error {
+// startLocal starts the harness in .harness/cluster for a local command, recording the
+// command's PID for demo-down. The returned stop function stops everything it started.
+func startLocal(ctx context.Context) (*harness.Cluster, func(), error) {
 	pidFile := filepath.Join(demoDir, "demo.pid")
 	if pid, alive := runningPID(pidFile); alive {
-		return fmt.Errorf("a demo is already running (pid %d); stop it with `make demo-down`", pid)
+		return nil, nil, fmt.Errorf("a local cluster is already running (pid %d); stop it with `make demo-down`", pid)
 	}
 	toolsDir := os.Getenv("XGEN_TOOLS_DIR")
 	if toolsDir == "" {
 		toolsDir = ".tools"
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	start := time.Now()
+	cluster, err := harness.Start(ctx, harness.Options{
+		ToolsDir: toolsDir, Dir: filepath.Join(demoDir, "cluster"), InstallIstioCRDs: true, Progress: os.Stdout,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := func() {
+		fmt.Println("stopping the local cluster...")
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "warning:", err)
+		}
+		os.Remove(pidFile)
+		fmt.Println("stopped; nothing is left running.")
+	}
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	fmt.Printf("cluster up in %.1fs\n", time.Since(start).Seconds())
+	return cluster, stop, nil
+}
+
+// emptyCluster runs the bare harness (nodes, Istio CRDs, nothing deployed) until stopped.
+func emptyCluster() error {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	cluster, stop, err := startLocal(ctx)
+	if err != nil {
+		return err
+	}
 	defer stop()
+	printInspect(cluster)
+	fmt.Println("\nPress Ctrl-C (or run `make demo-down` elsewhere) to stop.")
+	<-ctx.Done()
+	return nil
+}
+
+func demo() error {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
 
 	fmt.Println("Local rehearsal of the xgen site (not a deployment: `pulumi up --stack xgen` is).")
 	objs, err := siteObjects(demoStack, func(site map[string]any) {
@@ -115,25 +158,12 @@ func demo() error {
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	cluster, err := harness.Start(ctx, harness.Options{
-		ToolsDir: toolsDir, Dir: filepath.Join(demoDir, "cluster"), InstallIstioCRDs: true, Progress: os.Stdout,
-	})
+	cluster, stop, err := startLocal(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		fmt.Println("stopping the local cluster...")
-		if err := cluster.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "warning:", err)
-		}
-		os.Remove(pidFile)
-		fmt.Println("stopped; nothing is left running.")
-	}()
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
-		return err
-	}
-	fmt.Printf("cluster up in %.1fs; applying %d objects (server-side apply, strict validation)...\n", time.Since(start).Seconds(), len(objs))
+	defer stop()
+	fmt.Printf("applying %d objects (server-side apply, strict validation)...\n", len(objs))
 	bodies := make([]map[string]any, len(objs))
 	for i, o := range objs {
 		bodies[i] = o.Body
@@ -148,9 +178,15 @@ func demo() error {
 	if err := printSummary(ctx, cluster, objs, ns); err != nil {
 		return err
 	}
+	printInspect(cluster)
 	fmt.Println("\nPress Ctrl-C (or run `make demo-down` elsewhere) to stop.")
 	<-ctx.Done()
 	return nil
+}
+
+func printInspect(c *harness.Cluster) {
+	abs, _ := filepath.Abs(c.Kubeconfig)
+	fmt.Printf("\nInspect it:\n  export KUBECONFIG=%s\n  .tools/bin/kubectl get nodes,deploy,svc,endpointslices,virtualservices -A\n", abs)
 }
 
 func deploymentNames(objs []inprocess.Object) (string, []string) {
@@ -235,15 +271,10 @@ func printSummary(ctx context.Context, c *harness.Cluster, objs []inprocess.Obje
 			fmt.Fprintf(w, "VirtualService %s/%s\t%v\t%v\n", o.Namespace, o.Name, spec["hosts"], spec["gateways"])
 		}
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	abs, _ := filepath.Abs(c.Kubeconfig)
-	fmt.Printf("\nInspect it:\n  export KUBECONFIG=%s\n  .tools/bin/kubectl get deploy,svc,endpointslices,virtualservices -A\n", abs)
-	return nil
+	return w.Flush()
 }
 
-// demoDown stops a running demo: SIGTERM to the demo process (it stops its cluster), then
+// demoDown stops a running demo or cluster: SIGTERM to the demo process (it stops its cluster), then
 // any leftover cluster process it recorded.
 func demoDown() error {
 	pidFile := filepath.Join(demoDir, "demo.pid")
