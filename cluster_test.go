@@ -21,10 +21,6 @@ import (
 	"xgen-infra/internal/inprocess"
 )
 
-// rehearsalHostAddress stands in for the on-prem host that runs the infra containers.
-// Nothing connects to it (a documentation address: the API server refuses loopback).
-const rehearsalHostAddress = "192.0.2.10"
-
 func toolsDir(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("XGEN_TOOLS_DIR")
@@ -60,14 +56,7 @@ func startCluster(t testing.TB) *harness.Cluster {
 func rehearsalObjects(t testing.TB, stackFile string, edit func(site map[string]any)) []inprocess.Object {
 	t.Helper()
 	objs, err := siteObjects(stackFile, func(site map[string]any) {
-		infra, _ := site["infra"].(map[string]any)
-		if infra == nil {
-			infra = map[string]any{}
-			site["infra"] = infra
-		}
-		if infra["hostAddress"] == nil {
-			infra["hostAddress"] = rehearsalHostAddress
-		}
+		withRehearsalHost(site)
 		if edit != nil {
 			edit(site)
 		}

@@ -27,9 +27,12 @@ import (
 )
 
 const (
-	demoStack       = "Pulumi.xgen.yaml"
-	demoDir         = ".harness"
-	demoHostAddress = "192.0.2.10" // stands in for the infra host; nothing connects to it
+	demoStack = "Pulumi.xgen.yaml"
+	demoDir   = ".harness"
+	// rehearsalHostAddress stands in for the on-prem host running the infra containers in
+	// the demo and the cluster tests. Nothing connects to it (a documentation address: the
+	// API server refuses loopback endpoints).
+	rehearsalHostAddress = "192.0.2.10"
 )
 
 // runLocal runs a local subcommand; it returns the process exit code.
@@ -86,6 +89,19 @@ func siteObjects(stackFile string, edit func(site map[string]any)) ([]inprocess.
 		return nil, err
 	}
 	return rec.KubernetesObjects()
+}
+
+// withRehearsalHost sets infra.hostAddress, as an operator of an on-prem site does, unless
+// the site sets it already.
+func withRehearsalHost(site map[string]any) {
+	infra, _ := site["infra"].(map[string]any)
+	if infra == nil {
+		infra = map[string]any{}
+		site["infra"] = infra
+	}
+	if infra["hostAddress"] == nil {
+		infra["hostAddress"] = rehearsalHostAddress
+	}
 }
 
 // stackName is the <stack> of a Pulumi.<stack>.yaml path.
@@ -147,14 +163,7 @@ func demo() error {
 	defer cancel()
 
 	fmt.Println("Local rehearsal of the xgen site (not a deployment: `pulumi up --stack xgen` is).")
-	objs, err := siteObjects(demoStack, func(site map[string]any) {
-		infra, _ := site["infra"].(map[string]any)
-		if infra == nil {
-			infra = map[string]any{}
-			site["infra"] = infra
-		}
-		infra["hostAddress"] = demoHostAddress
-	})
+	objs, err := siteObjects(demoStack, withRehearsalHost)
 	if err != nil {
 		return err
 	}
@@ -261,7 +270,7 @@ func printSummary(ctx context.Context, c *harness.Cluster, objs []inprocess.Obje
 			shown = true
 		}
 		if o.Kind == "EndpointSlice" {
-			fmt.Fprintf(w, "  %s.%s.svc -> EndpointSlice %s\t%s\n", o.Body["metadata"].(map[string]any)["labels"].(map[string]any)["kubernetes.io/service-name"], o.Namespace, o.Name, demoHostAddress)
+			fmt.Fprintf(w, "  %s.%s.svc -> EndpointSlice %s\t%s\n", o.Body["metadata"].(map[string]any)["labels"].(map[string]any)["kubernetes.io/service-name"], o.Namespace, o.Name, rehearsalHostAddress)
 		}
 	}
 	fmt.Fprintf(w, "\nINGRESS\tHOSTS\tGATEWAYS\n")

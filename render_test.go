@@ -18,15 +18,11 @@ var update = flag.Bool("update", false, "rewrite rendered/ from the current prog
 // secret the operator would set.
 func stackRun(t testing.TB, stackFile string) *inprocess.Recorder {
 	t.Helper()
-	rec, err := runStackFile(stackFile)
+	rec, err := runStack(stackFile, nil)
 	if err != nil {
 		t.Fatalf("%s: %v", stackFile, err)
 	}
 	return rec
-}
-
-func runStackFile(stackFile string) (*inprocess.Recorder, error) {
-	return runStack(stackFile, nil)
 }
 
 func siteStackFiles(t testing.TB) []string {

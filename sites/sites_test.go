@@ -3,6 +3,7 @@ package sites
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -403,7 +404,7 @@ services:
 // TestStackFilesDecode checks every committed stack file decodes strictly; the per-site
 // behaviour is asserted on the program's output in the main package.
 func TestStackFilesDecode(t *testing.T) {
-	files, _ := filepathGlob("../Pulumi.*.yaml")
+	files, _ := filepath.Glob("../Pulumi.*.yaml")
 	if len(files) < 4 {
 		t.Fatalf("found %d stack files", len(files))
 	}

@@ -95,7 +95,7 @@ type process struct {
 // is stopped.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	c := &Cluster{}
-	if err := c.start0(ctx, opts); err != nil {
+	if err := c.boot(ctx, opts); err != nil {
 		if stopErr := c.Stop(); stopErr != nil {
 			err = errors.Join(err, stopErr)
 		}
@@ -104,7 +104,8 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	return c, nil
 }
 
-func (c *Cluster) start0(ctx context.Context, opts Options) error {
+// boot starts every component in order; Start stops them again if it fails.
+func (c *Cluster) boot(ctx context.Context, opts Options) error {
 	if opts.Nodes == nil {
 		opts.Nodes = DefaultNodes()
 	}

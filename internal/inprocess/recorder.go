@@ -86,18 +86,6 @@ func (r *Recorder) Find(typ, name string) (Resource, bool) {
 	return Resource{}, false
 }
 
-// OfType returns the resources of a type, sorted by name.
-func (r *Recorder) OfType(typ string) []Resource {
-	var out []Resource
-	for _, res := range r.Resources {
-		if res.Type == typ {
-			out = append(out, res)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
 // ByURN returns the resource with this URN.
 func (r *Recorder) ByURN(urn string) (Resource, bool) {
 	for _, res := range r.Resources {

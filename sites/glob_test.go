@@ -1,5 +1,0 @@
-package sites
-
-import "path/filepath"
-
-var filepathGlob = filepath.Glob
