@@ -203,6 +203,9 @@ func TestSecretsStaySecret(t *testing.T) {
 		key := sites.ConfigNamespace + ":" + k.ConfigKey
 		values[key] = "TOPSECRET-" + k.ConfigKey + "-value"
 		config[key] = values[key]
+		if k.ConfigKey == "kubeconfig" {
+			config[key] = inprocess.KubeconfigWith(values[key])
+		}
 		secretKeys = append(secretKeys, key)
 	}
 	rec, err := inprocess.Run(program, sites.ConfigNamespace, "xgen-aww", config, secretKeys)

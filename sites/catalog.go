@@ -39,7 +39,7 @@ func LoadCatalog() (*Catalog, error) {
 func parseCatalog(data []byte) (*Catalog, error) {
 	js, err := yamlToJSON(data)
 	if err != nil {
-		return nil, fmt.Errorf("service catalog: %w", err)
+		return nil, fmt.Errorf("sites/catalog.yaml: %w", err)
 	}
 	var c Catalog
 	if probs := decodeStrict(js, "catalog", &c); len(probs) > 0 {

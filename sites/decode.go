@@ -65,11 +65,21 @@ func checkKeys(v any, t reflect.Type, path string, probs *problemList) {
 				probs.add(join(path, k), nil, "unknown key%s", suggest(k, fields))
 				continue
 			}
+			// A plain (non-pointer) number is defaulted when it is 0: an explicit 0 would be
+			// silently replaced, so it is refused.
+			if n, isNum := obj[k].(float64); isNum && n == 0 && ft.Kind() == reflect.Int {
+				probs.add(join(path, k), 0, "0 would be replaced by the default; leave the key out to use the default, or give another value")
+				continue
+			}
 			checkKeys(obj[k], ft, join(path, k), probs)
 		}
 	case reflect.Map:
 		obj := v.(map[string]any)
 		for _, k := range sortedKeys(obj) {
+			if obj[k] == nil && t.Elem().Kind() == reflect.String {
+				probs.add(join(path, k), nil, "has no value (`%s:` with nothing after it is null, which would become an empty string); give it a value, write \"\" for an empty one, or remove the key", k)
+				continue
+			}
 			checkKeys(obj[k], t.Elem(), join(path, k), probs)
 		}
 	case reflect.Slice:

@@ -1,7 +1,9 @@
 package sites
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -19,23 +21,36 @@ const SiteKey = ConfigNamespace + ":site"
 // Load reads the current stack's config and returns the resolved site, or every
 // problem with it. Nothing must be registered before Load succeeds.
 func Load(ctx *pulumi.Context) (*Site, error) {
+	raw := map[string]string{}
 	var secretKeys []string
-	for _, k := range SecretKeys {
-		if key := ConfigNamespace + ":" + k.ConfigKey; ctx.IsConfigSecret(key) {
+	for _, key := range configKeys() {
+		if v, ok := ctx.GetConfig(key); ok {
+			raw[key] = v // secret values are only checked for their form, never printed
+		}
+		if ctx.IsConfigSecret(key) {
 			secretKeys = append(secretKeys, key)
 		}
 	}
-	raw := map[string]string{}
-	if v, ok := ctx.GetConfig(SiteKey); ok {
-		raw[SiteKey] = v
-	}
+	return Parse(ctx.Stack(), raw, secretKeys)
+}
+
+// configKeys are the project's config keys the engine passed to the program (the language
+// host hands the whole stack config over in PULUMI_CONFIG), plus the keys the program reads,
+// so that a key the program would never read can be reported instead of ignored.
+func configKeys() []string {
+	keys := []string{SiteKey}
 	for _, k := range SecretKeys {
-		key := ConfigNamespace + ":" + k.ConfigKey
-		if v, ok := ctx.GetConfig(key); ok && v != "" {
-			raw[key] = "set" // only presence matters here; values stay in Pulumi's secret outputs
+		keys = append(keys, ConfigNamespace+":"+k.ConfigKey)
+	}
+	var all map[string]any
+	if err := json.Unmarshal([]byte(os.Getenv(pulumi.EnvConfig)), &all); err == nil {
+		for key := range all {
+			if strings.HasPrefix(key, ConfigNamespace+":") && !slices.Contains(keys, key) {
+				keys = append(keys, key)
+			}
 		}
 	}
-	return Parse(ctx.Stack(), raw, secretKeys)
+	return keys
 }
 
 // Parse turns raw stack config into a resolved site, in this order:
@@ -56,8 +71,12 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 	}
 	rawSite, ok := config[SiteKey]
 	if !ok || rawSite == "" {
-		return nil, Problems{{Key: SiteKey, Fix: fmt.Sprintf(
-			"is missing; add the site object to Pulumi.%s.yaml (see README \"Configuration reference\")", stack)}}
+		probs := checkConfigKeys(config)
+		return nil, append(probs, Problem{Key: SiteKey, Fix: fmt.Sprintf(
+			"is missing; add the site object to Pulumi.%s.yaml (see README \"Configuration reference\")", stack)})
+	}
+	if probs := checkConfigKeys(config); len(probs) > 0 {
+		return nil, probs
 	}
 	var c Config
 	if probs := decodeStrict([]byte(rawSite), SiteKey, &c); len(probs) > 0 {
@@ -76,7 +95,7 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 	}
 	env := c.Environments[c.Environment]
 	sp := &problemList{prefix: SiteKey}
-	validateServices(sp, services, c.Ingress.Type)
+	validateServices(sp, services, &c)
 	if len(sp.list) > 0 {
 		return nil, sp.list
 	}
@@ -95,6 +114,15 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 			site.Secrets = append(site.Secrets, k)
 		}
 	}
+	if env.Domain == "" {
+		for _, other := range sortedMapKeys(c.Environments) {
+			if d := c.Environments[other].Domain; d != "" && other != c.Environment {
+				site.Warnings = append(site.Warnings, fmt.Sprintf(
+					"%s.environments.%s.domain is %q, but this stack's environment is %s, which has no domain: the site is reached by IP (%s); set %s.environment: %s, or environments.%s.domain",
+					SiteKey, other, d, c.Environment, exposure(&c), SiteKey, other, c.Environment))
+			}
+		}
+	}
 	if c.Infra.HostAddress == "" {
 		var names []string
 		for _, hs := range inClusterInfra(&c) {
@@ -109,7 +137,65 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 	return site, nil
 }
 
-// checkSecrets reports required secrets that are missing and secrets set in plain text.
+// RequiredSecrets lists the secret config keys (without the project prefix) that the site
+// object in config needs, in SecretKeys order: what the first preview asks an operator to set.
+func RequiredSecrets(config map[string]string) ([]string, error) {
+	var c Config
+	if probs := decodeStrict([]byte(config[SiteKey]), SiteKey, &c); len(probs) > 0 {
+		return nil, probs
+	}
+	SetDefaults(&c)
+	var keys []string
+	for _, k := range SecretKeys {
+		if k.Required(&c) {
+			keys = append(keys, k.ConfigKey)
+		}
+	}
+	return keys, nil
+}
+
+// exposure says how a site without a domain is reached.
+func exposure(c *Config) string {
+	if c.Ingress.Type == "none" {
+		return "no ingress"
+	}
+	if c.Ingress.ExposeType == "NodePort" && *c.Ingress.NodePort != 0 {
+		return fmt.Sprintf("the frontend on node port %d", *c.Ingress.NodePort)
+	}
+	return "the frontend on a " + c.Ingress.ExposeType + " Service"
+}
+
+// checkConfigKeys reports every key of the project's namespace that the program does not
+// read (`pulumi config set namespace acme` instead of `--path site.namespace`), with the key
+// it probably meant. Keys of other namespaces belong to providers and are left alone.
+func checkConfigKeys(config map[string]string) Problems {
+	known := map[string]reflect.Type{"site": nil}
+	for _, k := range SecretKeys {
+		known[k.ConfigKey] = nil
+	}
+	siteFields := jsonFields(reflect.TypeOf(Config{}))
+	var probs Problems
+	for _, key := range sortedMapKeys(config) {
+		name, ok := strings.CutPrefix(key, ConfigNamespace+":")
+		if !ok {
+			continue
+		}
+		if _, read := known[name]; read {
+			continue
+		}
+		fix := "is not read by this program" + suggest(name, known)
+		if _, field := siteFields[name]; field {
+			fix = fmt.Sprintf("is not read by this program: %q belongs inside the site object; remove this key (pulumi config rm %s) and set %s.%s instead (pulumi config set --path site.%s <value>)",
+				name, name, SiteKey, name, name)
+		}
+		probs = append(probs, Problem{Key: key, Fix: fix})
+	}
+	return probs
+}
+
+// checkSecrets reports required secrets that are missing, secrets set in plain text, a
+// secret set that nothing uses, and a kubeconfig that is not one. Secret values are looked at,
+// never printed.
 func checkSecrets(stack string, c *Config, config map[string]string, secretKeys []string) Problems {
 	var probs Problems
 	for _, k := range SecretKeys {
@@ -118,12 +204,19 @@ func checkSecrets(stack string, c *Config, config map[string]string, secretKeys 
 		switch {
 		case set && v != "" && !slices.Contains(secretKeys, key):
 			probs = append(probs, Problem{Key: key, Fix: fmt.Sprintf(
-				"is stored in plain text; remove it from Pulumi.%s.yaml and run: pulumi config set --secret %s <value> --stack %s",
+				"is stored in plain text; remove it from Pulumi.%s.yaml and run: pulumi config set --secret %s --stack %s (it prompts for the value, or reads it from standard input)",
 				stack, k.ConfigKey, stack)})
 		case (!set || v == "") && k.Required(c):
 			probs = append(probs, Problem{Key: key, Fix: fmt.Sprintf(
-				"is missing (%s); run: pulumi config set --secret %s <value> --stack %s",
+				"is missing (%s); run: pulumi config set --secret %s --stack %s (it prompts for the value, or reads it from standard input)",
 				k.What, k.ConfigKey, stack)})
+		case set && v != "" && !k.Required(c):
+			probs = append(probs, Problem{Key: key, Fix: fmt.Sprintf(
+				"is set but not used: %s; remove it (pulumi config rm %s --stack %s) or set what uses it", k.unusedBecause, k.ConfigKey, stack)})
+		case set && k.check != nil:
+			if fix := k.check(stack, v); fix != "" {
+				probs = append(probs, Problem{Key: key, Fix: fix})
+			}
 		}
 	}
 	return probs

@@ -3,6 +3,7 @@ package sites
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -19,9 +20,27 @@ type Problem struct {
 
 func (p Problem) String() string {
 	if p.Value == "" {
-		return fmt.Sprintf("%s: %s", p.Key, p.Fix)
+		return fmt.Sprintf("%s: %s", EscapeKey(p.Key), p.Fix)
 	}
-	return fmt.Sprintf("%s: %s: %s", p.Key, p.Value, p.Fix)
+	return fmt.Sprintf("%s: %s: %s", EscapeKey(p.Key), p.Value, p.Fix)
+}
+
+// EscapeKey prints a config key path with every character outside printable ASCII escaped
+// (`site.im\u200bage`), so that an invisible or look-alike character shows why a key that
+// looks right is unknown.
+func EscapeKey(key string) string {
+	var b strings.Builder
+	for _, r := range key {
+		switch {
+		case r >= 0x20 && r < 0x7f:
+			b.WriteRune(r)
+		case r > 0xffff:
+			fmt.Fprintf(&b, "\\U%08x", r)
+		default:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	return b.String()
 }
 
 // Problems is every problem found in one pass; it is the error Load returns.
@@ -61,7 +80,7 @@ func show(v any) string {
 	case nil:
 		return ""
 	case string:
-		return fmt.Sprintf("%q", x)
+		return strconv.QuoteToGraphic(x)
 	case *int:
 		if x == nil {
 			return ""

@@ -1,5 +1,11 @@
 package sites
 
+import (
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
 // SecretKey is one secret stack config key (set with `pulumi config set --secret`).
 // Secrets never live in the site object: each is its own key so that the site object
 // stays plain, reviewable YAML.
@@ -13,6 +19,10 @@ type SecretKey struct {
 	What string
 	// requiredWhen says whether a site needs it; nil means always.
 	requiredWhen func(*Config) bool
+	// unusedBecause says why a site that does not require it cannot use it.
+	unusedBecause string
+	// check returns what is wrong with a value (never the value itself), or "".
+	check func(stack, value string) string
 }
 
 // Required reports whether the site needs this secret.
@@ -24,13 +34,14 @@ func (k SecretKey) Required(c *Config) bool {
 // the applications read: a Secret key that the code does not read falls back to a
 // default silently (the S3 403 incident at xgen-aww).
 var SecretKeys = []SecretKey{
-	{ConfigKey: "kubeconfig", What: "kubeconfig of the target cluster (file contents)"},
+	{ConfigKey: "kubeconfig", What: "kubeconfig of the target cluster (file contents)", check: checkKubeconfig},
 	{ConfigKey: "postgresPassword", EnvName: "POSTGRES_PASSWORD", What: "PostgreSQL password of infra.postgres.user"},
 	{ConfigKey: "redisPassword", EnvName: "REDIS_PASSWORD", What: "Redis password (requirepass)"},
 	{ConfigKey: "objectStorageAccessKey", EnvName: "MINIO_DATA_ACCESS_KEY", What: "MinIO access key, or the AWS IAM access key id for S3"},
 	{ConfigKey: "objectStorageSecretKey", EnvName: "MINIO_DATA_SECRET_KEY", What: "MinIO secret key, or the AWS IAM secret access key for S3"},
 	{ConfigKey: "registryPassword", What: "password of image.registryUsername at image.registry",
-		requiredWhen: func(c *Config) bool { return c.Image.RegistryUsername != "" }},
+		requiredWhen:  func(c *Config) bool { return c.Image.RegistryUsername != "" },
+		unusedBecause: "there is no image.registryUsername, so no image pull Secret is made"},
 }
 
 // secretEnvNames are the environment names that only a Secret may provide.
@@ -42,4 +53,30 @@ func secretEnvNames() map[string]string {
 		}
 	}
 	return names
+}
+
+// checkKubeconfig recognises a kubeconfig by its shape: a YAML (or JSON) object with clusters
+// that have a server, and users. A file path or any other text is refused with how to store
+// the file's content. The value is never echoed.
+func checkKubeconfig(stack, value string) string {
+	how := "store the file's content, not its path: pulumi config set --secret kubeconfig --stack " + stack + " < ~/.kube/config"
+	v := strings.TrimSpace(value)
+	if !strings.Contains(v, "\n") && (strings.HasPrefix(v, "/") || strings.HasPrefix(v, "~") || strings.HasPrefix(v, ".") ||
+		strings.HasSuffix(v, ".yaml") || strings.HasSuffix(v, ".yml") || strings.HasSuffix(v, "config")) {
+		return "looks like a file path; " + how
+	}
+	var kc struct {
+		Kind     string `yaml:"kind"`
+		Clusters []struct {
+			Cluster struct {
+				Server string `yaml:"server"`
+			} `yaml:"cluster"`
+		} `yaml:"clusters"`
+		Users []any `yaml:"users"`
+	}
+	if err := yaml.Unmarshal([]byte(v), &kc); err != nil || len(kc.Clusters) == 0 || kc.Clusters[0].Cluster.Server == "" || len(kc.Users) == 0 ||
+		(kc.Kind != "" && kc.Kind != "Config") {
+		return "is not a kubeconfig (a YAML document with clusters (each with a server), users and contexts); " + how
+	}
+	return ""
 }

@@ -12,12 +12,26 @@ import (
 )
 
 // allSecrets are every secret key, set with --secret.
-func allSecrets() (map[string]string, []string) {
+// testKubeconfig has the shape of a kubeconfig (the program checks it).
+const testKubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://10.0.0.1:6443\"}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\n"
+
+// requiredSecrets sets every secret that the site object (JSON) needs, as an operator
+// would; its own problems surface when the caller parses it.
+func requiredSecrets(siteJSON string) (map[string]string, []string) {
+	var c Config
+	decodeStrict([]byte(siteJSON), SiteKey, &c)
+	SetDefaults(&c)
 	cfg := map[string]string{}
 	var keys []string
 	for _, k := range SecretKeys {
+		if !k.Required(&c) {
+			continue
+		}
 		key := ConfigNamespace + ":" + k.ConfigKey
 		cfg[key] = "s3cr3t-" + k.ConfigKey
+		if k.ConfigKey == "kubeconfig" {
+			cfg[key] = testKubeconfig
+		}
 		keys = append(keys, key)
 	}
 	return cfg, keys
@@ -30,7 +44,7 @@ func parseSite(t *testing.T, siteYAML string) (*Site, error) {
 	if err != nil {
 		t.Fatalf("test YAML: %v", err)
 	}
-	cfg, keys := allSecrets()
+	cfg, keys := requiredSecrets(string(js))
 	cfg[SiteKey] = string(js)
 	return Parse("test", cfg, keys)
 }
@@ -210,7 +224,7 @@ func TestBadConfigs(t *testing.T) {
 		{"no entry point", "services: {xgen-core: {}}", "site.services", "exactly one service must be the entry point"},
 		{"route without slash", "services: {xgen-frontend: {}, xgen-core: {routes: [api]}}", "site.services.xgen-core.routes[0]", `starting with "/"`},
 		{"route twice", "services: {xgen-frontend: {}, xgen-backend-gateway: {}, xgen-core: {routes: [/api/]}}", "site.services.xgen-core.routes[0]", "already routed to xgen-backend-gateway"},
-		{"gateway selector", "ingress: {gatewaySelector: {'istio': 'ingress gateway'}}\n" + minimalSite, "site.ingress.gatewaySelector.istio", "label key and value"},
+		{"gateway selector", "ingress: {gatewaySelector: {'istio': 'ingress gateway'}}\n" + minimalSite, "site.ingress.gatewaySelector.istio", "is not a Kubernetes label value"},
 		{"two domain services", "environments: {prd: {domain: a.example.com}}\nservices: {xgen-frontend: {}, xgen-core: {domain: true}}", "site.services", "exactly one service must be the entry point"},
 		{"gpu without selector", "ingress: {type: none}\nservices: {xgen-model: {gpu: {nodeSelector: {}}}}", "", ""}, // merge keeps the catalog selector: valid
 	}
@@ -260,10 +274,10 @@ func TestSecretsMissingOrPlain(t *testing.T) {
 		t.Fatal("missing secrets accepted")
 	}
 	for _, want := range []string{
-		"xgen-infra:postgresPassword: is missing (PostgreSQL password of infra.postgres.user); run: pulumi config set --secret postgresPassword <value> --stack acme",
+		"xgen-infra:postgresPassword: is missing (PostgreSQL password of infra.postgres.user); run: pulumi config set --secret postgresPassword --stack acme (it prompts for the value, or reads it from standard input)",
 		"xgen-infra:kubeconfig: is missing",
 		"xgen-infra:registryPassword: is missing",
-		"xgen-infra:redisPassword: is stored in plain text; remove it from Pulumi.acme.yaml and run: pulumi config set --secret redisPassword <value> --stack acme",
+		"xgen-infra:redisPassword: is stored in plain text; remove it from Pulumi.acme.yaml and run: pulumi config set --secret redisPassword --stack acme (it prompts for the value, or reads it from standard input)",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
@@ -276,8 +290,10 @@ func TestSecretsMissingOrPlain(t *testing.T) {
 
 func TestRegistryPasswordOnlyWithUsername(t *testing.T) {
 	js, _ := yamlToJSON([]byte(minimalSite))
-	cfg, keys := allSecrets()
-	delete(cfg, "xgen-infra:registryPassword")
+	cfg, keys := requiredSecrets(string(js))
+	if _, set := cfg["xgen-infra:registryPassword"]; set {
+		t.Fatal("registryPassword required without a username")
+	}
 	cfg[SiteKey] = string(js)
 	if _, err := Parse("acme", cfg, keys); err != nil {
 		t.Fatalf("registryPassword required without a username: %v", err)
@@ -420,7 +436,7 @@ func TestStackFilesDecode(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 		js, _ := json.Marshal(file.Config[SiteKey])
-		cfg, keys := allSecrets()
+		cfg, keys := requiredSecrets(string(js))
 		cfg[SiteKey] = string(js)
 		if _, err := Parse("x", cfg, keys); err != nil {
 			t.Errorf("%s: %v", f, err)

@@ -2,14 +2,18 @@ package sites
 
 import (
 	"fmt"
-	"math/big"
+	"math"
 	"net"
 	"net/url"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 var (
@@ -22,9 +26,15 @@ var (
 	imageTag     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	envName      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	bucketName   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-	quantity     = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$`)
 	userName     = regexp.MustCompile(`^[^\s:]+$`)
+	// Plain config names that say they hold a credential; their values belong in secrets.
+	credentialName = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|ACCESS_?KEY|PRIVATE_?KEY|API_?KEY|CREDENTIAL)`)
+	// A URL with a password in it, e.g. postgresql://user:pass@host/db.
+	urlWithPassword = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@`)
 )
+
+// reservedNamespaces belong to Kubernetes itself; a site must never deploy into them.
+var reservedNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
 
 // Validate reports every problem of a defaulted site config at once. prefix is the
 // stack config key of the site object (e.g. "xgen-infra:site").
@@ -36,6 +46,8 @@ func Validate(c *Config, cat *Catalog, prefix string) Problems {
 	}
 	if !dnsLabel.MatchString(c.Namespace) {
 		p.add("namespace", c.Namespace, "must be a lowercase DNS label (a-z, 0-9, '-', at most 63), e.g. \"xgen\"")
+	} else if slices.Contains(reservedNamespaces, c.Namespace) {
+		p.add("namespace", c.Namespace, "belongs to Kubernetes itself (%s); give the site its own namespace, e.g. \"xgen\"", strings.Join(reservedNamespaces, ", "))
 	}
 	if !imagePathSeg.MatchString(c.SitePath) {
 		p.add("sitePath", c.SitePath, "must be a lowercase image path segment (a-z, 0-9, '.', '_', '-'), e.g. \"main\"")
@@ -49,12 +61,14 @@ func Validate(c *Config, cat *Catalog, prefix string) Problems {
 		if !slices.Contains(Environments, env) {
 			p.add(path, nil, "%q is not an environment; use one of %s", env, strings.Join(Environments, ", "))
 		}
-		if e.Domain != "" && !hostPattern.MatchString(e.Domain) {
-			p.add(path+".domain", e.Domain, "must be a lowercase host name such as \"xgen.example.com\" (or \"*.example.com\"); leave it out for a site reached by IP")
-		}
-		if e.TLSCredentialName != "" && !dnsSubdomain.MatchString(e.TLSCredentialName) {
+		validateDomain(p, path+".domain", e.Domain, c.Ingress.Type)
+		if e.TLSCredentialName != "" && len(validation.IsDNS1123Subdomain(e.TLSCredentialName)) > 0 {
 			p.add(path+".tlsCredentialName", e.TLSCredentialName, "must be the name of a Kubernetes TLS Secret (lowercase DNS name)")
 		}
+	}
+	if env := c.Environments[c.Environment]; env.Domain == "" && env.TLSCredentialName != "" {
+		p.add("environments."+c.Environment+".tlsCredentialName", env.TLSCredentialName,
+			"has no effect: the site has no domain in environment %s, so there is no Gateway to serve HTTPS; set environments.%s.domain or remove it", c.Environment, c.Environment)
 	}
 
 	validateImage(p, &c.Image)
@@ -63,7 +77,7 @@ func Validate(c *Config, cat *Catalog, prefix string) Problems {
 
 	secretNames := secretEnvNames()
 	for _, k := range sortedMapKeys(c.Vars) {
-		validateEnvKey(p, "vars."+k, k, secretNames)
+		validateEnvVar(p, "vars."+k, k, c.Vars[k], secretNames)
 	}
 
 	if len(c.Services) == 0 {
@@ -79,15 +93,39 @@ func Validate(c *Config, cat *Catalog, prefix string) Problems {
 			continue
 		}
 		for _, k := range sortedMapKeys(c.Services[name].Config) {
-			validateEnvKey(p, "services."+name+".config."+k, k, secretNames)
+			validateEnvVar(p, "services."+name+".config."+k, k, c.Services[name].Config[k], secretNames)
 		}
 	}
 	return p.list
 }
 
+// validateDomain: a domain ends up as an Istio host or an Ingress host, which must be a DNS
+// name (a wildcard "*.example.com" too; "*" alone only for Istio).
+func validateDomain(p *problemList, path, domain, ingressType string) {
+	switch {
+	case domain == "":
+	case net.ParseIP(domain) != nil:
+		p.add(path, domain, "is an IP address; a domain must be a DNS name. A site reached by IP has no domain: leave it out (the frontend is then exposed on a node port)")
+	case domain == "*":
+		if ingressType == "traefik" {
+			p.add(path, domain, "a Kubernetes Ingress host cannot be \"*\"; use a wildcard such as \"*.example.com\", or leave the domain out")
+		}
+	case strings.HasPrefix(domain, "*."):
+		if !hostPattern.MatchString(domain) || len(validation.IsWildcardDNS1123Subdomain(domain)) > 0 {
+			p.add(path, domain, "must be a lowercase wildcard host name such as \"*.example.com\"")
+		}
+	case !hostPattern.MatchString(domain) || len(validation.IsDNS1123Subdomain(domain)) > 0:
+		p.add(path, domain, "must be a lowercase host name such as \"xgen.example.com\" (or \"*.example.com\"); leave it out for a site reached by IP")
+	}
+}
+
 func validateImage(p *problemList, im *ImageConfig) {
 	if !registryHost.MatchString(im.Registry) {
 		p.add("image.registry", im.Registry, "must be a registry host with an optional port, e.g. \"docker.x2bee.com\" or \"10.100.1.65:5000\" (no scheme, no path)")
+	} else if _, port, ok := strings.Cut(im.Registry, ":"); ok {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			p.add("image.registry", im.Registry, "has port %s; a registry port is from 1 to 65535", port)
+		}
 	}
 	if !imageTag.MatchString(im.Tag) {
 		p.add("image.tag", im.Tag, "must be an image tag (letters, digits, '_', '.', '-'; at most 128)")
@@ -103,6 +141,8 @@ func validateImage(p *problemList, im *ImageConfig) {
 func validateInfra(p *problemList, in *InfraConfig) {
 	if !dnsLabel.MatchString(in.Namespace) {
 		p.add("infra.namespace", in.Namespace, "must be a lowercase DNS label, e.g. \"xgen-system\"")
+	} else if slices.Contains(reservedNamespaces, in.Namespace) {
+		p.add("infra.namespace", in.Namespace, "belongs to Kubernetes itself (%s); use a namespace of the site's own, e.g. \"xgen-system\"", strings.Join(reservedNamespaces, ", "))
 	}
 	if in.HostAddress != "" {
 		ip := net.ParseIP(in.HostAddress)
@@ -117,6 +157,9 @@ func validateInfra(p *problemList, in *InfraConfig) {
 	validateEndpoint(p, "infra.redis", in.Redis.Host, in.Redis.Port)
 	validateEndpoint(p, "infra.qdrant", in.Qdrant.Host, in.Qdrant.Port)
 	validatePort(p, "infra.qdrant.grpcPort", in.Qdrant.GRPCPort)
+	if in.Qdrant.GRPCPort == in.Qdrant.Port {
+		p.add("infra.qdrant.grpcPort", in.Qdrant.GRPCPort, "equals infra.qdrant.port; Qdrant serves HTTP and gRPC on two different ports (default 6333 and 6334)")
+	}
 	if !dnsLabel.MatchString(in.Postgres.Database) && !envName.MatchString(in.Postgres.Database) {
 		p.add("infra.postgres.database", in.Postgres.Database, "must be a plain database name (letters, digits, '_')")
 	}
@@ -165,8 +208,12 @@ func validateIngress(p *problemList, c *Config) {
 		}
 	}
 	for i, path := range ing.StreamingPaths {
-		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \t*?#") {
-			p.add(fmt.Sprintf("ingress.streamingPaths[%d]", i), path, "must be a URL path starting with \"/\" (no spaces, wildcards or '#')")
+		key := fmt.Sprintf("ingress.streamingPaths[%d]", i)
+		switch {
+		case !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \t*?#"):
+			p.add(key, path, "must be a URL path starting with \"/\" (no spaces, wildcards or '#')")
+		case path == "/":
+			p.add(key, path, "would send every request, /api/ included, down the streaming route; name the stream endpoints, e.g. \"/api/workflow/execute/deploy/stream\"")
 		}
 	}
 	if n := *ing.NodePort; n != 0 && (n < 30000 || n > 32767) {
@@ -175,32 +222,54 @@ func validateIngress(p *problemList, c *Config) {
 	if !slices.Contains([]string{"NodePort", "LoadBalancer"}, ing.ExposeType) {
 		p.add("ingress.exposeType", ing.ExposeType, "use NodePort or LoadBalancer")
 	}
-	for _, k := range sortedMapKeys(ing.GatewaySelector) {
-		if !dnsSubdomain.MatchString(strings.ReplaceAll(k, "/", ".")) || strings.ContainsAny(ing.GatewaySelector[k], " /") {
-			p.add("ingress.gatewaySelector."+k, ing.GatewaySelector[k], "must be a Kubernetes label key and value")
-		}
-	}
+	validateLabels(p, "ingress.gatewaySelector", ing.GatewaySelector)
 	env := c.Environments[c.Environment]
-	if ing.HTTPSRedirect && env.TLSCredentialName == "" && ing.SharedGateway == "" {
+	switch {
+	case ing.HTTPSRedirect && env.Domain == "":
+		p.add("ingress.httpsRedirect", true, "has no effect: the site has no domain in environment %s (it is reached by IP, over HTTP); remove it or set environments.%s.domain", c.Environment, c.Environment)
+	case ing.HTTPSRedirect && env.TLSCredentialName == "" && ing.SharedGateway == "":
 		p.add("ingress.httpsRedirect", true, "needs environments.%s.tlsCredentialName (the Gateway has no HTTPS server to redirect to)", c.Environment)
 	}
 }
 
-func validateEnvKey(p *problemList, path, key string, secretNames map[string]string) {
+// validateLabels checks label keys and values with Kubernetes' own rules.
+func validateLabels(p *problemList, path string, labels map[string]string) {
+	for _, k := range sortedMapKeys(labels) {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			p.add(path+"."+k, nil, "is not a Kubernetes label key (an optional DNS-subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit)")
+		}
+		if errs := validation.IsValidLabelValue(labels[k]); len(errs) > 0 {
+			p.add(path+"."+k, labels[k], "is not a Kubernetes label value (at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit; no spaces)")
+		}
+	}
+}
+
+// validateEnvVar checks one plain environment variable of the site (vars or a service's
+// config): a valid name, not a secret's name, nothing that looks like a credential.
+func validateEnvVar(p *problemList, path, key, value string, secretNames map[string]string) {
 	if !envName.MatchString(key) {
 		p.add(path, nil, "%q is not an environment variable name (letters, digits, '_', not starting with a digit)", key)
 	}
 	if cfgKey, secret := secretNames[key]; secret {
-		p.add(path, nil, "%s is a secret and must not be in plain config; remove it here and run: pulumi config set --secret %s <value>", key, cfgKey)
+		p.add(path, nil, "%s is a secret and must not be in plain config; remove it here and run: pulumi config set --secret %s", key, cfgKey)
+		return
+	}
+	if credentialName.MatchString(key) {
+		p.add(path, nil, "looks like a credential, and plain config is stored and shown in clear text; the secrets the apps read are the stack's secret keys (README \"Secrets\": postgresPassword, redisPassword, objectStorageAccessKey, objectStorageSecretKey, registryPassword), set with pulumi config set --secret")
+	}
+	if urlWithPassword.MatchString(value) {
+		p.add(path, nil, "holds a URL with a password in it, which plain config would store in clear text; give host, user and database as separate values and the password as a secret (pulumi config set --secret postgresPassword)")
 	}
 }
 
 // validateServices checks each resolved service: values may come from the catalog, the
-// environment or the site; the key named is where the site would override it.
-func validateServices(p *problemList, services []Service, ingressType string) {
+// environment or the site; the key named is where the site would override it. Every number
+// that ends up in an int32 field of a Kubernetes object is checked against that range.
+func validateServices(p *problemList, services []Service, c *Config) {
 	var domainServices []string
 	for _, svc := range services {
 		s, path := svc.Spec, "services."+svc.Name
+		site := c.Services[svc.Name] // what the site itself wrote (nil fields: not set)
 		validatePort(p, path+".port", *s.Port)
 		if s.Tag != "" && !imageTag.MatchString(s.Tag) {
 			p.add(path+".tag", s.Tag, "must be an image tag (letters, digits, '_', '.', '-')")
@@ -210,42 +279,53 @@ func validateServices(p *problemList, services []Service, ingressType string) {
 		}
 		a := s.Autoscaling
 		if *a.Enabled {
-			if *a.MinReplicas < 1 {
-				p.add(path+".autoscaling.minReplicas", *a.MinReplicas, "must be at least 1")
+			if *a.MinReplicas < 1 || *a.MinReplicas > math.MaxInt32 {
+				p.add(path+".autoscaling.minReplicas", *a.MinReplicas, "must be from 1 to %d", math.MaxInt32)
 			}
-			if *a.MaxReplicas < *a.MinReplicas {
-				p.add(path+".autoscaling.maxReplicas", *a.MaxReplicas, "must be at least minReplicas (%d)", *a.MinReplicas)
+			if *a.MaxReplicas < *a.MinReplicas || *a.MaxReplicas > math.MaxInt32 {
+				p.add(path+".autoscaling.maxReplicas", *a.MaxReplicas, "must be at least minReplicas (%d) and at most %d", *a.MinReplicas, math.MaxInt32)
 			}
 			if t := *a.TargetCPUUtilization; t < 1 || t > 100 {
 				p.add(path+".autoscaling.targetCPUUtilization", t, "must be a percentage from 1 to 100")
 			}
-		} else if *s.Replicas < 0 {
-			p.add(path+".replicas", *s.Replicas, "must be 0 or more")
+			if site.Replicas != nil {
+				p.add(path+".replicas", *site.Replicas, "has no effect while autoscaling is on (the HPA sets the replica count from %d to %d); set autoscaling.minReplicas/maxReplicas instead, or autoscaling: {enabled: false} for a fixed count",
+					*a.MinReplicas, *a.MaxReplicas)
+			}
+		} else {
+			if r := *s.Replicas; r < 1 || r > math.MaxInt32 {
+				p.add(path+".replicas", r, "must be from 1 to %d; to stop running a service, remove it from services", math.MaxInt32)
+			}
+			if sa := site.Autoscaling; sa != nil && (sa.MinReplicas != nil || sa.MaxReplicas != nil || sa.TargetCPUUtilization != nil) {
+				p.add(path+".autoscaling", nil, "has no effect: autoscaling is off for %s in environment %s, so the fixed replicas (%d) apply; add enabled: true to autoscale, or remove the range",
+					svc.Name, c.Environment, *s.Replicas)
+			}
 		}
 		validateResources(p, path+".resources", s.Resources)
-		if *s.GPU.Count < 0 {
-			p.add(path+".gpu.count", *s.GPU.Count, "must be 0 (no GPU) or more")
+		if n := *s.GPU.Count; n < 0 || n > math.MaxInt32 {
+			p.add(path+".gpu.count", n, "must be 0 (no GPU) or more")
 		}
 		if *s.GPU.Count > 0 && len(s.GPU.NodeSelector) == 0 {
 			p.add(path+".gpu.nodeSelector", nil, "a GPU service needs the label of GPU nodes, e.g. {nvidia.com/gpu.present: \"true\"}")
 		}
+		validateLabels(p, path+".gpu.nodeSelector", s.GPU.NodeSelector)
 		validateProbes(p, path+".probes", s.Probes)
-		if *s.TerminationGracePeriodSeconds < 0 {
-			p.add(path+".terminationGracePeriodSeconds", *s.TerminationGracePeriodSeconds, "must be 0 or more")
+		if g := *s.TerminationGracePeriodSeconds; g < 0 || g > math.MaxInt32 {
+			p.add(path+".terminationGracePeriodSeconds", g, "must be 0 or more (seconds)")
 		}
 		if *s.PreStopSleepSeconds < 0 || *s.PreStopSleepSeconds >= max(*s.TerminationGracePeriodSeconds, 1) {
 			p.add(path+".preStopSleepSeconds", *s.PreStopSleepSeconds, "must be 0 or more and less than terminationGracePeriodSeconds (%d)", *s.TerminationGracePeriodSeconds)
 		}
-		if *s.RunAsUser < 1 {
-			p.add(path+".runAsUser", *s.RunAsUser, "must be a non-root UID (1 or more)")
+		if u := *s.RunAsUser; u < 1 || u > math.MaxInt32 {
+			p.add(path+".runAsUser", u, "must be a non-root UID (1 to %d)", math.MaxInt32)
 		}
 		if d, err := time.ParseDuration(s.DeployTimeout); err != nil || d <= 0 {
 			p.add(path+".deployTimeout", s.DeployTimeout, "must be a positive Go duration such as \"10m\" or \"1h\"")
 		}
 	}
-	if ingressType != "none" && len(domainServices) != 1 {
+	if c.Ingress.Type != "none" && len(domainServices) != 1 {
 		p.add("services", nil, "exactly one service must be the entry point (domain: true) when ingress.type is %q; found %d: %v (a site without a frontend sets ingress.type: none)",
-			ingressType, len(domainServices), domainServices)
+			c.Ingress.Type, len(domainServices), domainServices)
 	}
 	seen := map[string]string{}
 	for _, svc := range services {
@@ -262,23 +342,36 @@ func validateServices(p *problemList, services []Service, ingressType string) {
 	}
 }
 
+// validateResources parses every quantity with Kubernetes' own parser. A memory quantity in
+// milli-units ("512m" is 0.512 bytes) is refused: it is always a typo for Mi.
 func validateResources(p *problemList, path string, r *ResourcesSpec) {
 	for _, q := range []struct{ key, req, lim string }{
 		{"cpu", r.Requests.CPU, r.Limits.CPU},
 		{"memory", r.Requests.Memory, r.Limits.Memory},
 	} {
-		req, okReq := parseQuantity(q.req)
-		lim, okLim := parseQuantity(q.lim)
-		if !okReq {
-			p.add(path+".requests."+q.key, q.req, "must be a Kubernetes quantity such as \"500m\" or \"2Gi\"")
-		}
-		if !okLim {
-			p.add(path+".limits."+q.key, q.lim, "must be a Kubernetes quantity such as \"1000m\" or \"4Gi\"")
-		}
+		req, okReq := parseQuantity(p, path+".requests."+q.key, q.key, q.req)
+		lim, okLim := parseQuantity(p, path+".limits."+q.key, q.key, q.lim)
 		if okReq && okLim && req.Cmp(lim) > 0 {
 			p.add(path+".requests."+q.key, q.req, "is more than the limit %s; Kubernetes rejects a request above its limit", q.lim)
 		}
 	}
+}
+
+func parseQuantity(p *problemList, key, resourceName, s string) (resource.Quantity, bool) {
+	example := map[string]string{"cpu": "\"500m\" or \"2\"", "memory": "\"512Mi\" or \"2Gi\""}[resourceName]
+	q, err := resource.ParseQuantity(s)
+	switch {
+	case err != nil:
+		p.add(key, s, "must be a Kubernetes quantity such as %s", example)
+		return q, false
+	case q.Sign() <= 0:
+		p.add(key, s, "must be more than zero, e.g. %s", example)
+		return q, false
+	case resourceName == "memory" && strings.HasSuffix(s, "m"):
+		p.add(key, s, "is in milli-bytes (\"m\" means 1/1000); for mebibytes write %sMi", strings.TrimSuffix(s, "m"))
+		return q, false
+	}
+	return q, true
 }
 
 func validateProbes(p *problemList, path string, pr *ProbesSpec) {
@@ -294,38 +387,19 @@ func validateProbes(p *problemList, path string, pr *ProbesSpec) {
 		if probe.optional && *s.FailureThreshold == 0 {
 			continue // no startup probe
 		}
-		if *s.InitialDelaySeconds < 0 {
-			p.add(pp+".initialDelaySeconds", *s.InitialDelaySeconds, "must be 0 or more")
+		if *s.InitialDelaySeconds < 0 || *s.InitialDelaySeconds > math.MaxInt32 {
+			p.add(pp+".initialDelaySeconds", *s.InitialDelaySeconds, "must be 0 or more (seconds)")
 		}
-		if *s.PeriodSeconds < 1 {
-			p.add(pp+".periodSeconds", *s.PeriodSeconds, "must be at least 1")
+		if *s.PeriodSeconds < 1 || *s.PeriodSeconds > math.MaxInt32 {
+			p.add(pp+".periodSeconds", *s.PeriodSeconds, "must be at least 1 (seconds)")
 		}
 		if *s.TimeoutSeconds < 1 || *s.TimeoutSeconds > *s.PeriodSeconds {
 			p.add(pp+".timeoutSeconds", *s.TimeoutSeconds, "must be at least 1 and not more than periodSeconds (%d)", *s.PeriodSeconds)
 		}
-		if *s.FailureThreshold < 1 {
+		if *s.FailureThreshold < 1 || *s.FailureThreshold > math.MaxInt32 {
 			p.add(pp+".failureThreshold", *s.FailureThreshold, "must be at least 1")
 		}
 	}
-}
-
-// parseQuantity reads a Kubernetes quantity exactly (no float rounding).
-func parseQuantity(s string) (*big.Rat, bool) {
-	m := quantity.FindStringSubmatch(s)
-	if m == nil {
-		return nil, false
-	}
-	v, ok := new(big.Rat).SetString(m[1])
-	if !ok {
-		return nil, false
-	}
-	mult := map[string]string{
-		"": "1", "m": "1/1000", "k": "1000", "M": "1000000", "G": "1000000000", "T": "1000000000000",
-		"P": "1000000000000000", "E": "1000000000000000000", "Ki": "1024", "Mi": "1048576",
-		"Gi": "1073741824", "Ti": "1099511627776", "Pi": "1125899906842624", "Ei": "1152921504606846976",
-	}[m[3]]
-	f, _ := new(big.Rat).SetString(mult)
-	return v.Mul(v, f), true
 }
 
 func suggestName(name string, known map[string]struct{}) string {

@@ -4,7 +4,9 @@
 package inprocess
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -98,15 +100,34 @@ func (r *Recorder) ByURN(urn string) (Resource, bool) {
 
 // Run runs program under the mock monitor with the given stack config (full keys, objects
 // JSON-encoded) and the keys that are secret.
+// Like the language host, it also hands the program the whole config in PULUMI_CONFIG.
 func Run(program pulumi.RunFunc, project, stack string, config map[string]string, secretKeys []string) (*Recorder, error) {
 	rec := &Recorder{project: project, stack: stack}
 	withConfig := func(info *pulumi.RunInfo) {
 		info.Config = config
 		info.ConfigSecretKeys = secretKeys
 	}
-	err := pulumi.RunErr(program, pulumi.WithMocks(project, stack, rec), withConfig)
+	all, err := json.Marshal(config)
+	if err != nil {
+		return nil, err
+	}
+	envMu.Lock()
+	defer envMu.Unlock()
+	old, had := os.LookupEnv(pulumi.EnvConfig)
+	os.Setenv(pulumi.EnvConfig, string(all))
+	defer func() {
+		if had {
+			os.Setenv(pulumi.EnvConfig, old)
+		} else {
+			os.Unsetenv(pulumi.EnvConfig)
+		}
+	}()
+	err = pulumi.RunErr(program, pulumi.WithMocks(project, stack, rec), withConfig)
 	return rec, err
 }
+
+// envMu serialises runs: PULUMI_CONFIG is process-wide.
+var envMu sync.Mutex
 
 // Plain converts a property value to plain Go values. Secrets are unwrapped and their
 // paths (dotted, e.g. "stringData.POSTGRES_PASSWORD") are appended to secrets.

@@ -5,13 +5,39 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
 // Placeholder is the stand-in value of a secret config key in tests and rendered
-// manifests. No real secret is ever given to an in-process run.
-func Placeholder(key string) string { return "(secret:" + key + ")" }
+// manifests. No real secret is ever given to an in-process run. The kubeconfig's stand-in is a
+// kubeconfig (the program checks its shape) that carries the marker as its user's token.
+func Placeholder(key string) string {
+	marker := "(secret:" + key + ")"
+	if strings.HasSuffix(key, ":kubeconfig") {
+		return KubeconfigWith(marker)
+	}
+	return marker
+}
+
+// KubeconfigWith is a kubeconfig for an unreachable placeholder cluster whose user's token is
+// token: a stand-in for the kubeconfig secret under the mock engine.
+func KubeconfigWith(token string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: placeholder
+  cluster: {server: "https://placeholder.invalid"}
+users:
+- name: placeholder
+  user: {token: %q}
+contexts:
+- name: placeholder
+  context: {cluster: placeholder, user: placeholder}
+current-context: placeholder
+`, token)
+}
 
 // LoadStackFile reads a Pulumi.<stack>.yaml and returns its config the way the Pulumi
 // engine hands it to a program: full keys, strings as they are, objects and lists
