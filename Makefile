@@ -8,9 +8,10 @@ export XGEN_TOOLS_DIR := $(TOOLS_DIR)
 .PHONY: test lint tools render bench demo cluster demo-down build clean
 
 ## test: lint, then every test: site model, components, the program for every site under the
-## mock engine, rendered/ up to date, and each site applied to a real local API server
+## mock engine, rendered/ up to date, each site applied to a real local API server, and every
+## stack under the real Pulumi engine (preview, up, no-op, change, destroy)
 test: lint tools
-	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -timeout 40m ./...
 
 ## lint: gofmt, go vet, shellcheck on every script
 lint: shellcheck
@@ -25,29 +26,33 @@ shellcheck:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
 .PHONY: shellcheck
 
-## tools: build the pinned local-cluster binaries into .tools/ (skipped when up to date)
+## tools: build the pinned local-cluster binaries and the real Pulumi engine (CLI, Go language
+## host, kubernetes provider plugin) into .tools/ (each skipped when up to date)
 tools:
 	bash tools/install.sh
+	bash tools/install-pulumi.sh
 
 ## render: rewrite rendered/<stack>/ from the stack files (review the diff, commit it)
 render:
 	$(GO) test -count=1 -run 'TestRendered' . -update
 
-## bench: harness start, apply-and-converge per site, no-op re-apply (figures, not assertions)
+## bench: harness start, apply-and-converge per site, no-op re-apply, and the real engine's
+## no-op preview against kubectl diff (figures, not assertions)
 bench: tools
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m .
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 40m .
 
-## demo: the xgen site on a throwaway local cluster until Ctrl-C (a rehearsal, not a deployment)
+## demo: a real `pulumi up` of the xgen site on a throwaway local cluster; Ctrl-C destroys it
+## (a rehearsal, not a deployment)
 demo: tools
-	$(GO) run . demo
+	$(GO) run ./cmd/demo demo
 
 ## cluster: only the local cluster (fake nodes, Istio CRDs, nothing deployed) until Ctrl-C
 cluster: tools
-	$(GO) run . cluster
+	$(GO) run ./cmd/demo cluster
 
 ## demo-down: stop a demo (or cluster) started elsewhere
 demo-down:
-	$(GO) run . demo-down
+	$(GO) run ./cmd/demo down
 
 ## build: compile the Pulumi program
 build:

@@ -2,10 +2,19 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"xgen-infra/internal/engine"
 	"xgen-infra/internal/harness"
+	"xgen-infra/internal/inprocess"
+	"xgen-infra/sites"
 )
 
 // BenchmarkHarnessStart: etcd, API server, controller-manager, scheduler, kwok, nodes and
@@ -65,4 +74,88 @@ func BenchmarkSite(b *testing.B) {
 			b.ReportMetric(float64(len(objs)), "objects")
 		})
 	}
+}
+
+// BenchmarkEngineNoopPreview (P1): the real engine's no-op preview of the converged xgen site,
+// with the program compiled on every run (`runtime: go`, today's default) and with a prebuilt
+// program binary (runtime.options.binary), against `kubectl diff --server-side` of the same
+// objects on the same API server. Reports seconds per run and the ratios to kubectl.
+func BenchmarkEngineNoopPreview(b *testing.B) {
+	tools := engineTools(b)
+	const stackFile = "Pulumi.xgen.yaml"
+	d := deployStack(b, tools, stackFile)
+	ctx := context.Background()
+
+	binary := filepath.Join(b.TempDir(), "xgen-infra")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	prebuilt, err := engine.New(ctx, engine.Options{
+		ToolsDir: tools, ProgramDir: ".", StackFile: d.ws.StackPath(), Dir: b.TempDir(), Binary: binary,
+		Env: d.ws.BackendEnv(), ExistingStack: true,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	objectsDir := writeObjects(b, stackFile, d.secrets)
+	kubectl := exec.Command(filepath.Join(tools, "bin", "kubectl"), "diff", "--server-side", "--force-conflicts", "-f", objectsDir)
+	kubectl.Env = append(os.Environ(), "KUBECONFIG="+d.cluster.Kubeconfig)
+
+	var compiled, fast, diff time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if _, err := d.ws.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
+			b.Fatal(err)
+		}
+		compiled += time.Since(start)
+		start = time.Now()
+		if _, err := prebuilt.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
+			b.Fatal(err)
+		}
+		fast += time.Since(start)
+		start = time.Now()
+		cmd := *kubectl
+		if out, err := cmd.CombinedOutput(); err != nil && cmd.ProcessState.ExitCode() != 1 { // 1: differences found
+			b.Fatalf("kubectl diff: %v\n%s", err, out)
+		}
+		diff += time.Since(start)
+	}
+	n := float64(b.N)
+	b.ReportMetric(compiled.Seconds()/n, "s-preview-compiled")
+	b.ReportMetric(fast.Seconds()/n, "s-preview-prebuilt")
+	b.ReportMetric(diff.Seconds()/n, "s-kubectl-diff")
+	b.ReportMetric(compiled.Seconds()/diff.Seconds(), "ratio-compiled")
+	b.ReportMetric(fast.Seconds()/diff.Seconds(), "ratio-prebuilt")
+}
+
+// writeObjects writes the stack's Kubernetes objects, with the given secret values, as YAML
+// files for kubectl.
+func writeObjects(b *testing.B, stackFile string, secrets map[string]string) string {
+	config, secretKeys, err := inprocess.LoadStackFile(stackFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for key, value := range secrets {
+		config[sites.ConfigNamespace+":"+key] = value
+		secretKeys = append(secretKeys, sites.ConfigNamespace+":"+key)
+	}
+	rec, err := inprocess.Run(program, sites.ConfigNamespace, stackName(stackFile), config, secretKeys)
+	if err != nil {
+		b.Fatal(err)
+	}
+	objs, err := rec.KubernetesObjects()
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	for i, o := range objs {
+		data, err := sigsyaml.Marshal(o.Body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%03d.yaml", i)), data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dir
 }

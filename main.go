@@ -4,7 +4,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -17,9 +16,6 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 { // `go run . demo`: the local rehearsal (local.go); Pulumi passes no arguments
-		os.Exit(runLocal(os.Args[1:]))
-	}
 	pulumi.Run(program)
 }
 

@@ -31,7 +31,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
+
+// RehearsalHostAddress stands in for an on-prem site's infra host (infra.hostAddress) in the
+// tests and the demo. Nothing connects to it: it is a documentation address (RFC 5737), since
+// the API server refuses loopback addresses in EndpointSlices.
+const RehearsalHostAddress = "192.0.2.10"
 
 // FakeNodeAnnotation marks the nodes kwok manages.
 const FakeNodeAnnotation = "kwok.x-k8s.io/node"
@@ -504,6 +510,19 @@ func writePKI(dir string) (pkiFiles, error) {
 
 func writePEM(path, typ string, der []byte) error {
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
+}
+
+// SelfContainedKubeconfig is the admin kubeconfig with its certificates and key inlined: what
+// an operator stores as the kubeconfig secret (file contents, no paths).
+func (c *Cluster) SelfContainedKubeconfig() ([]byte, error) {
+	cfg, err := clientcmd.LoadFromFile(c.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	if err := clientcmdapi.FlattenConfig(cfg); err != nil {
+		return nil, err
+	}
+	return clientcmd.Write(*cfg)
 }
 
 func writeKubeconfig(path, server string, pki pkiFiles) error {

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"xgen-infra/internal/engine"
+	"xgen-infra/internal/harness"
+	"xgen-infra/sites"
+)
+
+func toolsDir() string {
+	if dir := os.Getenv("XGEN_TOOLS_DIR"); dir != "" {
+		return dir
+	}
+	return ".tools"
+}
+
+// startLocal starts the harness in .harness/cluster, recording this process's PID for
+// `down`. The returned stop function stops everything it started.
+func startLocal(ctx context.Context) (*harness.Cluster, func(), error) {
+	pidFile := filepath.Join(demoDir, "demo.pid")
+	if pid, alive := runningPID(pidFile); alive {
+		return nil, nil, fmt.Errorf("a local cluster is already running (pid %d); stop it with `make demo-down`", pid)
+	}
+	if err := os.MkdirAll(demoDir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	start := time.Now()
+	cluster, err := harness.Start(ctx, harness.Options{
+		ToolsDir: toolsDir(), Dir: filepath.Join(demoDir, "cluster"), InstallIstioCRDs: true, Progress: os.Stdout,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := func() {
+		fmt.Println("stopping the local cluster...")
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "warning:", err)
+		}
+		os.Remove(pidFile)
+		fmt.Println("stopped; nothing is left running.")
+	}
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	fmt.Printf("cluster up in %.1fs\n", time.Since(start).Seconds())
+	return cluster, stop, nil
+}
+
+// emptyCluster runs the bare harness (nodes, Istio CRDs, nothing deployed) until stopped.
+func emptyCluster() error {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	cluster, stop, err := startLocal(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	printInspect(cluster)
+	fmt.Println("\nPress Ctrl-C (or run `make demo-down` elsewhere) to stop.")
+	<-ctx.Done()
+	return nil
+}
+
+// demo deploys the xgen stack with the real engine, as an operator would: a stack from
+// Pulumi.xgen.yaml, its secrets set with `pulumi config set --secret` (throwaway values; the
+// kubeconfig is the local cluster's), infra.hostAddress pointed at the rehearsal host, then
+// `pulumi up`. Ctrl-C destroys the stack and stops the cluster.
+func demo() error {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	fmt.Println("Local rehearsal of the xgen site: a real `pulumi up` against a throwaway local cluster.")
+
+	cluster, stop, err := startLocal(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	engineDir := filepath.Join(demoDir, "engine")
+	if err := os.RemoveAll(engineDir); err != nil {
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(demoDir, "engine.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	ws, err := engine.New(ctx, engine.Options{
+		ToolsDir: toolsDir(), ProgramDir: ".", StackFile: demoStack, Dir: engineDir, Log: logFile,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("stack %s in %s (local backend, throwaway passphrase; CLI log: %s)\n", ws.Stack, engineDir, logFile.Name())
+
+	// Whatever happens from here, the stack is destroyed before the cluster stops.
+	defer func() {
+		fmt.Println("pulumi destroy...")
+		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer dcancel()
+		if _, err := ws.Destroy(dctx); err != nil {
+			fmt.Fprintln(os.Stderr, "warning: destroy:", err)
+		}
+	}()
+
+	if err := setSecrets(ctx, ws, cluster); err != nil {
+		return err
+	}
+	fmt.Printf("pulumi config set --path site.infra.hostAddress %s (the rehearsal host)\n", harness.RehearsalHostAddress)
+	if err := ws.SetPath(ctx, "site.infra.hostAddress", harness.RehearsalHostAddress); err != nil {
+		return err
+	}
+
+	fmt.Println("pulumi up...")
+	start := time.Now()
+	events, _ := filepath.Abs(filepath.Join(demoDir, "events.jsonl"))
+	os.Remove(events)
+	progress := engine.FollowEvents(events, func(line string) { fmt.Println("  " + line) })
+	_, upErr := ws.Up(ctx, "--event-log", events)
+	summary := progress()
+	if upErr != nil {
+		return upErr
+	}
+	fmt.Printf("pulumi up: %s in %.1fs\n", summary, time.Since(start).Seconds())
+
+	if err := printSummary(ctx, ws, cluster); err != nil {
+		return err
+	}
+	printInspect(cluster)
+	fmt.Println("\nPress Ctrl-C (or run `make demo-down` elsewhere) to destroy the stack and stop.")
+	<-ctx.Done()
+	return nil
+}
+
+// setSecrets sets every secret the stack needs the way the README tells operators, with
+// throwaway values; none is printed.
+func setSecrets(ctx context.Context, ws *engine.Workspace, cluster *harness.Cluster) error {
+	kubeconfig, err := cluster.SelfContainedKubeconfig()
+	if err != nil {
+		return err
+	}
+	keys, err := engine.RequiredSecrets(ws.StackPath())
+	if err != nil {
+		return err
+	}
+	for _, key := range keys {
+		value := string(kubeconfig)
+		if key != "kubeconfig" {
+			if value, err = engine.RandomSecret(); err != nil {
+				return err
+			}
+		}
+		fmt.Printf("pulumi config set --secret %s (throwaway value)\n", key)
+		if err := ws.SetSecret(ctx, key, value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printInspect(c *harness.Cluster) {
+	abs, _ := filepath.Abs(c.Kubeconfig)
+	fmt.Printf("\nInspect it:\n  export KUBECONFIG=%s\n  .tools/bin/kubectl get nodes,deploy,svc,endpointslices,virtualservices -A\n", abs)
+}
+
+// printSummary shows what the stack made, read back from the stack outputs and the cluster.
+func printSummary(ctx context.Context, ws *engine.Workspace, c *harness.Cluster) error {
+	outputs, err := ws.Outputs(ctx, false)
+	if err != nil {
+		return err
+	}
+	ns, _ := outputs["namespace"].(string)
+	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "\nsite:\t%v (environment %v)\n", outputs["site"], outputs["environment"])
+	fmt.Fprintf(w, "urls:\t%v\n", outputs["urls"])
+
+	deps, err := c.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	nodes, err := c.PodNodes(ctx, ns)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nDEPLOYMENT\tREADY\tNODES\tIMAGE\n")
+	for _, d := range deps.Items {
+		want := int32(1)
+		if d.Spec.Replicas != nil {
+			want = *d.Spec.Replicas
+		}
+		fmt.Fprintf(w, "%s/%s\t%d/%d\t%s\t%s\n", ns, d.Name, d.Status.ReadyReplicas, want,
+			strings.Join(nodes[d.Name], ","), d.Spec.Template.Spec.Containers[0].Image)
+	}
+
+	slices, err := c.Client.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=xgen"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nINFRA SERVICE\tENDPOINTS\n")
+	for _, s := range slices.Items {
+		var addrs []string
+		for _, e := range s.Endpoints {
+			for _, p := range s.Ports {
+				addrs = append(addrs, fmt.Sprintf("%s:%d", strings.Join(e.Addresses, ","), *p.Port))
+			}
+		}
+		sort.Strings(addrs)
+		fmt.Fprintf(w, "%s.%s.svc\t%s\n", s.Labels["kubernetes.io/service-name"], s.Namespace, strings.Join(addrs, " "))
+	}
+
+	dyn, err := dynamic.NewForConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	vsList, err := dyn.Resource(schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}).
+		Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nINGRESS\tHOSTS\tGATEWAYS\n")
+	for _, vs := range vsList.Items {
+		spec, _ := vs.Object["spec"].(map[string]any)
+		fmt.Fprintf(w, "VirtualService %s/%s\t%v\t%v\n", vs.GetNamespace(), vs.GetName(), spec["hosts"], spec["gateways"])
+	}
+	fmt.Fprintf(w, "\nsecrets:\tthrowaway values, set with `pulumi config set --secret` (%s)\n", strings.Join(secretNames(), ", "))
+	return w.Flush()
+}
+
+func secretNames() []string {
+	var names []string
+	for _, k := range sites.SecretKeys {
+		names = append(names, k.ConfigKey)
+	}
+	return names
+}
+
+// down stops a running demo or cluster: SIGTERM to the demo process (it destroys its stack
+// and stops its cluster), then any leftover cluster process it recorded.
+func down() error {
+	pidFile := filepath.Join(demoDir, "demo.pid")
+	pid, alive := runningPID(pidFile)
+	if alive {
+		fmt.Printf("stopping demo (pid %d)...\n", pid)
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		// The demo destroys its stack first: give it time.
+		for i := 0; i < 3000 && processAlive(pid); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if processAlive(pid) {
+			return errors.New("the demo did not stop in 5 minutes")
+		}
+	}
+	data, _ := os.ReadFile(filepath.Join(demoDir, "cluster", "pids"))
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			if p, err := strconv.Atoi(f[0]); err == nil && processAlive(p) {
+				fmt.Printf("stopping leftover %s (pid %d)\n", f[1], p)
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
+		}
+	}
+	os.Remove(pidFile)
+	fmt.Println("demo is down.")
+	return nil
+}
+
+func runningPID(pidFile string) (int, bool) {
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	return pid, err == nil && processAlive(pid)
+}
+
+func processAlive(pid int) bool {
+	return pid > 0 && syscall.Kill(pid, 0) == nil
+}

@@ -1,0 +1,41 @@
+// Command demo is the local rehearsal (`make demo`, `make cluster`, `make demo-down`): a real
+// `pulumi up` of the xgen stack, with the real Pulumi CLI and kubernetes provider that
+// `make tools` builds, against a throwaway control plane on this machine (internal/harness).
+// It is not a deployment and it is not linked into the Pulumi program.
+//
+//	go run ./cmd/demo [demo]   deploy the xgen site, print a summary, run until Ctrl-C, destroy
+//	go run ./cmd/demo cluster  only the local cluster, nothing deployed, until Ctrl-C
+//	go run ./cmd/demo down     stop a demo or cluster started elsewhere
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const (
+	demoStack = "Pulumi.xgen.yaml" // the embedded default: the head-office site
+	demoDir   = ".harness"
+)
+
+func main() {
+	cmd := "demo"
+	if len(os.Args) > 1 {
+		cmd = os.Args[1]
+	}
+	var err error
+	switch cmd {
+	case "demo":
+		err = demo()
+	case "cluster":
+		err = emptyCluster()
+	case "down":
+		err = down()
+	default:
+		err = fmt.Errorf("unknown command %q: use demo, cluster or down", cmd)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,113 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+)
+
+// ReadEvents parses an engine event log (`pulumi up --event-log <file>`: one JSON
+// apitype.EngineEvent per line).
+func ReadEvents(data []byte) ([]apitype.EngineEvent, error) {
+	var events []apitype.EngineEvent
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var e apitype.EngineEvent
+		if err := json.Unmarshal(line, &e); err != nil {
+			return nil, fmt.Errorf("event log line %d: %w", i+1, err)
+		}
+		events = append(events, e)
+	}
+	return events, nil
+}
+
+// Describe renders one event as a progress line, or "" for events not worth a line: a
+// finished step of a Kubernetes object or component, a warning or an error.
+func Describe(e apitype.EngineEvent) string {
+	switch {
+	case e.ResOutputsEvent != nil && !e.ResOutputsEvent.Planning:
+		m := e.ResOutputsEvent.Metadata
+		if m.Op == apitype.OpSame || strings.HasPrefix(m.Type, "pulumi:") {
+			return ""
+		}
+		return fmt.Sprintf("%-8s %s %s", m.Op, m.Type, urnName(m.URN))
+	case e.ResOpFailedEvent != nil:
+		m := e.ResOpFailedEvent.Metadata
+		return fmt.Sprintf("FAILED   %s %s %s", m.Op, m.Type, urnName(m.URN))
+	case e.DiagnosticEvent != nil && (e.DiagnosticEvent.Severity == "warning" || e.DiagnosticEvent.Severity == "error"):
+		return e.DiagnosticEvent.Severity + ": " + strings.TrimSpace(e.DiagnosticEvent.Message)
+	}
+	return ""
+}
+
+// urnName is the name part of a URN (after the last "::").
+func urnName(urn string) string {
+	if i := strings.LastIndex(urn, "::"); i >= 0 {
+		return urn[i+2:]
+	}
+	return urn
+}
+
+// FollowEvents tails an event log that the CLI is writing and calls line for each
+// described event. The returned function stops following (after reading what is left)
+// and returns the final change summary, e.g. "create=47".
+func FollowEvents(path string, line func(string)) (stop func() string) {
+	done := make(chan struct{})
+	result := make(chan string, 1)
+	go func() {
+		var f *os.File
+		var r *bufio.Reader
+		var pending []byte
+		summary := "no summary"
+		finish := false
+		for {
+			if f == nil {
+				if file, err := os.Open(path); err == nil {
+					f, r = file, bufio.NewReader(file)
+				}
+			}
+			for r != nil {
+				chunk, err := r.ReadBytes('\n')
+				pending = append(pending, chunk...)
+				if err == io.EOF {
+					break
+				}
+				var e apitype.EngineEvent
+				if json.Unmarshal(pending, &e) == nil {
+					if s := Describe(e); s != "" {
+						line(s)
+					}
+					if e.SummaryEvent != nil {
+						summary = Summary(e.SummaryEvent.ResourceChanges)
+					}
+				}
+				pending = pending[:0]
+			}
+			if finish {
+				if f != nil {
+					f.Close()
+				}
+				result <- summary
+				return
+			}
+			select {
+			case <-done:
+				finish = true // one more read of whatever is left
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return func() string {
+		close(done)
+		return <-result
+	}
+}

@@ -1,0 +1,77 @@
+package main
+
+// Helpers shared by the mock-engine, render, cluster and real-engine tests: run the program
+// in-process for a stack file, and the rehearsal host that stands in for an on-prem site's
+// infra host.
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"xgen-infra/internal/harness"
+	"xgen-infra/internal/inprocess"
+	"xgen-infra/sites"
+)
+
+// rehearsalHostAddress stands in for the on-prem host running the infra containers.
+const rehearsalHostAddress = harness.RehearsalHostAddress
+
+// runStack runs the program for a stack file, with edit applied to the site object first,
+// and a placeholder for every secret an operator would set.
+func runStack(stackFile string, edit func(site map[string]any)) (*inprocess.Recorder, error) {
+	config, secretKeys, err := inprocess.LoadStackFile(stackFile)
+	if err != nil {
+		return nil, err
+	}
+	if edit != nil {
+		var site map[string]any
+		if err := json.Unmarshal([]byte(config[sites.SiteKey]), &site); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", stackFile, sites.SiteKey, err)
+		}
+		edit(site)
+		data, err := json.Marshal(site)
+		if err != nil {
+			return nil, err
+		}
+		config[sites.SiteKey] = string(data)
+	}
+	required, err := sites.RequiredSecrets(config)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", stackFile, err)
+	}
+	var keys []string
+	for _, k := range required {
+		keys = append(keys, sites.ConfigNamespace+":"+k)
+	}
+	secretKeys = inprocess.AddPlaceholderSecrets(config, secretKeys, keys...)
+	return inprocess.Run(program, sites.ConfigNamespace, stackName(stackFile), config, secretKeys)
+}
+
+// siteObjects returns a stack's Kubernetes objects in apply order.
+func siteObjects(stackFile string, edit func(site map[string]any)) ([]inprocess.Object, error) {
+	rec, err := runStack(stackFile, edit)
+	if err != nil {
+		return nil, err
+	}
+	return rec.KubernetesObjects()
+}
+
+// withRehearsalHost sets infra.hostAddress, as an operator of an on-prem site does, unless
+// the site sets it already.
+func withRehearsalHost(site map[string]any) {
+	infra, _ := site["infra"].(map[string]any)
+	if infra == nil {
+		infra = map[string]any{}
+		site["infra"] = infra
+	}
+	if infra["hostAddress"] == nil {
+		infra["hostAddress"] = rehearsalHostAddress
+	}
+}
+
+// stackName is the <stack> of a Pulumi.<stack>.yaml path.
+func stackName(stackFile string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(filepath.Base(stackFile), "Pulumi."), ".yaml")
+}
