@@ -61,8 +61,8 @@ func secretEnvNames() map[string]string {
 func checkKubeconfig(stack, value string) string {
 	how := "store the file's content, not its path: pulumi config set --secret kubeconfig --stack " + stack + " < ~/.kube/config"
 	v := strings.TrimSpace(value)
-	if !strings.Contains(v, "\n") && (strings.HasPrefix(v, "/") || strings.HasPrefix(v, "~") || strings.HasPrefix(v, ".") ||
-		strings.HasSuffix(v, ".yaml") || strings.HasSuffix(v, ".yml") || strings.HasSuffix(v, "config")) {
+	if !strings.ContainsAny(v, "\n ") && (strings.Contains(v, "/") || strings.HasPrefix(v, "~") ||
+		strings.HasSuffix(v, ".yaml") || strings.HasSuffix(v, ".yml") || v == "config") {
 		return "looks like a file path; " + how
 	}
 	var kc struct {

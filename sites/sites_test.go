@@ -5,13 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 )
 
-// allSecrets are every secret key, set with --secret.
+
 // testKubeconfig has the shape of a kubeconfig (the program checks it).
 const testKubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://10.0.0.1:6443\"}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\n"
 
@@ -469,5 +470,163 @@ func TestWarningWhenInfraServicesAreNotCreated(t *testing.T) {
 				t.Errorf("warnings %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestBadConfigClasses: one case per class of mistake that used to pass (accepted, then
+// refused by Kubernetes halfway through an update; or silently ignored), with the exact message.
+func TestBadConfigClasses(t *testing.T) {
+	const none = "ingress: {type: none}\n"
+	cases := []struct{ name, site, want string }{
+		// Values Kubernetes would refuse.
+		{"IP address as domain", "environments: {prd: {domain: 10.0.0.5}}\ningress: {type: traefik}\n" + minimalSite,
+			`xgen-infra:site.environments.prd.domain: "10.0.0.5": is an IP address; a domain must be a DNS name. A site reached by IP has no domain: leave it out (the frontend is then exposed on a node port)`},
+		{"bare wildcard with traefik", "environments: {prd: {domain: '*'}}\ningress: {type: traefik}\n" + minimalSite,
+			`xgen-infra:site.environments.prd.domain: "*": a Kubernetes Ingress host cannot be "*"; use a wildcard such as "*.example.com", or leave the domain out`},
+		{"qdrant ports equal", "infra: {qdrant: {grpcPort: 6333}}\n" + minimalSite,
+			`xgen-infra:site.infra.qdrant.grpcPort: 6333: equals infra.qdrant.port; Qdrant serves HTTP and gRPC on two different ports (default 6333 and 6334)`},
+		{"GPU selector value with spaces", none + "services: {xgen-model: {gpu: {nodeSelector: {gpu-type: 'nvidia a100'}}}}",
+			`xgen-infra:site.services.xgen-model.gpu.nodeSelector.gpu-type: "nvidia a100": is not a Kubernetes label value (at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit; no spaces)`},
+		{"GPU selector key", none + "services: {xgen-model: {gpu: {nodeSelector: {'gpu type': 'true'}}}}",
+			`xgen-infra:site.services.xgen-model.gpu.nodeSelector.gpu type: is not a Kubernetes label key (an optional DNS-subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit)`},
+		{"HPA max above int32", none + "services: {xgen-core: {autoscaling: {maxReplicas: 4294967298}}}",
+			`xgen-infra:site.services.xgen-core.autoscaling.maxReplicas: 4294967298: must be at least minReplicas (2) and at most 2147483647`},
+		{"replicas above int32", none + "services: {xgen-core: {autoscaling: {enabled: false}, replicas: 3000000000}}",
+			`xgen-infra:site.services.xgen-core.replicas: 3000000000: must be from 1 to 2147483647; to stop running a service, remove it from services`},
+		{"probe period above int32", none + "services: {xgen-core: {probes: {readiness: {periodSeconds: 2147483648}}}}",
+			`xgen-infra:site.services.xgen-core.probes.readiness.periodSeconds: 2147483648: must be at least 1 (seconds)`},
+		// Settings that would be ignored or changed.
+		{"replicas 0", none + "services: {xgen-core: {autoscaling: {enabled: false}, replicas: 0}}",
+			`xgen-infra:site.services.xgen-core.replicas: 0: must be from 1 to 2147483647; to stop running a service, remove it from services`},
+		{"replicas under an HPA", none + "services: {xgen-core: {replicas: 3}}",
+			`xgen-infra:site.services.xgen-core.replicas: 3: has no effect while autoscaling is on (the HPA sets the replica count from 2 to 4); set autoscaling.minReplicas/maxReplicas instead, or autoscaling: {enabled: false} for a fixed count`},
+		{"HPA range with autoscaling off", none + "services: {xgen-frontend: {autoscaling: {maxReplicas: 6}}}",
+			`xgen-infra:site.services.xgen-frontend.autoscaling: has no effect: autoscaling is off for xgen-frontend in environment prd, so the fixed replicas (3) apply; add enabled: true to autoscale, or remove the range`},
+		{"port 0", "infra: {redis: {port: 0}}\n" + minimalSite,
+			`xgen-infra:site.infra.redis.port: 0: 0 would be replaced by the default; leave the key out to use the default, or give another value`},
+		{"TLS without a domain", "environments: {prd: {tlsCredentialName: xgen-tls}}\n" + minimalSite,
+			`xgen-infra:site.environments.prd.tlsCredentialName: "xgen-tls": has no effect: the site has no domain in environment prd, so there is no Gateway to serve HTTPS; set environments.prd.domain or remove it`},
+		{"HTTPS redirect without a domain", "ingress: {httpsRedirect: true}\n" + minimalSite,
+			`xgen-infra:site.ingress.httpsRedirect: true: has no effect: the site has no domain in environment prd (it is reached by IP, over HTTP); remove it or set environments.prd.domain`},
+		{"var without a value", "vars: {APP_SITE: }\n" + minimalSite,
+			"xgen-infra:site.vars.APP_SITE: has no value (`APP_SITE:` with nothing after it is null, which would become an empty string); give it a value, write \"\" for an empty one, or remove the key"},
+		// Values never checked before.
+		{"memory in milli-bytes", none + "services: {xgen-core: {resources: {limits: {memory: 512m}}}}",
+			`xgen-infra:site.services.xgen-core.resources.limits.memory: "512m": is in milli-bytes ("m" means 1/1000); for mebibytes write 512Mi`},
+		{"registry port", "image: {registry: 'registry.example.com:70000'}\n" + minimalSite,
+			`xgen-infra:site.image.registry: "registry.example.com:70000": has port 70000; a registry port is from 1 to 65535`},
+		{"namespace kube-system", "namespace: kube-system\n" + minimalSite,
+			`xgen-infra:site.namespace: "kube-system": belongs to Kubernetes itself (default, kube-system, kube-public, kube-node-lease); give the site its own namespace, e.g. "xgen"`},
+		{"infra namespace default", "infra: {namespace: default}\n" + minimalSite,
+			`xgen-infra:site.infra.namespace: "default": belongs to Kubernetes itself (default, kube-system, kube-public, kube-node-lease); use a namespace of the site's own, e.g. "xgen-system"`},
+		{"streaming path /", "ingress: {streamingPaths: [/]}\n" + minimalSite,
+			`xgen-infra:site.ingress.streamingPaths[0]: "/": would send every request, /api/ included, down the streaming route; name the stream endpoints, e.g. "/api/workflow/execute/deploy/stream"`},
+		{"credential-like var name", "vars: {AWS_SECRET_ACCESS_KEY: abc}\n" + minimalSite,
+			`xgen-infra:site.vars.AWS_SECRET_ACCESS_KEY: looks like a credential, and plain config is stored and shown in clear text; the secrets the apps read are the stack's secret keys (README "Secrets": postgresPassword, redisPassword, objectStorageAccessKey, objectStorageSecretKey, registryPassword), set with pulumi config set --secret`},
+		{"password inside a URL", none + "services: {xgen-core: {config: {DATABASE_URL: 'postgresql://xgen:hunter2@db:5432/plateerag'}}}",
+			`xgen-infra:site.services.xgen-core.config.DATABASE_URL: holds a URL with a password in it, which plain config would store in clear text; give host, user and database as separate values and the password as a secret (pulumi config set --secret postgresPassword)`},
+		// Messages: invisible characters in keys are shown escaped.
+		{"zero-width space in a key", "services: {xgen-frontend: {}, xgen-core: {\"im\u200bage\": x}}",
+			"xgen-infra:site.services.xgen-core.im\\u200bage: unknown key"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseSite(t, tc.site)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			probs, ok := err.(Problems)
+			if !ok {
+				t.Fatalf("error is %T, not Problems: %v", err, err)
+			}
+			for _, p := range probs {
+				if p.String() == tc.want || (strings.HasSuffix(tc.want, "unknown key") && strings.HasPrefix(p.String(), tc.want)) {
+					return
+				}
+			}
+			t.Errorf("want exactly:\n  %s\ngot:\n%v", tc.want, err)
+		})
+	}
+}
+
+// TestUnknownProjectKeys: every xgen-infra:* key the program does not read is an error that
+// names the key it probably meant; other namespaces belong to providers.
+func TestUnknownProjectKeys(t *testing.T) {
+	js, _ := yamlToJSON([]byte(minimalSite))
+	cfg, keys := requiredSecrets(string(js))
+	cfg[SiteKey] = string(js)
+	cfg["xgen-infra:namespace"] = "acme"
+	cfg["xgen-infra:redisPasword"] = "x"
+	cfg["kubernetes:context"] = "prod" // a provider's key: not ours to judge
+	_, err := Parse("acme", cfg, keys)
+	if err == nil {
+		t.Fatal("unknown keys accepted")
+	}
+	for _, want := range []string{
+		`xgen-infra:namespace: is not read by this program: "namespace" belongs inside the site object; remove this key (pulumi config rm namespace) and set xgen-infra:site.namespace instead (pulumi config set --path site.namespace <value>)`,
+		`xgen-infra:redisPasword: is not read by this program; did you mean "redisPassword"?`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "kubernetes:context") {
+		t.Errorf("a provider's key was reported:\n%v", err)
+	}
+
+	// A misspelt site key is named with the key it probably meant.
+	cfg = map[string]string{"xgen-infra:sites": string(js)}
+	_, err = Parse("acme", cfg, nil)
+	if err == nil || !strings.Contains(err.Error(), `xgen-infra:sites: is not read by this program; did you mean "site"?`) {
+		t.Errorf("misspelt site key: %v", err)
+	}
+}
+
+// TestKubeconfigSecretIsChecked: a path or other text in the kubeconfig secret is refused
+// with how to store the file's content, and the value is never echoed.
+func TestKubeconfigSecretIsChecked(t *testing.T) {
+	js, _ := yamlToJSON([]byte(minimalSite))
+	for _, tc := range []struct{ value, want string }{
+		{"/home/ops/.kube/config", "xgen-infra:kubeconfig: looks like a file path; store the file's content, not its path: pulumi config set --secret kubeconfig --stack acme < ~/.kube/config"},
+		{"hunter2-not-a-kubeconfig", "xgen-infra:kubeconfig: is not a kubeconfig (a YAML document with clusters (each with a server), users and contexts); store the file's content, not its path: pulumi config set --secret kubeconfig --stack acme < ~/.kube/config"},
+		{testKubeconfig, ""},
+	} {
+		cfg, keys := requiredSecrets(string(js))
+		cfg[SiteKey] = string(js)
+		cfg["xgen-infra:kubeconfig"] = tc.value
+		_, err := Parse("acme", cfg, keys)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("a kubeconfig was refused: %v", err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("kubeconfig %q: want %q, got %v", tc.value, tc.want, err)
+		}
+		if err != nil && strings.Contains(err.Error(), tc.value) {
+			t.Errorf("the message echoes the secret value: %v", err)
+		}
+	}
+
+	// registryPassword without registryUsername is not silently unused.
+	cfg, keys := requiredSecrets(string(js))
+	cfg[SiteKey] = string(js)
+	cfg["xgen-infra:registryPassword"] = "pw"
+	keys = append(keys, "xgen-infra:registryPassword")
+	_, err := Parse("acme", cfg, keys)
+	want := "xgen-infra:registryPassword: is set but not used: there is no image.registryUsername, so no image pull Secret is made; remove it (pulumi config rm registryPassword --stack acme) or set what uses it"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("want %q, got %v", want, err)
+	}
+}
+
+// TestDomainOfAnotherEnvironmentWarns: a domain given only for an environment the stack is
+// not is a warning that says how the site is reached instead.
+func TestDomainOfAnotherEnvironmentWarns(t *testing.T) {
+	site := mustParse(t, "environment: dev\nenvironments: {prd: {domain: xgen.example.com}}\n"+minimalSite)
+	want := `xgen-infra:site.environments.prd.domain is "xgen.example.com", but this stack's environment is dev, which has no domain: the site is reached by IP (the frontend on node port 30080); set xgen-infra:site.environment: prd, or environments.dev.domain`
+	if !slices.Contains(site.Warnings, want) {
+		t.Errorf("want warning %q, got %v", want, site.Warnings)
 	}
 }

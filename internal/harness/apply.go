@@ -38,6 +38,17 @@ type Applied struct {
 // misspelt field is an error, as it would be for pulumi-kubernetes. Objects must come in
 // dependency order (namespaces first).
 func (c *Cluster) Apply(ctx context.Context, objects []map[string]any) ([]Applied, error) {
+	return c.apply(ctx, objects, false)
+}
+
+// DryRunApply is Apply with server-side dry run (admission, defaulting and strict validation,
+// nothing stored), except for Namespaces, which are applied for real: the objects in them
+// cannot be dry-run otherwise.
+func (c *Cluster) DryRunApply(ctx context.Context, objects []map[string]any) ([]Applied, error) {
+	return c.apply(ctx, objects, true)
+}
+
+func (c *Cluster) apply(ctx context.Context, objects []map[string]any, dryRun bool) ([]Applied, error) {
 	dyn, err := dynamic.NewForConfig(c.Config)
 	if err != nil {
 		return nil, err
@@ -68,9 +79,11 @@ func (c *Cluster) Apply(ctx context.Context, objects []map[string]any) ([]Applie
 		if err != nil {
 			return out, err
 		}
-		res, err := client.Patch(ctx, u.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{
-			FieldManager: FieldManager, Force: ptr(true), FieldValidation: "Strict",
-		})
+		opts := metav1.PatchOptions{FieldManager: FieldManager, Force: ptr(true), FieldValidation: "Strict"}
+		if dryRun && gvk.Kind != "Namespace" {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		res, err := client.Patch(ctx, u.GetName(), types.ApplyPatchType, data, opts)
 		if err != nil {
 			return out, fmt.Errorf("%s %s/%s: %w", gvk.Kind, u.GetNamespace(), u.GetName(), err)
 		}
