@@ -12,7 +12,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-
 // testKubeconfig has the shape of a kubeconfig (the program checks it).
 const testKubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://10.0.0.1:6443\"}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\n"
 
