@@ -24,6 +24,7 @@ import (
 
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/harness"
+	"xgen-infra/internal/inprocess"
 	"xgen-infra/sites"
 )
 
@@ -371,5 +372,30 @@ func TestRealEngineRefusesBadConfig(t *testing.T) {
 	}
 	if urns, err := ws.Resources(ctx); err != nil || len(urns) != 0 {
 		t.Errorf("a failed preview left resources: %v (err %v)", urns, err)
+	}
+
+	// With the secrets set, a project key the program does not read is refused by name: the
+	// language host hands the program the whole config, so nothing set is silently ignored.
+	keys, err := engine.RequiredSecrets(ws.StackPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range keys {
+		value := "throwaway-" + key
+		if key == "kubeconfig" {
+			value = inprocess.KubeconfigWith("throwaway")
+		}
+		if err := ws.SetSecret(ctx, key, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ws.Run(ctx, nil, "config", "set", "namespace", "acme"); err != nil {
+		t.Fatal(err)
+	}
+	_, res, err = ws.Preview(ctx)
+	out = string(res.Stdout) + string(res.Stderr)
+	want := `xgen-infra:namespace: is not read by this program: \"namespace\" belongs inside the site object`
+	if err == nil || !strings.Contains(out, want) {
+		t.Errorf("preview with xgen-infra:namespace set: want %s in:\n%s", want, out)
 	}
 }

@@ -20,7 +20,6 @@ import (
 
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/harness"
-	"xgen-infra/sites"
 )
 
 func toolsDir() string {
@@ -120,7 +119,8 @@ func demo() error {
 		}
 	}()
 
-	if err := setSecrets(ctx, ws, cluster); err != nil {
+	secretKeys, err := setSecrets(ctx, ws, cluster)
+	if err != nil {
 		return err
 	}
 	fmt.Printf("pulumi config set --path site.infra.hostAddress %s (the rehearsal host)\n", harness.RehearsalHostAddress)
@@ -140,7 +140,7 @@ func demo() error {
 	}
 	fmt.Printf("pulumi up: %s in %.1fs\n", summary, time.Since(start).Seconds())
 
-	if err := printSummary(ctx, ws, cluster); err != nil {
+	if err := printSummary(ctx, ws, cluster, secretKeys); err != nil {
 		return err
 	}
 	printInspect(cluster)
@@ -150,29 +150,29 @@ func demo() error {
 }
 
 // setSecrets sets every secret the stack needs the way the README tells operators, with
-// throwaway values; none is printed.
-func setSecrets(ctx context.Context, ws *engine.Workspace, cluster *harness.Cluster) error {
+// throwaway values; none is printed. It returns the keys it set.
+func setSecrets(ctx context.Context, ws *engine.Workspace, cluster *harness.Cluster) ([]string, error) {
 	kubeconfig, err := cluster.SelfContainedKubeconfig()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	keys, err := engine.RequiredSecrets(ws.StackPath())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, key := range keys {
 		value := string(kubeconfig)
 		if key != "kubeconfig" {
 			if value, err = engine.RandomSecret(); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		fmt.Printf("pulumi config set --secret %s (throwaway value)\n", key)
+		fmt.Printf("pulumi config set --secret %s --stack %s < (throwaway value)\n", key, ws.Stack)
 		if err := ws.SetSecret(ctx, key, value); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return keys, nil
 }
 
 func printInspect(c *harness.Cluster) {
@@ -181,7 +181,7 @@ func printInspect(c *harness.Cluster) {
 }
 
 // printSummary shows what the stack made, read back from the stack outputs and the cluster.
-func printSummary(ctx context.Context, ws *engine.Workspace, c *harness.Cluster) error {
+func printSummary(ctx context.Context, ws *engine.Workspace, c *harness.Cluster, secretKeys []string) error {
 	outputs, err := ws.Outputs(ctx, false)
 	if err != nil {
 		return err
@@ -209,7 +209,9 @@ func printSummary(ctx context.Context, ws *engine.Workspace, c *harness.Cluster)
 			strings.Join(nodes[d.Name], ","), d.Spec.Template.Spec.Containers[0].Image)
 	}
 
-	slices, err := c.Client.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=xgen"})
+	// The program's own EndpointSlices (selector-less infra Services), not the controller's.
+	slices, err := c.Client.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{
+		LabelSelector: "app.kubernetes.io/part-of=xgen,endpointslice.kubernetes.io/managed-by!=endpointslice-controller.k8s.io"})
 	if err != nil {
 		return err
 	}
@@ -239,16 +241,8 @@ func printSummary(ctx context.Context, ws *engine.Workspace, c *harness.Cluster)
 		spec, _ := vs.Object["spec"].(map[string]any)
 		fmt.Fprintf(w, "VirtualService %s/%s\t%v\t%v\n", vs.GetNamespace(), vs.GetName(), spec["hosts"], spec["gateways"])
 	}
-	fmt.Fprintf(w, "\nsecrets:\tthrowaway values, set with `pulumi config set --secret` (%s)\n", strings.Join(secretNames(), ", "))
+	fmt.Fprintf(w, "\nsecrets:\tthrowaway values, set with `pulumi config set --secret` (%s)\n", strings.Join(secretKeys, ", "))
 	return w.Flush()
-}
-
-func secretNames() []string {
-	var names []string
-	for _, k := range sites.SecretKeys {
-		names = append(names, k.ConfigKey)
-	}
-	return names
 }
 
 // down stops a running demo or cluster: SIGTERM to the demo process (it destroys its stack
