@@ -629,3 +629,11 @@ func TestDomainOfAnotherEnvironmentWarns(t *testing.T) {
 		t.Errorf("want warning %q, got %v", want, site.Warnings)
 	}
 }
+
+// TestYAMLErrorsCarryFileAndLine: a broken catalog names its file and the parser's line.
+func TestYAMLErrorsCarryFileAndLine(t *testing.T) {
+	_, err := parseCatalog([]byte("global:\n  defaults: {port: 8000\nservices: {}\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "sites/catalog.yaml: yaml: line ") {
+		t.Errorf("want the file and the line, got %v", err)
+	}
+}

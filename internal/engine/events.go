@@ -44,7 +44,11 @@ func Describe(e apitype.EngineEvent) string {
 		m := e.ResOpFailedEvent.Metadata
 		return fmt.Sprintf("FAILED   %s %s %s", m.Op, m.Type, urnName(m.URN))
 	case e.DiagnosticEvent != nil && (e.DiagnosticEvent.Severity == "warning" || e.DiagnosticEvent.Severity == "error"):
-		return e.DiagnosticEvent.Severity + ": " + strings.TrimSpace(e.DiagnosticEvent.Message)
+		msg := strings.TrimSpace(e.DiagnosticEvent.Message)
+		if !strings.HasPrefix(msg, e.DiagnosticEvent.Severity+":") {
+			msg = e.DiagnosticEvent.Severity + ": " + msg
+		}
+		return msg
 	}
 	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -53,5 +54,17 @@ func TestPlainListsSecretPaths(t *testing.T) {
 	}
 	if Get(plain, "list", 5) != nil || Get(plain, "nope", "deeper") != nil {
 		t.Error("Get of a missing path is not nil")
+	}
+}
+
+// TestLoadStackFileNamesFileAndLine: a broken stack file names itself and the parser's line.
+func TestLoadStackFileNamesFileAndLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "Pulumi.s.yaml")
+	if err := os.WriteFile(path, []byte("config:\n  p:site: {services: {a: {}}\n  p:x: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := LoadStackFile(path)
+	if err == nil || !strings.HasPrefix(err.Error(), path+": yaml: line ") {
+		t.Errorf("want the path and the line, got %v", err)
 	}
 }
