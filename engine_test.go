@@ -213,7 +213,7 @@ func realEngineLifecycle(t *testing.T, tools, stackFile string) {
 	if urns, err := ws.Resources(ctx); err != nil || len(urns) != 0 {
 		t.Errorf("state after destroy: %v (err %v)", urns, err)
 	}
-	for _, ns := range siteNamespaces(t, stackFile) {
+	for _, ns := range resourceNames(t, stackFile, "kubernetes:core/v1:Namespace") {
 		if err := waitNamespaceGone(ctx, d.cluster, ns); err != nil {
 			t.Error(err)
 		}
@@ -222,21 +222,28 @@ func realEngineLifecycle(t *testing.T, tools, stackFile string) {
 
 // changedService picks the service whose config the test changes: the first the site runs.
 func changedService(t *testing.T, stackFile string) string {
+	names := resourceNames(t, stackFile, "xgen:index:XgenService")
+	if len(names) == 0 {
+		t.Fatal("the site runs no service")
+	}
+	sort.Strings(names)
+	return names[0]
+}
+
+// resourceNames are the names of the resources of one type that the program registers for a
+// stack file (mock engine).
+func resourceNames(t *testing.T, stackFile, typ string) []string {
 	rec, err := runStack(stackFile, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
 	for _, r := range rec.Resources {
-		if r.Type == "xgen:index:XgenService" {
+		if r.Type == typ {
 			names = append(names, r.Name)
 		}
 	}
-	if len(names) == 0 {
-		t.Fatal("the site runs no service")
-	}
-	sort.Strings(names)
-	return names[0]
+	return names
 }
 
 // checkBlastRadius: every planned change belongs to the changed service's component, and
@@ -318,21 +325,6 @@ func checkSecretOutputs(ctx context.Context, t *testing.T, ws *engine.Workspace,
 	for _, leak := range secretLeaks(secrets, js) {
 		t.Errorf("pulumi stack output shows %s", leak)
 	}
-}
-
-// siteNamespaces are the namespaces the stack's program creates.
-func siteNamespaces(t *testing.T, stackFile string) []string {
-	rec, err := runStack(stackFile, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, r := range rec.Resources {
-		if r.Type == "kubernetes:core/v1:Namespace" {
-			names = append(names, r.Name)
-		}
-	}
-	return names
 }
 
 func waitNamespaceGone(ctx context.Context, c *harness.Cluster, name string) error {
