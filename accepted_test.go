@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"xgen-infra/internal/inprocess"
 	"xgen-infra/sites"
 )
 
@@ -149,17 +148,7 @@ func TestAcceptedConfigsApply(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		config := map[string]string{sites.SiteKey: string(js)}
-		required, err := sites.RequiredSecrets(config)
-		if err != nil {
-			continue // refused while decoding: fine
-		}
-		var secretKeys []string
-		for _, k := range required {
-			secretKeys = append(secretKeys, sites.ConfigNamespace+":"+k)
-		}
-		secretKeys = inprocess.AddPlaceholderSecrets(config, nil, secretKeys...)
-		rec, err := inprocess.Run(program, sites.ConfigNamespace, fmt.Sprintf("gen-%d", i), config, secretKeys)
+		rec, err := runWithSecrets(fmt.Sprintf("gen-%d", i), map[string]string{sites.SiteKey: string(js)}, nil)
 		if err != nil {
 			continue // refused by the program before registering anything: fine
 		}

@@ -337,12 +337,7 @@ func TestSiteIngress(t *testing.T) {
 // TestRoutesOnlyForServicesTheSiteRuns: without xgen-backend-gateway there is no /api/ route.
 func TestRoutesOnlyForServicesTheSiteRuns(t *testing.T) {
 	config := map[string]string{sites.SiteKey: `{"environments": {"prd": {"domain": "a.example.com"}}, "services": {"xgen-frontend": {}, "xgen-core": {}}}`}
-	var keys []string
-	for _, k := range sites.SecretKeys {
-		keys = append(keys, sites.ConfigNamespace+":"+k.ConfigKey)
-	}
-	secretKeys := inprocess.AddPlaceholderSecrets(config, nil, keys...)
-	rec, err := inprocess.Run(program, sites.ConfigNamespace, "small", config, secretKeys)
+	rec, err := runWithSecrets("small", config, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

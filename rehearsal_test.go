@@ -37,16 +37,27 @@ func runStack(stackFile string, edit func(site map[string]any)) (*inprocess.Reco
 		}
 		config[sites.SiteKey] = string(data)
 	}
-	required, err := sites.RequiredSecrets(config)
+	rec, err := runWithSecrets(stackName(stackFile), config, secretKeys)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", stackFile, err)
+	}
+	return rec, nil
+}
+
+// runWithSecrets runs the program for a stack's config with a placeholder for every secret
+// the site needs that the config does not set (as an operator sets only those), under the
+// mock engine.
+func runWithSecrets(stack string, config map[string]string, secretKeys []string) (*inprocess.Recorder, error) {
+	required, err := sites.RequiredSecrets(config)
+	if err != nil {
+		return nil, err
 	}
 	var keys []string
 	for _, k := range required {
 		keys = append(keys, sites.ConfigNamespace+":"+k)
 	}
 	secretKeys = inprocess.AddPlaceholderSecrets(config, secretKeys, keys...)
-	return inprocess.Run(program, sites.ConfigNamespace, stackName(stackFile), config, secretKeys)
+	return inprocess.Run(program, sites.ConfigNamespace, stack, config, secretKeys)
 }
 
 // siteObjects returns a stack's Kubernetes objects in apply order.

@@ -12,10 +12,12 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -30,7 +32,8 @@ const FieldManager = "xgen-infra"
 // Applied is the outcome of applying one object.
 type Applied struct {
 	Kind, Namespace, Name string
-	// Changed is true when the object was created or its resourceVersion moved.
+	// Changed is true when the object was created or the apply changed anything but its
+	// status and bookkeeping metadata (a controller writing status meanwhile is not a change).
 	Changed bool
 }
 
@@ -69,9 +72,9 @@ func (c *Cluster) apply(ctx context.Context, objects []map[string]any, dryRun bo
 		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 			client = dyn.Resource(mapping.Resource).Namespace(u.GetNamespace())
 		}
-		before := ""
+		var before map[string]any
 		if cur, err := client.Get(ctx, u.GetName(), metav1.GetOptions{}); err == nil {
-			before = cur.GetResourceVersion()
+			before = cur.Object
 		} else if !apierrors.IsNotFound(err) {
 			return out, fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
 		}
@@ -87,9 +90,23 @@ func (c *Cluster) apply(ctx context.Context, objects []map[string]any, dryRun bo
 		if err != nil {
 			return out, fmt.Errorf("%s %s/%s: %w", gvk.Kind, u.GetNamespace(), u.GetName(), err)
 		}
-		out = append(out, Applied{Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName(), Changed: res.GetResourceVersion() != before})
+		changed := before == nil || !equality.Semantic.DeepEqual(withoutBookkeeping(before), withoutBookkeeping(res.Object))
+		out = append(out, Applied{Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName(), Changed: changed})
 	}
 	return out, nil
+}
+
+// withoutBookkeeping is an object without status and the metadata the API server and
+// controllers maintain, so that two versions compare equal when only those moved.
+func withoutBookkeeping(obj map[string]any) map[string]any {
+	c := runtime.DeepCopyJSON(obj)
+	delete(c, "status")
+	if meta, ok := c["metadata"].(map[string]any); ok {
+		for _, k := range []string{"resourceVersion", "managedFields", "generation", "uid", "creationTimestamp"} {
+			delete(meta, k)
+		}
+	}
+	return c
 }
 
 // InstallCRDs applies a multi-document YAML of CustomResourceDefinitions and waits until
