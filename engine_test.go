@@ -46,7 +46,13 @@ func engineStackFiles(t testing.TB) []string {
 func TestRealEngineEverySite(t *testing.T) {
 	tools := engineTools(t)
 	for _, stackFile := range engineStackFiles(t) {
-		t.Run(stackName(stackFile), func(t *testing.T) { realEngineLifecycle(t, tools, stackFile) })
+		t.Run(stackName(stackFile), func(t *testing.T) {
+			// Each stack has its own cluster, backend and PULUMI_HOME; much of a run is
+			// waiting on the API server, so two at a time (-parallel, default GOMAXPROCS)
+			// shortens make test without sharing anything.
+			t.Parallel()
+			realEngineLifecycle(t, tools, stackFile)
+		})
 	}
 }
 
