@@ -12,7 +12,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -339,10 +338,4 @@ func randomHex(n int) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
-}
-
-// IsNoChanges reports whether err is the CLI's --expect-no-changes failure.
-func IsNoChanges(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && bytes.Contains(e.Result.Stderr, []byte("no changes were expected"))
 }
