@@ -72,7 +72,7 @@ func deployStack(t testing.TB, tools, stackFile string, upFlags ...string) *depl
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c := startCluster(t)
-	d := &deployedStack{cluster: c, secrets: map[string]string{}, log: &bytes.Buffer{}}
+	d := &deployedStack{cluster: c, log: &bytes.Buffer{}}
 	ws, err := engine.New(ctx, engine.Options{
 		ToolsDir: tools, ProgramDir: ".", StackFile: stackFile, Dir: t.TempDir(), Log: d.log,
 	})
@@ -82,25 +82,12 @@ func deployStack(t testing.TB, tools, stackFile string, upFlags ...string) *depl
 	d.ws = ws
 	t.Cleanup(func() { d.cleanup(t) })
 
-	keys, err := engine.RequiredSecrets(ws.StackPath())
-	if err != nil {
-		t.Fatal(err)
-	}
 	kubeconfig, err := c.SelfContainedKubeconfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range keys {
-		value := string(kubeconfig)
-		if key != "kubeconfig" {
-			if value, err = engine.RandomSecret(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		d.secrets[key] = value
-		if err := ws.SetSecret(ctx, key, value); err != nil {
-			t.Fatal(err)
-		}
+	if _, d.secrets, err = ws.SetThrowawaySecrets(ctx, string(kubeconfig)); err != nil {
+		t.Fatal(err)
 	}
 
 	p, _, err := ws.Preview(ctx)

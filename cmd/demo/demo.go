@@ -150,29 +150,17 @@ func demo() error {
 }
 
 // setSecrets sets every secret the stack needs the way the README tells operators, with
-// throwaway values; none is printed. It returns the keys it set.
+// throwaway values (the kubeconfig is the local cluster's); none is printed.
 func setSecrets(ctx context.Context, ws *engine.Workspace, cluster *harness.Cluster) ([]string, error) {
 	kubeconfig, err := cluster.SelfContainedKubeconfig()
 	if err != nil {
 		return nil, err
 	}
-	keys, err := engine.RequiredSecrets(ws.StackPath())
-	if err != nil {
-		return nil, err
-	}
+	keys, _, err := ws.SetThrowawaySecrets(ctx, string(kubeconfig))
 	for _, key := range keys {
-		value := string(kubeconfig)
-		if key != "kubeconfig" {
-			if value, err = engine.RandomSecret(); err != nil {
-				return nil, err
-			}
-		}
 		fmt.Printf("pulumi config set --secret %s --stack %s < (throwaway value)\n", key, ws.Stack)
-		if err := ws.SetSecret(ctx, key, value); err != nil {
-			return nil, err
-		}
 	}
-	return keys, nil
+	return keys, err
 }
 
 func printInspect(c *harness.Cluster) {

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+
 	"xgen-infra/internal/inprocess"
 	"xgen-infra/sites"
 )
@@ -13,4 +15,28 @@ func RequiredSecrets(stackFile string) ([]string, error) {
 		return nil, err
 	}
 	return sites.RequiredSecrets(config)
+}
+
+// SetThrowawaySecrets sets every secret the workspace's stack needs the way operators do
+// (SetSecret: standard input): the kubeconfig given, a distinct random value for the rest.
+// It returns the keys in the order set and their values, which are never printed.
+func (w *Workspace) SetThrowawaySecrets(ctx context.Context, kubeconfig string) ([]string, map[string]string, error) {
+	keys, err := RequiredSecrets(w.StackPath())
+	if err != nil {
+		return nil, nil, err
+	}
+	values := map[string]string{}
+	for _, key := range keys {
+		value := kubeconfig
+		if key != "kubeconfig" {
+			if value, err = RandomSecret(); err != nil {
+				return nil, nil, err
+			}
+		}
+		if err := w.SetSecret(ctx, key, value); err != nil {
+			return nil, nil, err
+		}
+		values[key] = value
+	}
+	return keys, values, nil
 }
