@@ -3,7 +3,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -32,8 +39,23 @@ func program(ctx *pulumi.Context) error {
 	}
 	cfg := config.New(ctx, sites.ConfigNamespace)
 
+	// Hosts → cluster: with site.cluster the program installs K3s and reads its kubeconfig
+	// back; without it the cluster is someone else's and its kubeconfig is a secret.
+	kubeconfig := cfg.GetSecret("kubeconfig")
+	if site.Config.Cluster != nil {
+		cluster, err := k3sCluster(ctx, site, cfg)
+		if err != nil {
+			return fmt.Errorf("site %s: %w", site.Name, err)
+		}
+		kubeconfig = cluster.Kubeconfig
+		ctx.Export("cluster", pulumi.Map{
+			"apiEndpoint": cluster.APIEndpoint, "version": cluster.Version, "nodes": cluster.Nodes,
+		})
+		ctx.Export("kubeconfig", cluster.Kubeconfig)
+	}
+
 	provider, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{
-		Kubeconfig: cfg.RequireSecret("kubeconfig"),
+		Kubeconfig: kubeconfig,
 	})
 	if err != nil {
 		return fmt.Errorf("site %s: kubernetes provider: %w", site.Name, err)
@@ -96,6 +118,80 @@ func program(ctx *pulumi.Context) error {
 	ctx.Export("images", images)
 	ctx.Export("urls", ingress.URLs)
 	return nil
+}
+
+// k3sCluster installs K3s on the site's hosts. Placeholder addresses let a preview show the
+// plan but stop `pulumi up` before anything is registered.
+func k3sCluster(ctx *pulumi.Context, site *sites.Site, cfg *config.Config) (*components.K3sCluster, error) {
+	if len(site.Placeholders) > 0 {
+		msg := fmt.Sprintf("cluster hosts have placeholder addresses (TEST-NET-1, 192.0.2.0/24): %s; set each host's real address and hostKey in Pulumi.%s.yaml",
+			strings.Join(site.Placeholders, ", "), site.Name)
+		if !ctx.DryRun() {
+			return nil, errors.New(msg)
+		}
+		if err := ctx.Log.Warn(msg+" (`pulumi up` refuses them)", nil); err != nil {
+			return nil, err
+		}
+	}
+	cl := site.Config.Cluster
+	rawKey, _ := ctx.GetConfig(sites.ConfigNamespace + ":sshPrivateKey") // only its public fingerprint is kept
+	args := components.K3sClusterArgs{
+		Version: cl.K3s.Version, InstallMode: cl.K3s.Install,
+		SSH: components.SSHAccess{
+			User: cl.SSH.User, Port: cl.SSH.Port, PrivateKey: cfg.RequireSecret("sshPrivateKey"),
+			PrivateKeyFingerprint: components.PublicKeyFingerprint(rawKey),
+			ConnectTimeoutSeconds: seconds(cl.SSH.ConnectTimeout),
+		},
+		Disable: clusterDisable(site), TLSSANs: cl.TLSSANs,
+		ClusterCIDR: cl.ClusterCIDR, ServiceCIDR: cl.ServiceCIDR,
+		ReadyTimeoutSeconds: seconds(cl.ReadyTimeout), UninstallOnDestroy: cl.UninstallOnDestroy,
+	}
+	if cl.APIEndpoint != "" {
+		host, port := sites.SplitEndpoint(cl.APIEndpoint)
+		args.APIEndpoint = net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	if b := cl.SSH.Bastion; b != nil {
+		args.SSH.Bastion = &components.SSHBastion{Address: b.Address, Port: b.Port, User: b.User, HostKey: b.HostKey}
+	}
+	if cl.K3s.Install == "airgapped" {
+		art, err := sites.ReadArtifacts(cl.K3s.Artifacts)
+		if err != nil {
+			return nil, fmt.Errorf("%s.cluster.k3s.artifacts: %w", sites.SiteKey, err)
+		}
+		args.Artifacts = &components.K3sArtifacts{Binary: art.Binary, BinarySHA256: art.BinarySHA256, Images: art.Images, ImagesSHA256: art.ImagesSHA256}
+	}
+	for _, h := range cl.Servers {
+		args.Servers = append(args.Servers, k3sHost(h))
+	}
+	for _, h := range cl.Agents {
+		args.Agents = append(args.Agents, k3sHost(h))
+	}
+	im := site.Config.Image
+	args.Registry = &components.RegistryLogin{Server: im.Registry, Username: im.RegistryUsername}
+	if im.RegistryUsername != "" {
+		args.Registry.Password = cfg.RequireSecret("registryPassword")
+	}
+	return components.NewK3sCluster(ctx, "k3s", args)
+}
+
+// clusterDisable keeps Traefik only for a site routed by Traefik.
+func clusterDisable(site *sites.Site) []string {
+	disable := append([]string(nil), site.Config.Cluster.Disable...)
+	if site.Config.Ingress.Type != "traefik" && !slices.Contains(disable, "traefik") {
+		disable = append(disable, "traefik")
+	}
+	sort.Strings(disable)
+	return disable
+}
+
+func k3sHost(h sites.NodeConfig) components.K3sHost {
+	return components.K3sHost{Name: h.Name, Address: h.Address, HostKey: h.HostKey, Labels: h.Labels, Taints: h.Taints, GPU: h.GPU}
+}
+
+// seconds converts a validated Go duration.
+func seconds(d string) int {
+	v, _ := time.ParseDuration(d)
+	return int(v.Seconds())
 }
 
 // hostServices makes the infra on the host reachable under its in-cluster names.

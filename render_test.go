@@ -52,6 +52,18 @@ func renderStack(t testing.TB, stackFile string) map[string][]byte {
 		}
 		files[o.File()] = y
 	}
+	// Host commands as they run: reviewing a change to a script or a host is reading a diff.
+	for _, res := range rec.Resources {
+		if res.Type != "command:remote:Command" {
+			continue
+		}
+		plain, _ := res.PlainInputs()
+		for field, suffix := range map[string]string{"create": ".sh", "delete": ".delete.sh"} {
+			if script, ok := plain[field].(string); ok {
+				files["_hosts/"+res.Name+suffix] = []byte(script)
+			}
+		}
+	}
 	return files
 }
 

@@ -57,6 +57,8 @@ func SetDefaults(c *Config) {
 	setString(&in.ObjectStorage.DocumentBucket, "documents")
 	setString(&in.ObjectStorage.FileStorageBucket, "files")
 
+	setClusterDefaults(c)
+
 	ing := &c.Ingress
 	setString(&ing.Type, DefaultIngressType)
 	setString(&ing.ExposeType, DefaultExposeType)

@@ -108,6 +108,7 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 		Services:               services,
 		HasRegistryCredentials: c.Image.RegistryUsername != "",
 		HostServices:           hostServices(&c),
+		Placeholders:           PlaceholderAddresses(&c, SiteKey),
 	}
 	for _, k := range SecretKeys {
 		if k.EnvName != "" && k.Required(&c) {

@@ -35,6 +35,9 @@ type Config struct {
 	Services map[string]ServiceSpec `json:"services,omitempty"`
 	// Ingress says how the site is reached from outside the cluster.
 	Ingress IngressConfig `json:"ingress,omitempty"`
+	// Cluster installs K3s on the site's hosts over SSH (see ClusterConfig). Without it the
+	// program deploys to the cluster of the `kubeconfig` secret.
+	Cluster *ClusterConfig `json:"cluster,omitempty"`
 }
 
 // EnvironmentConfig is what differs per environment at the site level.

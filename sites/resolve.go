@@ -30,6 +30,9 @@ type Site struct {
 	HostServices []HostService
 	// Warnings are things an operator should know that do not stop a deployment.
 	Warnings []string
+	// Placeholders are cluster host addresses that are TEST-NET-1 placeholders
+	// ("key: address"): a preview shows the plan, `pulumi up` refuses to run.
+	Placeholders []string
 }
 
 // HostService is an infra service on the host, exposed in infra.namespace.

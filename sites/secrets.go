@@ -1,7 +1,10 @@
 package sites
 
 import (
+	"errors"
 	"strings"
+
+	"golang.org/x/crypto/ssh"
 
 	"gopkg.in/yaml.v3"
 )
@@ -34,7 +37,12 @@ func (k SecretKey) Required(c *Config) bool {
 // the applications read: a Secret key that the code does not read falls back to a
 // default silently (the S3 403 incident at xgen-aww).
 var SecretKeys = []SecretKey{
-	{ConfigKey: "kubeconfig", What: "kubeconfig of the target cluster (file contents)", check: checkKubeconfig},
+	{ConfigKey: "kubeconfig", What: "kubeconfig of the target cluster (file contents)", check: checkKubeconfig,
+		requiredWhen:  func(c *Config) bool { return c.Cluster == nil },
+		unusedBecause: "site.cluster is set, so the kubeconfig is read back from the K3s servers"},
+	{ConfigKey: "sshPrivateKey", What: "private SSH key of cluster.ssh.user on the cluster hosts (file contents)", check: checkPrivateKey,
+		requiredWhen:  func(c *Config) bool { return c.Cluster != nil },
+		unusedBecause: "there is no site.cluster, so the program logs in to no host"},
 	{ConfigKey: "postgresPassword", EnvName: "POSTGRES_PASSWORD", What: "PostgreSQL password of infra.postgres.user"},
 	{ConfigKey: "redisPassword", EnvName: "REDIS_PASSWORD", What: "Redis password (requirepass)"},
 	{ConfigKey: "objectStorageAccessKey", EnvName: "MINIO_DATA_ACCESS_KEY", What: "MinIO access key, or the AWS IAM access key id for S3"},
@@ -53,6 +61,27 @@ func secretEnvNames() map[string]string {
 		}
 	}
 	return names
+}
+
+// checkPrivateKey recognises an unencrypted OpenSSH or PEM private key by its armour. A path
+// or a public key is refused with how to store the key; the value is never echoed.
+func checkPrivateKey(stack, value string) string {
+	how := "store the key file's content: pulumi config set --secret sshPrivateKey --stack " + stack + " < ~/.ssh/id_ed25519"
+	v := strings.TrimSpace(value)
+	switch {
+	case strings.HasPrefix(v, "ssh-") || strings.HasPrefix(v, "ecdsa-"):
+		return "is a public key; the program needs the private key. " + how
+	case !strings.HasPrefix(v, "-----BEGIN ") || !strings.Contains(v, "PRIVATE KEY-----"):
+		return "is not a private key (an OpenSSH or PEM block starting with -----BEGIN); " + how
+	}
+	if _, err := ssh.ParsePrivateKey([]byte(v)); err != nil {
+		var missing *ssh.PassphraseMissingError
+		if errors.As(err, &missing) || strings.Contains(v, "ENCRYPTED") {
+			return "is protected by a passphrase, which the program cannot type; store a copy without one (ssh-keygen -p -N '' -f <copy>)"
+		}
+		return "cannot be read as a private key (" + err.Error() + "); " + how
+	}
+	return ""
 }
 
 // checkKubeconfig recognises a kubeconfig by its shape: a YAML (or JSON) object with clusters

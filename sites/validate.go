@@ -74,6 +74,7 @@ func Validate(c *Config, cat *Catalog, prefix string) Problems {
 	validateImage(p, &c.Image)
 	validateInfra(p, &c.Infra)
 	validateIngress(p, c)
+	validateCluster(p, c)
 
 	secretNames := secretEnvNames()
 	for _, k := range sortedMapKeys(c.Vars) {

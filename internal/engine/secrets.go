@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
 
 	"xgen-infra/internal/inprocess"
 	"xgen-infra/sites"
@@ -28,7 +29,13 @@ func (w *Workspace) SetThrowawaySecrets(ctx context.Context, kubeconfig string) 
 	values := map[string]string{}
 	for _, key := range keys {
 		value := kubeconfig
-		if key != "kubeconfig" {
+		if key == "sshPrivateKey" {
+			seed := make([]byte, 32)
+			if _, err := rand.Read(seed); err != nil {
+				return nil, nil, err
+			}
+			value = inprocess.PrivateKeyPEM(seed)
+		} else if key != "kubeconfig" {
 			if value, err = RandomSecret(); err != nil {
 				return nil, nil, err
 			}

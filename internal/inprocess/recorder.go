@@ -59,7 +59,22 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	r.mu.Lock()
 	r.Resources = append(r.Resources, res)
 	r.mu.Unlock()
-	return args.Name + "-id", args.Inputs, nil
+	return args.Name + "-id", mockOutputs(args.TypeToken, args.Inputs), nil
+}
+
+// mockOutputs echoes the inputs; a remote command also gets a placeholder stdout (what a
+// preview cannot know): a kubeconfig when it reads K3s's, else a marker.
+func mockOutputs(typ string, inputs resource.PropertyMap) resource.PropertyMap {
+	if typ != "command:remote:Command" {
+		return inputs
+	}
+	out := inputs.Copy()
+	stdout := "(stdout)"
+	if c := inputs["create"]; c.IsString() && strings.Contains(c.StringValue(), "/etc/rancher/k3s/k3s.yaml") {
+		stdout = KubeconfigWith("(k3s)")
+	}
+	out["stdout"], out["stderr"] = resource.NewStringProperty(stdout), resource.NewStringProperty("")
+	return out
 }
 
 // Call implements pulumi.MockResourceMonitor (invokes echo their arguments).
@@ -106,6 +121,8 @@ func Run(program pulumi.RunFunc, project, stack string, config map[string]string
 	withConfig := func(info *pulumi.RunInfo) {
 		info.Config = config
 		info.ConfigSecretKeys = secretKeys
+		// A mock run is what a preview sees: the program reports, `pulumi up` only refuses.
+		info.DryRun = true
 	}
 	all, err := json.Marshal(config)
 	if err != nil {

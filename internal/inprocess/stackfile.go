@@ -1,7 +1,11 @@
 package inprocess
 
 import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"sort"
@@ -18,7 +22,21 @@ func Placeholder(key string) string {
 	if strings.HasSuffix(key, ":kubeconfig") {
 		return KubeconfigWith(marker)
 	}
+	if strings.HasSuffix(key, ":sshPrivateKey") {
+		seed := sha256.Sum256([]byte(marker))
+		return PrivateKeyPEM(seed[:])
+	}
 	return marker
+}
+
+// PrivateKeyPEM is the ed25519 private key of a 32-byte seed as PKCS#8 PEM, a form every
+// SSH client reads; the same seed gives the same text (golden files stay stable).
+func PrivateKeyPEM(seed []byte) string {
+	der, err := x509.MarshalPKCS8PrivateKey(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		panic(err) // a valid ed25519 key always marshals
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
 
 // KubeconfigWith is a kubeconfig for an unreachable placeholder cluster whose user's token is

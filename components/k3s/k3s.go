@@ -1,0 +1,275 @@
+// Package k3s builds the exact commands and files that install and manage K3s on a host
+// (k3sup style): pure functions of their inputs, tested on exact output and kept apart from
+// the code that runs them. The shell lives in scripts/*.sh (embedded, shellchecked); a
+// command is "set -eu", the script's parameters as shell assignments, scripts/lib.sh and
+// the script. No secret is ever a parameter: secrets reach a host on standard input.
+package k3s
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed scripts/*.sh
+var scripts embed.FS
+
+// Paths on the hosts.
+const (
+	ConfigPath     = "/etc/rancher/k3s/config.yaml"
+	TokenPath      = "/etc/rancher/k3s/token"
+	RegistriesPath = "/etc/rancher/k3s/registries.yaml"
+	ServerToken    = "/var/lib/rancher/k3s/server/token"
+	KubeconfigPath = "/etc/rancher/k3s/k3s.yaml"
+	StagingDir     = "/var/tmp/xgen-k3s"
+	ImagesDir      = "/var/lib/rancher/k3s/agent/images"
+	markers        = "/var/lib/rancher/xgen"
+	// HostMarker, GuardMarker and DestroyingMarker are the generation markers the delete
+	// scripts check (see scripts/mark.sh).
+	HostMarker       = markers + "/host"
+	GuardMarker      = markers + "/guard"
+	DestroyingMarker = markers + "/destroying"
+)
+
+// MemberMarker is the first server's marker for a node's membership.
+func MemberMarker(node string) string { return markers + "/members/" + node }
+
+// Param is one script parameter.
+type Param struct{ Name, Value string }
+
+// Script returns the command text of scripts/<name>.sh for host with params.
+func Script(name, host string, params ...Param) string {
+	lib, err := scripts.ReadFile("scripts/lib.sh")
+	if err != nil {
+		panic(err) // embedded at build time: cannot be missing
+	}
+	body, err := scripts.ReadFile("scripts/" + name + ".sh")
+	if err != nil {
+		panic(fmt.Sprintf("k3s: no script %s", name))
+	}
+	var b strings.Builder
+	b.WriteString("set -eu\n")
+	fmt.Fprintf(&b, "HOST=%s\n", Quote(host))
+	for _, p := range params {
+		fmt.Fprintf(&b, "%s=%s\n", p.Name, Quote(p.Value))
+	}
+	b.Write(lib)
+	b.Write(body)
+	return b.String()
+}
+
+// ScriptNames lists the embedded scripts (without lib), for tests and linting.
+func ScriptNames() []string {
+	entries, _ := scripts.ReadDir("scripts")
+	var names []string
+	for _, e := range entries {
+		if n := strings.TrimSuffix(e.Name(), ".sh"); n != "lib" {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// Quote quotes s for POSIX sh.
+func Quote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
+}
+
+// Generation is a short digest of the values that identify one generation of a resource
+// that carries a delete script: when any of them changes the resource is replaced, and the
+// old generation's delete must not act on what the new one owns.
+func Generation(values ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(values, "\x00")))
+	return hex.EncodeToString(h[:8])
+}
+
+// Preflight checks a host before any change.
+func Preflight(host, role string, gpu bool, installMode string, minDiskMB int) string {
+	return Script("preflight", host, Param{"ROLE", role}, Param{"GPU", fmt.Sprint(gpu)},
+		Param{"INSTALL_MODE", installMode}, Param{"MIN_DISK_MB", fmt.Sprint(minDiskMB)})
+}
+
+// WriteFile writes standard input to target as root with mode (e.g. "0600").
+func WriteFile(host, target, mode string) string {
+	return Script("write-file", host, Param{"TARGET", target}, Param{"MODE", mode})
+}
+
+// ReadFile waits for a root-owned file and prints it (run with logging off, stdout secret).
+func ReadFile(host, source string, timeoutSeconds int) string {
+	return Script("read-file", host, Param{"SOURCE", source}, Param{"READY_TIMEOUT", fmt.Sprint(timeoutSeconds)})
+}
+
+// Install describes one host's install.
+type Install struct {
+	Host, Role, Version, Mode string
+	ReadyTimeoutSeconds       int
+	// ConfigSHA256 is the digest of the host's K3s files: a change restarts K3s.
+	ConfigSHA256 string
+	// Airgapped only: the staged upload paths and their digests.
+	StagedBinary, BinarySHA256, StagedImages, ImagesSHA256, ImagesName string
+}
+
+// Command is the install (and upgrade, and restart) command.
+func (in Install) Command() string {
+	params := []Param{{"ROLE", in.Role}, {"K3S_VERSION", in.Version}, {"INSTALL_MODE", in.Mode},
+		{"READY_TIMEOUT", fmt.Sprint(in.ReadyTimeoutSeconds)}, {"CONFIG_SHA256", in.ConfigSHA256}}
+	if in.Mode == "airgapped" {
+		params = append(params, Param{"STAGED_BINARY", in.StagedBinary}, Param{"BINARY_SHA256", in.BinarySHA256},
+			Param{"STAGED_IMAGES", in.StagedImages}, Param{"IMAGES_SHA256", in.ImagesSHA256}, Param{"IMAGES_NAME", in.ImagesName})
+	}
+	return Script("install", in.Host, params...)
+}
+
+// StagedPath is where an air-gapped artifact is uploaded (named by its digest, so that a new
+// file is a new upload and an old one is never half-overwritten).
+func StagedPath(name, sha string) string {
+	return fmt.Sprintf("%s-%s-%s", StagingDir, sha[:12], name)
+}
+
+// Drain cordons and drains node before an upgrade (runs on the first server).
+func Drain(host, node, version, drainTimeout string) string {
+	return Script("drain", host, Param{"NODE", node}, Param{"K3S_VERSION", version}, Param{"DRAIN_TIMEOUT", drainTimeout})
+}
+
+// Uncordon waits for node to be Ready on version and uncordons it (first server).
+func Uncordon(host, node, version string, readyTimeoutSeconds int) string {
+	return Script("uncordon", host, Param{"NODE", node}, Param{"K3S_VERSION", version},
+		Param{"READY_TIMEOUT", fmt.Sprint(readyTimeoutSeconds)})
+}
+
+// NodeMetadata makes node's labels and taints exactly these (first server).
+func NodeMetadata(host, node string, labels map[string]string, taints []string) string {
+	return Script("node-metadata", host, Param{"NODE", node}, Param{"LABELS", joinLabels(labels)},
+		Param{"TAINTS", strings.Join(sortedCopy(taints), " ")})
+}
+
+// Mark records generation gen in marker, removing clear ("" for none).
+func Mark(host, marker, gen, clear string) string {
+	return Script("mark", host, Param{"MARKER", marker}, Param{"GEN", gen}, Param{"CLEAR", clear})
+}
+
+// GuardDelete marks a destroy of the whole stack (first server).
+func GuardDelete(host, gen string) string {
+	return Script("guard-delete", host, Param{"GEN", gen})
+}
+
+// MemberDelete drains and deletes a node removed from the config (first server).
+func MemberDelete(host, node, gen, drainTimeout string) string {
+	return Script("member-delete", host, Param{"NODE", node}, Param{"GEN", gen}, Param{"DRAIN_TIMEOUT", drainTimeout})
+}
+
+// HostDelete is the only uninstall (see scripts/host-delete.sh).
+func HostDelete(host, role, node, gen string, uninstallOnDestroy bool) string {
+	return Script("host-delete", host, Param{"ROLE", role}, Param{"NODE", node}, Param{"GEN", gen},
+		Param{"UNINSTALL_ON_DESTROY", fmt.Sprint(uninstallOnDestroy)})
+}
+
+// NodeConfig is one host's /etc/rancher/k3s/config.yaml.
+type NodeConfig struct {
+	Role, Name, Address string
+	// Server is the URL of the server to join; "" for the first server.
+	Server string
+	// ClusterInit starts embedded etcd (the first server of an HA cluster).
+	ClusterInit bool
+	// Servers only.
+	TLSSANs, Disable         []string
+	ClusterCIDR, ServiceCIDR string
+	Labels                   map[string]string
+	Taints                   []string
+}
+
+// configFile is config.yaml's layout; field order is the file's order.
+type configFile struct {
+	NodeName          string   `yaml:"node-name"`
+	NodeIP            string   `yaml:"node-ip"`
+	AdvertiseAddress  string   `yaml:"advertise-address,omitempty"`
+	ClusterInit       bool     `yaml:"cluster-init,omitempty"`
+	Server            string   `yaml:"server,omitempty"`
+	TokenFile         string   `yaml:"token-file,omitempty"`
+	TLSSAN            []string `yaml:"tls-san,omitempty"`
+	ClusterCIDR       string   `yaml:"cluster-cidr,omitempty"`
+	ServiceCIDR       string   `yaml:"service-cidr,omitempty"`
+	Disable           []string `yaml:"disable,omitempty"`
+	NodeLabel         []string `yaml:"node-label,omitempty"`
+	NodeTaint         []string `yaml:"node-taint,omitempty"`
+	WriteKubeconfigMd string   `yaml:"write-kubeconfig-mode,omitempty"`
+}
+
+// YAML renders the file. It holds no secret: joining nodes read the token from TokenPath.
+func (c NodeConfig) YAML() string {
+	f := configFile{NodeName: c.Name, NodeIP: c.Address, Server: c.Server, NodeLabel: splitLabels(c.Labels), NodeTaint: sortedCopy(c.Taints)}
+	if c.Server != "" {
+		f.TokenFile = TokenPath
+	}
+	if c.Role == "server" {
+		f.AdvertiseAddress = c.Address
+		f.ClusterInit = c.ClusterInit
+		f.TLSSAN = c.TLSSANs
+		f.ClusterCIDR, f.ServiceCIDR = c.ClusterCIDR, c.ServiceCIDR
+		f.Disable = c.Disable
+		f.WriteKubeconfigMd = "0600"
+	}
+	out, err := yaml.Marshal(f)
+	if err != nil {
+		panic(err) // plain strings and lists: cannot fail
+	}
+	return "# Written by xgen-infra from the site's cluster config; edits here are overwritten.\n" + string(out)
+}
+
+// Registries renders registries.yaml for the site registry: a mirror entry, and the login
+// when username is set (password is then a secret: the file goes through standard input).
+func Registries(registry, username, password string) string {
+	type auth struct {
+		Username string `yaml:"username"`
+		Password string `yaml:"password"`
+	}
+	type cfg struct {
+		Auth *auth `yaml:"auth,omitempty"`
+	}
+	type mirror struct {
+		Endpoint []string `yaml:"endpoint"`
+	}
+	doc := struct {
+		Mirrors map[string]mirror `yaml:"mirrors"`
+		Configs map[string]cfg    `yaml:"configs,omitempty"`
+	}{Mirrors: map[string]mirror{registry: {Endpoint: []string{"https://" + registry}}}}
+	if username != "" {
+		doc.Configs = map[string]cfg{registry: {Auth: &auth{Username: username, Password: password}}}
+	}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		panic(err)
+	}
+	return string(out)
+}
+
+// RewriteKubeconfig points the kubeconfig K3s writes (server https://127.0.0.1:6443) at the
+// endpoint the program and operators reach.
+func RewriteKubeconfig(kubeconfig, endpoint string) string {
+	return strings.Replace(kubeconfig, "https://127.0.0.1:6443", "https://"+endpoint, 1)
+}
+
+func joinLabels(labels map[string]string) string { return strings.Join(splitLabels(labels), " ") }
+
+func splitLabels(labels map[string]string) []string {
+	var out []string
+	for k, v := range labels {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedCopy(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,44 @@
+# host-delete.sh: the only script that uninstalls K3s. It runs when the host leaves the
+# config or the stack is destroyed, never on an upgrade or a config change (those replace
+# other commands), and a replaced generation of it does nothing.
+# Uninstalls when UNINSTALL_ON_DESTROY is true, or for an agent whose node the first server
+# deleted (the agent was removed from the config); otherwise K3s keeps running.
+# In: ROLE NODE GEN UNINSTALL_ON_DESTROY
+: "${ROLE:?}" "${NODE:?}" "${GEN:?}" "${UNINSTALL_ON_DESTROY:?}"
+marker_is "$MARKERS/host" "$GEN" || {
+	log "superseded; nothing to do"
+	exit 0
+}
+if [ "$UNINSTALL_ON_DESTROY" != true ]; then
+	if [ "$ROLE" = server ]; then
+		log "K3s kept (cluster.uninstallOnDestroy is false)"
+		exit 0
+	fi
+	if out=$(as_root /usr/local/bin/k3s kubectl --kubeconfig /var/lib/rancher/k3s/agent/kubelet.kubeconfig get node "$NODE" -o name 2>&1); then
+		log "K3s kept (node $NODE is still in the cluster; cluster.uninstallOnDestroy is false)"
+		exit 0
+	fi
+	case "$out" in
+	*NotFound* | *"not found"*) ;;
+	*) die "cannot tell whether node $NODE was removed from the cluster: $out" ;;
+	esac
+fi
+for unit in k3s k3s-agent; do
+	if [ -f "/etc/systemd/system/$unit.service" ]; then
+		as_root systemctl disable --now "$unit" >/dev/null 2>&1 || true
+		as_root rm -f "/etc/systemd/system/$unit.service"
+	fi
+done
+as_root systemctl daemon-reload
+# What the K3s service leaves running and mounted when it stops (containers, their mounts).
+as_root pkill -f /var/lib/rancher/k3s/data/ 2>/dev/null || true
+awk '$2 ~ "^(/run/k3s|/var/lib/kubelet|/var/lib/rancher/k3s)" { print $2 }' /proc/self/mounts | sort -r |
+	while read -r mnt; do as_root umount "$mnt" 2>/dev/null || true; done
+for link in cni0 flannel.1 flannel-v6.1; do
+	if [ -e "/sys/class/net/$link" ]; then as_root ip link delete "$link" 2>/dev/null || true; fi
+done
+for link in kubectl crictl ctr; do
+	if [ "$(readlink "/usr/local/bin/$link" 2>/dev/null || true)" = k3s ]; then as_root rm -f "/usr/local/bin/$link"; fi
+done
+as_root rm -rf /etc/rancher/k3s /var/lib/rancher/k3s "$MARKERS" /usr/local/bin/k3s /var/tmp/xgen-k3s
+log "K3s uninstalled"

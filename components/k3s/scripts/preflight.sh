@@ -1,0 +1,39 @@
+# preflight.sh: checks one host before anything on it is changed. Nothing is written.
+# In: ROLE (server|agent) GPU (true|false) INSTALL_MODE (online|airgapped) MIN_DISK_MB
+: "${ROLE:?}" "${GPU:?}" "${INSTALL_MODE:?}" "${MIN_DISK_MB:?}"
+me=$(id -un)
+if [ "$(id -u)" -ne 0 ] && ! sudo -n true 2>/dev/null; then
+	die "user $me cannot run sudo without a password; add '$me ALL=(ALL) NOPASSWD:ALL' to /etc/sudoers.d/$me (visudo -f)"
+fi
+[ "$(uname -s)" = Linux ] || die "unsupported OS $(uname -s): K3s needs Linux"
+arch=$(uname -m)
+case "$arch" in
+x86_64) ;;
+aarch64 | arm64) [ "$INSTALL_MODE" = online ] || die "the air-gapped artifacts are amd64 but this host is $arch" ;;
+*) die "unsupported architecture $arch: K3s runs on amd64 and arm64" ;;
+esac
+if [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then
+	die "systemd is not running: K3s is installed as a systemd service"
+fi
+# Our own K3s holds 6443/10250 itself; anything else there would stop K3s from starting.
+if [ ! -f /etc/systemd/system/k3s.service ] && [ ! -f /etc/systemd/system/k3s-agent.service ]; then
+	for port in 6443 10250; do
+		if port_listening "$port"; then
+			die "TCP port $port is in use by another program; find it with: sudo ss -ltnp 'sport = :$port'"
+		fi
+	done
+fi
+avail=$(df -Pm /var/lib | awk 'NR == 2 { print $4 }')
+[ "$avail" -ge "$MIN_DISK_MB" ] || die "only $avail MB free under /var/lib; K3s and its images need at least $MIN_DISK_MB MB"
+if [ "$GPU" = true ]; then
+	if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
+		die "gpu: true, but the NVIDIA driver does not answer (nvidia-smi -L); install the driver or set gpu: false"
+	fi
+	command -v nvidia-container-runtime >/dev/null 2>&1 ||
+		die "gpu: true, but nvidia-container-runtime is missing; install the NVIDIA Container Toolkit"
+fi
+# Air-gapped hosts are not expected to reach anything: nothing here needs egress.
+if [ "$INSTALL_MODE" = online ]; then
+	command -v curl >/dev/null 2>&1 || die "the online install downloads K3s with curl, which is missing"
+fi
+log "preflight ok: $arch, $avail MB free, role $ROLE"

@@ -1,0 +1,534 @@
+package components
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"golang.org/x/crypto/ssh"
+
+	"xgen-infra/components/k3s"
+)
+
+// K3sClusterArgs installs K3s on bare hosts over SSH.
+type K3sClusterArgs struct {
+	// Version is the pinned K3s release, e.g. "v1.31.4+k3s1". Required.
+	Version string
+	// InstallMode is "online" (hosts download the pinned release) or "airgapped"
+	// (Artifacts are uploaded). Required.
+	InstallMode string
+	// Artifacts are the checked release files of an air-gapped install.
+	Artifacts *K3sArtifacts
+	// SSH is how every host is reached. Required.
+	SSH SSHAccess
+	// Servers (1 or an odd number >= 3) and Agents. Servers[0] initialises the cluster.
+	Servers, Agents []K3sHost
+	// Disable lists packaged components left out (e.g. "traefik").
+	Disable []string
+	// TLSSANs are extra API server certificate names.
+	TLSSANs []string
+	// ClusterCIDR and ServiceCIDR of the cluster. Required.
+	ClusterCIDR, ServiceCIDR string
+	// APIEndpoint is the "host:port" the kubeconfig points at. Default: the first server's
+	// address, port 6443.
+	APIEndpoint string
+	// ReadyTimeoutSeconds bounds every wait for a service or node. Default 300.
+	ReadyTimeoutSeconds int
+	// DrainTimeout bounds a node drain (Go duration). Default "5m".
+	DrainTimeout string
+	// MinDiskMB is the free space preflight wants under /var/lib. Default 10240.
+	MinDiskMB int
+	// UninstallOnDestroy lets destroy uninstall K3s. Default false.
+	UninstallOnDestroy bool
+	// Registry, when set, is written to registries.yaml on every host.
+	Registry *RegistryLogin
+}
+
+// K3sArtifacts are local release files, already checked against their digests.
+type K3sArtifacts struct {
+	Binary, BinarySHA256, Images, ImagesSHA256 string
+}
+
+// SSHAccess is the login to the hosts.
+type SSHAccess struct {
+	// User with passwordless sudo. Required.
+	User string
+	// Port of sshd. Required.
+	Port int
+	// PrivateKey (secret) of User. Required.
+	PrivateKey pulumi.StringInput
+	// PrivateKeyFingerprint is the SHA256 fingerprint of PrivateKey's public key (not
+	// secret): part of each host's generation, so a new key never reruns an uninstall.
+	PrivateKeyFingerprint string
+	// ConnectTimeoutSeconds bounds the one connection attempt. Default 10.
+	ConnectTimeoutSeconds int
+	// Bastion is an optional jump host.
+	Bastion *SSHBastion
+}
+
+// SSHBastion is a jump host reached with the same key.
+type SSHBastion struct {
+	Address, User, HostKey string
+	Port                   int
+}
+
+// K3sHost is one host.
+type K3sHost struct {
+	Name, Address, HostKey string
+	Labels                 map[string]string
+	Taints                 []string
+	GPU                    bool
+}
+
+// RegistryLogin is the site registry (Password secret, nil without a login).
+type RegistryLogin struct {
+	Server, Username string
+	Password         pulumi.StringInput
+}
+
+// K3sCluster is K3s installed on the site's hosts.
+type K3sCluster struct {
+	pulumi.ResourceState
+
+	// Kubeconfig (secret) reaches the API server at APIEndpoint as cluster admin.
+	Kubeconfig pulumi.StringOutput `pulumi:"kubeconfig"`
+	// APIEndpoint is "host:port".
+	APIEndpoint pulumi.StringOutput `pulumi:"apiEndpoint"`
+	// Version is the installed K3s release.
+	Version pulumi.StringOutput `pulumi:"version"`
+	// Nodes are the cluster's nodes: name, address, roles, version.
+	Nodes pulumi.MapArrayOutput `pulumi:"nodes"`
+}
+
+// Default values of K3sClusterArgs.
+const (
+	DefaultReadyTimeoutSeconds = 300
+	DefaultDrainTimeout        = "5m"
+	DefaultMinDiskMB           = 10240
+	DefaultConnectTimeout      = 10
+)
+
+// PublicKeyFingerprint is the SHA256 fingerprint of a private key's public half ("" when
+// the key cannot be parsed: validation reports that before the component is built).
+func PublicKeyFingerprint(privateKey string) string {
+	signer, err := ssh.ParsePrivateKey([]byte(privateKey))
+	if err != nil {
+		return ""
+	}
+	return ssh.FingerprintSHA256(signer.PublicKey())
+}
+
+// NewK3sCluster registers, per host: preflight → host marker (carries the only uninstall) →
+// K3s files → drain (first server) → install → uncordon (first server) → labels and taints
+// (first server); hosts are chained servers first, so that an upgrade goes one host at a
+// time. The kubeconfig is read once every node is Ready.
+func NewK3sCluster(ctx *pulumi.Context, name string, args K3sClusterArgs, opts ...pulumi.ResourceOption) (*K3sCluster, error) {
+	if err := args.check(); err != nil {
+		return nil, fmt.Errorf("k3s cluster %s: %w", name, err)
+	}
+	args.setDefaults()
+	c := &K3sCluster{}
+	if err := ctx.RegisterComponentResource("xgen:infra:K3sCluster", name, c, opts...); err != nil {
+		return nil, err
+	}
+	b := &clusterBuilder{ctx: ctx, args: args, parent: c}
+	if err := b.build(); err != nil {
+		return nil, fmt.Errorf("k3s cluster %s: %w", name, err)
+	}
+	c.Kubeconfig = b.kubeconfig
+	c.APIEndpoint = pulumi.String(b.endpoint).ToStringOutput()
+	c.Version = pulumi.String(args.Version).ToStringOutput()
+	c.Nodes = b.nodes.ToMapArrayOutput()
+	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"kubeconfig": c.Kubeconfig, "apiEndpoint": c.APIEndpoint, "version": c.Version, "nodes": c.Nodes,
+	})
+}
+
+func (a *K3sClusterArgs) check() error {
+	switch {
+	case a.Version == "":
+		return fmt.Errorf("Version is required")
+	case a.InstallMode != "online" && a.InstallMode != "airgapped":
+		return fmt.Errorf("InstallMode %q: use online or airgapped", a.InstallMode)
+	case a.InstallMode == "airgapped" && a.Artifacts == nil:
+		return fmt.Errorf("airgapped needs Artifacts")
+	case len(a.Servers) == 0:
+		return fmt.Errorf("at least one server is required")
+	case a.SSH.User == "" || a.SSH.PrivateKey == nil || a.SSH.Port == 0:
+		return fmt.Errorf("SSH.User, SSH.Port and SSH.PrivateKey are required")
+	}
+	return nil
+}
+
+func (a *K3sClusterArgs) setDefaults() {
+	if a.ReadyTimeoutSeconds == 0 {
+		a.ReadyTimeoutSeconds = DefaultReadyTimeoutSeconds
+	}
+	if a.DrainTimeout == "" {
+		a.DrainTimeout = DefaultDrainTimeout
+	}
+	if a.MinDiskMB == 0 {
+		a.MinDiskMB = DefaultMinDiskMB
+	}
+	if a.SSH.ConnectTimeoutSeconds == 0 {
+		a.SSH.ConnectTimeoutSeconds = DefaultConnectTimeout
+	}
+	if a.APIEndpoint == "" {
+		a.APIEndpoint = net.JoinHostPort(a.Servers[0].Address, "6443")
+	}
+}
+
+type clusterBuilder struct {
+	ctx        *pulumi.Context
+	args       K3sClusterArgs
+	parent     pulumi.Resource
+	first      K3sHost
+	endpoint   string
+	token      pulumi.StringOutput
+	kubeconfig pulumi.StringOutput
+	nodes      pulumi.MapArray
+}
+
+type hostPlan struct {
+	host K3sHost
+	role string
+	// index among all hosts (servers first)
+	index int
+}
+
+func (b *clusterBuilder) build() error {
+	a := b.args
+	b.first = a.Servers[0]
+	b.endpoint = a.APIEndpoint
+	var hosts []hostPlan
+	for _, h := range a.Servers {
+		hosts = append(hosts, hostPlan{host: h, role: "server", index: len(hosts)})
+	}
+	for _, h := range a.Agents {
+		hosts = append(hosts, hostPlan{host: h, role: "agent", index: len(hosts)})
+	}
+
+	// Every host passes preflight before anything changes on any of them.
+	var preflights []pulumi.Resource
+	for _, hp := range hosts {
+		pf, err := b.command("preflight-"+hp.host.Name, hp.host, remote.CommandArgs{
+			Create: pulumi.String(k3s.Preflight(hp.host.Name, hp.role, hp.host.GPU, a.InstallMode, a.MinDiskMB)),
+			// Preflight runs again before every install, upgrade or reconfiguration.
+			Triggers: pulumi.Array{pulumi.String(b.installDigest(hp))},
+		})
+		if err != nil {
+			return err
+		}
+		preflights = append(preflights, pf)
+	}
+
+	var previous pulumi.Resource // the last host's uncordon: upgrades go one host at a time
+	var members []pulumi.Resource
+	var metadata []pulumi.Resource
+	for _, hp := range hosts {
+		h := hp.host
+		hostGen := b.generation(h, hp.role)
+		marker, err := b.command("host-"+h.Name, h, remote.CommandArgs{
+			Create: pulumi.String(k3s.Mark(h.Name, k3s.HostMarker, hostGen, "")),
+			Delete: pulumi.String(k3s.HostDelete(h.Name, hp.role, h.Name, hostGen, a.UninstallOnDestroy)),
+		}, pulumi.DependsOn(preflights))
+		if err != nil {
+			return err
+		}
+		files, err := b.files(hp, marker)
+		if err != nil {
+			return err
+		}
+		drainDeps := append([]pulumi.Resource{marker}, files...)
+		if previous != nil {
+			drainDeps = append(drainDeps, previous)
+		}
+		drain, err := b.command("drain-"+h.Name, b.first, remote.CommandArgs{
+			Create: pulumi.String(k3s.Drain(b.first.Name, h.Name, a.Version, a.DrainTimeout)),
+		}, pulumi.DependsOn(drainDeps))
+		if err != nil {
+			return err
+		}
+		install, err := b.install(hp, append(files, drain))
+		if err != nil {
+			return err
+		}
+		uncordon, err := b.command("uncordon-"+h.Name, b.first, remote.CommandArgs{
+			Create: pulumi.String(k3s.Uncordon(b.first.Name, h.Name, a.Version, a.ReadyTimeoutSeconds)),
+		}, pulumi.DependsOn([]pulumi.Resource{install}))
+		if err != nil {
+			return err
+		}
+		previous = uncordon
+		labels, taints := nodeMetadata(h)
+		meta, err := b.command("metadata-"+h.Name, b.first, remote.CommandArgs{
+			Create: pulumi.String(k3s.NodeMetadata(b.first.Name, h.Name, labels, taints)),
+		}, pulumi.DependsOn([]pulumi.Resource{uncordon}))
+		if err != nil {
+			return err
+		}
+		metadata = append(metadata, meta)
+		if hp.index > 0 {
+			// Deleted before the host's marker: a removed node leaves the cluster, then the
+			// host uninstalls K3s.
+			gen := b.generation(b.first, "member:"+h.Name)
+			member, err := b.command("member-"+h.Name, b.first, remote.CommandArgs{
+				Create: pulumi.String(k3s.Mark(b.first.Name, k3s.MemberMarker(h.Name), gen, "")),
+				Delete: pulumi.String(k3s.MemberDelete(b.first.Name, h.Name, gen, a.DrainTimeout)),
+			}, pulumi.DependsOn([]pulumi.Resource{marker, uncordon}))
+			if err != nil {
+				return err
+			}
+			members = append(members, member)
+		}
+		roles := []string{hp.role}
+		if hp.role == "server" {
+			roles = []string{"control-plane", "etcd", "master"}
+		}
+		b.nodes = append(b.nodes, pulumi.Map{
+			"name": pulumi.String(h.Name), "address": pulumi.String(h.Address),
+			"roles": pulumi.ToStringArray(roles), "version": pulumi.String(a.Version),
+		})
+	}
+
+	// The guard is deleted first on a destroy of the whole stack (it depends on every
+	// member), and only then: it tells member deletes apart from a removed node.
+	guardGen := b.generation(b.first, "guard")
+	guard, err := b.command("destroy-guard", b.first, remote.CommandArgs{
+		Create: pulumi.String(k3s.Mark(b.first.Name, k3s.GuardMarker, guardGen, k3s.DestroyingMarker)),
+		Delete: pulumi.String(k3s.GuardDelete(b.first.Name, guardGen)),
+	}, pulumi.DependsOn(append(members, metadata...)))
+	if err != nil {
+		return err
+	}
+
+	// Read the kubeconfig once every node is Ready with its labels; it changes only when the
+	// node set does, so a second run reads nothing.
+	read, err := b.command("kubeconfig", b.first, remote.CommandArgs{
+		Create:   pulumi.String(k3s.ReadFile(b.first.Name, k3s.KubeconfigPath, a.ReadyTimeoutSeconds)),
+		Triggers: pulumi.Array{pulumi.String(b.nodeSetDigest(hosts))},
+		Logging:  remote.LoggingNone,
+	}, pulumi.DependsOn([]pulumi.Resource{guard}), pulumi.AdditionalSecretOutputs([]string{"stdout"}))
+	if err != nil {
+		return err
+	}
+	endpoint := b.endpoint
+	b.kubeconfig = pulumi.ToSecret(read.Stdout.ApplyT(func(kc string) string {
+		return k3s.RewriteKubeconfig(kc, endpoint)
+	})).(pulumi.StringOutput)
+	return nil
+}
+
+// files writes a host's K3s files; joining hosts get the token the first server made.
+func (b *clusterBuilder) files(hp hostPlan, marker pulumi.Resource) ([]pulumi.Resource, error) {
+	a, h := b.args, hp.host
+	deps := pulumi.DependsOn([]pulumi.Resource{marker})
+	var out []pulumi.Resource
+	cfg, err := b.command("config-"+h.Name, h, remote.CommandArgs{
+		Create: pulumi.String(k3s.WriteFile(h.Name, k3s.ConfigPath, "0600")),
+		Stdin:  pulumi.String(b.nodeConfig(hp).YAML()),
+	}, deps)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, cfg)
+	if hp.index > 0 {
+		tok, err := b.command("token-"+h.Name, h, remote.CommandArgs{
+			Create: pulumi.String(k3s.WriteFile(h.Name, k3s.TokenPath, "0600")),
+			Stdin:  pulumi.ToSecret(b.token).(pulumi.StringOutput),
+		}, deps)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tok)
+	}
+	if r := a.Registry; r != nil {
+		content := pulumi.String(k3s.Registries(r.Server, "", "")).ToStringOutput()
+		if r.Username != "" {
+			content = pulumi.ToSecret(r.Password.ToStringOutput().ApplyT(func(pw string) string {
+				return k3s.Registries(r.Server, r.Username, pw)
+			})).(pulumi.StringOutput)
+		}
+		reg, err := b.command("registries-"+h.Name, h, remote.CommandArgs{
+			Create: pulumi.String(k3s.WriteFile(h.Name, k3s.RegistriesPath, "0600")),
+			Stdin:  content,
+		}, deps)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, reg)
+	}
+	return out, nil
+}
+
+// install uploads (air-gapped) and installs K3s; for the first server it also reads back
+// the join token K3s generated.
+func (b *clusterBuilder) install(hp hostPlan, deps []pulumi.Resource) (pulumi.Resource, error) {
+	a, h := b.args, hp.host
+	in := k3s.Install{Host: h.Name, Role: hp.role, Version: a.Version, Mode: a.InstallMode,
+		ReadyTimeoutSeconds: a.ReadyTimeoutSeconds, ConfigSHA256: b.configDigest(hp)}
+	if art := a.Artifacts; a.InstallMode == "airgapped" {
+		in.BinarySHA256, in.ImagesSHA256 = art.BinarySHA256, art.ImagesSHA256
+		in.StagedBinary = k3s.StagedPath("k3s", art.BinarySHA256)
+		in.ImagesName = baseName(art.Images)
+		in.StagedImages = k3s.StagedPath(in.ImagesName, art.ImagesSHA256)
+		for _, up := range []struct{ name, local, remote string }{
+			{"upload-k3s-", art.Binary, in.StagedBinary}, {"upload-images-", art.Images, in.StagedImages},
+		} {
+			cp, err := remote.NewCopyToRemote(b.ctx, up.name+h.Name, &remote.CopyToRemoteArgs{
+				Connection: b.connection(h),
+				Source:     pulumi.NewFileAsset(up.local),
+				RemotePath: pulumi.String(up.remote),
+				Triggers:   pulumi.Array{pulumi.String(up.remote)},
+			}, pulumi.Parent(b.parent), pulumi.DependsOn(deps))
+			if err != nil {
+				return nil, err
+			}
+			deps = append(deps, cp)
+		}
+	}
+	install, err := b.command("install-"+h.Name, h, remote.CommandArgs{
+		Create: pulumi.String(in.Command()),
+	}, pulumi.DependsOn(deps))
+	if err != nil {
+		return nil, err
+	}
+	if hp.index == 0 {
+		read, err := b.command("join-token", h, remote.CommandArgs{
+			Create:  pulumi.String(k3s.ReadFile(h.Name, k3s.ServerToken, a.ReadyTimeoutSeconds)),
+			Logging: remote.LoggingNone,
+		}, pulumi.DependsOn([]pulumi.Resource{install}), pulumi.AdditionalSecretOutputs([]string{"stdout"}))
+		if err != nil {
+			return nil, err
+		}
+		b.token = pulumi.ToSecret(read.Stdout).(pulumi.StringOutput)
+	}
+	return install, nil
+}
+
+// command registers a remote command on host, parented to the cluster. Previous output is
+// never put in the environment: that needs AcceptEnv on every sshd and nothing here reads it.
+func (b *clusterBuilder) command(name string, host K3sHost, args remote.CommandArgs, opts ...pulumi.ResourceOption) (*remote.Command, error) {
+	args.Connection = b.connection(host)
+	args.AddPreviousOutputInEnv = pulumi.Bool(false)
+	cmd, err := remote.NewCommand(b.ctx, name, &args, append(opts, pulumi.Parent(b.parent))...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return cmd, nil
+}
+
+// connection: the pinned host key, one dial attempt bounded by the connect timeout (an
+// unreachable host fails fast), the optional bastion.
+func (b *clusterBuilder) connection(h K3sHost) remote.ConnectionArgs {
+	s := b.args.SSH
+	conn := remote.ConnectionArgs{
+		Host: pulumi.String(h.Address), Port: pulumi.Float64(float64(s.Port)), User: pulumi.String(s.User),
+		PrivateKey: pulumi.ToSecret(s.PrivateKey).(pulumi.StringOutput), HostKey: pulumi.String(h.HostKey),
+		PerDialTimeout: pulumi.Int(s.ConnectTimeoutSeconds), DialErrorLimit: pulumi.Int(1),
+	}
+	if bh := s.Bastion; bh != nil {
+		conn.Proxy = remote.ProxyConnectionArgs{
+			Host: pulumi.String(bh.Address), Port: pulumi.Float64(float64(bh.Port)), User: pulumi.String(bh.User),
+			PrivateKey: pulumi.ToSecret(s.PrivateKey).(pulumi.StringOutput), HostKey: pulumi.String(bh.HostKey),
+			PerDialTimeout: pulumi.Int(s.ConnectTimeoutSeconds), DialErrorLimit: pulumi.Int(1),
+		}
+	}
+	return conn
+}
+
+// generation identifies what a delete script belongs to: the host's connection (key
+// included, by fingerprint) and the uninstall choice. See k3s.Generation.
+func (b *clusterBuilder) generation(h K3sHost, what string) string {
+	s := b.args.SSH
+	return k3s.Generation(what, h.Address, strconv.Itoa(s.Port), s.User, h.HostKey, s.PrivateKeyFingerprint,
+		strconv.FormatBool(b.args.UninstallOnDestroy))
+}
+
+func (b *clusterBuilder) nodeConfig(hp hostPlan) k3s.NodeConfig {
+	a, h := b.args, hp.host
+	labels, taints := nodeMetadata(h)
+	nc := k3s.NodeConfig{Role: hp.role, Name: h.Name, Address: h.Address, Labels: labels, Taints: taints}
+	if hp.index > 0 {
+		nc.Server = "https://" + net.JoinHostPort(b.first.Address, "6443")
+	}
+	if hp.role == "server" {
+		nc.ClusterInit = hp.index == 0 && len(a.Servers) > 1
+		endpointHost, _, _ := net.SplitHostPort(b.endpoint)
+		nc.TLSSANs = uniqueSorted(append(append([]string{endpointHost}, a.TLSSANs...), h.Address))
+		nc.ClusterCIDR, nc.ServiceCIDR = a.ClusterCIDR, a.ServiceCIDR
+		nc.Disable = a.Disable
+	}
+	return nc
+}
+
+// configDigest covers the host's non-secret K3s files and the registry login's identity.
+func (b *clusterBuilder) configDigest(hp hostPlan) string {
+	parts := []string{b.nodeConfig(hp).YAML()}
+	if r := b.args.Registry; r != nil {
+		parts = append(parts, r.Server, r.Username)
+	}
+	return digest(parts...)
+}
+
+func (b *clusterBuilder) installDigest(hp hostPlan) string {
+	a := b.args
+	parts := []string{a.Version, a.InstallMode, b.configDigest(hp)}
+	if art := a.Artifacts; art != nil {
+		parts = append(parts, art.BinarySHA256, art.ImagesSHA256)
+	}
+	return digest(parts...)
+}
+
+func (b *clusterBuilder) nodeSetDigest(hosts []hostPlan) string {
+	var parts []string
+	for _, hp := range hosts {
+		parts = append(parts, hp.host.Name, hp.host.Address, hp.role)
+	}
+	return digest(append(parts, b.endpoint)...)
+}
+
+// nodeMetadata adds the GPU label and taint to a host's own.
+func nodeMetadata(h K3sHost) (map[string]string, []string) {
+	labels := map[string]string{}
+	for k, v := range h.Labels {
+		labels[k] = v
+	}
+	taints := append([]string(nil), h.Taints...)
+	if h.GPU {
+		labels["nvidia.com/gpu.present"] = "true"
+		taints = append(taints, "nvidia.com/gpu=present:NoSchedule")
+	}
+	return labels, uniqueSorted(taints)
+}
+
+func digest(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(h[:])
+}
+
+func uniqueSorted(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range s {
+		if v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func baseName(p string) string {
+	if i := strings.LastIndex(p, "/"); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}

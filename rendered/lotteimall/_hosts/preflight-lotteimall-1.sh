@@ -1,0 +1,81 @@
+set -eu
+HOST='lotteimall-1'
+ROLE='server'
+GPU='false'
+INSTALL_MODE='online'
+MIN_DISK_MB='10240'
+# lib.sh: helpers every K3s host script starts with (the builders prepend it after the
+# script's parameters). POSIX sh: the login shell of the SSH user runs the scripts.
+# Parameters come from the header the builder writes; every script gets HOST.
+: "${HOST:?}"
+
+log() { printf 'xgen-k3s[%s]: %s\n' "$HOST" "$*" >&2; }
+die() {
+	printf 'xgen-k3s[%s]: error: %s\n' "$HOST" "$*" >&2
+	exit 1
+}
+# as_root runs a command as root without ever prompting (no TTY, no password).
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+kube() { as_root /usr/local/bin/k3s kubectl "$@"; }
+# port_listening PORT: something listens on TCP PORT in this host's network.
+port_listening() {
+	hex=$(printf ':%04X' "$1")
+	awk -v p="$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+# wait_until SECONDS WHAT CMD...: retries CMD every 2 s until it succeeds or time is up.
+wait_until() {
+	limit=$1 what=$2
+	shift 2
+	waited=0
+	until "$@" >/dev/null 2>&1; do
+		[ "$waited" -lt "$limit" ] || die "timed out after ${limit}s waiting for $what"
+		sleep 2
+		waited=$((waited + 2))
+	done
+}
+# marker_is FILE VALUE: FILE (root-owned) holds exactly VALUE.
+marker_is() { [ "$(as_root cat "$1" 2>/dev/null || true)" = "$2" ]; }
+# shellcheck disable=SC2034 # read by the scripts that keep markers
+MARKERS=/var/lib/rancher/xgen
+# preflight.sh: checks one host before anything on it is changed. Nothing is written.
+# In: ROLE (server|agent) GPU (true|false) INSTALL_MODE (online|airgapped) MIN_DISK_MB
+: "${ROLE:?}" "${GPU:?}" "${INSTALL_MODE:?}" "${MIN_DISK_MB:?}"
+me=$(id -un)
+if [ "$(id -u)" -ne 0 ] && ! sudo -n true 2>/dev/null; then
+	die "user $me cannot run sudo without a password; add '$me ALL=(ALL) NOPASSWD:ALL' to /etc/sudoers.d/$me (visudo -f)"
+fi
+[ "$(uname -s)" = Linux ] || die "unsupported OS $(uname -s): K3s needs Linux"
+arch=$(uname -m)
+case "$arch" in
+x86_64) ;;
+aarch64 | arm64) [ "$INSTALL_MODE" = online ] || die "the air-gapped artifacts are amd64 but this host is $arch" ;;
+*) die "unsupported architecture $arch: K3s runs on amd64 and arm64" ;;
+esac
+if [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then
+	die "systemd is not running: K3s is installed as a systemd service"
+fi
+# Our own K3s holds 6443/10250 itself; anything else there would stop K3s from starting.
+if [ ! -f /etc/systemd/system/k3s.service ] && [ ! -f /etc/systemd/system/k3s-agent.service ]; then
+	for port in 6443 10250; do
+		if port_listening "$port"; then
+			die "TCP port $port is in use by another program; find it with: sudo ss -ltnp 'sport = :$port'"
+		fi
+	done
+fi
+avail=$(df -Pm /var/lib | awk 'NR == 2 { print $4 }')
+[ "$avail" -ge "$MIN_DISK_MB" ] || die "only $avail MB free under /var/lib; K3s and its images need at least $MIN_DISK_MB MB"
+if [ "$GPU" = true ]; then
+	if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
+		die "gpu: true, but the NVIDIA driver does not answer (nvidia-smi -L); install the driver or set gpu: false"
+	fi
+	command -v nvidia-container-runtime >/dev/null 2>&1 ||
+		die "gpu: true, but nvidia-container-runtime is missing; install the NVIDIA Container Toolkit"
+fi
+# Air-gapped hosts are not expected to reach anything: nothing here needs egress.
+if [ "$INSTALL_MODE" = online ]; then
+	command -v curl >/dev/null 2>&1 || die "the online install downloads K3s with curl, which is missing"
+fi
+log "preflight ok: $arch, $avail MB free, role $ROLE"

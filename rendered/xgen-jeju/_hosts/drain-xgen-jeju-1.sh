@@ -1,0 +1,61 @@
+set -eu
+HOST='xgen-jeju-1'
+NODE='xgen-jeju-1'
+K3S_VERSION='v1.31.4+k3s1'
+DRAIN_TIMEOUT='5m'
+# lib.sh: helpers every K3s host script starts with (the builders prepend it after the
+# script's parameters). POSIX sh: the login shell of the SSH user runs the scripts.
+# Parameters come from the header the builder writes; every script gets HOST.
+: "${HOST:?}"
+
+log() { printf 'xgen-k3s[%s]: %s\n' "$HOST" "$*" >&2; }
+die() {
+	printf 'xgen-k3s[%s]: error: %s\n' "$HOST" "$*" >&2
+	exit 1
+}
+# as_root runs a command as root without ever prompting (no TTY, no password).
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+kube() { as_root /usr/local/bin/k3s kubectl "$@"; }
+# port_listening PORT: something listens on TCP PORT in this host's network.
+port_listening() {
+	hex=$(printf ':%04X' "$1")
+	awk -v p="$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+# wait_until SECONDS WHAT CMD...: retries CMD every 2 s until it succeeds or time is up.
+wait_until() {
+	limit=$1 what=$2
+	shift 2
+	waited=0
+	until "$@" >/dev/null 2>&1; do
+		[ "$waited" -lt "$limit" ] || die "timed out after ${limit}s waiting for $what"
+		sleep 2
+		waited=$((waited + 2))
+	done
+}
+# marker_is FILE VALUE: FILE (root-owned) holds exactly VALUE.
+marker_is() { [ "$(as_root cat "$1" 2>/dev/null || true)" = "$2" ]; }
+# shellcheck disable=SC2034 # read by the scripts that keep markers
+MARKERS=/var/lib/rancher/xgen
+# drain.sh (runs on the first server): before NODE is upgraded, cordon and drain it. A node
+# that is not registered yet, or already runs K3S_VERSION, is left alone (first install).
+# In: NODE K3S_VERSION DRAIN_TIMEOUT
+: "${NODE:?}" "${K3S_VERSION:?}" "${DRAIN_TIMEOUT:?}"
+if [ ! -x /usr/local/bin/k3s ]; then
+	log "no K3s here yet; nothing to drain"
+	exit 0
+fi
+current=$(kube get node "$NODE" --ignore-not-found -o 'jsonpath={.status.nodeInfo.kubeletVersion}') ||
+	die "cannot read node $NODE from the API server"
+if [ -z "$current" ] || [ "$current" = "$K3S_VERSION" ]; then
+	log "node $NODE: nothing to drain (${current:-not registered})"
+	exit 0
+fi
+kube cordon "$NODE" >/dev/null
+if [ "$(kube get nodes -o name | wc -l)" -gt 1 ]; then
+	kube drain "$NODE" --ignore-daemonsets --delete-emptydir-data --force --timeout="$DRAIN_TIMEOUT" >/dev/null ||
+		die "node $NODE did not drain within $DRAIN_TIMEOUT (a PodDisruptionBudget that allows no eviction?)"
+fi
+log "node $NODE cordoned and drained for $current -> $K3S_VERSION"
