@@ -19,6 +19,7 @@ lint: shellcheck
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	shellcheck -x -P SCRIPTDIR tools/*.sh .ci/run
+	shellcheck -s sh internal/testhosts/scripts/*.sh
 
 # shellcheck comes from Debian's package; installed on first use.
 shellcheck:

@@ -38,9 +38,21 @@ func engineTools(t testing.TB) string {
 	return dir
 }
 
-// engineStackFiles are the four sites and the fifth test site.
+// engineStackFiles are the four sites and the fifth test site, each as its Kubernetes layer
+// (inprocess.KubernetesLayer): the command provider that runs the host layer cannot be
+// had here, so the real engine deploys the apps to a cluster that exists, as it does for
+// a site without `cluster`.
 func engineStackFiles(t testing.TB) []string {
-	return append(siteStackFiles(t), filepath.Join("testdata", "Pulumi.acme-busan.yaml"))
+	dir := t.TempDir()
+	var out []string
+	for _, f := range append(siteStackFiles(t), filepath.Join("testdata", "Pulumi.acme-busan.yaml")) {
+		dst := filepath.Join(dir, filepath.Base(f))
+		if err := inprocess.KubernetesLayer(f, dst, ""); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, dst)
+	}
+	return out
 }
 
 func TestRealEngineEverySite(t *testing.T) {

@@ -134,7 +134,7 @@ func NewK3sCluster(ctx *pulumi.Context, name string, args K3sClusterArgs, opts .
 	}
 	args.setDefaults()
 	c := &K3sCluster{}
-	if err := ctx.RegisterComponentResource("xgen:infra:K3sCluster", name, c, opts...); err != nil {
+	if err := ctx.RegisterComponentResource("xgen:index:K3sCluster", name, c, opts...); err != nil {
 		return nil, err
 	}
 	b := &clusterBuilder{ctx: ctx, args: args, parent: c}

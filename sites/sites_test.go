@@ -29,8 +29,11 @@ func requiredSecrets(siteJSON string) (map[string]string, []string) {
 		}
 		key := ConfigNamespace + ":" + k.ConfigKey
 		cfg[key] = "s3cr3t-" + k.ConfigKey
-		if k.ConfigKey == "kubeconfig" {
+		switch k.ConfigKey {
+		case "kubeconfig":
 			cfg[key] = testKubeconfig
+		case "sshPrivateKey":
+			cfg[key] = testPrivateKey
 		}
 		keys = append(keys, key)
 	}

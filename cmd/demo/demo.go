@@ -20,6 +20,7 @@ import (
 
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/harness"
+	"xgen-infra/internal/inprocess"
 )
 
 func toolsDir() string {
@@ -101,8 +102,14 @@ func demo() error {
 		return err
 	}
 	defer logFile.Close()
+	// The site's Kubernetes layer: the command provider that installs K3s cannot be had
+	// here, so the apps go to the local cluster (infra.hostAddress: the rehearsal host).
+	stackFile := filepath.Join(demoDir, filepath.Base(demoStack))
+	if err := inprocess.KubernetesLayer(demoStack, stackFile, harness.RehearsalHostAddress); err != nil {
+		return err
+	}
 	ws, err := engine.New(ctx, engine.Options{
-		ToolsDir: toolsDir(), ProgramDir: ".", StackFile: demoStack, Dir: engineDir, Log: logFile,
+		ToolsDir: toolsDir(), ProgramDir: ".", StackFile: stackFile, Dir: engineDir, Log: logFile,
 	})
 	if err != nil {
 		return err

@@ -46,8 +46,15 @@ const FakeNodeAnnotation = "kwok.x-k8s.io/node"
 type Node struct {
 	Name   string
 	Labels map[string]string
-	// GPUs is the nvidia.com/gpu capacity; GPU nodes are also tainted nvidia.com/gpu:NoSchedule.
+	// GPUs is the nvidia.com/gpu capacity; GPU nodes are also tainted nvidia.com/gpu:NoSchedule
+	// unless Taints is given.
 	GPUs int
+	// Taints replace the default GPU taint when set.
+	Taints []corev1.Taint
+	// KubeletVersion is reported in status.nodeInfo (K3s reports its release there).
+	KubeletVersion string
+	// Address is reported as the node's InternalIP.
+	Address string
 }
 
 // DefaultNodes are two ordinary nodes and one GPU node labelled the way GPU services select.
@@ -73,6 +80,18 @@ type Options struct {
 	InstallIstioCRDs bool
 	// Progress receives one line per step. Default: discarded.
 	Progress io.Writer
+	// Address, when set, is the address the API server advertises and serves on (all
+	// interfaces, port APIPort, certificate for Address, 127.0.0.1 and SANs) and etcd uses
+	// fixed ports 2379/2380 on loopback: a control plane on a test host of its own.
+	// Default: loopback only, free ports.
+	Address string
+	// APIPort is the API server's port with Address. Default 6443.
+	APIPort int
+	// SANs are extra names and addresses in the API server certificate.
+	SANs []string
+	// Resume keeps Dir (certificates, etcd data) from an earlier run: a restarted control
+	// plane with its objects. Default false: Dir is emptied first.
+	Resume bool
 }
 
 // Cluster is a running control plane.
@@ -136,8 +155,10 @@ func (c *Cluster) boot(ctx context.Context, opts Options) error {
 		return err
 	}
 	opts.Dir = dir
-	if err := os.RemoveAll(opts.Dir); err != nil {
-		return err
+	if !opts.Resume {
+		if err := os.RemoveAll(opts.Dir); err != nil {
+			return err
+		}
 	}
 	for _, d := range []string{"pki", "etcd", "logs", "home"} {
 		if err := os.MkdirAll(filepath.Join(opts.Dir, d), 0o700); err != nil {
@@ -146,15 +167,33 @@ func (c *Cluster) boot(ctx context.Context, opts Options) error {
 	}
 	c.dir, c.progress = opts.Dir, progress
 
-	pki, err := writePKI(filepath.Join(opts.Dir, "pki"))
+	sanIPs, sanNames := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.0.1")}, []string(nil)
+	for _, san := range append([]string{opts.Address}, opts.SANs...) {
+		if ip := net.ParseIP(san); ip != nil {
+			sanIPs = append(sanIPs, ip)
+		} else if san != "" {
+			sanNames = append(sanNames, san)
+		}
+	}
+	pki, err := loadOrWritePKI(filepath.Join(opts.Dir, "pki"), sanIPs, sanNames)
 	if err != nil {
 		return fmt.Errorf("harness: certificates: %w", err)
 	}
-	ports, err := freePorts(3)
-	if err != nil {
-		return err
+	bindAddress, advertise := "127.0.0.1", "127.0.0.1"
+	var etcdClient, etcdPeer, apiPort int
+	if opts.Address != "" {
+		bindAddress, advertise = "0.0.0.0", opts.Address
+		etcdClient, etcdPeer, apiPort = 2379, 2380, opts.APIPort
+		if apiPort == 0 {
+			apiPort = 6443
+		}
+	} else {
+		ports, err := freePorts(3)
+		if err != nil {
+			return err
+		}
+		etcdClient, etcdPeer, apiPort = ports[0], ports[1], ports[2]
 	}
-	etcdClient, etcdPeer, apiPort := ports[0], ports[1], ports[2]
 	server := fmt.Sprintf("https://127.0.0.1:%d", apiPort)
 	c.Kubeconfig = filepath.Join(opts.Dir, "kubeconfig")
 	if err := writeKubeconfig(c.Kubeconfig, server, pki); err != nil {
@@ -175,7 +214,7 @@ func (c *Cluster) boot(ctx context.Context, opts Options) error {
 	c.step("kube-apiserver")
 	if err := c.start("kube-apiserver", filepath.Join(bin, "kube-apiserver"),
 		"--etcd-servers="+client,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port="+strconv.Itoa(apiPort),
+		"--bind-address="+bindAddress, "--advertise-address="+advertise, "--secure-port="+strconv.Itoa(apiPort),
 		"--tls-cert-file="+pki.serverCert, "--tls-private-key-file="+pki.serverKey, "--client-ca-file="+pki.caCert,
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+pki.saPub, "--service-account-signing-key-file="+pki.saKey,
@@ -212,6 +251,10 @@ func (c *Cluster) boot(ctx context.Context, opts Options) error {
 		return err
 	}
 
+	if opts.Resume {
+		// A restarted kwok waits for the old node leases to expire unless they are gone.
+		_ = c.Client.CoordinationV1().Leases("kube-node-lease").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+	}
 	c.step("kwok")
 	// A KwokConfiguration in the file is not defaulted: the file holds only Stages and the
 	// options are flags. HOME keeps kwok from reading ~/.kwok/kwok.yaml.
@@ -223,8 +266,10 @@ func (c *Cluster) boot(ctx context.Context, opts Options) error {
 	}
 
 	c.step(fmt.Sprintf("%d fake nodes", len(opts.Nodes)))
-	if err := c.createNodes(ctx, opts.Nodes); err != nil {
-		return err
+	for _, n := range opts.Nodes {
+		if err := c.CreateNode(ctx, n); err != nil {
+			return err
+		}
 	}
 	if opts.InstallIstioCRDs {
 		c.step("Istio CRDs")
@@ -236,7 +281,7 @@ func (c *Cluster) boot(ctx context.Context, opts Options) error {
 			return fmt.Errorf("harness: Istio CRDs: %w", err)
 		}
 	}
-	if err := c.waitNodesReady(ctx, len(opts.Nodes), 60*time.Second); err != nil {
+	if err := c.waitNodesReady(ctx, opts.Nodes, 90*time.Second); err != nil {
 		return err
 	}
 	if err := c.writePIDs(); err != nil {
@@ -339,55 +384,78 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 	}, "the API server to be ready")
 }
 
-func (c *Cluster) createNodes(ctx context.Context, nodes []Node) error {
-	for _, n := range nodes {
-		labels := map[string]string{"kubernetes.io/hostname": n.Name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "type": "kwok"}
-		for k, v := range n.Labels {
-			labels[k] = v
+// CreateNode registers a fake node (kwok runs its pods), or updates the one of that name:
+// labels, taints and status are made what n says.
+func (c *Cluster) CreateNode(ctx context.Context, n Node) error {
+	labels := map[string]string{"kubernetes.io/hostname": n.Name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "type": "kwok"}
+	for k, v := range n.Labels {
+		labels[k] = v
+	}
+	capacity := corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("16"),
+		corev1.ResourceMemory: resource.MustParse("64Gi"),
+		corev1.ResourcePods:   resource.MustParse("110"),
+	}
+	taints := n.Taints
+	if n.GPUs > 0 {
+		capacity["nvidia.com/gpu"] = *resource.NewQuantity(int64(n.GPUs), resource.DecimalSI)
+		if taints == nil {
+			taints = []corev1.Taint{{Key: "nvidia.com/gpu", Value: "present", Effect: corev1.TaintEffectNoSchedule}}
 		}
-		capacity := corev1.ResourceList{
-			corev1.ResourceCPU:    resource.MustParse("16"),
-			corev1.ResourceMemory: resource.MustParse("64Gi"),
-			corev1.ResourcePods:   resource.MustParse("110"),
-		}
-		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
-			Name: n.Name, Labels: labels, Annotations: map[string]string{FakeNodeAnnotation: "fake"},
-		}}
-		if n.GPUs > 0 {
-			capacity["nvidia.com/gpu"] = *resource.NewQuantity(int64(n.GPUs), resource.DecimalSI)
-			node.Spec.Taints = []corev1.Taint{{Key: "nvidia.com/gpu", Value: "present", Effect: corev1.TaintEffectNoSchedule}}
-		}
-		created, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
-		if err != nil {
+	}
+	nodes := c.Client.CoreV1().Nodes()
+	node, err := nodes.Get(ctx, n.Name, metav1.GetOptions{})
+	if err != nil {
+		node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name}}
+		node.Labels, node.Annotations, node.Spec.Taints = labels, map[string]string{FakeNodeAnnotation: "fake"}, taints
+		if node, err = nodes.Create(ctx, node, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("harness: node %s: %w", n.Name, err)
 		}
-		created.Status.Capacity, created.Status.Allocatable = capacity, capacity
-		if _, err := c.Client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("harness: node %s status: %w", n.Name, err)
+	} else {
+		for k, v := range labels {
+			node.Labels[k] = v
 		}
+		node.Spec.Taints = taints
+		if node, err = nodes.Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("harness: node %s: %w", n.Name, err)
+		}
+	}
+	node.Status.Capacity, node.Status.Allocatable = capacity, capacity
+	if n.KubeletVersion != "" {
+		node.Status.NodeInfo.KubeletVersion = n.KubeletVersion
+	}
+	if n.Address != "" {
+		node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.Address}, {Type: corev1.NodeHostName, Address: n.Name}}
+	}
+	if _, err := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("harness: node %s status: %w", n.Name, err)
 	}
 	return nil
 }
 
-func (c *Cluster) waitNodesReady(ctx context.Context, want int, timeout time.Duration) error {
+func (c *Cluster) waitNodesReady(ctx context.Context, want []Node, timeout time.Duration) error {
 	return poll(ctx, timeout, func() (bool, error) {
 		if err := c.exited(); err != nil {
 			return false, err
 		}
-		nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, nil
-		}
-		ready := 0
-		for _, n := range nodes.Items {
-			for _, cond := range n.Status.Conditions {
-				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-					ready++
-				}
+		for _, n := range want {
+			node, err := c.Client.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+			if err != nil || !NodeReady(node) {
+				return false, nil
 			}
 		}
-		return ready == want, nil
-	}, fmt.Sprintf("%d nodes to be Ready", want))
+		return true, nil
+	}, fmt.Sprintf("%d nodes to be Ready", len(want)))
+}
+
+// NodeReady reports the node's Ready condition.
+func NodeReady(n *corev1.Node) bool {
+	for _, cond := range n.Status.Conditions {
+		if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 // poll calls check every 100 ms until it reports done, fails, or timeout passes.
@@ -435,14 +503,28 @@ type pkiFiles struct {
 	caCert, serverCert, serverKey, adminCert, adminKey, saKey, saPub string
 }
 
-// writePKI creates a throwaway CA, the API server's serving certificate, an admin client
-// certificate in system:masters and the service-account signing key pair.
-func writePKI(dir string) (pkiFiles, error) {
-	f := pkiFiles{
+// loadOrWritePKI keeps the certificates of an earlier run in dir, or writes new ones.
+func loadOrWritePKI(dir string, ips []net.IP, names []string) (pkiFiles, error) {
+	f := pkiPaths(dir)
+	if _, err := os.Stat(f.saPub); err == nil {
+		return f, nil
+	}
+	return writePKI(dir, ips, names)
+}
+
+func pkiPaths(dir string) pkiFiles {
+	return pkiFiles{
 		caCert: filepath.Join(dir, "ca.crt"), serverCert: filepath.Join(dir, "apiserver.crt"), serverKey: filepath.Join(dir, "apiserver.key"),
 		adminCert: filepath.Join(dir, "admin.crt"), adminKey: filepath.Join(dir, "admin.key"),
 		saKey: filepath.Join(dir, "sa.key"), saPub: filepath.Join(dir, "sa.pub"),
 	}
+}
+
+// writePKI creates a throwaway CA, the API server's serving certificate (for ips and names
+// besides the in-cluster names), an admin client certificate in system:masters and the
+// service-account signing key pair.
+func writePKI(dir string, ips []net.IP, names []string) (pkiFiles, error) {
+	f := pkiPaths(dir)
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return f, err
@@ -484,8 +566,7 @@ func writePKI(dir string) (pkiFiles, error) {
 		return writePEM(keyPath, "EC PRIVATE KEY", keyDER)
 	}
 	if err := issue(2, pkix.Name{CommonName: "kube-apiserver"}, x509.ExtKeyUsageServerAuth,
-		[]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.0.1")},
-		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+		ips, append([]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}, names...),
 		f.serverCert, f.serverKey); err != nil {
 		return f, err
 	}
@@ -544,4 +625,20 @@ contexts:
 current-context: harness
 `, server, pki.caCert, pki.adminCert, pki.adminKey)
 	return os.WriteFile(path, []byte(kubeconfig), 0o600)
+}
+
+// Attach returns a Cluster for a control plane this package did not start (e.g. one a test
+// host's K3s formed), from its kubeconfig: Apply, WaitAvailable and the rest work on it;
+// Stop does nothing.
+func Attach(kubeconfig []byte) (*Cluster, error) {
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("harness: kubeconfig: %w", err)
+	}
+	cfg.QPS, cfg.Burst = 200, 400
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{Config: cfg, Client: client}, nil
 }

@@ -38,7 +38,22 @@ type Recorder struct {
 	Resources []Resource
 	project   string
 	stack     string
+	outputs   OutputsFunc
+	dryRun    bool
 }
+
+// OutputsFunc gives a registered resource's outputs instead of the echoed inputs; ok false
+// leaves the resource to the default. It may be called concurrently.
+type OutputsFunc func(res Resource) (outputs resource.PropertyMap, ok bool, err error)
+
+// Option changes how Run runs the program.
+type Option func(*Recorder)
+
+// AsUpdate runs the program as `pulumi up` does (not a preview: ctx.DryRun() is false).
+func AsUpdate() Option { return func(r *Recorder) { r.dryRun = false } }
+
+// WithOutputs lets f provide outputs, e.g. by doing what a provider would.
+func WithOutputs(f OutputsFunc) Option { return func(r *Recorder) { r.outputs = f } }
 
 // NewResource implements pulumi.MockResourceMonitor.
 func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -59,6 +74,15 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	r.mu.Lock()
 	r.Resources = append(r.Resources, res)
 	r.mu.Unlock()
+	if r.outputs != nil {
+		out, ok, err := r.outputs(res)
+		if err != nil {
+			return "", nil, err
+		}
+		if ok {
+			return args.Name + "-id", out, nil
+		}
+	}
 	return args.Name + "-id", mockOutputs(args.TypeToken, args.Inputs), nil
 }
 
@@ -116,13 +140,16 @@ func (r *Recorder) ByURN(urn string) (Resource, bool) {
 // Run runs program under the mock monitor with the given stack config (full keys, objects
 // JSON-encoded) and the keys that are secret.
 // Like the language host, it also hands the program the whole config in PULUMI_CONFIG.
-func Run(program pulumi.RunFunc, project, stack string, config map[string]string, secretKeys []string) (*Recorder, error) {
-	rec := &Recorder{project: project, stack: stack}
+// By default the run is a preview (ctx.DryRun() is true); see AsUpdate.
+func Run(program pulumi.RunFunc, project, stack string, config map[string]string, secretKeys []string, opts ...Option) (*Recorder, error) {
+	rec := &Recorder{project: project, stack: stack, dryRun: true}
+	for _, o := range opts {
+		o(rec)
+	}
 	withConfig := func(info *pulumi.RunInfo) {
 		info.Config = config
 		info.ConfigSecretKeys = secretKeys
-		// A mock run is what a preview sees: the program reports, `pulumi up` only refuses.
-		info.DryRun = true
+		info.DryRun = rec.dryRun
 	}
 	all, err := json.Marshal(config)
 	if err != nil {
@@ -189,6 +216,9 @@ func Plain(v resource.PropertyValue, path string, secrets *[]string) any {
 		return v.BoolValue()
 	case v.IsNull():
 		return nil
+	case v.IsAsset():
+		a := v.AssetValue()
+		return map[string]any{"path": a.Path, "text": a.Text, "uri": a.URI, "hash": a.Hash}
 	case v.IsResourceReference():
 		return string(v.ResourceReferenceValue().URN)
 	}

@@ -109,3 +109,44 @@ func AddPlaceholderSecrets(config map[string]string, secretKeys []string, keys .
 	sort.Strings(secretKeys)
 	return secretKeys
 }
+
+// KubernetesLayer writes to dst the stack file src without its site.cluster section, with
+// infra.hostAddress set to the first server's address when the file does not set it (what
+// the program derives): the same site deployed to a cluster that already exists, the form
+// the real engine runs here (the command provider cannot be had on this machine) and the
+// form `make demo` deploys to the cluster its test hosts formed. A file without a cluster is
+// copied unchanged (comments are dropped).
+func KubernetesLayer(src, dst, hostAddress string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	var file map[string]any
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	cfg, _ := file["config"].(map[string]any)
+	site, _ := cfg["xgen-infra:site"].(map[string]any)
+	if cluster, ok := site["cluster"].(map[string]any); ok {
+		delete(site, "cluster")
+		infra, _ := site["infra"].(map[string]any)
+		if infra == nil {
+			infra = map[string]any{}
+			site["infra"] = infra
+		}
+		if infra["hostAddress"] == nil {
+			if hostAddress == "" {
+				servers, _ := cluster["servers"].([]any)
+				if len(servers) > 0 {
+					hostAddress, _ = servers[0].(map[string]any)["address"].(string)
+				}
+			}
+			infra["hostAddress"] = hostAddress
+		}
+	}
+	out, err := yaml.Marshal(file)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, out, 0o600)
+}

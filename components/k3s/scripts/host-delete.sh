@@ -31,7 +31,8 @@ for unit in k3s k3s-agent; do
 done
 as_root systemctl daemon-reload
 # What the K3s service leaves running and mounted when it stops (containers, their mounts).
-as_root pkill -f /var/lib/rancher/k3s/data/ 2>/dev/null || true
+# ([d]ata: the pattern must not match this script's own command line.)
+as_root pkill -f '/var/lib/rancher/k3s/[d]ata/' 2>/dev/null || true
 awk '$2 ~ "^(/run/k3s|/var/lib/kubelet|/var/lib/rancher/k3s)" { print $2 }' /proc/self/mounts | sort -r |
 	while read -r mnt; do as_root umount "$mnt" 2>/dev/null || true; done
 for link in cni0 flannel.1 flannel-v6.1; do

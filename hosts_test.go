@@ -1,0 +1,369 @@
+package main
+
+// The host layer, layer 4 of our tests: bare test hosts (network namespaces, Debian's sshd)
+// → K3s installed by exactly the commands K3sCluster registers, run over real SSH by
+// testhosts.Engine (pulumi-command's semantics; its provider cannot be had here) → the apps
+// applied through the kubeconfig read back from the first server. K3s itself is the
+// TEST-ONLY stand-in of internal/testhosts/k3s-standin, uploaded as air-gapped artifacts.
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"xgen-infra/internal/harness"
+	"xgen-infra/internal/inprocess"
+	"xgen-infra/internal/testhosts"
+	"xgen-infra/sites"
+)
+
+const (
+	hostsVersion   = "v1.31.4+k3s1"
+	upgradeVersion = "v1.31.5+k3s1"
+)
+
+// hostStack is one site deployed to test hosts: its config and the engine's state.
+type hostStack struct {
+	t          *testing.T
+	hosts      *testhosts.Hosts
+	engine     *testhosts.Engine
+	stackFile  string
+	artifacts  string
+	servers    []string
+	agents     []string
+	registry   string
+	hostKeyFor map[string]string // node name -> pinned key (tests swap one)
+}
+
+// clusterConfig is site.cluster pointing at the test hosts.
+func (s *hostStack) clusterConfig() map[string]any {
+	node := func(name string) map[string]any {
+		h := s.hosts.Host(name)
+		key := h.HostKey
+		if k, ok := s.hostKeyFor[name]; ok {
+			key = k
+		}
+		n := map[string]any{"name": name, "address": h.Address, "hostKey": key}
+		if h.GPU {
+			n["gpu"] = true
+		}
+		return n
+	}
+	var servers, agents []any
+	for _, n := range s.servers {
+		servers = append(servers, node(n))
+	}
+	for _, n := range s.agents {
+		agents = append(agents, node(n))
+	}
+	cl := map[string]any{
+		"k3s":     map[string]any{"version": versionOf(s.artifacts), "install": "airgapped", "artifacts": s.artifacts},
+		"ssh":     map[string]any{"user": s.hosts.User, "connectTimeout": "3s"},
+		"servers": servers,
+		// Test hosts share this machine's disk; preflight's default 10 GB is fine too.
+		"readyTimeout": "2m",
+	}
+	if len(agents) > 0 {
+		cl["agents"] = agents
+	}
+	return cl
+}
+
+// versionOf reads the version the stand-in artifacts were built for (dir name).
+func versionOf(artifacts string) string { return filepath.Base(artifacts) }
+
+// config is the stack's config with the cluster and every secret set.
+func (s *hostStack) config() (map[string]string, []string) {
+	config, secretKeys, err := inprocess.LoadStackFile(s.stackFile)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var site map[string]any
+	if err := json.Unmarshal([]byte(config[sites.SiteKey]), &site); err != nil {
+		s.t.Fatal(err)
+	}
+	site["cluster"] = s.clusterConfig()
+	data, _ := json.Marshal(site)
+	config[sites.SiteKey] = string(data)
+	key := sites.ConfigNamespace + ":sshPrivateKey"
+	config[key] = s.hosts.PrivateKey
+	secretKeys = append(secretKeys, key)
+	required, err := sites.RequiredSecrets(config)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var keys []string
+	for _, k := range required {
+		keys = append(keys, sites.ConfigNamespace+":"+k)
+	}
+	return config, inprocess.AddPlaceholderSecrets(config, secretKeys, keys...)
+}
+
+func (s *hostStack) up(ctx context.Context) (*testhosts.Result, error) {
+	config, secretKeys := s.config()
+	return s.engine.Up(ctx, program, sites.ConfigNamespace, stackName(s.stackFile), config, secretKeys)
+}
+
+// kubeconfig is what the program handed the Kubernetes provider: read back from the server.
+func kubeconfigOf(t *testing.T, res *testhosts.Result) []byte {
+	t.Helper()
+	p, ok := res.Recorder.Find("pulumi:providers:kubernetes", "k8s")
+	if !ok {
+		t.Fatal("no kubernetes provider registered")
+	}
+	plain, secrets := p.PlainInputs()
+	if !slices.Contains(secrets, "kubeconfig") {
+		t.Error("the provider's kubeconfig is not a secret")
+	}
+	kc, _ := plain["kubeconfig"].(string)
+	if !strings.Contains(kc, "server: https://"+"198.18.") {
+		t.Fatalf("the kubeconfig does not point at the first server's address:\n%.300s", kc)
+	}
+	return []byte(kc)
+}
+
+func opNames(ops []testhosts.Op) []string {
+	var out []string
+	for _, op := range ops {
+		out = append(out, op.Verb+" "+op.Name)
+	}
+	return out
+}
+
+func startHosts(t *testing.T, specs []testhosts.Spec) *testhosts.Hosts {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hosts, err := testhosts.Start(ctx, t.TempDir(), specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := hosts.Stop(); err != nil {
+			t.Errorf("stopping test hosts: %v", err)
+		}
+		if left := hosts.Alive(); len(left) > 0 {
+			t.Errorf("processes left on the test hosts: %v", left)
+		}
+	})
+	return hosts
+}
+
+func standInArtifacts(t *testing.T, version string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), version)
+	if err := testhosts.StandInArtifacts(dir, version, toolsDir(t)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestHostLayerFromBareHosts: three bare hosts (server, agent, GPU agent) → K3s → every
+// on-prem site's apps Available; then a second run does nothing, a version bump upgrades
+// host by host, a removed agent is drained, deleted and uninstalled, a wrong host key and a
+// cut link fail clearly, and no secret shows anywhere but in secrets.
+func TestHostLayerFromBareHosts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	hosts := startHosts(t, []testhosts.Spec{{Name: "xgen-1"}, {Name: "xgen-2"}, {Name: "xgen-gpu", GPU: true}})
+	s := &hostStack{t: t, hosts: hosts, engine: testhosts.NewEngine(), stackFile: "Pulumi.xgen.yaml",
+		artifacts: standInArtifacts(t, hostsVersion), servers: []string{"xgen-1"}, agents: []string{"xgen-2", "xgen-gpu"},
+		hostKeyFor: map[string]string{}}
+	var allOps []testhosts.Op
+
+	// 1. Bare hosts to a cluster.
+	start := time.Now()
+	res, err := s.up(ctx)
+	if err != nil {
+		t.Fatalf("first up: %v", err)
+	}
+	allOps = append(allOps, res.Ops...)
+	t.Logf("bootstrap: %d remote operations in %s", len(res.Ops), time.Since(start).Round(time.Second))
+	kc := kubeconfigOf(t, res)
+	cluster, err := harness.Attach(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNodes(ctx, t, cluster, map[string]string{"xgen-1": hostsVersion, "xgen-2": hostsVersion, "xgen-gpu": hostsVersion})
+	gpu, err := cluster.Client.CoreV1().Nodes().Get(ctx, "xgen-gpu", metav1.GetOptions{})
+	if err != nil || gpu.Labels["nvidia.com/gpu.present"] != "true" || len(gpu.Spec.Taints) != 1 || gpu.Spec.Taints[0].Key != "nvidia.com/gpu" {
+		t.Errorf("GPU node labels %v taints %v (%v)", gpu.Labels, gpu.Spec.Taints, err)
+	}
+
+	// 2. The on-prem sites' apps, through the read-back kubeconfig.
+	crds, err := os.ReadFile(filepath.Join(toolsDir(t), "istio-crds.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.InstallCRDs(ctx, crds); err != nil { // the add-on issue installs Istio itself
+		t.Fatal(err)
+	}
+	for _, stackFile := range []string{"Pulumi.xgen.yaml", "Pulumi.lotteimall.yaml", "Pulumi.xgen-jeju.yaml"} {
+		objs := rehearsalObjects(t, stackFile, withRehearsalHost)
+		if _, err := cluster.Apply(ctx, bodies(objs)); err != nil {
+			t.Fatalf("%s: apply: %v", stackFile, err)
+		}
+		ns, names := deploymentsOf(objs)
+		if err := cluster.WaitAvailable(ctx, ns, names, 2*time.Minute); err != nil {
+			t.Fatalf("%s: %v", stackFile, err)
+		}
+	}
+	pods, err := cluster.PodNodes(ctx, "xgen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nodes := pods["xgen-model"]; len(nodes) == 0 || nodes[0] != "xgen-gpu" {
+		t.Errorf("xgen-model runs on %v, want the GPU host", nodes)
+	}
+
+	// 3. Converged: a second run runs nothing.
+	res, err = s.up(ctx)
+	if err != nil {
+		t.Fatalf("second up: %v", err)
+	}
+	if len(res.Ops) != 0 {
+		t.Errorf("second up ran %d remote operations: %v", len(res.Ops), opNames(res.Ops))
+	}
+
+	// 4. A version bump: host by host, servers first, each drained and uncordoned; nothing
+	// uninstalls.
+	s.artifacts = standInArtifacts(t, upgradeVersion)
+	res, err = s.up(ctx)
+	if err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	allOps = append(allOps, res.Ops...)
+	names := opNames(res.Ops)
+	for _, n := range names {
+		if strings.HasPrefix(n, "delete ") && !strings.Contains(n, "preflight-") && !strings.Contains(n, "upload-") {
+			t.Errorf("upgrade ran %s", n)
+		}
+	}
+	order := []string{}
+	for _, n := range names {
+		if strings.HasPrefix(n, "update install-") {
+			order = append(order, strings.TrimPrefix(n, "update install-"))
+		}
+	}
+	if strings.Join(order, ",") != "xgen-1,xgen-2,xgen-gpu" {
+		t.Errorf("upgrade order %v, want the server, then the agents, one at a time; ops: %v", order, names)
+	}
+	for _, h := range []string{"xgen-2", "xgen-gpu"} {
+		d, i, u := slices.Index(names, "update drain-"+h), slices.Index(names, "update install-"+h), slices.Index(names, "update uncordon-"+h)
+		if d < 0 || i < 0 || u < 0 || d > i || i > u {
+			t.Errorf("%s: drain %d, install %d, uncordon %d: want drain < install < uncordon", h, d, i, u)
+		}
+	}
+	checkNodes(ctx, t, cluster, map[string]string{"xgen-1": upgradeVersion, "xgen-2": upgradeVersion, "xgen-gpu": upgradeVersion})
+
+	// 5. A removed agent: drained and deleted on the server, then uninstalled on its host.
+	s.agents = []string{"xgen-gpu"}
+	res, err = s.up(ctx)
+	if err != nil {
+		t.Fatalf("removing an agent: %v", err)
+	}
+	allOps = append(allOps, res.Ops...)
+	names = opNames(res.Ops)
+	if m, h := slices.Index(names, "delete member-xgen-2"), slices.Index(names, "delete host-xgen-2"); m < 0 || h < 0 || m > h {
+		t.Errorf("agent removal ran %v: want delete member-xgen-2, then delete host-xgen-2", names)
+	}
+	if _, err := cluster.Client.CoreV1().Nodes().Get(ctx, "xgen-2", metav1.GetOptions{}); err == nil {
+		t.Error("node xgen-2 is still in the cluster")
+	}
+	if out, _ := hosts.Run(ctx, "xgen-2", "ls /usr/local/bin/k3s /etc/rancher/k3s 2>&1; sudo -n systemctl is-active k3s-agent || true"); !strings.Contains(out, "No such file") || !strings.Contains(out, "inactive") {
+		t.Errorf("K3s still on the removed agent: %s", out)
+	}
+	if err := cluster.WaitAvailable(ctx, "xgen", []string{"xgen-core", "xgen-model"}, 2*time.Minute); err != nil {
+		t.Errorf("apps after the agent left: %v", err)
+	}
+
+	// 6. A changed host key is refused before anything runs on that host.
+	s.hostKeyFor["xgen-1"] = hosts.Host("xgen-gpu").HostKey
+	res, err = s.up(ctx)
+	if err == nil || !strings.Contains(err.Error(), "host key mismatch") {
+		t.Errorf("wrong host key: %v", err)
+	}
+	for _, op := range res.Ops {
+		if op.Host == hosts.Host("xgen-1").Address && op.Stdout != "" {
+			t.Errorf("%s %s ran on a host with the wrong key", op.Verb, op.Name)
+		}
+	}
+	delete(s.hostKeyFor, "xgen-1")
+
+	// 7. No secret in any command line, environment or log line.
+	token, err := hosts.Run(ctx, "xgen-1", "sudo -n cat /var/lib/rancher/k3s/server/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNoSecretsInOps(t, allOps, map[string]string{
+		"join token": strings.TrimSpace(token), "SSH key": strings.Split(hosts.PrivateKey, "\n")[2],
+		"kubeconfig key": clientKey(kc),
+	})
+}
+
+func checkNodes(ctx context.Context, t *testing.T, c *harness.Cluster, want map[string]string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		got := map[string]string{}
+		if err == nil {
+			for _, n := range nodes.Items {
+				if harness.NodeReady(&n) && !n.Spec.Unschedulable {
+					got[n.Name] = n.Status.NodeInfo.KubeletVersion
+				}
+			}
+		}
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Ready, schedulable nodes %v, want %v (%v)", got, want, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// checkNoSecretsInOps: commands, their environment and what they printed (logged unless the
+// command reads a secret: those have logging off and secret stdout) never hold a secret.
+func checkNoSecretsInOps(t *testing.T, ops []testhosts.Op, secrets map[string]string) {
+	t.Helper()
+	secretReads := map[string]bool{"join-token": true, "kubeconfig": true}
+	for _, op := range ops {
+		fields := map[string]string{"command": op.Command, "stderr": op.Stderr}
+		for k, v := range op.Env {
+			fields["env "+k] = v
+		}
+		if !secretReads[op.Name] {
+			fields["stdout"] = op.Stdout
+		}
+		for what, secret := range secrets {
+			if secret == "" {
+				t.Fatalf("empty %s", what)
+			}
+			for field, text := range fields {
+				if strings.Contains(text, secret) || strings.Contains(text, base64.StdEncoding.EncodeToString([]byte(secret))) {
+					t.Errorf("%s %s: the %s is in its %s", op.Verb, op.Name, what, field)
+				}
+			}
+		}
+	}
+}
+
+func clientKey(kubeconfig []byte) string {
+	for _, line := range strings.Split(string(kubeconfig), "\n") {
+		if k, ok := strings.CutPrefix(strings.TrimSpace(line), "client-key-data: "); ok {
+			return k
+		}
+	}
+	return "no client key found"
+}

@@ -1,0 +1,44 @@
+#!/bin/sh
+# TEST-ONLY. Runs inside a test host's own network, mount and UTS namespaces (started by
+# testhosts.Start): gives the host a private view of the paths the K3s scripts write
+# (overlays on /etc, /var, /usr/local, /home, /root; fresh /run and /tmp), a non-root user
+# with passwordless sudo, the systemctl stand-in, then becomes the host's sshd.
+# Usage: boot.sh DIR NAME USER GPU
+set -eu
+dir=$1 name=$2 user=$3 gpu=$4
+
+for path in /etc /var /usr/local /home /root; do
+	layer="$dir/fs/$(echo "$path" | tr / _)"
+	mkdir -p "$layer/upper" "$layer/work"
+	mount -t overlay overlay -o "lowerdir=$path,upperdir=$layer/upper,workdir=$layer/work" "$path"
+done
+mount -t tmpfs -o mode=0755 tmpfs /run
+# DIR may be under /tmp, which the host gets fresh: keep what sshd and systemctl need in /run.
+mkdir -p /run/systemd/system /run/sshd /run/testhost /etc/systemd/system
+cp "$dir/sshd_config" "$dir/ssh_host_ed25519_key" "$dir/authorized_keys" "$dir/systemctl" /run/testhost/
+mount --bind /run/testhost/systemctl /usr/bin/systemctl
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+hostname "$name"
+# sudo resolves the host name; without an entry it waits for DNS, which is not there.
+printf '127.0.1.1\t%s\n' "$name" >>/etc/hosts
+
+if ! id "$user" >/dev/null 2>&1; then
+	useradd --create-home --shell /bin/bash "$user"
+fi
+usermod -p '*' "$user" # unlocked for key login (UsePAM no), no password
+printf '%s ALL=(ALL) NOPASSWD:ALL\n' "$user" >"/etc/sudoers.d/$user"
+chmod 0440 "/etc/sudoers.d/$user"
+home=$(getent passwd "$user" | cut -d: -f6)
+mkdir -p "$home/.ssh"
+cp /run/testhost/authorized_keys "$home/.ssh/authorized_keys"
+chown -R "$user:" "$home/.ssh"
+chmod 0700 "$home/.ssh"
+chmod 0600 "$home/.ssh/authorized_keys"
+
+if [ "$gpu" = true ]; then
+	# Stand-ins for the NVIDIA driver and container toolkit that preflight looks for.
+	printf '#!/bin/sh\necho "GPU 0: stand-in (test host %s)"\n' "$name" >/usr/local/bin/nvidia-smi
+	printf '#!/bin/sh\nexit 0\n' >/usr/local/bin/nvidia-container-runtime
+	chmod 0755 /usr/local/bin/nvidia-smi /usr/local/bin/nvidia-container-runtime
+fi
+exec /usr/sbin/sshd -D -e -f /run/testhost/sshd_config

@@ -1,0 +1,351 @@
+// Package testhosts runs bare test hosts on this machine for the host-layer tests and the
+// demo: each host has its own network namespace and address (a veth on a private bridge),
+// its own mount and UTS namespaces (overlays over /etc, /var, /usr/local, /home and /root,
+// so that scripts write /etc/rancher, /var/lib/rancher, /usr/local/bin and systemd units
+// without touching the machine), and Debian's OpenSSH sshd with key-only login, a pinned
+// ed25519 host key and a non-root user with passwordless sudo. A host's link can be cut and
+// restored; everything is stopped by PID. Needs root, iproute2, openssh-server and sudo
+// (EnsurePackages installs the last three).
+package testhosts
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	_ "embed"
+	"encoding/binary"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+var (
+	//go:embed scripts/boot.sh
+	bootScript []byte
+	//go:embed scripts/systemctl.sh
+	systemctlScript []byte
+)
+
+// Host is one test host.
+type Host struct {
+	Name, Address string
+	// HostKey is the pinned public host key line ("ssh-ed25519 AAAA...").
+	HostKey string
+	GPU     bool
+
+	netns, veth, dir string
+	sshd             *exec.Cmd
+}
+
+// Spec asks for a host.
+type Spec struct {
+	Name string
+	GPU  bool
+}
+
+// Hosts is a running set of test hosts on one bridge.
+type Hosts struct {
+	Hosts []*Host
+	// User logs in with PrivateKey (PEM) and has passwordless sudo.
+	User, PrivateKey string
+	// Gateway is this machine's address on the hosts' network.
+	Gateway string
+
+	id, bridge, dir string
+}
+
+// Packages are the Debian packages the test hosts need.
+var Packages = []string{"iproute2", "openssh-server", "sudo"}
+
+// EnsurePackages installs what is missing with apt-get (a fresh CI machine has none).
+func EnsurePackages() error {
+	var missing []string
+	for bin, pkg := range map[string]string{"/usr/sbin/ip": "iproute2", "/usr/sbin/sshd": "openssh-server", "/usr/bin/sudo": "sudo"} {
+		if _, err := os.Stat(bin); err != nil {
+			missing = append(missing, pkg)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	update := exec.Command("apt-get", "update", "-qq")
+	if out, err := update.CombinedOutput(); err != nil {
+		return fmt.Errorf("apt-get update: %v\n%s", err, out)
+	}
+	install := exec.Command("apt-get", append([]string{"install", "-y", "-qq", "--no-install-recommends"}, missing...)...)
+	install.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	if out, err := install.CombinedOutput(); err != nil {
+		return fmt.Errorf("apt-get install %s: %v\n%s", strings.Join(missing, " "), err, out)
+	}
+	return nil
+}
+
+// Start starts one host per spec under dir. On error everything started is stopped.
+func Start(ctx context.Context, dir string, specs []Spec) (*Hosts, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("testhosts: needs root (network and mount namespaces)")
+	}
+	if err := EnsurePackages(); err != nil {
+		return nil, fmt.Errorf("testhosts: %w", err)
+	}
+	h := &Hosts{User: "xgen", dir: dir}
+	if err := h.start(ctx, specs); err != nil {
+		if stopErr := h.Stop(); stopErr != nil {
+			err = errors.Join(err, stopErr)
+		}
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *Hosts) start(ctx context.Context, specs []Spec) error {
+	if err := os.MkdirAll(h.dir, 0o700); err != nil {
+		return err
+	}
+	// A private /24 of 198.18.0.0/15 (RFC 2544, for network tests) per set of hosts.
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	subnet := 1 + int(binary.BigEndian.Uint16(b[:]))%250
+	h.id = fmt.Sprintf("%04x", binary.BigEndian.Uint16(b[:]))
+	h.bridge = "xgb" + h.id
+	h.Gateway = fmt.Sprintf("198.18.%d.1", subnet)
+	if err := ip("link", "add", h.bridge, "type", "bridge"); err != nil {
+		return err
+	}
+	for _, args := range [][]string{{"addr", "add", h.Gateway + "/24", "dev", h.bridge}, {"link", "set", h.bridge, "up"}} {
+		if err := ip(args...); err != nil {
+			return err
+		}
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		return err
+	}
+	h.PrivateKey = string(pem.EncodeToMemory(block))
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return err
+	}
+	authorized := ssh.MarshalAuthorizedKey(signer.PublicKey())
+
+	for i, spec := range specs {
+		host := &Host{
+			Name: spec.Name, GPU: spec.GPU, Address: fmt.Sprintf("198.18.%d.%d", subnet, 10+i),
+			netns: fmt.Sprintf("xgh%s-%d", h.id, i), veth: fmt.Sprintf("xgv%s%d", h.id, i),
+			dir: filepath.Join(h.dir, spec.Name),
+		}
+		h.Hosts = append(h.Hosts, host)
+		if err := h.startHost(host, authorized); err != nil {
+			return fmt.Errorf("testhosts: %s: %w", spec.Name, err)
+		}
+	}
+	for _, host := range h.Hosts {
+		if err := waitSSH(ctx, host.Address+":22", 10*time.Second); err != nil {
+			return fmt.Errorf("testhosts: %s: sshd: %w\n%s", host.Name, err, tail(filepath.Join(host.dir, "sshd.log")))
+		}
+	}
+	return nil
+}
+
+func (h *Hosts) startHost(host *Host, authorizedKey []byte) error {
+	if err := os.MkdirAll(host.dir, 0o700); err != nil {
+		return err
+	}
+	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	block, err := ssh.MarshalPrivateKey(hostPriv, "")
+	if err != nil {
+		return err
+	}
+	signer, err := ssh.NewSignerFromKey(hostPriv)
+	if err != nil {
+		return err
+	}
+	host.HostKey = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	files := map[string][]byte{
+		"ssh_host_ed25519_key": pem.EncodeToMemory(block),
+		"authorized_keys":      authorizedKey,
+		"boot.sh":              bootScript,
+		"systemctl":            systemctlScript,
+		"sshd_config": []byte(fmt.Sprintf(`# TEST-ONLY sshd of test host %s
+ListenAddress %s
+Port 22
+HostKey /run/testhost/ssh_host_ed25519_key
+PidFile /run/sshd.pid
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin no
+UsePAM no
+StrictModes no
+Subsystem sftp internal-sftp
+`, host.Name, host.Address)),
+	}
+	for name, data := range files {
+		mode := os.FileMode(0o600)
+		if name == "systemctl" || name == "boot.sh" {
+			mode = 0o755
+		}
+		if err := os.WriteFile(filepath.Join(host.dir, name), data, mode); err != nil {
+			return err
+		}
+	}
+	steps := [][]string{
+		{"netns", "add", host.netns},
+		{"link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", host.netns},
+		{"link", "set", host.veth, "master", h.bridge, "up"},
+		{"-n", host.netns, "addr", "add", host.Address + "/24", "dev", "eth0"},
+		{"-n", host.netns, "link", "set", "eth0", "up"},
+		{"-n", host.netns, "link", "set", "lo", "up"},
+		{"-n", host.netns, "route", "add", "default", "via", h.Gateway},
+	}
+	for _, s := range steps {
+		if err := ip(s...); err != nil {
+			return err
+		}
+	}
+	logFile, err := os.Create(filepath.Join(host.dir, "sshd.log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("ip", "netns", "exec", host.netns, "unshare", "--mount", "--uts", "--propagation", "private",
+		"/bin/sh", filepath.Join(host.dir, "boot.sh"), host.dir, host.Name, h.User, strconv.FormatBool(host.GPU))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return err
+	}
+	host.sshd = cmd
+	go func() { _ = cmd.Wait(); logFile.Close() }()
+	return nil
+}
+
+// Host returns the host of that name.
+func (h *Hosts) Host(name string) *Host {
+	for _, host := range h.Hosts {
+		if host.Name == name {
+			return host
+		}
+	}
+	return nil
+}
+
+// CutLink takes a host off the network (its link on the bridge goes down).
+func (h *Hosts) CutLink(name string) error { return ip("link", "set", h.Host(name).veth, "down") }
+
+// RestoreLink puts a host back on the network.
+func (h *Hosts) RestoreLink(name string) error { return ip("link", "set", h.Host(name).veth, "up") }
+
+// Stop kills every process in every host's network namespace (sshd, and whatever the
+// scripts started: the K3s stand-ins and their control planes), then removes the
+// namespaces and the bridge.
+func (h *Hosts) Stop() error {
+	var errs []error
+	for _, host := range h.Hosts {
+		pids := netnsPIDs(host.netns)
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for len(netnsPIDs(host.netns)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		for _, pid := range netnsPIDs(host.netns) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		for i := 0; i < 50 && len(netnsPIDs(host.netns)) > 0; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if left := netnsPIDs(host.netns); len(left) > 0 {
+			errs = append(errs, fmt.Errorf("%s: processes %v did not stop", host.Name, left))
+		}
+		_ = ip("link", "del", host.veth)
+		if err := ip("netns", "del", host.netns); err != nil && !strings.Contains(err.Error(), "No such file") {
+			errs = append(errs, err)
+		}
+	}
+	if h.bridge != "" {
+		_ = ip("link", "del", h.bridge)
+	}
+	return errors.Join(errs...)
+}
+
+// Alive lists the processes still running in any host's namespaces.
+func (h *Hosts) Alive() []int {
+	var pids []int
+	for _, host := range h.Hosts {
+		pids = append(pids, netnsPIDs(host.netns)...)
+	}
+	return pids
+}
+
+func netnsPIDs(ns string) []int {
+	out, err := exec.Command("ip", "netns", "pids", ns).Output()
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(out)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func ip(args ...string) error {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func waitSSH(ctx context.Context, addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			buf := make([]byte, 4)
+			_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+			_, err = conn.Read(buf)
+			conn.Close()
+			if err == nil && string(buf) == "SSH-" {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no SSH banner at %s after %s: %v", addr, timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func tail(path string) string {
+	data, _ := os.ReadFile(path)
+	if len(data) > 3000 {
+		data = data[len(data)-3000:]
+	}
+	return string(data)
+}
