@@ -5,7 +5,7 @@ GO ?= go
 TOOLS_DIR := $(CURDIR)/.tools
 export XGEN_TOOLS_DIR := $(TOOLS_DIR)
 
-.PHONY: test lint tools render bench demo cluster demo-down build clean
+.PHONY: test lint tools render bench demo hosts cluster demo-down build clean
 
 ## test: lint, then every test: site model, components, the program for every site under the
 ## mock engine, rendered/ up to date, each site applied to a real local API server, and every
@@ -38,14 +38,21 @@ render:
 	$(GO) test -count=1 -run 'TestRendered' . -update
 
 ## bench: harness start, apply-and-converge per site, no-op re-apply, and the real engine's
-## no-op preview against kubectl diff (figures, not assertions)
+## no-op preview against kubectl diff, bare test hosts to apps and the host layer's no-op
+## rerun (figures, not assertions)
 bench: tools
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 40m .
 
-## demo: a real `pulumi up` of the xgen site on a throwaway local cluster; Ctrl-C destroys it
-## (a rehearsal, not a deployment)
+## demo: the whole chain on the embedded default (the xgen site): bare test hosts → K3s
+## (the program's host commands over SSH) → the apps by a real `pulumi up`; Ctrl-C destroys
+## it (a rehearsal on this machine, not a deployment; needs root)
 demo: tools
 	$(GO) run ./cmd/demo demo
+
+## hosts: only the test hosts, with the stack config and secret commands that point a site
+## at them, until Ctrl-C
+hosts: tools
+	$(GO) run ./cmd/demo hosts
 
 ## cluster: only the local cluster (fake nodes, Istio CRDs, nothing deployed) until Ctrl-C
 cluster: tools

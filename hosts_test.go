@@ -9,7 +9,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,7 +20,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"xgen-infra/internal/harness"
-	"xgen-infra/internal/inprocess"
 	"xgen-infra/internal/testhosts"
 	"xgen-infra/sites"
 )
@@ -33,88 +31,43 @@ const (
 
 // hostStack is one site deployed to test hosts: its config and the engine's state.
 type hostStack struct {
-	t          *testing.T
+	t          testing.TB
 	hosts      *testhosts.Hosts
 	engine     *testhosts.Engine
 	stackFile  string
 	artifacts  string
 	servers    []string
 	agents     []string
-	registry   string
+	uninstall  bool
 	hostKeyFor map[string]string // node name -> pinned key (tests swap one)
 }
 
-// clusterConfig is site.cluster pointing at the test hosts.
-func (s *hostStack) clusterConfig() map[string]any {
-	node := func(name string) map[string]any {
-		h := s.hosts.Host(name)
-		key := h.HostKey
-		if k, ok := s.hostKeyFor[name]; ok {
-			key = k
-		}
-		n := map[string]any{"name": name, "address": h.Address, "hostKey": key}
-		if h.GPU {
-			n["gpu"] = true
-		}
-		return n
-	}
-	var servers, agents []any
-	for _, n := range s.servers {
-		servers = append(servers, node(n))
-	}
-	for _, n := range s.agents {
-		agents = append(agents, node(n))
-	}
-	cl := map[string]any{
-		"k3s":     map[string]any{"version": versionOf(s.artifacts), "install": "airgapped", "artifacts": s.artifacts},
-		"ssh":     map[string]any{"user": s.hosts.User, "connectTimeout": "3s"},
-		"servers": servers,
-		// Test hosts share this machine's disk; preflight's default 10 GB is fine too.
-		"readyTimeout": "2m",
-	}
-	if len(agents) > 0 {
-		cl["agents"] = agents
-	}
-	return cl
-}
-
-// versionOf reads the version the stand-in artifacts were built for (dir name).
-func versionOf(artifacts string) string { return filepath.Base(artifacts) }
-
-// config is the stack's config with the cluster and every secret set.
+// config is the stack's config with site.cluster pointing at the test hosts.
 func (s *hostStack) config() (map[string]string, []string) {
-	config, secretKeys, err := inprocess.LoadStackFile(s.stackFile)
+	cluster := s.hosts.ClusterConfig(testhosts.Cluster{Servers: s.servers, Agents: s.agents,
+		Artifacts: s.artifacts, Version: filepath.Base(s.artifacts), UninstallOnDestroy: s.uninstall, HostKeys: s.hostKeyFor})
+	config, secretKeys, err := s.hosts.StackConfig(s.stackFile, cluster)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	var site map[string]any
-	if err := json.Unmarshal([]byte(config[sites.SiteKey]), &site); err != nil {
-		s.t.Fatal(err)
-	}
-	site["cluster"] = s.clusterConfig()
-	data, _ := json.Marshal(site)
-	config[sites.SiteKey] = string(data)
-	key := sites.ConfigNamespace + ":sshPrivateKey"
-	config[key] = s.hosts.PrivateKey
-	secretKeys = append(secretKeys, key)
-	required, err := sites.RequiredSecrets(config)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	var keys []string
-	for _, k := range required {
-		keys = append(keys, sites.ConfigNamespace+":"+k)
-	}
-	return config, inprocess.AddPlaceholderSecrets(config, secretKeys, keys...)
+	return config, secretKeys
 }
 
 func (s *hostStack) up(ctx context.Context) (*testhosts.Result, error) {
 	config, secretKeys := s.config()
-	return s.engine.Up(ctx, program, sites.ConfigNamespace, stackName(s.stackFile), config, secretKeys)
+	res, err := s.engine.Up(ctx, program, sites.ConfigNamespace, stackName(s.stackFile), config, secretKeys)
+	if err != nil && !strings.Contains(err.Error(), "host key mismatch") && !strings.Contains(err.Error(), "i/o timeout") {
+		// What the K3s services said, for the failure message.
+		for _, h := range s.hosts.Hosts {
+			out, _ := s.hosts.Run(ctx, h.Name, "sudo -n tail -n 15 /var/log/k3s.log /var/log/k3s-agent.log 2>/dev/null")
+			s.t.Logf("%s:\n%s", h.Name, out)
+		}
+	}
+	return res, err
 }
 
 // kubeconfig is what the program handed the Kubernetes provider: read back from the server.
-func kubeconfigOf(t *testing.T, res *testhosts.Result) []byte {
+func kubeconfigOf(t testing.TB, res *testhosts.Result) []byte {
 	t.Helper()
 	p, ok := res.Recorder.Find("pulumi:providers:kubernetes", "k8s")
 	if !ok {
@@ -139,7 +92,7 @@ func opNames(ops []testhosts.Op) []string {
 	return out
 }
 
-func startHosts(t *testing.T, specs []testhosts.Spec) *testhosts.Hosts {
+func startHosts(t testing.TB, specs []testhosts.Spec) *testhosts.Hosts {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -158,7 +111,7 @@ func startHosts(t *testing.T, specs []testhosts.Spec) *testhosts.Hosts {
 	return hosts
 }
 
-func standInArtifacts(t *testing.T, version string) string {
+func standInArtifacts(t testing.TB, version string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), version)
 	if err := testhosts.StandInArtifacts(dir, version, toolsDir(t)); err != nil {
@@ -366,4 +319,96 @@ func clientKey(kubeconfig []byte) string {
 		}
 	}
 	return "no client key found"
+}
+
+// TestHostLayerHAAndFailures: three servers (embedded etcd: the first initialises, the others
+// join one at a time) and an agent; a link cut mid-install fails clearly within the connect
+// timeout and the rerun converges; `pulumi destroy` keeps K3s unless uninstallOnDestroy, and
+// with it uninstalls every host.
+func TestHostLayerHAAndFailures(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	hosts := startHosts(t, []testhosts.Spec{{Name: "s1"}, {Name: "s2"}, {Name: "s3"}, {Name: "a1"}})
+	s := &hostStack{t: t, hosts: hosts, engine: testhosts.NewEngine(), stackFile: "Pulumi.xgen-jeju.yaml",
+		artifacts: standInArtifacts(t, hostsVersion), servers: []string{"s1", "s2", "s3"}, agents: []string{"a1"},
+		hostKeyFor: map[string]string{}}
+
+	// A link cut just before the agent's install.
+	cut := false
+	s.engine.Before = func(name, verb string) error {
+		if name == "install-a1" && !cut {
+			cut = true
+			return hosts.CutLink("a1")
+		}
+		return nil
+	}
+	start := time.Now()
+	res, err := s.up(ctx)
+	if err == nil {
+		t.Fatal("up with a cut link succeeded")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "install-a1") || !strings.Contains(msg, hosts.Host("a1").Address) || !strings.Contains(msg, "timeout") {
+		t.Errorf("cut link error does not name the command, the host and the timeout: %v", err)
+	}
+	t.Logf("failed after %s (%d operations): %v", time.Since(start).Round(time.Second), len(res.Ops), err)
+	if err := hosts.RestoreLink("a1"); err != nil {
+		t.Fatal(err)
+	}
+	res, err = s.up(ctx)
+	if err != nil {
+		t.Fatalf("rerun after the link came back: %v", err)
+	}
+	names := opNames(res.Ops)
+	if slices.Contains(names, "create install-s1") || !slices.Contains(names, "create install-a1") {
+		t.Errorf("rerun ran %v: want only what had not run", names)
+	}
+	cluster, err := harness.Attach(kubeconfigOf(t, res))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNodes(ctx, t, cluster, map[string]string{"s1": hostsVersion, "s2": hostsVersion, "s3": hostsVersion, "a1": hostsVersion})
+	for _, n := range []string{"s1", "s2", "s3"} {
+		node, err := cluster.Client.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{})
+		if err != nil || node.Labels["node-role.kubernetes.io/control-plane"] != "true" {
+			t.Errorf("%s is not a control-plane node: %v", n, err)
+		}
+	}
+	cfg, err := hosts.Run(ctx, "s1", "sudo -n cat /etc/rancher/k3s/config.yaml")
+	if err != nil || !strings.Contains(cfg, "cluster-init: true") {
+		t.Errorf("first server config: %v\n%s", err, cfg)
+	}
+	cfg, err = hosts.Run(ctx, "s3", "sudo -n cat /etc/rancher/k3s/config.yaml; sudo -n stat -c %a /etc/rancher/k3s/config.yaml /etc/rancher/k3s/token")
+	if err != nil || !strings.Contains(cfg, "server: https://"+hosts.Host("s1").Address+":6443") || !strings.Contains(cfg, "600\n600\n") {
+		t.Errorf("joining server config (and modes): %v\n%s", err, cfg)
+	}
+
+	// Destroy without uninstallOnDestroy: K3s keeps running everywhere, nodes stay.
+	ops, err := s.engine.Destroy(ctx)
+	if err != nil {
+		t.Fatalf("destroy: %v", err)
+	}
+	for _, h := range []string{"s1", "s2", "s3", "a1"} {
+		unit := "k3s"
+		if h == "a1" {
+			unit = "k3s-agent"
+		}
+		if out, err := hosts.Run(ctx, h, "sudo -n systemctl is-active "+unit); err != nil || out != "active\n" {
+			t.Errorf("%s: K3s not running after a destroy that keeps it: %q %v (ops %v)", h, out, err, opNames(ops))
+		}
+	}
+	checkNodes(ctx, t, cluster, map[string]string{"s1": hostsVersion, "s2": hostsVersion, "s3": hostsVersion, "a1": hostsVersion})
+
+	// With uninstallOnDestroy: up (adopts the running cluster), then destroy uninstalls.
+	s.uninstall = true
+	if _, err := s.up(ctx); err != nil {
+		t.Fatalf("up with uninstallOnDestroy: %v", err)
+	}
+	if ops, err = s.engine.Destroy(ctx); err != nil {
+		t.Fatalf("destroy with uninstallOnDestroy: %v", err)
+	}
+	for _, h := range []string{"s1", "s2", "s3", "a1"} {
+		if out, _ := hosts.Run(ctx, h, "ls /usr/local/bin/k3s /var/lib/rancher/k3s 2>&1 || true"); !strings.Contains(out, "No such file") {
+			t.Errorf("%s: K3s left after an uninstalling destroy: %s (ops %v)", h, out, opNames(ops))
+		}
+	}
 }

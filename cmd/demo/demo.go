@@ -21,6 +21,9 @@ import (
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/harness"
 	"xgen-infra/internal/inprocess"
+	"xgen-infra/internal/testhosts"
+	"xgen-infra/sites"
+	"xgen-infra/stack"
 )
 
 func toolsDir() string {
@@ -78,21 +81,48 @@ func emptyCluster() error {
 	return nil
 }
 
-// demo deploys the xgen stack with the real engine, as an operator would: a stack from
-// Pulumi.xgen.yaml, its secrets set with `pulumi config set --secret` (throwaway values; the
-// kubeconfig is the local cluster's), infra.hostAddress pointed at the rehearsal host, then
-// `pulumi up`. Ctrl-C destroys the stack and stops the cluster.
+// demo is the whole chain on the embedded default (the xgen site): bare test hosts → K3s
+// installed by the program's own host commands over SSH (testhosts.Engine: the command
+// provider cannot be had here) → the apps deployed by a real `pulumi up` of the site's
+// Kubernetes layer to the cluster the hosts formed, through the kubeconfig read back from
+// its server. Ctrl-C destroys the stack and stops the hosts.
 func demo() error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	fmt.Println("Local rehearsal of the xgen site: a real `pulumi up` against a throwaway local cluster.")
+	fmt.Println("Local rehearsal of the xgen site: bare hosts → K3s → apps, on this machine.")
+	begin := time.Now()
 
-	cluster, stop, err := startLocal(ctx)
+	lab, stopHosts, err := startHosts(ctx)
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer stopHosts()
 
+	fmt.Println("\n[2/3] K3s on the hosts: the commands the K3sCluster component registers, over SSH")
+	start := time.Now()
+	eng := testhosts.NewEngine()
+	eng.Log = os.Stdout
+	config, secretKeys, err := lab.hosts.StackConfig(demoStack, lab.cluster)
+	if err != nil {
+		return err
+	}
+	res, err := eng.Up(ctx, stack.Program, sites.ConfigNamespace, "xgen", config, secretKeys)
+	if err != nil {
+		return fmt.Errorf("host layer: %w", err)
+	}
+	fmt.Printf("K3s: %d remote commands in %.1fs\n", len(res.Ops), time.Since(start).Seconds())
+	cluster, err := attach(ctx, res)
+	if err != nil {
+		return err
+	}
+	// A second run of the host layer changes nothing and runs no remote command.
+	again, err := eng.Up(ctx, stack.Program, sites.ConfigNamespace, "xgen", config, secretKeys)
+	if err != nil {
+		return fmt.Errorf("host layer, second run: %w", err)
+	}
+	fmt.Printf("second run of the host layer: %d remote commands\n", len(again.Ops))
+
+	fmt.Println("\n[3/3] the apps: a real `pulumi up` of the site's Kubernetes layer")
 	engineDir := filepath.Join(demoDir, "engine")
 	if err := os.RemoveAll(engineDir); err != nil {
 		return err
@@ -102,10 +132,9 @@ func demo() error {
 		return err
 	}
 	defer logFile.Close()
-	// The site's Kubernetes layer: the command provider that installs K3s cannot be had
-	// here, so the apps go to the local cluster (infra.hostAddress: the rehearsal host).
+	// The same site without `cluster`, infra on the first server (what the program derives).
 	stackFile := filepath.Join(demoDir, filepath.Base(demoStack))
-	if err := inprocess.KubernetesLayer(demoStack, stackFile, harness.RehearsalHostAddress); err != nil {
+	if err := inprocess.KubernetesLayer(demoStack, stackFile, lab.hosts.Hosts[0].Address); err != nil {
 		return err
 	}
 	ws, err := engine.New(ctx, engine.Options{
@@ -116,7 +145,7 @@ func demo() error {
 	}
 	fmt.Printf("stack %s in %s (local backend, throwaway passphrase; CLI log: %s)\n", ws.Stack, engineDir, logFile.Name())
 
-	// Whatever happens from here, the stack is destroyed before the cluster stops.
+	// Whatever happens from here, the stack is destroyed before the hosts stop.
 	defer func() {
 		fmt.Println("pulumi destroy...")
 		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -126,17 +155,24 @@ func demo() error {
 		}
 	}()
 
-	secretKeys, err := setSecrets(ctx, ws, cluster)
+	kubeconfig, err := os.ReadFile(cluster.Kubeconfig)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("pulumi config set --path site.infra.hostAddress %s (the rehearsal host)\n", harness.RehearsalHostAddress)
-	if err := ws.SetPath(ctx, "site.infra.hostAddress", harness.RehearsalHostAddress); err != nil {
+	keys, _, err := ws.SetThrowawaySecrets(ctx, string(kubeconfig))
+	if err != nil {
 		return err
+	}
+	for _, key := range keys {
+		what := "(throwaway value)"
+		if key == "kubeconfig" {
+			what = "(read back from the first K3s server)"
+		}
+		fmt.Printf("pulumi config set --secret %s --stack %s < %s\n", key, ws.Stack, what)
 	}
 
 	fmt.Println("pulumi up...")
-	start := time.Now()
+	start = time.Now()
 	events, _ := filepath.Abs(filepath.Join(demoDir, "events.jsonl"))
 	os.Remove(events)
 	progress := engine.FollowEvents(events, func(line string) { fmt.Println("  " + line) })
@@ -147,9 +183,11 @@ func demo() error {
 	}
 	fmt.Printf("pulumi up: %s in %.1fs\n", summary, time.Since(start).Seconds())
 
-	if err := printSummary(ctx, ws, cluster, secretKeys); err != nil {
+	printNodes(ctx, cluster)
+	if err := printSummary(ctx, ws, cluster, keys); err != nil {
 		return err
 	}
+	fmt.Printf("\nbare hosts to apps Available in %.0fs\n", time.Since(begin).Seconds())
 	printInspect(cluster)
 	fmt.Println("\nPress Ctrl-C (or run `make demo-down` elsewhere) to destroy the stack and stop.")
 	<-ctx.Done()
@@ -264,6 +302,9 @@ func down() error {
 				_ = syscall.Kill(p, syscall.SIGKILL)
 			}
 		}
+	}
+	if n := testhosts.CleanupAll(); n > 0 {
+		fmt.Printf("removed %d leftover test hosts\n", n)
 	}
 	os.Remove(pidFile)
 	fmt.Println("demo is down.")

@@ -3,9 +3,11 @@
 // `make tools` builds, against a throwaway control plane on this machine (internal/harness).
 // It is not a deployment and it is not linked into the Pulumi program.
 //
-//	go run ./cmd/demo [demo]   deploy the xgen site, print a summary, run until Ctrl-C, destroy
-//	go run ./cmd/demo cluster  only the local cluster, nothing deployed, until Ctrl-C
-//	go run ./cmd/demo down     stop a demo or cluster started elsewhere
+//	go run ./cmd/demo [demo]   bare test hosts → K3s → the xgen site's apps, a summary, run
+//	                           until Ctrl-C, destroy
+//	go run ./cmd/demo hosts    only the test hosts, and the stack config that points a site at them
+//	go run ./cmd/demo cluster  only a local control plane, nothing deployed, until Ctrl-C
+//	go run ./cmd/demo down     stop a demo, hosts or cluster started elsewhere
 package main
 
 import (
@@ -27,12 +29,14 @@ func main() {
 	switch cmd {
 	case "demo":
 		err = demo()
+	case "hosts":
+		err = hostsOnly()
 	case "cluster":
 		err = emptyCluster()
 	case "down":
 		err = down()
 	default:
-		err = fmt.Errorf("unknown command %q: use demo, cluster or down", cmd)
+		err = fmt.Errorf("unknown command %q: use demo, hosts, cluster or down", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)

@@ -32,6 +32,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/util/retry"
 )
 
 // RehearsalHostAddress stands in for an on-prem site's infra host (infra.hostAddress) in the
@@ -404,33 +405,34 @@ func (c *Cluster) CreateNode(ctx context.Context, n Node) error {
 		}
 	}
 	nodes := c.Client.CoreV1().Nodes()
-	node, err := nodes.Get(ctx, n.Name, metav1.GetOptions{})
-	if err != nil {
-		node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name}}
-		node.Labels, node.Annotations, node.Spec.Taints = labels, map[string]string{FakeNodeAnnotation: "fake"}, taints
-		if node, err = nodes.Create(ctx, node, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("harness: node %s: %w", n.Name, err)
+	// kwok updates a new node's status as soon as it sees it: retry on conflicts.
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := nodes.Get(ctx, n.Name, metav1.GetOptions{})
+		if err != nil {
+			node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name}}
+			node.Labels, node.Annotations, node.Spec.Taints = labels, map[string]string{FakeNodeAnnotation: "fake"}, taints
+			if node, err = nodes.Create(ctx, node, metav1.CreateOptions{}); err != nil {
+				return fmt.Errorf("harness: node %s: %w", n.Name, err)
+			}
+		} else {
+			for k, v := range labels {
+				node.Labels[k] = v
+			}
+			node.Spec.Taints = taints
+			if node, err = nodes.Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+				return err
+			}
 		}
-	} else {
-		for k, v := range labels {
-			node.Labels[k] = v
+		node.Status.Capacity, node.Status.Allocatable = capacity, capacity
+		if n.KubeletVersion != "" {
+			node.Status.NodeInfo.KubeletVersion = n.KubeletVersion
 		}
-		node.Spec.Taints = taints
-		if node, err = nodes.Update(ctx, node, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("harness: node %s: %w", n.Name, err)
+		if n.Address != "" {
+			node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.Address}, {Type: corev1.NodeHostName, Address: n.Name}}
 		}
-	}
-	node.Status.Capacity, node.Status.Allocatable = capacity, capacity
-	if n.KubeletVersion != "" {
-		node.Status.NodeInfo.KubeletVersion = n.KubeletVersion
-	}
-	if n.Address != "" {
-		node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.Address}, {Type: corev1.NodeHostName, Address: n.Name}}
-	}
-	if _, err := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("harness: node %s status: %w", n.Name, err)
-	}
-	return nil
+		_, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
+		return err
+	})
 }
 
 func (c *Cluster) waitNodesReady(ctx context.Context, want []Node, timeout time.Duration) error {

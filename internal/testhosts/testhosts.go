@@ -224,7 +224,7 @@ Subsystem sftp internal-sftp
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("ip", "netns", "exec", host.netns, "unshare", "--mount", "--uts", "--propagation", "private",
+	cmd := exec.Command("ip", "netns", "exec", host.netns, "unshare", "--mount", "--uts", "--pid", "--fork", "--mount-proc", "--propagation", "private",
 		"/bin/sh", filepath.Join(host.dir, "boot.sh"), host.dir, host.Name, h.User, strconv.FormatBool(host.GPU))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -1,0 +1,114 @@
+package testhosts
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"syscall"
+
+	"xgen-infra/internal/inprocess"
+	"xgen-infra/sites"
+)
+
+// Cluster says which test hosts form a site's cluster, for ClusterConfig.
+type Cluster struct {
+	Servers, Agents []string
+	// Artifacts is a StandInArtifacts directory; Version the release it was built for.
+	Artifacts, Version string
+	// UninstallOnDestroy is site.cluster.uninstallOnDestroy.
+	UninstallOnDestroy bool
+	// HostKeys overrides a host's pinned key (tests pin a wrong one).
+	HostKeys map[string]string
+}
+
+// ClusterConfig is the `site.cluster` section that points a site at these hosts: air-gapped
+// with the stand-in artifacts, the test user, each host's pinned key.
+func (h *Hosts) ClusterConfig(c Cluster) map[string]any {
+	node := func(name string) map[string]any {
+		host := h.Host(name)
+		key := host.HostKey
+		if k, ok := c.HostKeys[name]; ok {
+			key = k
+		}
+		n := map[string]any{"name": name, "address": host.Address, "hostKey": key}
+		if host.GPU {
+			n["gpu"] = true
+		}
+		return n
+	}
+	servers, agents := []any{}, []any{}
+	for _, n := range c.Servers {
+		servers = append(servers, node(n))
+	}
+	for _, n := range c.Agents {
+		agents = append(agents, node(n))
+	}
+	cl := map[string]any{
+		"k3s":                map[string]any{"version": c.Version, "install": "airgapped", "artifacts": c.Artifacts},
+		"ssh":                map[string]any{"user": h.User, "connectTimeout": "3s"},
+		"servers":            servers,
+		"readyTimeout":       "2m",
+		"uninstallOnDestroy": c.UninstallOnDestroy,
+	}
+	if len(agents) > 0 {
+		cl["agents"] = agents
+	}
+	return cl
+}
+
+// StackConfig is a stack file's config with site.cluster replaced, the SSH key set and a
+// placeholder for every other secret the site needs (as the mock-engine tests do).
+func (h *Hosts) StackConfig(stackFile string, cluster map[string]any) (map[string]string, []string, error) {
+	config, secretKeys, err := inprocess.LoadStackFile(stackFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	var site map[string]any
+	if err := json.Unmarshal([]byte(config[sites.SiteKey]), &site); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", stackFile, err)
+	}
+	site["cluster"] = cluster
+	data, err := json.Marshal(site)
+	if err != nil {
+		return nil, nil, err
+	}
+	config[sites.SiteKey] = string(data)
+	key := sites.ConfigNamespace + ":sshPrivateKey"
+	config[key] = h.PrivateKey
+	secretKeys = append(secretKeys, key)
+	required, err := sites.RequiredSecrets(config)
+	if err != nil {
+		return nil, nil, err
+	}
+	var keys []string
+	for _, k := range required {
+		keys = append(keys, sites.ConfigNamespace+":"+k)
+	}
+	return config, inprocess.AddPlaceholderSecrets(config, secretKeys, keys...), nil
+}
+
+// CleanupAll stops and removes every test host left on this machine (a run whose process
+// died): processes in xgh* network namespaces, the namespaces, the xgb* bridges.
+func CleanupAll() (removed int) {
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || !strings.HasPrefix(fields[0], "xgh") {
+			continue
+		}
+		for _, pid := range netnsPIDs(fields[0]) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		_ = ip("netns", "del", fields[0])
+		removed++
+	}
+	out, _ = exec.Command("ip", "-o", "link", "show", "type", "bridge").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) > 1 && strings.HasPrefix(fields[1], "xgb") {
+			_ = ip("link", "del", strings.TrimSuffix(fields[1], ":"))
+		}
+	}
+	return removed
+}

@@ -1,0 +1,302 @@
+// Package stack is the program's wiring, in one place: load the site, build the layers
+// (hosts → cluster → infra → apps → ingress), export outputs. The command (../main.go) runs
+// it; the rehearsal (cmd/demo) runs it in-process to do the host layer over SSH.
+package stack
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"xgen-infra/components"
+	"xgen-infra/sites"
+)
+
+// Program is the Pulumi program of every site stack.
+func Program(ctx *pulumi.Context) error {
+	// Everything is validated before the first resource is registered.
+	site, err := sites.Load(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range site.Warnings {
+		if err := ctx.Log.Warn(w, nil); err != nil {
+			return err
+		}
+	}
+	cfg := config.New(ctx, sites.ConfigNamespace)
+
+	// Hosts → cluster: with site.cluster the program installs K3s and reads its kubeconfig
+	// back; without it the cluster is someone else's and its kubeconfig is a secret.
+	kubeconfig := cfg.GetSecret("kubeconfig")
+	if site.Config.Cluster != nil {
+		cluster, err := k3sCluster(ctx, site, cfg)
+		if err != nil {
+			return fmt.Errorf("site %s: %w", site.Name, err)
+		}
+		kubeconfig = cluster.Kubeconfig
+		ctx.Export("cluster", pulumi.Map{
+			"apiEndpoint": cluster.APIEndpoint, "version": cluster.Version, "nodes": cluster.Nodes,
+		})
+		ctx.Export("kubeconfig", cluster.Kubeconfig)
+	}
+
+	provider, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{
+		Kubeconfig: kubeconfig,
+	})
+	if err != nil {
+		return fmt.Errorf("site %s: kubernetes provider: %w", site.Name, err)
+	}
+	k8s := pulumi.Provider(provider)
+
+	ns, err := corev1.NewNamespace(ctx, site.Config.Namespace, &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:   pulumi.String(site.Config.Namespace),
+			Labels: pulumi.StringMap{"app.kubernetes.io/part-of": pulumi.String("xgen")},
+		},
+	}, k8s)
+	if err != nil {
+		return fmt.Errorf("site %s: namespace: %w", site.Name, err)
+	}
+
+	secretValues := map[string]pulumi.StringInput{}
+	for _, s := range site.Secrets {
+		secretValues[s.EnvName] = cfg.RequireSecret(s.ConfigKey)
+	}
+	secretsArgs := components.SiteSecretsArgs{Namespace: site.Config.Namespace, Values: secretValues}
+	if site.HasRegistryCredentials {
+		secretsArgs.Registry = &components.RegistryCredentials{
+			Server:   site.Config.Image.Registry,
+			Username: site.Config.Image.RegistryUsername,
+			Password: cfg.RequireSecret("registryPassword"),
+		}
+	}
+	secrets, err := components.NewSiteSecrets(ctx, "site-secrets", secretsArgs, k8s, pulumi.DependsOn([]pulumi.Resource{ns}))
+	if err != nil {
+		return fmt.Errorf("site %s: secrets: %w", site.Name, err)
+	}
+
+	if len(site.HostServices) > 0 {
+		if err := hostServices(ctx, site, k8s); err != nil {
+			return fmt.Errorf("site %s: %w", site.Name, err)
+		}
+	}
+
+	images := pulumi.StringMap{}
+	for _, svc := range site.Services {
+		_, err := components.NewXgenService(ctx, svc.Name, serviceArgs(site, svc, secrets), k8s,
+			pulumi.DependsOn([]pulumi.Resource{ns, secrets}))
+		if err != nil {
+			return fmt.Errorf("site %s: %w", site.Name, err)
+		}
+		images[svc.Name] = pulumi.String(svc.Image)
+	}
+
+	ingress, err := components.NewIstioIngress(ctx, site.Config.Project, ingressArgs(site), k8s,
+		pulumi.DependsOn([]pulumi.Resource{ns}))
+	if err != nil {
+		return fmt.Errorf("site %s: %w", site.Name, err)
+	}
+
+	ctx.Export("site", pulumi.String(site.Name))
+	ctx.Export("environment", pulumi.String(site.Config.Environment))
+	ctx.Export("namespace", pulumi.String(site.Config.Namespace))
+	ctx.Export("domain", pulumi.String(site.Domain))
+	ctx.Export("images", images)
+	ctx.Export("urls", ingress.URLs)
+	return nil
+}
+
+// k3sCluster installs K3s on the site's hosts. Placeholder addresses let a preview show the
+// plan but stop `pulumi up` before anything is registered.
+func k3sCluster(ctx *pulumi.Context, site *sites.Site, cfg *config.Config) (*components.K3sCluster, error) {
+	if len(site.Placeholders) > 0 {
+		msg := fmt.Sprintf("cluster hosts have placeholder addresses (TEST-NET-1, 192.0.2.0/24): %s; set each host's real address and hostKey in Pulumi.%s.yaml",
+			strings.Join(site.Placeholders, ", "), site.Name)
+		if !ctx.DryRun() {
+			return nil, errors.New(msg)
+		}
+		if err := ctx.Log.Warn(msg+" (`pulumi up` refuses them)", nil); err != nil {
+			return nil, err
+		}
+	}
+	cl := site.Config.Cluster
+	rawKey, _ := ctx.GetConfig(sites.ConfigNamespace + ":sshPrivateKey") // only its public fingerprint is kept
+	args := components.K3sClusterArgs{
+		Version: cl.K3s.Version, InstallMode: cl.K3s.Install,
+		SSH: components.SSHAccess{
+			User: cl.SSH.User, Port: cl.SSH.Port, PrivateKey: cfg.RequireSecret("sshPrivateKey"),
+			PrivateKeyFingerprint: components.PublicKeyFingerprint(rawKey),
+			ConnectTimeoutSeconds: seconds(cl.SSH.ConnectTimeout),
+		},
+		Disable: clusterDisable(site), TLSSANs: cl.TLSSANs,
+		ClusterCIDR: cl.ClusterCIDR, ServiceCIDR: cl.ServiceCIDR,
+		ReadyTimeoutSeconds: seconds(cl.ReadyTimeout), UninstallOnDestroy: cl.UninstallOnDestroy,
+	}
+	if cl.APIEndpoint != "" {
+		host, port := sites.SplitEndpoint(cl.APIEndpoint)
+		args.APIEndpoint = net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	if b := cl.SSH.Bastion; b != nil {
+		args.SSH.Bastion = &components.SSHBastion{Address: b.Address, Port: b.Port, User: b.User, HostKey: b.HostKey}
+	}
+	if cl.K3s.Install == "airgapped" {
+		art, err := sites.ReadArtifacts(cl.K3s.Artifacts)
+		if err != nil {
+			return nil, fmt.Errorf("%s.cluster.k3s.artifacts: %w", sites.SiteKey, err)
+		}
+		args.Artifacts = &components.K3sArtifacts{Binary: art.Binary, BinarySHA256: art.BinarySHA256, Images: art.Images, ImagesSHA256: art.ImagesSHA256}
+	}
+	for _, h := range cl.Servers {
+		args.Servers = append(args.Servers, k3sHost(h))
+	}
+	for _, h := range cl.Agents {
+		args.Agents = append(args.Agents, k3sHost(h))
+	}
+	im := site.Config.Image
+	args.Registry = &components.RegistryLogin{Server: im.Registry, Username: im.RegistryUsername}
+	if im.RegistryUsername != "" {
+		args.Registry.Password = cfg.RequireSecret("registryPassword")
+	}
+	return components.NewK3sCluster(ctx, "k3s", args)
+}
+
+// clusterDisable keeps Traefik only for a site routed by Traefik.
+func clusterDisable(site *sites.Site) []string {
+	disable := append([]string(nil), site.Config.Cluster.Disable...)
+	if site.Config.Ingress.Type != "traefik" && !slices.Contains(disable, "traefik") {
+		disable = append(disable, "traefik")
+	}
+	sort.Strings(disable)
+	return disable
+}
+
+func k3sHost(h sites.NodeConfig) components.K3sHost {
+	return components.K3sHost{Name: h.Name, Address: h.Address, HostKey: h.HostKey, Labels: h.Labels, Taints: h.Taints, GPU: h.GPU}
+}
+
+// seconds converts a validated Go duration.
+func seconds(d string) int {
+	v, _ := time.ParseDuration(d)
+	return int(v.Seconds())
+}
+
+// hostServices makes the infra on the host reachable under its in-cluster names.
+func hostServices(ctx *pulumi.Context, site *sites.Site, k8s pulumi.ResourceOption) error {
+	infraNS := site.Config.Infra.Namespace
+	deps := []pulumi.Resource{}
+	if infraNS != site.Config.Namespace {
+		ns, err := corev1.NewNamespace(ctx, infraNS, &corev1.NamespaceArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(infraNS), Labels: pulumi.StringMap{"app.kubernetes.io/part-of": pulumi.String("xgen")}},
+		}, k8s)
+		if err != nil {
+			return fmt.Errorf("infra namespace: %w", err)
+		}
+		deps = append(deps, ns)
+	}
+	args := components.HostServicesArgs{Namespace: infraNS, Address: site.Config.Infra.HostAddress}
+	for _, hs := range site.HostServices {
+		svc := components.HostService{Name: hs.Name}
+		for _, p := range hs.Ports {
+			svc.Ports = append(svc.Ports, components.HostPort{Name: p.Name, Port: p.Port})
+		}
+		args.Services = append(args.Services, svc)
+	}
+	_, err := components.NewHostServices(ctx, "host-infra", args, k8s, pulumi.DependsOn(deps))
+	return err
+}
+
+// serviceArgs maps a resolved service onto the component's arguments.
+func serviceArgs(site *sites.Site, svc sites.Service, secrets *components.SiteSecrets) components.XgenServiceArgs {
+	s := svc.Spec
+	args := components.XgenServiceArgs{
+		Namespace:       site.Config.Namespace,
+		Image:           svc.Image,
+		ImagePullPolicy: site.Config.Image.PullPolicy,
+		Port:            *s.Port,
+		Replicas:        *s.Replicas,
+		Resources: components.Resources{
+			RequestsCPU: s.Resources.Requests.CPU, RequestsMemory: s.Resources.Requests.Memory,
+			LimitsCPU: s.Resources.Limits.CPU, LimitsMemory: s.Resources.Limits.Memory,
+		},
+		Probes: components.Probes{
+			Path:      s.Probes.Path,
+			Liveness:  probe(s.Probes.Liveness),
+			Readiness: probe(s.Probes.Readiness),
+		},
+		Config:                        svc.Config,
+		SecretName:                    secrets.SecretName,
+		SecretChecksum:                secrets.Checksum,
+		SpreadAcrossNodes:             *s.SpreadAcrossNodes,
+		TerminationGracePeriodSeconds: *s.TerminationGracePeriodSeconds,
+		PreStopSleepSeconds:           *s.PreStopSleepSeconds,
+		RunAsUser:                     *s.RunAsUser,
+		DeployTimeout:                 s.DeployTimeout,
+		Labels:                        map[string]string{"xgen.ai/site": site.Name},
+	}
+	if *s.Probes.Startup.FailureThreshold > 0 {
+		startup := probe(s.Probes.Startup)
+		args.Probes.Startup = &startup
+	}
+	if a := s.Autoscaling; *a.Enabled {
+		args.Autoscaling = &components.Autoscaling{
+			MinReplicas: *a.MinReplicas, MaxReplicas: *a.MaxReplicas, TargetCPUUtilization: *a.TargetCPUUtilization,
+		}
+	}
+	if *s.GPU.Count > 0 {
+		args.GPU = &components.GPU{Count: *s.GPU.Count, NodeSelector: s.GPU.NodeSelector}
+	}
+	if secrets.PullSecretName != "" {
+		args.ImagePullSecrets = []string{secrets.PullSecretName}
+	}
+	return args
+}
+
+// ingressArgs routes "/" and the streaming paths to the service that takes the domain and
+// each service's own route prefixes to it; only services the site runs are present.
+func ingressArgs(site *sites.Site) components.IstioIngressArgs {
+	ing := site.Config.Ingress
+	args := components.IstioIngressArgs{
+		Namespace:         site.Config.Namespace,
+		Type:              ing.Type,
+		StreamingPaths:    ing.StreamingPaths,
+		SharedGateway:     ing.SharedGateway,
+		GatewaySelector:   ing.GatewaySelector,
+		TLSCredentialName: site.TLSCredentialName,
+		HTTPSRedirect:     ing.HTTPSRedirect,
+		ExposeType:        ing.ExposeType,
+		NodePort:          *ing.NodePort,
+		Labels:            map[string]string{"xgen.ai/site": site.Name},
+	}
+	if site.Domain != "" {
+		args.Hosts = []string{site.Domain}
+	}
+	for _, svc := range site.Services {
+		backend := components.Backend{Name: svc.Name, Port: *svc.Spec.Port}
+		if *svc.Spec.Domain {
+			args.Frontend = backend
+		}
+		for _, prefix := range svc.Spec.Routes {
+			args.Routes = append(args.Routes, components.Route{PathPrefix: prefix, Backend: backend})
+		}
+	}
+	return args
+}
+
+func probe(p *sites.ProbeSpec) components.Probe {
+	return components.Probe{
+		InitialDelaySeconds: *p.InitialDelaySeconds, PeriodSeconds: *p.PeriodSeconds,
+		TimeoutSeconds: *p.TimeoutSeconds, FailureThreshold: *p.FailureThreshold,
+	}
+}
