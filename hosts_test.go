@@ -40,12 +40,15 @@ type hostStack struct {
 	agents     []string
 	uninstall  bool
 	hostKeyFor map[string]string // node name -> pinned key (tests swap one)
+	labels     map[string]map[string]string
+	taints     map[string][]string
 }
 
 // config is the stack's config with site.cluster pointing at the test hosts.
 func (s *hostStack) config() (map[string]string, []string) {
 	cluster := s.hosts.ClusterConfig(testhosts.Cluster{Servers: s.servers, Agents: s.agents,
-		Artifacts: s.artifacts, Version: filepath.Base(s.artifacts), UninstallOnDestroy: s.uninstall, HostKeys: s.hostKeyFor})
+		Artifacts: s.artifacts, Version: filepath.Base(s.artifacts), UninstallOnDestroy: s.uninstall, HostKeys: s.hostKeyFor,
+		Labels: s.labels, Taints: s.taints})
 	config, secretKeys, err := s.hosts.StackConfig(s.stackFile, cluster)
 	if err != nil {
 		s.t.Fatal(err)
@@ -59,7 +62,7 @@ func (s *hostStack) up(ctx context.Context) (*testhosts.Result, error) {
 	if err != nil && !strings.Contains(err.Error(), "host key mismatch") && !strings.Contains(err.Error(), "i/o timeout") {
 		// What the K3s services said, for the failure message.
 		for _, h := range s.hosts.Hosts {
-			out, _ := s.hosts.Run(ctx, h.Name, "sudo -n tail -n 15 /var/log/k3s.log /var/log/k3s-agent.log 2>/dev/null")
+			out, _ := s.hosts.Run(ctx, h.Name, "sudo -n tail -n 15 /var/log/k3s.log /var/log/k3s-agent.log 2>/dev/null; ps -eo pid,stat,args | grep '[k]3s'; sudo -n cat /etc/rancher/k3s/config.yaml 2>/dev/null | grep server")
 			s.t.Logf("%s:\n%s", h.Name, out)
 		}
 	}
@@ -239,7 +242,22 @@ func TestHostLayerFromBareHosts(t *testing.T) {
 		t.Errorf("apps after the agent left: %v", err)
 	}
 
-	// 6. A changed host key is refused before anything runs on that host.
+	// 6. Labels and taints follow the config both ways.
+	s.labels = map[string]map[string]string{"xgen-gpu": {"xgen.ai/zone": "b"}}
+	s.taints = map[string][]string{"xgen-gpu": {"dedicated=ml:NoSchedule"}}
+	if _, err := s.up(ctx); err != nil {
+		t.Fatalf("adding a label and a taint: %v", err)
+	}
+	checkNodeMetadata(ctx, t, cluster, "xgen-gpu", map[string]string{"xgen.ai/zone": "b", "nvidia.com/gpu.present": "true"},
+		[]string{"dedicated=ml:NoSchedule", "nvidia.com/gpu=present:NoSchedule"})
+	s.labels, s.taints = nil, nil
+	if _, err := s.up(ctx); err != nil {
+		t.Fatalf("removing them: %v", err)
+	}
+	checkNodeMetadata(ctx, t, cluster, "xgen-gpu", map[string]string{"nvidia.com/gpu.present": "true"},
+		[]string{"nvidia.com/gpu=present:NoSchedule"})
+
+	// 7. A changed host key is refused before anything runs on that host.
 	s.hostKeyFor["xgen-1"] = hosts.Host("xgen-gpu").HostKey
 	res, err = s.up(ctx)
 	if err == nil || !strings.Contains(err.Error(), "host key mismatch") {
@@ -252,7 +270,7 @@ func TestHostLayerFromBareHosts(t *testing.T) {
 	}
 	delete(s.hostKeyFor, "xgen-1")
 
-	// 7. No secret in any command line, environment or log line.
+	// 8. No secret in any command line, environment or log line.
 	token, err := hosts.Run(ctx, "xgen-1", "sudo -n cat /var/lib/rancher/k3s/server/token")
 	if err != nil {
 		t.Fatal(err)
@@ -261,6 +279,29 @@ func TestHostLayerFromBareHosts(t *testing.T) {
 		"join token": strings.TrimSpace(token), "SSH key": strings.Split(hosts.PrivateKey, "\n")[2],
 		"kubeconfig key": clientKey(kc),
 	})
+}
+
+// checkNodeMetadata: the node's xgen.ai/* and GPU labels and all its taints are exactly these.
+func checkNodeMetadata(ctx context.Context, t *testing.T, c *harness.Cluster, name string, labels map[string]string, taints []string) {
+	t.Helper()
+	node, err := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for k, v := range node.Labels {
+		if strings.HasPrefix(k, "xgen.ai/") || strings.HasPrefix(k, "nvidia.com/") {
+			got[k] = v
+		}
+	}
+	var gotTaints []string
+	for _, tt := range node.Spec.Taints {
+		gotTaints = append(gotTaints, tt.Key+"="+tt.Value+":"+string(tt.Effect))
+	}
+	slices.Sort(gotTaints)
+	if fmt.Sprint(got) != fmt.Sprint(labels) || fmt.Sprint(gotTaints) != fmt.Sprint(taints) {
+		t.Errorf("node %s: labels %v taints %v, want %v %v", name, got, gotTaints, labels, taints)
+	}
 }
 
 func checkNodes(ctx context.Context, t *testing.T, c *harness.Cluster, want map[string]string) {

@@ -20,6 +20,9 @@ type Cluster struct {
 	UninstallOnDestroy bool
 	// HostKeys overrides a host's pinned key (tests pin a wrong one).
 	HostKeys map[string]string
+	// Labels and Taints per host name.
+	Labels map[string]map[string]string
+	Taints map[string][]string
 }
 
 // ClusterConfig is the `site.cluster` section that points a site at these hosts: air-gapped
@@ -34,6 +37,12 @@ func (h *Hosts) ClusterConfig(c Cluster) map[string]any {
 		n := map[string]any{"name": name, "address": host.Address, "hostKey": key}
 		if host.GPU {
 			n["gpu"] = true
+		}
+		if l := c.Labels[name]; len(l) > 0 {
+			n["labels"] = l
+		}
+		if t := c.Taints[name]; len(t) > 0 {
+			n["taints"] = t
 		}
 		return n
 	}

@@ -256,8 +256,9 @@ func join(ctx context.Context, cfg *config, role string) error {
 	host := strings.TrimSuffix(strings.TrimPrefix(cfg.Server, "https://"), ":6443")
 	body, _ := json.Marshal(map[string]any{"Token": cfg.Token, "Role": role, "Config": cfg})
 	var kubeconfig []byte
+	client := &http.Client{Timeout: 10 * time.Second} // a lost connection is retried, not waited on
 	for attempt := 0; ; attempt++ {
-		resp, err := http.Post(fmt.Sprintf("http://%s:%d/join", host, joinPort), "application/json", bytes.NewReader(body))
+		resp, err := client.Post(fmt.Sprintf("http://%s:%d/join", host, joinPort), "application/json", bytes.NewReader(body))
 		if err == nil {
 			data, _ := readAll(resp)
 			if resp.StatusCode == http.StatusOK {
@@ -269,6 +270,7 @@ func join(ctx context.Context, cfg *config, role string) error {
 			}
 			err = fmt.Errorf("%s: %s", resp.Status, data)
 		}
+		fmt.Fprintf(os.Stderr, "k3s (stand-in): join %s: %v (retrying)\n", cfg.Server, err)
 		if attempt > 60 {
 			return fmt.Errorf("cannot join %s: %w", cfg.Server, err)
 		}

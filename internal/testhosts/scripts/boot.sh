@@ -1,7 +1,7 @@
 #!/bin/sh
 # TEST-ONLY. Runs inside a test host's own network, mount and UTS namespaces (started by
 # testhosts.Start): gives the host a private view of the paths the K3s scripts write
-# (overlays on /etc, /var, /usr/local, /home, /root; fresh /run and /tmp), a non-root user
+# (overlays on /etc, /var, /usr/local, /home, /root; a fresh /run), a non-root user
 # with passwordless sudo, the systemctl stand-in, then becomes the host's sshd.
 # Usage: boot.sh DIR NAME USER GPU
 set -eu
@@ -13,11 +13,11 @@ for path in /etc /var /usr/local /home /root; do
 	mount -t overlay overlay -o "lowerdir=$path,upperdir=$layer/upper,workdir=$layer/work" "$path"
 done
 mount -t tmpfs -o mode=0755 tmpfs /run
-# DIR may be under /tmp, which the host gets fresh: keep what sshd and systemctl need in /run.
 mkdir -p /run/systemd/system /run/sshd /run/testhost /etc/systemd/system
 cp "$dir/sshd_config" "$dir/ssh_host_ed25519_key" "$dir/authorized_keys" "$dir/systemctl" /run/testhost/
 mount --bind /run/testhost/systemctl /usr/bin/systemctl
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# /tmp stays the machine's: the checkout (and the control-plane binaries the k3s stand-in
+# runs from .tools/) may live under it. The scripts write nothing there but mktemp files.
 hostname "$name"
 # sudo resolves the host name; without an entry it waits for DNS, which is not there.
 printf '127.0.1.1\t%s\n' "$name" >>/etc/hosts
