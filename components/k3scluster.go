@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -376,7 +377,7 @@ func (b *clusterBuilder) install(hp hostPlan, deps []pulumi.Resource) (pulumi.Re
 	if art := a.Artifacts; a.InstallMode == "airgapped" {
 		in.BinarySHA256, in.ImagesSHA256 = art.BinarySHA256, art.ImagesSHA256
 		in.StagedBinary = k3s.StagedPath("k3s", art.BinarySHA256)
-		in.ImagesName = baseName(art.Images)
+		in.ImagesName = path.Base(art.Images)
 		in.StagedImages = k3s.StagedPath(in.ImagesName, art.ImagesSHA256)
 		for _, up := range []struct{ name, local, remote string }{
 			{"upload-k3s-", art.Binary, in.StagedBinary}, {"upload-images-", art.Images, in.StagedImages},
@@ -524,11 +525,4 @@ func uniqueSorted(s []string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func baseName(p string) string {
-	if i := strings.LastIndex(p, "/"); i >= 0 {
-		return p[i+1:]
-	}
-	return p
 }
