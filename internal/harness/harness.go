@@ -406,7 +406,7 @@ func (c *Cluster) CreateNode(ctx context.Context, n Node) error {
 	}
 	nodes := c.Client.CoreV1().Nodes()
 	// kwok updates a new node's status as soon as it sees it: retry on conflicts.
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		node, err := nodes.Get(ctx, n.Name, metav1.GetOptions{})
 		if err != nil {
 			node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name}}
@@ -433,6 +433,23 @@ func (c *Cluster) CreateNode(ctx context.Context, n Node) error {
 		_, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
 		return err
 	})
+	if err != nil || n.KubeletVersion == "" {
+		return err
+	}
+	// kwok initialises a new node's status from what it saw when the node appeared, which can
+	// be before the version above was written: wait for its Ready and put the version back.
+	return poll(ctx, time.Minute, func() (bool, error) {
+		node, err := nodes.Get(ctx, n.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		if node.Status.NodeInfo.KubeletVersion != n.KubeletVersion {
+			node.Status.NodeInfo.KubeletVersion = n.KubeletVersion
+			_, _ = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
+			return false, nil
+		}
+		return NodeReady(node), nil
+	}, "node "+n.Name+" to be initialised with its version")
 }
 
 func (c *Cluster) waitNodesReady(ctx context.Context, want []Node, timeout time.Duration) error {

@@ -256,7 +256,7 @@ func join(ctx context.Context, cfg *config, role string) error {
 	host := strings.TrimSuffix(strings.TrimPrefix(cfg.Server, "https://"), ":6443")
 	body, _ := json.Marshal(map[string]any{"Token": cfg.Token, "Role": role, "Config": cfg})
 	var kubeconfig []byte
-	client := &http.Client{Timeout: 10 * time.Second} // a lost connection is retried, not waited on
+	client := &http.Client{Timeout: 90 * time.Second} // a lost connection is retried, not waited on
 	for attempt := 0; ; attempt++ {
 		resp, err := client.Post(fmt.Sprintf("http://%s:%d/join", host, joinPort), "application/json", bytes.NewReader(body))
 		if err == nil {
