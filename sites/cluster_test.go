@@ -1,22 +1,18 @@
 package sites
 
 import (
-	"crypto/ed25519"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"xgen-infra/internal/inprocess"
 )
 
-// testPrivateKey is a fixed ed25519 key (PKCS#8 PEM) for the sshPrivateKey secret.
-var testPrivateKey = func() string {
-	der, _ := x509.MarshalPKCS8PrivateKey(ed25519.NewKeyFromSeed(make([]byte, 32)))
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-}()
+// testPrivateKey is a fixed ed25519 key for the sshPrivateKey secret.
+var testPrivateKey = inprocess.PrivateKeyPEM(make([]byte, 32))
 
 const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMC7sdolJu6mTZshErUhkmf00a/2gf5ebVbOmQ61+JOb"
 

@@ -64,9 +64,6 @@ type Hosts struct {
 	id, bridge, dir string
 }
 
-// Packages are the Debian packages the test hosts need.
-var Packages = []string{"iproute2", "openssh-server", "sudo"}
-
 // EnsurePackages installs what is missing with apt-get (a fresh CI machine has none).
 func EnsurePackages() error {
 	var missing []string
