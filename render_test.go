@@ -33,8 +33,9 @@ func siteStackFiles(t testing.TB) []string {
 	return files
 }
 
-// renderStack produces every file of rendered/<stack>/: one YAML per Kubernetes object
-// and resources.txt, the resource tree with options.
+// renderStack produces every file of rendered/<stack>/: one YAML per Kubernetes object,
+// resources.txt (the resource tree with options) and under _hosts/ every host command with
+// what it reads on standard input.
 func renderStack(t testing.TB, stackFile string) map[string][]byte {
 	rec := stackRun(t, stackFile)
 	objs, err := rec.KubernetesObjects()
@@ -58,7 +59,9 @@ func renderStack(t testing.TB, stackFile string) map[string][]byte {
 			continue
 		}
 		plain, _ := res.PlainInputs()
-		for field, suffix := range map[string]string{"create": ".sh", "delete": ".delete.sh"} {
+		// stdin too: the files a command writes (compose.yaml, config.yaml, ...); secrets in
+		// it are the placeholders of this in-process run.
+		for field, suffix := range map[string]string{"create": ".sh", "delete": ".delete.sh", "stdin": ".stdin"} {
 			if script, ok := plain[field].(string); ok {
 				files["_hosts/"+res.Name+suffix] = []byte(script)
 			}

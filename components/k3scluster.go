@@ -413,35 +413,13 @@ func (b *clusterBuilder) install(hp hostPlan, deps []pulumi.Resource) (pulumi.Re
 	return install, nil
 }
 
-// command registers a remote command on host, parented to the cluster. Previous output is
-// never put in the environment: that needs AcceptEnv on every sshd and nothing here reads it.
+// command registers a remote command on host, parented to the cluster.
 func (b *clusterBuilder) command(name string, host K3sHost, args remote.CommandArgs, opts ...pulumi.ResourceOption) (*remote.Command, error) {
-	args.Connection = b.connection(host)
-	args.AddPreviousOutputInEnv = pulumi.Bool(false)
-	cmd, err := remote.NewCommand(b.ctx, name, &args, append(opts, pulumi.Parent(b.parent))...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return cmd, nil
+	return hostCommand(b.ctx, b.parent, name, b.connection(host), args, opts...)
 }
 
-// connection: the pinned host key, one dial attempt bounded by the connect timeout (an
-// unreachable host fails fast), the optional bastion.
 func (b *clusterBuilder) connection(h K3sHost) remote.ConnectionArgs {
-	s := b.args.SSH
-	conn := remote.ConnectionArgs{
-		Host: pulumi.String(h.Address), Port: pulumi.Float64(float64(s.Port)), User: pulumi.String(s.User),
-		PrivateKey: pulumi.ToSecret(s.PrivateKey).(pulumi.StringOutput), HostKey: pulumi.String(h.HostKey),
-		PerDialTimeout: pulumi.Int(s.ConnectTimeoutSeconds), DialErrorLimit: pulumi.Int(1),
-	}
-	if bh := s.Bastion; bh != nil {
-		conn.Proxy = remote.ProxyConnectionArgs{
-			Host: pulumi.String(bh.Address), Port: pulumi.Float64(float64(bh.Port)), User: pulumi.String(bh.User),
-			PrivateKey: pulumi.ToSecret(s.PrivateKey).(pulumi.StringOutput), HostKey: pulumi.String(bh.HostKey),
-			PerDialTimeout: pulumi.Int(s.ConnectTimeoutSeconds), DialErrorLimit: pulumi.Int(1),
-		}
-	}
-	return conn
+	return sshConnection(b.args.SSH, h.Address, h.HostKey)
 }
 
 // generation identifies what a delete script belongs to: the host's connection (key

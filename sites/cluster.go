@@ -331,23 +331,25 @@ func SplitEndpoint(endpoint string) (string, int) {
 	return host, port
 }
 
-// PlaceholderAddresses lists the cluster hosts whose address is a TEST-NET-1 placeholder,
+// PlaceholderAddresses lists the hosts (cluster nodes, a compose host) whose address is a TEST-NET-1 placeholder,
 // as "config key: address".
 func PlaceholderAddresses(c *Config, prefix string) []string {
-	if c.Cluster == nil {
-		return nil
-	}
 	var out []string
 	check := func(path, addr string) {
 		if ip := net.ParseIP(addr); ip != nil && placeholderNet.Contains(ip) {
 			out = append(out, fmt.Sprintf("%s.%s: %s", prefix, path, addr))
 		}
 	}
-	for i, h := range c.Cluster.Servers {
-		check(fmt.Sprintf("cluster.servers[%d].address", i), h.Address)
+	if c.Cluster != nil {
+		for i, h := range c.Cluster.Servers {
+			check(fmt.Sprintf("cluster.servers[%d].address", i), h.Address)
+		}
+		for i, h := range c.Cluster.Agents {
+			check(fmt.Sprintf("cluster.agents[%d].address", i), h.Address)
+		}
 	}
-	for i, h := range c.Cluster.Agents {
-		check(fmt.Sprintf("cluster.agents[%d].address", i), h.Address)
+	if cc := c.Infra.Compose; cc != nil {
+		check("infra.compose.address", cc.Address)
 	}
 	return out
 }

@@ -57,6 +57,7 @@ func SetDefaults(c *Config) {
 	setString(&in.ObjectStorage.DocumentBucket, "documents")
 	setString(&in.ObjectStorage.FileStorageBucket, "files")
 
+	setComposeDefaults(c) // before the cluster's: infra.hostAddress follows the compose host
 	setClusterDefaults(c)
 
 	ing := &c.Ingress

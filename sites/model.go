@@ -69,7 +69,8 @@ type ImageConfig struct {
 type InfraConfig struct {
 	// Namespace of the in-cluster infra Services. Default "xgen-system".
 	Namespace string `json:"namespace,omitempty"`
-	// HostAddress is the IP address of the host that runs the infra containers. When set,
+	// HostAddress is the IP address of the host that runs the infra containers (default:
+	// the infra.compose host, else the first cluster server). When set,
 	// selector-less Services named postgresql, redis, qdrant and minio are created in
 	// Namespace with EndpointSlices pointing at it. Must not be a loopback address.
 	HostAddress string `json:"hostAddress,omitempty"`
@@ -81,6 +82,10 @@ type InfraConfig struct {
 	Qdrant QdrantConfig `json:"qdrant,omitempty"`
 	// ObjectStorage is MinIO on-prem or S3 (any S3-compatible endpoint).
 	ObjectStorage ObjectStorageConfig `json:"objectStorage,omitempty"`
+	// Compose runs the services that the site reaches by in-cluster name as a Docker
+	// Compose project on a host (see ComposeConfig); HostAddress then follows that host.
+	// Without it those services are someone else's to run at HostAddress.
+	Compose *ComposeConfig `json:"compose,omitempty"`
 }
 
 // EndpointConfig is a host and a TCP port.

@@ -41,9 +41,15 @@ var SecretKeys = []SecretKey{
 		requiredWhen:  func(c *Config) bool { return c.Cluster == nil },
 		unusedBecause: "site.cluster is set, so the kubeconfig is read back from the K3s servers"},
 	{ConfigKey: "sshPrivateKey", What: "private SSH key of cluster.ssh.user on the cluster hosts (file contents)", check: checkPrivateKey,
-		requiredWhen:  func(c *Config) bool { return c.Cluster != nil },
-		unusedBecause: "there is no site.cluster, so the program logs in to no host"},
+		requiredWhen:  func(c *Config) bool { return c.Cluster != nil || c.Infra.Compose != nil },
+		unusedBecause: "there is neither site.cluster nor infra.compose, so the program logs in to no host"},
 	{ConfigKey: "postgresPassword", EnvName: "POSTGRES_PASSWORD", What: "PostgreSQL password of infra.postgres.user"},
+	{ConfigKey: "postgresAdminPassword", What: "password of the PostgreSQL superuser (postgres) on the compose host",
+		requiredWhen: func(c *Config) bool {
+			cc := c.Infra.Compose
+			return cc != nil && cc.Services != nil && cc.Services.Postgres != nil
+		},
+		unusedBecause: "infra.compose does not run postgres, so the program sets up no database server"},
 	{ConfigKey: "redisPassword", EnvName: "REDIS_PASSWORD", What: "Redis password (requirepass)"},
 	{ConfigKey: "objectStorageAccessKey", EnvName: "MINIO_DATA_ACCESS_KEY", What: "MinIO access key, or the AWS IAM access key id for S3"},
 	{ConfigKey: "objectStorageSecretKey", EnvName: "MINIO_DATA_SECRET_KEY", What: "MinIO secret key, or the AWS IAM secret access key for S3"},

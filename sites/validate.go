@@ -75,6 +75,7 @@ func Validate(c *Config, cat *Catalog, prefix string) Problems {
 	validateInfra(p, &c.Infra)
 	validateIngress(p, c)
 	validateCluster(p, c)
+	validateCompose(p, c)
 
 	secretNames := secretEnvNames()
 	for _, k := range sortedMapKeys(c.Vars) {

@@ -20,6 +20,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"xgen-infra/components"
+	"xgen-infra/components/compose"
 	"xgen-infra/sites"
 )
 
@@ -36,6 +37,18 @@ func Program(ctx *pulumi.Context) error {
 		}
 	}
 	cfg := config.New(ctx, sites.ConfigNamespace)
+	// Placeholder host addresses let a preview show the plan but stop `pulumi up` before
+	// anything is registered.
+	if len(site.Placeholders) > 0 {
+		msg := fmt.Sprintf("hosts have placeholder addresses (TEST-NET-1, 192.0.2.0/24): %s; set each host's real address and hostKey in Pulumi.%s.yaml",
+			strings.Join(site.Placeholders, ", "), site.Name)
+		if !ctx.DryRun() {
+			return errors.New(msg)
+		}
+		if err := ctx.Log.Warn(msg+" (`pulumi up` refuses them)", nil); err != nil {
+			return err
+		}
+	}
 
 	// Hosts → cluster: with site.cluster the program installs K3s and reads its kubeconfig
 	// back; without it the cluster is someone else's and its kubeconfig is a secret.
@@ -87,16 +100,28 @@ func Program(ctx *pulumi.Context) error {
 		return fmt.Errorf("site %s: secrets: %w", site.Name, err)
 	}
 
-	if len(site.HostServices) > 0 {
-		if err := hostServices(ctx, site, k8s); err != nil {
+	// Infra: the compose project on its host (if the site runs one), then the in-cluster
+	// Services that reach it; the apps start once both are there.
+	appDeps := []pulumi.Resource{ns, secrets}
+	var infra *components.InfraCompose
+	if site.Config.Infra.Compose != nil {
+		if infra, err = infraCompose(ctx, site, cfg); err != nil {
 			return fmt.Errorf("site %s: %w", site.Name, err)
 		}
+		ctx.Export("infra", infra.Services)
+	}
+	if len(site.HostServices) > 0 {
+		hs, err := hostServices(ctx, site, infra, k8s)
+		if err != nil {
+			return fmt.Errorf("site %s: %w", site.Name, err)
+		}
+		appDeps = append(appDeps, hs)
 	}
 
 	images := pulumi.StringMap{}
 	for _, svc := range site.Services {
 		_, err := components.NewXgenService(ctx, svc.Name, serviceArgs(site, svc, secrets), k8s,
-			pulumi.DependsOn([]pulumi.Resource{ns, secrets}))
+			pulumi.DependsOn(appDeps))
 		if err != nil {
 			return fmt.Errorf("site %s: %w", site.Name, err)
 		}
@@ -118,28 +143,23 @@ func Program(ctx *pulumi.Context) error {
 	return nil
 }
 
-// k3sCluster installs K3s on the site's hosts. Placeholder addresses let a preview show the
-// plan but stop `pulumi up` before anything is registered.
-func k3sCluster(ctx *pulumi.Context, site *sites.Site, cfg *config.Config) (*components.K3sCluster, error) {
-	if len(site.Placeholders) > 0 {
-		msg := fmt.Sprintf("cluster hosts have placeholder addresses (TEST-NET-1, 192.0.2.0/24): %s; set each host's real address and hostKey in Pulumi.%s.yaml",
-			strings.Join(site.Placeholders, ", "), site.Name)
-		if !ctx.DryRun() {
-			return nil, errors.New(msg)
-		}
-		if err := ctx.Log.Warn(msg+" (`pulumi up` refuses them)", nil); err != nil {
-			return nil, err
-		}
+// sshAccess is the login to the site's hosts with the sshPrivateKey secret; only the key's
+// public fingerprint is kept in plain text.
+func sshAccess(ctx *pulumi.Context, cfg *config.Config, s *sites.SSHConfig) components.SSHAccess {
+	rawKey, _ := ctx.GetConfig(sites.ConfigNamespace + ":sshPrivateKey")
+	return components.SSHAccess{
+		User: s.User, Port: s.Port, PrivateKey: cfg.RequireSecret("sshPrivateKey"),
+		PrivateKeyFingerprint: components.PublicKeyFingerprint(rawKey),
+		ConnectTimeoutSeconds: seconds(s.ConnectTimeout),
 	}
+}
+
+// k3sCluster installs K3s on the site's hosts.
+func k3sCluster(ctx *pulumi.Context, site *sites.Site, cfg *config.Config) (*components.K3sCluster, error) {
 	cl := site.Config.Cluster
-	rawKey, _ := ctx.GetConfig(sites.ConfigNamespace + ":sshPrivateKey") // only its public fingerprint is kept
 	args := components.K3sClusterArgs{
 		Version: cl.K3s.Version, InstallMode: cl.K3s.Install,
-		SSH: components.SSHAccess{
-			User: cl.SSH.User, Port: cl.SSH.Port, PrivateKey: cfg.RequireSecret("sshPrivateKey"),
-			PrivateKeyFingerprint: components.PublicKeyFingerprint(rawKey),
-			ConnectTimeoutSeconds: seconds(cl.SSH.ConnectTimeout),
-		},
+		SSH:     sshAccess(ctx, cfg, &cl.SSH),
 		Disable: clusterDisable(site), TLSSANs: cl.TLSSANs,
 		ClusterCIDR: cl.ClusterCIDR, ServiceCIDR: cl.ServiceCIDR,
 		ReadyTimeoutSeconds: seconds(cl.ReadyTimeout), UninstallOnDestroy: cl.UninstallOnDestroy,
@@ -192,8 +212,60 @@ func seconds(d string) int {
 	return int(v.Seconds())
 }
 
-// hostServices makes the infra on the host reachable under its in-cluster names.
-func hostServices(ctx *pulumi.Context, site *sites.Site, k8s pulumi.ResourceOption) error {
+// infraCompose runs the site's stateful services as a compose project on its host.
+func infraCompose(ctx *pulumi.Context, site *sites.Site, cfg *config.Config) (*components.InfraCompose, error) {
+	c := site.Config
+	cc := c.Infra.Compose
+	address, hostKey, ssh := sites.ComposeHost(&c)
+	name := cc.Host
+	if name == "" {
+		name = address
+	}
+	spec := compose.Spec{DataDir: cc.DataDir, BindAddress: cc.BindAddress}
+	secrets := components.InfraSecrets{}
+	s := cc.Services
+	if p := s.Postgres; p != nil {
+		spec.Postgres = &compose.Postgres{Image: p.Image, MemoryLimit: p.MemoryLimit, Port: c.Infra.Postgres.Port,
+			Database: c.Infra.Postgres.Database, User: c.Infra.Postgres.User}
+		secrets.PostgresAdminPassword = cfg.RequireSecret("postgresAdminPassword")
+		secrets.PostgresPassword = cfg.RequireSecret("postgresPassword")
+	}
+	if r := s.Redis; r != nil {
+		spec.Redis = &compose.Redis{Image: r.Image, MemoryLimit: r.MemoryLimit, Port: c.Infra.Redis.Port,
+			MaxMemory: r.MaxMemory, MaxMemoryPolicy: r.MaxMemoryPolicy}
+		secrets.RedisPassword = cfg.RequireSecret("redisPassword")
+	}
+	if q := s.Qdrant; q != nil {
+		spec.Qdrant = &compose.Qdrant{Image: q.Image, MemoryLimit: q.MemoryLimit, HTTPPort: c.Infra.Qdrant.Port, GRPCPort: c.Infra.Qdrant.GRPCPort}
+	}
+	if m := s.MinIO; m != nil {
+		port := 0
+		for _, hs := range site.HostServices {
+			if hs.Name == "minio" {
+				port = hs.Ports[0].Port
+			}
+		}
+		store := c.Infra.ObjectStorage
+		spec.MinIO = &compose.MinIO{Image: m.Image, InitImage: m.InitImage, MemoryLimit: m.MemoryLimit, Port: port,
+			ConsolePort: m.ConsolePort, Buckets: []string{store.DocumentBucket, store.FileStorageBucket}}
+		secrets.MinIOAccessKey = cfg.RequireSecret("objectStorageAccessKey")
+		secrets.MinIOSecretKey = cfg.RequireSecret("objectStorageSecretKey")
+	}
+	args := components.InfraComposeArgs{
+		Host: components.ComposeHost{Name: name, Address: address, HostKey: hostKey},
+		SSH:  sshAccess(ctx, cfg, ssh), Spec: spec, Secrets: secrets,
+		WaitTimeoutSeconds:  seconds(cc.WaitTimeout),
+		RemoveDataOnDestroy: cc.RemoveDataOnDestroy,
+	}
+	if b := cc.Backup; b != nil {
+		args.Backup = &compose.Backup{Time: b.Time, RetentionDays: b.RetentionDays, Dir: b.Dir}
+	}
+	return components.NewInfraCompose(ctx, "infra", args)
+}
+
+// hostServices makes the infra on the host reachable under its in-cluster names: from the
+// compose project's endpoints when the program runs it, else at infra.hostAddress.
+func hostServices(ctx *pulumi.Context, site *sites.Site, infra *components.InfraCompose, k8s pulumi.ResourceOption) (pulumi.Resource, error) {
 	infraNS := site.Config.Infra.Namespace
 	deps := []pulumi.Resource{}
 	if infraNS != site.Config.Namespace {
@@ -201,20 +273,24 @@ func hostServices(ctx *pulumi.Context, site *sites.Site, k8s pulumi.ResourceOpti
 			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(infraNS), Labels: pulumi.StringMap{"app.kubernetes.io/part-of": pulumi.String("xgen")}},
 		}, k8s)
 		if err != nil {
-			return fmt.Errorf("infra namespace: %w", err)
+			return nil, fmt.Errorf("infra namespace: %w", err)
 		}
 		deps = append(deps, ns)
 	}
 	args := components.HostServicesArgs{Namespace: infraNS, Address: site.Config.Infra.HostAddress}
-	for _, hs := range site.HostServices {
-		svc := components.HostService{Name: hs.Name}
-		for _, p := range hs.Ports {
-			svc.Ports = append(svc.Ports, components.HostPort{Name: p.Name, Port: p.Port})
+	if infra != nil {
+		args.Address, args.Services = infra.Address, infra.Endpoints
+		deps = append(deps, infra)
+	} else {
+		for _, hs := range site.HostServices {
+			svc := components.HostService{Name: hs.Name}
+			for _, p := range hs.Ports {
+				svc.Ports = append(svc.Ports, components.HostPort{Name: p.Name, Port: p.Port})
+			}
+			args.Services = append(args.Services, svc)
 		}
-		args.Services = append(args.Services, svc)
 	}
-	_, err := components.NewHostServices(ctx, "host-infra", args, k8s, pulumi.DependsOn(deps))
-	return err
+	return components.NewHostServices(ctx, "host-infra", args, k8s, pulumi.DependsOn(deps))
 }
 
 // serviceArgs maps a resolved service onto the component's arguments.

@@ -1,19 +1,19 @@
 // Package k3s builds the exact commands and files that install and manage K3s on a host
-// (k3sup style): pure functions of their inputs, tested on exact output and kept apart from
-// the code that runs them. The shell lives in scripts/*.sh (embedded, shellchecked); a
-// command is "set -eu", the script's parameters as shell assignments, scripts/lib.sh and
-// the script. No secret is ever a parameter: secrets reach a host on standard input.
+// (k3sup style), with package hostscript: pure functions of their inputs, tested on exact
+// output and kept apart from the code that runs them. The shell lives in scripts/*.sh
+// (embedded, shellchecked). No secret is ever a parameter: secrets reach a host on
+// standard input.
 package k3s
 
 import (
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"xgen-infra/components/hostscript"
 )
 
 //go:embed scripts/*.sh
@@ -39,54 +39,29 @@ const (
 // MemberMarker is the first server's marker for a node's membership.
 func MemberMarker(node string) string { return markers + "/members/" + node }
 
-// Param is one script parameter.
+// Param is one script parameter (a local type: keyless literals stay vet-clean).
 type Param struct{ Name, Value string }
+
+// scriptSet is the K3s scripts; log lines read "xgen-k3s[host]: ...".
+var scriptSet = hostscript.Set{FS: scripts, Tag: "xgen-k3s"}
 
 // Script returns the command text of scripts/<name>.sh for host with params.
 func Script(name, host string, params ...Param) string {
-	lib, err := scripts.ReadFile("scripts/lib.sh")
-	if err != nil {
-		panic(err) // embedded at build time: cannot be missing
+	hp := make([]hostscript.Param, len(params))
+	for i, p := range params {
+		hp[i] = hostscript.Param(p)
 	}
-	body, err := scripts.ReadFile("scripts/" + name + ".sh")
-	if err != nil {
-		panic(fmt.Sprintf("k3s: no script %s", name))
-	}
-	var b strings.Builder
-	b.WriteString("set -eu\n")
-	fmt.Fprintf(&b, "HOST=%s\n", Quote(host))
-	for _, p := range params {
-		fmt.Fprintf(&b, "%s=%s\n", p.Name, Quote(p.Value))
-	}
-	b.Write(lib)
-	b.Write(body)
-	return b.String()
+	return scriptSet.Command(name, host, hp...)
 }
 
-// ScriptNames lists the embedded scripts (without lib), for tests and linting.
-func ScriptNames() []string {
-	entries, _ := scripts.ReadDir("scripts")
-	var names []string
-	for _, e := range entries {
-		if n := strings.TrimSuffix(e.Name(), ".sh"); n != "lib" {
-			names = append(names, n)
-		}
-	}
-	return names
-}
+// ScriptNames lists the scripts a K3s command can be built from (without lib), for tests.
+func ScriptNames() []string { return scriptSet.Names() }
 
 // Quote quotes s for POSIX sh.
-func Quote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
-}
+func Quote(s string) string { return hostscript.Quote(s) }
 
-// Generation is a short digest of the values that identify one generation of a resource
-// that carries a delete script: when any of them changes the resource is replaced, and the
-// old generation's delete must not act on what the new one owns.
-func Generation(values ...string) string {
-	h := sha256.Sum256([]byte(strings.Join(values, "\x00")))
-	return hex.EncodeToString(h[:8])
-}
+// Generation: see hostscript.Generation.
+func Generation(values ...string) string { return hostscript.Generation(values...) }
 
 // Preflight checks a host before any change.
 func Preflight(host, role string, gpu bool, installMode string, minDiskMB int) string {
@@ -95,9 +70,7 @@ func Preflight(host, role string, gpu bool, installMode string, minDiskMB int) s
 }
 
 // WriteFile writes standard input to target as root with mode (e.g. "0600").
-func WriteFile(host, target, mode string) string {
-	return Script("write-file", host, Param{"TARGET", target}, Param{"MODE", mode})
-}
+func WriteFile(host, target, mode string) string { return scriptSet.WriteFile(host, target, mode) }
 
 // ReadFile waits for a root-owned file and prints it (run with logging off, stdout secret).
 func ReadFile(host, source string, timeoutSeconds int) string {

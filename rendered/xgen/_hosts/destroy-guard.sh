@@ -1,23 +1,23 @@
 set -eu
 HOST='xgen-gpu-1'
+LOG_TAG='xgen-k3s'
 MARKER='/var/lib/rancher/xgen/guard'
 GEN='420cfefbd972d8d7'
 CLEAR='/var/lib/rancher/xgen/destroying'
-# lib.sh: helpers every K3s host script starts with (the builders prepend it after the
-# script's parameters). POSIX sh: the login shell of the SSH user runs the scripts.
-# Parameters come from the header the builder writes; every script gets HOST.
-: "${HOST:?}"
+# lib.sh: helpers every host script starts with (the builders put it after the script's
+# parameters). POSIX sh: the login shell of the SSH user runs the scripts.
+# Parameters come from the header the builder writes; every script gets HOST and LOG_TAG.
+: "${HOST:?}" "${LOG_TAG:?}"
 
-log() { printf 'xgen-k3s[%s]: %s\n' "$HOST" "$*" >&2; }
+log() { printf '%s[%s]: %s\n' "$LOG_TAG" "$HOST" "$*" >&2; }
 die() {
-	printf 'xgen-k3s[%s]: error: %s\n' "$HOST" "$*" >&2
+	printf '%s[%s]: error: %s\n' "$LOG_TAG" "$HOST" "$*" >&2
 	exit 1
 }
 # as_root runs a command as root without ever prompting (no TTY, no password).
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
 }
-kube() { as_root /usr/local/bin/k3s kubectl "$@"; }
 # port_listening PORT: something listens on TCP PORT in this host's network.
 port_listening() {
 	hex=$(printf ':%04X' "$1")
@@ -37,6 +37,8 @@ wait_until() {
 }
 # marker_is FILE VALUE: FILE (root-owned) holds exactly VALUE.
 marker_is() { [ "$(as_root cat "$1" 2>/dev/null || true)" = "$2" ]; }
+# lib.sh (k3s): what the K3s scripts share beyond the common lib.
+kube() { as_root /usr/local/bin/k3s kubectl "$@"; }
 # shellcheck disable=SC2034 # read by the scripts that keep markers
 MARKERS=/var/lib/rancher/xgen
 # mark.sh: records that the resource of generation GEN owns MARKER (see the delete scripts:

@@ -1,0 +1,11 @@
+# project.sh: creates the project's directories (root only) and records this generation,
+# which the delete script checks. Existing data is never touched.
+# In: VOLUMES (space-separated) GEN
+: "${VOLUMES:?}" "${GEN:?}"
+as_root install -d -m 0700 -o root -g root "$DATA_DIR" "$DATA_DIR/volumes" "$DATA_DIR/initdb"
+for v in $VOLUMES; do
+	as_root mkdir -p "$DATA_DIR/volumes/$v"
+done
+as_root mkdir -p "$(dirname "$MARKER")"
+printf '%s\n' "$GEN" | as_root sh -c 'umask 077 && cat >"$1"' sh "$MARKER"
+log "project $PROJECT: $DATA_DIR ready"

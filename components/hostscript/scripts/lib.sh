@@ -1,0 +1,33 @@
+# lib.sh: helpers every host script starts with (the builders put it after the script's
+# parameters). POSIX sh: the login shell of the SSH user runs the scripts.
+# Parameters come from the header the builder writes; every script gets HOST and LOG_TAG.
+: "${HOST:?}" "${LOG_TAG:?}"
+
+log() { printf '%s[%s]: %s\n' "$LOG_TAG" "$HOST" "$*" >&2; }
+die() {
+	printf '%s[%s]: error: %s\n' "$LOG_TAG" "$HOST" "$*" >&2
+	exit 1
+}
+# as_root runs a command as root without ever prompting (no TTY, no password).
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+# port_listening PORT: something listens on TCP PORT in this host's network.
+port_listening() {
+	hex=$(printf ':%04X' "$1")
+	awk -v p="$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+# wait_until SECONDS WHAT CMD...: retries CMD every 2 s until it succeeds or time is up.
+wait_until() {
+	limit=$1 what=$2
+	shift 2
+	waited=0
+	until "$@" >/dev/null 2>&1; do
+		[ "$waited" -lt "$limit" ] || die "timed out after ${limit}s waiting for $what"
+		sleep 2
+		waited=$((waited + 2))
+	done
+}
+# marker_is FILE VALUE: FILE (root-owned) holds exactly VALUE.
+marker_is() { [ "$(as_root cat "$1" 2>/dev/null || true)" = "$2" ]; }

@@ -1,0 +1,249 @@
+package components
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"xgen-infra/components/compose"
+	"xgen-infra/components/hostscript"
+)
+
+// InfraComposeArgs runs the stateful services as a Docker Compose project on one host.
+type InfraComposeArgs struct {
+	// Host runs Docker: Name (for logs), Address and pinned HostKey. Required.
+	Host ComposeHost
+	// SSH is how the host is reached (user with passwordless sudo). Required.
+	SSH SSHAccess
+	// Spec is the project: data directory, bind address, services. Required.
+	Spec compose.Spec
+	// Secrets of the running services (Pulumi secrets); they reach the host only in the
+	// .env file, written 0600 through standard input. Required for each running service.
+	Secrets InfraSecrets
+	// WaitTimeoutSeconds bounds `docker compose up --wait`. Default 300.
+	WaitTimeoutSeconds int
+	// MinDiskMB is the free space preflight wants for DataDir. Default 5120.
+	MinDiskMB int
+	// RemoveDataOnDestroy lets destroy remove the volumes and DataDir. Default false.
+	RemoveDataOnDestroy bool
+	// Backup, when set, installs the nightly backup job and timer.
+	Backup *compose.Backup
+}
+
+// ComposeHost is the host that runs the project.
+type ComposeHost struct {
+	Name, Address, HostKey string
+}
+
+// InfraSecrets are the services' secrets (Pulumi secrets).
+type InfraSecrets struct {
+	PostgresAdminPassword, PostgresPassword, RedisPassword pulumi.StringInput
+	MinIOAccessKey, MinIOSecretKey                         pulumi.StringInput
+}
+
+// InfraCompose is the project on its host.
+type InfraCompose struct {
+	pulumi.ResourceState
+
+	// Services: per compose service its address, port(s) and image.
+	Services pulumi.MapOutput `pulumi:"services"`
+
+	// Address is where the cluster reaches the services (the host's address); Endpoints
+	// the in-cluster Services they back. Both are known before anything runs, so that the
+	// selector-less Services are planned in a first preview.
+	Address   string
+	Endpoints []HostService
+}
+
+// Default values of InfraComposeArgs.
+const (
+	DefaultComposeWaitSeconds = 300
+	DefaultComposeMinDiskMB   = 5120
+)
+
+// NewInfraCompose registers: preflight (again before every change of the project) →
+// project (directories and generation marker; carries the only destructive delete: compose
+// down, volumes and data kept unless RemoveDataOnDestroy) → the files (compose.yaml, the
+// init scripts, .env 0600 from standard input) → up (re-run when the files or the secrets
+// change) → the optional backup job. A converged project runs nothing.
+func NewInfraCompose(ctx *pulumi.Context, name string, args InfraComposeArgs, opts ...pulumi.ResourceOption) (*InfraCompose, error) {
+	if err := args.check(); err != nil {
+		return nil, fmt.Errorf("infra compose %s: %w", name, err)
+	}
+	if args.WaitTimeoutSeconds == 0 {
+		args.WaitTimeoutSeconds = DefaultComposeWaitSeconds
+	}
+	if args.MinDiskMB == 0 {
+		args.MinDiskMB = DefaultComposeMinDiskMB
+	}
+	if args.SSH.ConnectTimeoutSeconds == 0 {
+		args.SSH.ConnectTimeoutSeconds = DefaultConnectTimeout
+	}
+	c := &InfraCompose{Address: args.Host.Address, Endpoints: composeEndpoints(args.Spec)}
+	if err := ctx.RegisterComponentResource("xgen:index:InfraCompose", name, c, opts...); err != nil {
+		return nil, err
+	}
+	if err := c.build(ctx, args); err != nil {
+		return nil, fmt.Errorf("infra compose %s: %w", name, err)
+	}
+	c.Services = composeServicesOutput(args).ToMapOutput()
+	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{"services": c.Services})
+}
+
+func (a *InfraComposeArgs) check() error {
+	s := a.Secrets
+	switch {
+	case a.Host.Address == "" || a.Host.HostKey == "":
+		return fmt.Errorf("Host.Address and Host.HostKey are required")
+	case a.SSH.User == "" || a.SSH.Port == 0 || a.SSH.PrivateKey == nil:
+		return fmt.Errorf("SSH.User, SSH.Port and SSH.PrivateKey are required")
+	case a.Spec.Postgres != nil && (s.PostgresAdminPassword == nil || s.PostgresPassword == nil):
+		return fmt.Errorf("postgres needs Secrets.PostgresAdminPassword and PostgresPassword")
+	case a.Spec.Redis != nil && s.RedisPassword == nil:
+		return fmt.Errorf("redis needs Secrets.RedisPassword")
+	case a.Spec.MinIO != nil && (s.MinIOAccessKey == nil || s.MinIOSecretKey == nil):
+		return fmt.Errorf("minio needs Secrets.MinIOAccessKey and MinIOSecretKey")
+	}
+	return a.Spec.Check()
+}
+
+func (c *InfraCompose) build(ctx *pulumi.Context, a InfraComposeArgs) error {
+	spec, host := a.Spec, a.Host.Name
+	conn := sshConnection(a.SSH, a.Host.Address, a.Host.HostKey)
+	command := func(name string, args remote.CommandArgs, deps ...pulumi.Resource) (*remote.Command, error) {
+		return hostCommand(ctx, c, name, conn, args, pulumi.DependsOn(deps))
+	}
+	files, err := spec.Files()
+	if err != nil {
+		return err
+	}
+	env := pulumi.ToSecret(pulumi.All(orEmpty(a.Secrets.PostgresAdminPassword), orEmpty(a.Secrets.PostgresPassword),
+		orEmpty(a.Secrets.RedisPassword), orEmpty(a.Secrets.MinIOAccessKey), orEmpty(a.Secrets.MinIOSecretKey)).ApplyT(
+		func(v []any) string {
+			return spec.Env(compose.Secrets{PostgresAdminPassword: v[0].(string), PostgresPassword: v[1].(string),
+				RedisPassword: v[2].(string), MinIOAccessKey: v[3].(string), MinIOSecretKey: v[4].(string)})
+		})).(pulumi.StringOutput)
+	// What a change of the project is: its files, and (as a secret) its .env.
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, n, files[n])
+	}
+	filesDigest := digest(parts...)
+	envDigest := pulumi.ToSecret(env.ApplyT(func(e string) string { return digest(e) })).(pulumi.StringOutput)
+	triggers := pulumi.Array{pulumi.String(filesDigest), envDigest}
+
+	preflight, err := command("infra-preflight", remote.CommandArgs{
+		Create:   pulumi.String(spec.Preflight(host, a.MinDiskMB, a.Backup != nil)),
+		Triggers: triggers,
+	})
+	if err != nil {
+		return err
+	}
+	gen := c.generation(a, "project")
+	project, err := command("infra-project", remote.CommandArgs{
+		Create: pulumi.String(spec.CreateProject(host, gen)),
+		Delete: pulumi.String(spec.DeleteProject(host, gen, a.RemoveDataOnDestroy)),
+	}, preflight)
+	if err != nil {
+		return err
+	}
+	written := []pulumi.Resource{}
+	for _, n := range names {
+		// Named by the file (compose.yaml → infra-file-compose), so that adding a service's
+		// file does not rename the others.
+		w, err := command("infra-file-"+strings.TrimSuffix(path.Base(n), path.Ext(n)), remote.CommandArgs{
+			Create: pulumi.String(spec.WriteFile(host, n, "0600")),
+			Stdin:  pulumi.String(files[n]),
+		}, project)
+		if err != nil {
+			return err
+		}
+		written = append(written, w)
+	}
+	envFile, err := command("infra-env", remote.CommandArgs{
+		Create: pulumi.String(spec.WriteFile(host, compose.EnvFile, "0600")),
+		Stdin:  env,
+	}, project)
+	if err != nil {
+		return err
+	}
+	up, err := command("infra-up", remote.CommandArgs{
+		Create:   pulumi.String(spec.Up(host, a.WaitTimeoutSeconds)),
+		Triggers: triggers,
+	}, append(written, envFile)...)
+	if err != nil {
+		return err
+	}
+	if b := a.Backup; b != nil {
+		bgen := c.generation(a, "backup")
+		if _, err := command("infra-backup", remote.CommandArgs{
+			Create: pulumi.String(spec.InstallBackup(host, *b, bgen)),
+			Delete: pulumi.String(spec.DeleteBackup(host, bgen)),
+			Stdin:  pulumi.String(spec.BackupJob(host, *b)),
+		}, up); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// generation identifies what a delete script belongs to (see hostscript.Generation): the
+// connection (key by fingerprint), the project and its data directory, the data choice.
+func (c *InfraCompose) generation(a InfraComposeArgs, what string) string {
+	s := a.SSH
+	return hostscript.Generation(what, a.Host.Address, strconv.Itoa(s.Port), s.User, a.Host.HostKey, s.PrivateKeyFingerprint,
+		a.Spec.ProjectName(), a.Spec.DataDir, strconv.FormatBool(a.RemoveDataOnDestroy))
+}
+
+// composeEndpoints are the in-cluster Services the project backs, with its published ports.
+func composeEndpoints(s compose.Spec) []HostService {
+	var out []HostService
+	if p := s.Postgres; p != nil {
+		out = append(out, HostService{Name: "postgresql", Ports: []HostPort{{Name: "postgres", Port: p.Port}}})
+	}
+	if r := s.Redis; r != nil {
+		out = append(out, HostService{Name: "redis", Ports: []HostPort{{Name: "redis", Port: r.Port}}})
+	}
+	if q := s.Qdrant; q != nil {
+		out = append(out, HostService{Name: "qdrant", Ports: []HostPort{{Name: "http", Port: q.HTTPPort}, {Name: "grpc", Port: q.GRPCPort}}})
+	}
+	if m := s.MinIO; m != nil {
+		out = append(out, HostService{Name: "minio", Ports: []HostPort{{Name: "api", Port: m.Port}}})
+	}
+	return out
+}
+
+func composeServicesOutput(a InfraComposeArgs) pulumi.Map {
+	s, addr := a.Spec, pulumi.String(a.Host.Address)
+	out := pulumi.Map{}
+	if p := s.Postgres; p != nil {
+		out["postgres"] = pulumi.Map{"address": addr, "port": pulumi.Int(p.Port), "image": pulumi.String(p.Image)}
+	}
+	if r := s.Redis; r != nil {
+		out["redis"] = pulumi.Map{"address": addr, "port": pulumi.Int(r.Port), "image": pulumi.String(r.Image)}
+	}
+	if q := s.Qdrant; q != nil {
+		out["qdrant"] = pulumi.Map{"address": addr, "port": pulumi.Int(q.HTTPPort), "grpcPort": pulumi.Int(q.GRPCPort), "image": pulumi.String(q.Image)}
+	}
+	if m := s.MinIO; m != nil {
+		out["minio"] = pulumi.Map{"address": addr, "port": pulumi.Int(m.Port), "consolePort": pulumi.Int(m.ConsolePort), "image": pulumi.String(m.Image)}
+	}
+	return out
+}
+
+func orEmpty(s pulumi.StringInput) pulumi.StringInput {
+	if s == nil {
+		return pulumi.String("")
+	}
+	return s
+}
