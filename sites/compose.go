@@ -124,7 +124,7 @@ var RedisPolicies = []string{"noeviction", "allkeys-lru", "allkeys-lfu", "allkey
 
 var (
 	// An image reference with a tag or a digest: [registry/]path:tag or ...@sha256:hex.
-	pinnedImage = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$`)
+	pinnedImage  = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$`)
 	composeBytes = regexp.MustCompile(`^[1-9][0-9]*(b|k|m|g)$`)
 	redisBytes   = regexp.MustCompile(`^[1-9][0-9]*(b|kb|mb|gb)?$`)
 	clockTime    = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
