@@ -150,6 +150,8 @@ func (s Spec) Project() *types.Project {
 		return types.ServicePortConfig{HostIP: s.BindAddress, Published: strconv.Itoa(published), Target: uint32(target), Protocol: "tcp"}
 	}
 	str := func(v string) *string { return &v }
+	// ${VAR:?...}: Compose refuses to start the project without the .env that sets it.
+	required := func(v string) *string { return str("${" + v + ":?is set in " + EnvFile + "}") }
 	add := func(name, image, memory string, c types.ContainerSpec, w types.WorkloadSpec) {
 		svc := types.ServiceConfig{Name: name, Restart: types.RestartPolicyUnlessStopped, ContainerSpec: c, WorkloadSpec: w}
 		svc.Image = image
@@ -162,10 +164,10 @@ func (s Spec) Project() *types.Project {
 		add("postgres", pg.Image, pg.MemoryLimit, types.ContainerSpec{
 			Environment: types.MappingWithEquals{
 				"POSTGRES_USER":     str("postgres"),
-				"POSTGRES_PASSWORD": str("${XGEN_POSTGRES_ADMIN_PASSWORD}"),
+				"POSTGRES_PASSWORD": required("XGEN_POSTGRES_ADMIN_PASSWORD"),
 				"XGEN_DB":           str(pg.Database),
 				"XGEN_DB_USER":      str(pg.User),
-				"XGEN_DB_PASSWORD":  str("${XGEN_DB_PASSWORD}"),
+				"XGEN_DB_PASSWORD":  required("XGEN_DB_PASSWORD"),
 			},
 			Volumes: []types.ServiceVolumeConfig{
 				volume("postgres", "/var/lib/postgresql/data"),
@@ -184,7 +186,7 @@ func (s Spec) Project() *types.Project {
 			// an argument (visible in every process list of the host).
 			Entrypoint: types.ShellCommand{"/bin/sh", "/xgen/redis-entrypoint.sh"},
 			Environment: types.MappingWithEquals{
-				"REDISCLI_AUTH":         str("${XGEN_REDIS_PASSWORD}"),
+				"REDISCLI_AUTH":         required("XGEN_REDIS_PASSWORD"),
 				"XGEN_REDIS_MAXMEMORY":  str(r.MaxMemory),
 				"XGEN_REDIS_POLICY":     str(r.MaxMemoryPolicy),
 				"XGEN_REDIS_CONFIG_DIR": str("/run/xgen-redis"),
@@ -210,8 +212,8 @@ func (s Spec) Project() *types.Project {
 		add("minio", m.Image, m.MemoryLimit, types.ContainerSpec{
 			Command: types.ShellCommand{"server", "/data", "--console-address", ":" + strconv.Itoa(minioConsoleAPI)},
 			Environment: types.MappingWithEquals{
-				"MINIO_ROOT_USER":     str("${XGEN_MINIO_ROOT_USER}"),
-				"MINIO_ROOT_PASSWORD": str("${XGEN_MINIO_ROOT_PASSWORD}"),
+				"MINIO_ROOT_USER":     required("XGEN_MINIO_ROOT_USER"),
+				"MINIO_ROOT_PASSWORD": required("XGEN_MINIO_ROOT_PASSWORD"),
 			},
 			Volumes: []types.ServiceVolumeConfig{volume("minio", "/data")},
 		}, types.WorkloadSpec{
@@ -228,7 +230,7 @@ func (s Spec) Project() *types.Project {
 			ContainerSpec: types.ContainerSpec{
 				Image: m.InitImage,
 				// The alias carries the credentials (from .env, URL-escaped): no argument does.
-				Environment: types.MappingWithEquals{"MC_HOST_local": str("${XGEN_MINIO_MC_HOST}")},
+				Environment: types.MappingWithEquals{"MC_HOST_local": required("XGEN_MINIO_MC_HOST")},
 				Entrypoint:  types.ShellCommand{"mc"},
 				Command:     append(types.ShellCommand{"mb", "--ignore-existing"}, mb...),
 			},

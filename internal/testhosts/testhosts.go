@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"xgen-infra/internal/debian"
 )
 
 var (
@@ -66,25 +68,7 @@ type Hosts struct {
 
 // EnsurePackages installs what is missing with apt-get (a fresh CI machine has none).
 func EnsurePackages() error {
-	var missing []string
-	for bin, pkg := range map[string]string{"/usr/sbin/ip": "iproute2", "/usr/sbin/sshd": "openssh-server", "/usr/bin/sudo": "sudo"} {
-		if _, err := os.Stat(bin); err != nil {
-			missing = append(missing, pkg)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	update := exec.Command("apt-get", "update", "-qq")
-	if out, err := update.CombinedOutput(); err != nil {
-		return fmt.Errorf("apt-get update: %v\n%s", err, out)
-	}
-	install := exec.Command("apt-get", append([]string{"install", "-y", "-qq", "--no-install-recommends"}, missing...)...)
-	install.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	if out, err := install.CombinedOutput(); err != nil {
-		return fmt.Errorf("apt-get install %s: %v\n%s", strings.Join(missing, " "), err, out)
-	}
-	return nil
+	return debian.Ensure(map[string]string{"/usr/sbin/ip": "iproute2", "/usr/sbin/sshd": "openssh-server", "/usr/bin/sudo": "sudo"})
 }
 
 // Start starts one host per spec under dir. On error everything started is stopped.

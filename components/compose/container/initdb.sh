@@ -6,10 +6,10 @@
 # log in, and own its database; no superuser, createdb, createrole, replication or RLS bypass.
 # In (container environment): POSTGRES_USER XGEN_DB XGEN_DB_USER XGEN_DB_PASSWORD (the
 # password is read by psql's \getenv: never an argument).
-set -eu
+# No `set -eu`: the image's entrypoint sources this file, and its options must stay its own.
 : "${POSTGRES_USER:?}" "${XGEN_DB:?}" "${XGEN_DB_USER:?}" "${XGEN_DB_PASSWORD:?}"
 psql -v ON_ERROR_STOP=1 -X -q --username "$POSTGRES_USER" --dbname postgres \
-	-v db="$XGEN_DB" -v app="$XGEN_DB_USER" <<'SQL'
+	-v db="$XGEN_DB" -v app="$XGEN_DB_USER" <<'SQL' || exit 1
 \getenv app_password XGEN_DB_PASSWORD
 SELECT format('CREATE ROLE %I', :'app')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app') \gexec

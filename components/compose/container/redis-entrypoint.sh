@@ -3,7 +3,7 @@
 # never on its command line. Every byte of the password is written as \xHH inside a
 # double-quoted config string, so quotes, spaces and backslashes need no other escaping.
 # In (container environment): REDISCLI_AUTH (the password; redis-cli reads it too)
-# XGEN_REDIS_MAXMEMORY XGEN_REDIS_POLICY XGEN_REDIS_CONFIG_DIR
+# XGEN_REDIS_MAXMEMORY XGEN_REDIS_POLICY XGEN_REDIS_CONFIG_DIR. Arguments go to redis-server.
 set -eu
 : "${REDISCLI_AUTH:?}" "${XGEN_REDIS_MAXMEMORY:?}" "${XGEN_REDIS_POLICY:?}" "${XGEN_REDIS_CONFIG_DIR:?}"
 umask 077
@@ -14,10 +14,9 @@ hex=$(printf '%s' "$REDISCLI_AUTH" | od -An -v -tx1 | tr -d ' \n' | sed 's/../\\
 	printf 'appendonly yes\n'
 	printf 'maxmemory %s\n' "$XGEN_REDIS_MAXMEMORY"
 	printf 'maxmemory-policy %s\n' "$XGEN_REDIS_POLICY"
-	printf 'dir /data\n'
-} >"$conf"
+} >"$conf" # data: the image's working directory /data (the volume)
 if [ "$(id -u)" -eq 0 ] && command -v su-exec >/dev/null 2>&1; then
 	chown redis "$conf" 2>/dev/null || true
-	exec su-exec redis redis-server "$conf"
+	exec su-exec redis redis-server "$conf" "$@"
 fi
-exec redis-server "$conf"
+exec redis-server "$conf" "$@"

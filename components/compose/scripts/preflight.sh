@@ -35,8 +35,9 @@ if ! project_running; then
 	done
 fi
 if [ "$NEED_BACKUP" = true ]; then
-	[ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 ||
+	if [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then
 		die "infra.compose.backup runs from a systemd timer, but systemd is not running"
+	fi
 	command -v curl >/dev/null 2>&1 || die "infra.compose.backup downloads Qdrant snapshots with curl, which is missing"
 fi
 log "preflight ok: Docker Compose $version, $avail MB free"

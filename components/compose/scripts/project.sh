@@ -7,5 +7,6 @@ for v in $VOLUMES; do
 	as_root mkdir -p "$DATA_DIR/volumes/$v"
 done
 as_root mkdir -p "$(dirname "$MARKER")"
+# shellcheck disable=SC2016 # expanded by the inner shell
 printf '%s\n' "$GEN" | as_root sh -c 'umask 077 && cat >"$1"' sh "$MARKER"
 log "project $PROJECT: $DATA_DIR ready"

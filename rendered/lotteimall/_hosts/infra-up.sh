@@ -51,6 +51,7 @@ dc() {
 project_running() {
 	[ -n "$(as_root docker ps -q --filter "label=com.docker.compose.project=$PROJECT" 2>/dev/null)" ]
 }
+# shellcheck disable=SC2034 # read by the scripts that keep markers
 MARKER=/var/lib/xgen-infra/$PROJECT.generation
 # up.sh: starts (or updates) the project and waits until every service is healthy, then
 # runs the database init again (a rotated password converges: the image runs initdb only on

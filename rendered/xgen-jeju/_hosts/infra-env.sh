@@ -48,6 +48,7 @@ dc() {
 project_running() {
 	[ -n "$(as_root docker ps -q --filter "label=com.docker.compose.project=$PROJECT" 2>/dev/null)" ]
 }
+# shellcheck disable=SC2034 # read by the scripts that keep markers
 MARKER=/var/lib/xgen-infra/$PROJECT.generation
 # write-file.sh: writes standard input to TARGET as root with MODE, never readable by others
 # on the way (secrets arrive this way: never in arguments, environment or output).

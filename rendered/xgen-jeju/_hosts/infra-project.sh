@@ -50,6 +50,7 @@ dc() {
 project_running() {
 	[ -n "$(as_root docker ps -q --filter "label=com.docker.compose.project=$PROJECT" 2>/dev/null)" ]
 }
+# shellcheck disable=SC2034 # read by the scripts that keep markers
 MARKER=/var/lib/xgen-infra/$PROJECT.generation
 # project.sh: creates the project's directories (root only) and records this generation,
 # which the delete script checks. Existing data is never touched.
@@ -60,5 +61,6 @@ for v in $VOLUMES; do
 	as_root mkdir -p "$DATA_DIR/volumes/$v"
 done
 as_root mkdir -p "$(dirname "$MARKER")"
+# shellcheck disable=SC2016 # expanded by the inner shell
 printf '%s\n' "$GEN" | as_root sh -c 'umask 077 && cat >"$1"' sh "$MARKER"
 log "project $PROJECT: $DATA_DIR ready"

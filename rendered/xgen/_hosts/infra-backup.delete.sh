@@ -50,6 +50,7 @@ dc() {
 project_running() {
 	[ -n "$(as_root docker ps -q --filter "label=com.docker.compose.project=$PROJECT" 2>/dev/null)" ]
 }
+# shellcheck disable=SC2034 # read by the scripts that keep markers
 MARKER=/var/lib/xgen-infra/$PROJECT.generation
 # backup-delete.sh: removes the backup job and its timer (never the backups themselves).
 # A replaced generation does nothing.

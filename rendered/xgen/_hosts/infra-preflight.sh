@@ -51,6 +51,7 @@ dc() {
 project_running() {
 	[ -n "$(as_root docker ps -q --filter "label=com.docker.compose.project=$PROJECT" 2>/dev/null)" ]
 }
+# shellcheck disable=SC2034 # read by the scripts that keep markers
 MARKER=/var/lib/xgen-infra/$PROJECT.generation
 # preflight.sh: checks the compose host before the project changes. Nothing is written.
 # In: PORTS (published ports, space-separated) MIN_DISK_MB NEED_BACKUP (true|false)
@@ -89,8 +90,9 @@ if ! project_running; then
 	done
 fi
 if [ "$NEED_BACKUP" = true ]; then
-	[ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 ||
+	if [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then
 		die "infra.compose.backup runs from a systemd timer, but systemd is not running"
+	fi
 	command -v curl >/dev/null 2>&1 || die "infra.compose.backup downloads Qdrant snapshots with curl, which is missing"
 fi
 log "preflight ok: Docker Compose $version, $avail MB free"

@@ -50,6 +50,7 @@ dc() {
 project_running() {
 	[ -n "$(as_root docker ps -q --filter "label=com.docker.compose.project=$PROJECT" 2>/dev/null)" ]
 }
+# shellcheck disable=SC2034 # read by the scripts that keep markers
 MARKER=/var/lib/xgen-infra/$PROJECT.generation
 # project-delete.sh: the only script that stops the project. It runs when infra.compose
 # leaves the config or the stack is destroyed; a replaced generation of it does nothing.

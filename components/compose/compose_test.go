@@ -1,0 +1,252 @@
+package compose
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"xgen-infra/components/hostscript"
+	"xgen-infra/internal/debian"
+)
+
+// siteSpec is a project like an on-prem site's (every service).
+func siteSpec(dataDir string) Spec {
+	return Spec{DataDir: dataDir, BindAddress: "10.0.0.11",
+		Postgres: &Postgres{Image: "postgres:15.4", MemoryLimit: "2g", Port: 5432, Database: "plateerag", User: "xgen"},
+		Redis:    &Redis{Image: "redis:8.0-alpine", MemoryLimit: "3g", Port: 6379, MaxMemory: "2gb", MaxMemoryPolicy: "allkeys-lru"},
+		Qdrant:   &Qdrant{Image: "qdrant/qdrant:v1.13.4", MemoryLimit: "2g", HTTPPort: 6333, GRPCPort: 6334},
+		MinIO: &MinIO{Image: "minio/minio:RELEASE.2025-04-22T22-12-26Z", InitImage: "minio/mc:RELEASE.2025-04-16T18-13-26Z",
+			MemoryLimit: "2g", Port: 9000, ConsolePort: 9001, Buckets: []string{"files", "documents", "files"}}}
+}
+
+// Secrets with every character a .env, a URL or a shell could trip on.
+var trickySecrets = Secrets{
+	PostgresAdminPassword: `adm"in$HOME\n'#x`,
+	PostgresPassword:      `app pw with spaces $(id) 'q' "dq" \ back`,
+	RedisPassword:         "redis#pw\"with\\quotes$and\nnewline",
+	MinIOAccessKey:        "minio-user",
+	MinIOSecretKey:        "s3cr@t/with:colon?and#hash",
+}
+
+// writeProject writes the project's files and .env the way the host gets them.
+func writeProject(t *testing.T, s Spec, sec Secrets) string {
+	t.Helper()
+	files, err := s.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files[EnvFile] = s.Env(sec)
+	for rel, content := range files {
+		p := filepath.Join(s.DataDir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(s.DataDir, ComposeFile)
+}
+
+func load(t *testing.T, dir string, withEnv bool) (*types.Project, error) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, ComposeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := types.Mapping{}
+	if withEnv {
+		if env, err = dotenv.GetEnvFromFile(map[string]string{}, []string{filepath.Join(dir, EnvFile)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return loader.LoadWithContext(context.Background(), types.ConfigDetails{WorkingDir: dir, Environment: env,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(dir, ComposeFile), Content: data}}},
+		func(o *loader.Options) { o.SetProjectName(DefaultProject, true); o.Profiles = []string{"init"} })
+}
+
+// TestProjectLoadsWithComposeGo: compose-go's loader (schema, interpolation with the .env)
+// accepts the file, and what Compose would run is what we meant.
+func TestProjectLoadsWithComposeGo(t *testing.T) {
+	dir := t.TempDir()
+	s := siteSpec(dir)
+	writeProject(t, s, trickySecrets)
+	p, err := load(t, dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.ServiceNames(); !slices.Equal(sorted(got), []string{"minio", "minio-init", "postgres", "qdrant", "redis"}) {
+		t.Fatalf("services %v", got)
+	}
+	for _, name := range s.Services() {
+		svc := p.Services[name]
+		if svc.HealthCheck == nil || len(svc.HealthCheck.Test) == 0 || svc.Restart != "unless-stopped" || svc.MemLimit == 0 {
+			t.Errorf("%s: healthcheck %v restart %q mem %d", name, svc.HealthCheck, svc.Restart, svc.MemLimit)
+		}
+		for _, port := range svc.Ports {
+			if port.HostIP != "10.0.0.11" {
+				t.Errorf("%s publishes %s on %q, want the bind address only", name, port.Published, port.HostIP)
+			}
+		}
+		for _, v := range svc.Volumes {
+			if v.Type == "volume" && p.Volumes[v.Source].DriverOpts["device"] != filepath.Join(dir, VolumesDir, v.Source) {
+				t.Errorf("%s: volume %s is not bound under the data directory: %v", name, v.Source, p.Volumes[v.Source].DriverOpts)
+			}
+		}
+	}
+	env := func(svc, key string) string {
+		v := p.Services[svc].Environment[key]
+		if v == nil {
+			t.Fatalf("%s has no %s", svc, key)
+		}
+		return *v
+	}
+	// The secrets arrive exactly, after the .env's quoting and Compose's interpolation.
+	for _, c := range []struct{ svc, key, want string }{
+		{"postgres", "POSTGRES_PASSWORD", trickySecrets.PostgresAdminPassword},
+		{"postgres", "XGEN_DB_PASSWORD", trickySecrets.PostgresPassword},
+		{"postgres", "XGEN_DB", "plateerag"},
+		{"redis", "REDISCLI_AUTH", trickySecrets.RedisPassword},
+		{"minio", "MINIO_ROOT_PASSWORD", trickySecrets.MinIOSecretKey},
+		{"minio-init", "MC_HOST_local", "http://minio-user:s3cr%40t%2Fwith%3Acolon%3Fand%23hash@minio:9000"},
+	} {
+		if got := env(c.svc, c.key); got != c.want {
+			t.Errorf("%s %s = %q, want %q", c.svc, c.key, got, c.want)
+		}
+	}
+	if cmd := p.Services["minio-init"].Command; !slices.Equal(cmd, types.ShellCommand{"mb", "--ignore-existing", "local/documents", "local/files"}) {
+		t.Errorf("buckets command %v", cmd)
+	}
+	// No secret is in the compose file, nor in any command or entrypoint.
+	y, _ := os.ReadFile(filepath.Join(dir, ComposeFile))
+	for _, secret := range []string{trickySecrets.PostgresPassword, trickySecrets.RedisPassword, trickySecrets.MinIOSecretKey, "s3cr"} {
+		if strings.Contains(string(y), secret) {
+			t.Errorf("compose.yaml holds a secret")
+		}
+	}
+	// Without the .env Compose refuses to start: a required variable is unset.
+	if _, err := load(t, dir, false); err == nil || !strings.Contains(err.Error(), "is set in .env") {
+		t.Errorf("loading without .env: %v", err)
+	}
+}
+
+// TestEnvRoundTrip: every value comes back exactly through Compose's .env reader.
+func TestEnvRoundTrip(t *testing.T) {
+	for _, v := range []string{"plain", `a"b`, `back\slash`, "dollar$VAR", "${X}", "hash # x", "new\nline", "tab\tx", "'single'", ""} {
+		got, err := dotenv.Parse(strings.NewReader("K=" + QuoteEnv(v) + "\n"))
+		if err != nil || got["K"] != v {
+			t.Errorf("%q came back as %q (%v)", v, got["K"], err)
+		}
+	}
+}
+
+// TestDockerCompose129Validates: Debian's docker-compose (v1.29, offline `config -q`)
+// accepts the file with its .env and refuses a misspelt key.
+func TestDockerCompose129Validates(t *testing.T) {
+	if err := debian.Ensure(map[string]string{"/usr/bin/docker-compose": "docker-compose"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := writeProject(t, siteSpec(dir), trickySecrets)
+	run := func() (string, error) {
+		out, err := exec.Command("docker-compose", "-p", DefaultProject, "--env-file", filepath.Join(dir, EnvFile), "-f", file, "config", "-q").CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run(); err != nil {
+		t.Fatalf("docker-compose config -q: %v\n%s", err, out)
+	}
+	data, _ := os.ReadFile(file)
+	if err := os.WriteFile(file, []byte(strings.Replace(string(data), "healthcheck:", "healthchek:", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(); err == nil || !strings.Contains(out, "healthchek") {
+		t.Errorf("a misspelt key was accepted: %v\n%s", err, out)
+	}
+}
+
+// TestProjectWithoutSomeServices: an external database leaves postgres (and its init
+// script and secrets) out.
+func TestProjectWithoutSomeServices(t *testing.T) {
+	s := siteSpec("/srv/x")
+	s.Postgres, s.MinIO = nil, nil
+	files, err := s.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := files[InitDBFile]; ok {
+		t.Error("init script without postgres")
+	}
+	if env := s.Env(trickySecrets); strings.Contains(env, "XGEN_DB_PASSWORD") || strings.Contains(env, "MINIO") {
+		t.Errorf(".env carries secrets of services that do not run:\n%s", env)
+	}
+	if !strings.Contains(files[ComposeFile], "redis:") || strings.Contains(files[ComposeFile], "postgres") {
+		t.Errorf("compose file:\n%s", files[ComposeFile])
+	}
+	if got := s.Ports(); !slices.Equal(got, []int{6333, 6334, 6379}) {
+		t.Errorf("ports %v", got)
+	}
+}
+
+func TestCommandHeadersAreExact(t *testing.T) {
+	s := siteSpec("/srv/xgen-infra")
+	got := s.Up("h1", 300)
+	want := "set -eu\nHOST='h1'\nLOG_TAG='xgen-infra'\nPROJECT='xgen-infra'\nDATA_DIR='/srv/xgen-infra'\nWAIT_TIMEOUT='300'\nINIT_DB='true'\nINIT_BUCKETS='true'\n# lib.sh:"
+	if !strings.HasPrefix(got, want) {
+		t.Errorf("up starts:\n%s\nwant:\n%s", got[:len(want)], want)
+	}
+	got = s.Preflight("h1", 5120, true)
+	want = "set -eu\nHOST='h1'\nLOG_TAG='xgen-infra'\nPROJECT='xgen-infra'\nDATA_DIR='/srv/xgen-infra'\nPORTS='5432 6333 6334 6379 9000 9001'\nMIN_DISK_MB='5120'\nNEED_BACKUP='true'\n"
+	if !strings.HasPrefix(got, want) {
+		t.Errorf("preflight starts:\n%s", got[:len(want)])
+	}
+	got = s.DeleteProject("h1", "g1", false)
+	if !strings.Contains(got, "GEN='g1'\nREMOVE_DATA='false'\n") {
+		t.Errorf("project delete parameters:\n%.300s", got)
+	}
+	if got := s.WriteFile("h1", EnvFile, "0600"); !strings.Contains(got, "TARGET='/srv/xgen-infra/.env'\nMODE='0600'\n") {
+		t.Errorf("write-file parameters:\n%.200s", got)
+	}
+	job := s.BackupJob("h1", Backup{Time: "03:00", RetentionDays: 7, Dir: "/srv/b"})
+	if !strings.HasPrefix(job, "#!/bin/sh\n") || !strings.Contains(job, "DB='plateerag'\nQDRANT_URL='http://10.0.0.11:6333'\n") {
+		t.Errorf("backup job:\n%.400s", job)
+	}
+}
+
+// TestScriptsPassShellcheck lints every command exactly as it is sent to a host, and the
+// scripts that run inside the containers.
+func TestScriptsPassShellcheck(t *testing.T) {
+	s := siteSpec("/srv/xgen-infra")
+	b := Backup{Time: "03:00", RetentionDays: 7, Dir: "/srv/xgen-infra/backups"}
+	commands := map[string]string{
+		"preflight":        s.Preflight("h", 5120, true),
+		"project":          s.CreateProject("h", "g"),
+		"project-delete":   s.DeleteProject("h", "g", true),
+		"write-file":       s.WriteFile("h", ComposeFile, "0600"),
+		"up":               s.Up("h", 300),
+		"backup":           s.BackupJob("h", b),
+		"backup-install":   s.InstallBackup("h", b, "g"),
+		"backup-delete":    s.DeleteBackup("h", "g"),
+		"initdb":           initDBScript,
+		"redis-entrypoint": redisEntrypoint,
+	}
+	for _, name := range ScriptNames() {
+		if _, ok := commands[name]; !ok {
+			t.Errorf("scripts/%s.sh has no builder in this test", name)
+		}
+	}
+	for name, cmd := range commands {
+		if err := hostscript.Shellcheck(cmd); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func sorted(s []string) []string { out := slices.Clone(s); slices.Sort(out); return out }
