@@ -111,6 +111,14 @@ func startHosts(t testing.TB, specs []testhosts.Spec) *testhosts.Hosts {
 			t.Errorf("processes left on the test hosts: %v", left)
 		}
 	})
+	// Docker for the sites' compose projects: the TEST-ONLY stand-in.
+	docker, err := testhosts.BuildDockerStandIn(t.TempDir())
+	if err == nil {
+		err = hosts.InstallDocker(ctx, docker)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	return hosts
 }
 

@@ -98,7 +98,7 @@ func demo() error {
 	}
 	defer stopHosts()
 
-	fmt.Println("\n[2/3] K3s on the hosts: the commands the K3sCluster component registers, over SSH")
+	fmt.Println("\n[2/3] K3s and the infra on the hosts: the commands K3sCluster and InfraCompose register, over SSH")
 	start := time.Now()
 	eng := testhosts.NewEngine()
 	eng.Log = os.Stdout
@@ -110,7 +110,7 @@ func demo() error {
 	if err != nil {
 		return fmt.Errorf("host layer: %w", err)
 	}
-	fmt.Printf("K3s: %d remote commands in %.1fs\n", len(res.Ops), time.Since(start).Seconds())
+	fmt.Printf("K3s and infra: %d remote commands in %.1fs\n", len(res.Ops), time.Since(start).Seconds())
 	cluster, err := attach(ctx, res)
 	if err != nil {
 		return err
@@ -121,6 +121,7 @@ func demo() error {
 		return fmt.Errorf("host layer, second run: %w", err)
 	}
 	fmt.Printf("second run of the host layer: %d remote commands\n", len(again.Ops))
+	printInfra(ctx, lab.hosts, "xgen-1")
 
 	fmt.Println("\n[3/3] the apps: a real `pulumi up` of the site's Kubernetes layer")
 	engineDir := filepath.Join(demoDir, "engine")

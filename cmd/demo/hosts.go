@@ -69,6 +69,15 @@ func startHosts(ctx context.Context) (*lab, func(), error) {
 		stop()
 		return nil, nil, err
 	}
+	// Docker for the infra's compose project: the TEST-ONLY stand-in (no engine here).
+	docker, err := testhosts.BuildDockerStandIn(filepath.Join(demoDir, "hosts"))
+	if err == nil {
+		err = hosts.InstallDocker(ctx, docker)
+	}
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
 	fmt.Printf("hosts up in %.1fs\n", time.Since(start).Seconds())
 	cluster := hosts.ClusterConfig(testhosts.Cluster{Servers: []string{"xgen-1"}, Agents: []string{"xgen-2", "xgen-gpu"},
 		Artifacts: artifacts, Version: demoVersion})
@@ -98,6 +107,22 @@ func attach(ctx context.Context, res *testhosts.Result) (*harness.Cluster, error
 		return nil, err
 	}
 	return c, c.InstallCRDs(ctx, crds)
+}
+
+// printInfra shows the compose project as its host reports it, and its backup timer.
+func printInfra(ctx context.Context, hosts *testhosts.Hosts, host string) {
+	const dc = "sudo -n docker compose --project-name xgen-infra --project-directory /srv/xgen-infra " +
+		"--file /srv/xgen-infra/compose.yaml --env-file /srv/xgen-infra/.env"
+	out, err := hosts.Run(ctx, host, dc+" ps && sudo -n ls -l /srv/xgen-infra/.env && "+
+		"{ ls /run/standin-systemd/ | sed -n 's/\\.enabled$/ (enabled)/p' | grep timer || true; }")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "warning: infra:", err)
+		return
+	}
+	fmt.Printf("\ninfra on %s (%s), Docker Compose project xgen-infra:\n", host, hosts.Host(host).Address)
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		fmt.Println("  " + line)
+	}
 }
 
 func printNodes(ctx context.Context, c *harness.Cluster) {

@@ -73,7 +73,7 @@ func (s Spec) DeleteProject(host, gen string, removeData bool) string {
 
 // WriteFile writes standard input to DataDir/rel as root with mode.
 func (s Spec) WriteFile(host, rel, mode string) string {
-	return scriptSet.WriteFile(host, path.Join(s.DataDir, rel), mode)
+	return s.command("write-file", host, param("TARGET", path.Join(s.DataDir, rel)), param("MODE", mode))
 }
 
 // Up starts the project and waits for it (timeout in seconds), then inits the database and

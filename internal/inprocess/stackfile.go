@@ -110,7 +110,8 @@ func AddPlaceholderSecrets(config map[string]string, secretKeys []string, keys .
 	return secretKeys
 }
 
-// KubernetesLayer writes to dst the stack file src without its site.cluster section, with
+// KubernetesLayer writes to dst the stack file src without its site.cluster and
+// infra.compose sections, with
 // infra.hostAddress set to the first server's address when the file does not set it (what
 // the program derives): the same site deployed to a cluster that already exists, the form
 // the real engine runs here (the command provider cannot be had on this machine) and the
@@ -127,6 +128,9 @@ func KubernetesLayer(src, dst, hostAddress string) error {
 	}
 	cfg, _ := file["config"].(map[string]any)
 	site, _ := cfg["xgen-infra:site"].(map[string]any)
+	if infra, ok := site["infra"].(map[string]any); ok {
+		delete(infra, "compose") // the host layer: run by the command provider
+	}
 	if cluster, ok := site["cluster"].(map[string]any); ok {
 		delete(site, "cluster")
 		infra, _ := site["infra"].(map[string]any)

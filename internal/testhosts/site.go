@@ -66,6 +66,18 @@ func (h *Hosts) ClusterConfig(c Cluster) map[string]any {
 	return cl
 }
 
+// ComposeHost is the `infra.compose` section that runs a site's infra on one test host
+// outside any cluster (address, pinned key, the test user), plus extra keys.
+func (h *Hosts) ComposeHost(name string, extra map[string]any) map[string]any {
+	host := h.Host(name)
+	cc := map[string]any{"address": host.Address, "hostKey": host.HostKey,
+		"ssh": map[string]any{"user": h.User, "connectTimeout": "3s"}}
+	for k, v := range extra {
+		cc[k] = v
+	}
+	return cc
+}
+
 // StackConfig is a stack file's config with site.cluster replaced, the SSH key set and a
 // placeholder for every other secret the site needs (as the mock-engine tests do).
 func (h *Hosts) StackConfig(stackFile string, cluster map[string]any) (map[string]string, []string, error) {
@@ -78,6 +90,16 @@ func (h *Hosts) StackConfig(stackFile string, cluster map[string]any) (map[strin
 		return nil, nil, fmt.Errorf("%s: %w", stackFile, err)
 	}
 	site["cluster"] = cluster
+	// A compose host named in the stack file is one of the site's real nodes: on the test
+	// hosts it is the first server.
+	if infra, ok := site["infra"].(map[string]any); ok {
+		if cc, ok := infra["compose"].(map[string]any); ok && cc["host"] != nil {
+			servers, _ := cluster["servers"].([]any)
+			if len(servers) > 0 {
+				cc["host"] = servers[0].(map[string]any)["name"]
+			}
+		}
+	}
 	data, err := json.Marshal(site)
 	if err != nil {
 		return nil, nil, err

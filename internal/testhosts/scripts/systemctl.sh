@@ -2,7 +2,8 @@
 # TEST-ONLY stand-in for systemctl on a test host (no systemd runs in a test host's
 # namespaces). Supports what the K3s scripts use: daemon-reload, enable [--now], disable
 # [--now], start, stop, restart, is-active [--quiet]. A unit's ExecStart runs detached,
-# its output in /var/log/<unit>.log, its PID in /run/standin-systemd/<unit>.pid.
+# its output in /var/log/<unit>.log, its PID in /run/standin-systemd/<unit>.pid. A timer
+# (<name>.timer) is only recorded as enabled (<name>.timer.enabled): tests run its job.
 set -eu
 state=/run/standin-systemd
 mkdir -p "$state"
@@ -54,14 +55,18 @@ case "$cmd" in
 daemon-reload) ;;
 enable)
 	for u in $units; do
+		[ "${u%.timer}" = "$u" ] || [ -f "/etc/systemd/system/$u" ] || {
+			echo "Unit $u not found." >&2
+			exit 5
+		}
 		touch "$state/$u.enabled"
-		if [ "$now" = true ]; then start "$u"; fi
+		if [ "$now" = true ] && [ "${u%.timer}" = "$u" ]; then start "$u"; fi
 	done
 	;;
 disable)
 	for u in $units; do
 		rm -f "$state/$u.enabled"
-		if [ "$now" = true ]; then stop "$u"; fi
+		if [ "$now" = true ] && [ "${u%.timer}" = "$u" ]; then stop "$u"; fi
 	done
 	;;
 start) for u in $units; do start "$u"; done ;;

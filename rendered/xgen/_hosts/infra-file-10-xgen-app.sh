@@ -1,6 +1,8 @@
 set -eu
 HOST='xgen-gpu-1'
 LOG_TAG='xgen-infra'
+PROJECT='xgen-infra'
+DATA_DIR='/srv/xgen-infra'
 TARGET='/srv/xgen-infra/initdb/10-xgen-app.sh'
 MODE='0600'
 # lib.sh: helpers every host script starts with (the builders put it after the script's

@@ -1,0 +1,239 @@
+package main
+
+// InfraCompose over real SSH on a test host (layer 4): exactly the commands the component
+// registers, run by testhosts.Engine with pulumi-command's semantics, against the TEST-ONLY
+// docker stand-in (internal/testhosts/docker-standin: compose-go loads what it is given).
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"xgen-infra/internal/debian"
+	"xgen-infra/internal/inprocess"
+	"xgen-infra/internal/testhosts"
+	"xgen-infra/sites"
+)
+
+// infraStack is xgen-jeju's site with its infra on one test host outside a cluster (the
+// Kubernetes objects are only recorded), every secret a distinct value.
+type infraStack struct {
+	t       *testing.T
+	hosts   *testhosts.Hosts
+	compose map[string]any
+	secrets map[string]string // config key -> value
+}
+
+func (s *infraStack) config() (map[string]string, []string) {
+	s.t.Helper()
+	config, secretKeys, err := inprocess.LoadStackFile("Pulumi.xgen-jeju.yaml")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var site map[string]any
+	if err := json.Unmarshal([]byte(config[sites.SiteKey]), &site); err != nil {
+		s.t.Fatal(err)
+	}
+	delete(site, "cluster")
+	infra := site["infra"].(map[string]any)
+	services := infra["compose"].(map[string]any)["services"]
+	cc := s.hosts.ComposeHost("infra-1", map[string]any{"services": services})
+	for k, v := range s.compose {
+		cc[k] = v
+	}
+	infra["compose"] = cc
+	data, _ := json.Marshal(site)
+	config[sites.SiteKey] = string(data)
+	required, err := sites.RequiredSecrets(config)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, k := range required {
+		key := sites.ConfigNamespace + ":" + k
+		switch k {
+		case "kubeconfig":
+			config[key] = inprocess.KubeconfigWith("TOPSECRET-kubeconfig-token")
+		case "sshPrivateKey":
+			config[key] = s.hosts.PrivateKey
+		default:
+			if _, ok := s.secrets[key]; !ok {
+				s.secrets[key] = "TOPSECRET-" + k + `-"q'$x\`
+			}
+			config[key] = s.secrets[key]
+		}
+		secretKeys = append(secretKeys, key)
+	}
+	return config, secretKeys
+}
+
+func (s *infraStack) up(ctx context.Context, eng *testhosts.Engine) (*testhosts.Result, error) {
+	config, secretKeys := s.config()
+	return eng.Up(ctx, program, sites.ConfigNamespace, "xgen-jeju", config, secretKeys)
+}
+
+func sortedOps(ops []testhosts.Op) []string {
+	out := opNames(ops)
+	slices.Sort(out)
+	return out
+}
+
+func TestInfraComposeOverSSH(t *testing.T) {
+	if err := debian.Ensure(map[string]string{"/usr/bin/curl": "curl"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	hosts := startHosts(t, []testhosts.Spec{{Name: "infra-1"}})
+	run := func(cmd string) string {
+		t.Helper()
+		out, err := hosts.Run(ctx, "infra-1", cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out)
+	}
+	s := &infraStack{t: t, hosts: hosts, secrets: map[string]string{},
+		compose: map[string]any{"backup": map[string]any{"dir": "/srv/backups", "retentionDays": 3}}}
+	eng := testhosts.NewEngine()
+	scan := func(ops []testhosts.Op) {
+		t.Helper()
+		standinLog := run("sudo -n cat /var/log/docker-standin.log")
+		composeFile := run("sudo -n cat /srv/xgen-infra/compose.yaml")
+		for key, secret := range s.secrets {
+			for _, op := range ops {
+				env, _ := json.Marshal(op.Env)
+				for what, text := range map[string]string{"command": op.Command, "environment": string(env), "stdout": op.Stdout, "stderr": op.Stderr} {
+					if strings.Contains(text, secret) {
+						t.Errorf("%s %s: %s holds %s", op.Verb, op.Name, what, key)
+					}
+				}
+				if strings.Contains(op.Stdin, secret) && op.Name != "infra-env" {
+					t.Errorf("%s %s: stdin holds %s (only the .env's may)", op.Verb, op.Name, key)
+				}
+			}
+			if strings.Contains(standinLog, secret) || strings.Contains(composeFile, secret) {
+				t.Errorf("%s is in a docker command line or compose.yaml", key)
+			}
+		}
+	}
+
+	// 1. A bare host to a running project.
+	res, err := s.up(ctx, eng)
+	if err != nil {
+		t.Fatalf("first up: %v", err)
+	}
+	want := []string{"create infra-backup", "create infra-env", "create infra-file-10-xgen-app", "create infra-file-compose",
+		"create infra-file-redis-entrypoint", "create infra-preflight", "create infra-project", "create infra-up"}
+	if got := sortedOps(res.Ops); !slices.Equal(got, want) {
+		t.Errorf("first up ran %v, want %v", got, want)
+	}
+	if got := run("sudo -n stat -c '%a %U' /srv/xgen-infra/.env"); got != "600 root" {
+		t.Errorf(".env is %q, want 600 root", got)
+	}
+	if got := run("sudo -n stat -c '%a %U' /srv/xgen-infra"); got != "700 root" {
+		t.Errorf("the data directory is %q, want 700 root", got)
+	}
+	log := run("sudo -n cat /var/log/docker-standin.log")
+	for _, want := range []string{`"up","--detach","--wait","--wait-timeout","300"`, `"exec","-T","postgres","sh","/docker-entrypoint-initdb.d/10-xgen-app.sh"`,
+		`"--profile","init","run","--rm","minio-init"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("docker was not asked for %s:\n%s", want, log)
+		}
+	}
+	if !strings.Contains(run("ls /run/standin-systemd/"), "xgen-infra-backup-xgen-infra.timer.enabled") {
+		t.Error("the backup timer is not enabled")
+	}
+	address := hosts.Host("infra-1").Address
+	for _, r := range res.Recorder.Resources {
+		if r.Type != "kubernetes:discovery.k8s.io/v1:EndpointSlice" {
+			continue
+		}
+		plain, _ := r.PlainInputs()
+		if got := inprocess.Get(plain, "endpoints", 0, "addresses", 0); got != address {
+			t.Errorf("EndpointSlice %s points at %v, want the compose host %s", r.Name, got, address)
+		}
+	}
+	scan(res.Ops)
+
+	// 2. Converged: nothing runs.
+	res, err = s.up(ctx, eng)
+	if err != nil || len(res.Ops) != 0 {
+		t.Fatalf("second up: %v, ran %v", err, opNames(res.Ops))
+	}
+
+	// 3. A rotated Redis password: the .env, preflight and up, nothing else.
+	s.secrets[sites.ConfigNamespace+":redisPassword"] = "TOPSECRET-rotated-redis"
+	res, err = s.up(ctx, eng)
+	if err != nil {
+		t.Fatalf("rotation: %v", err)
+	}
+	if got := sortedOps(res.Ops); !slices.Equal(got, []string{"create infra-preflight", "create infra-up", "update infra-env"}) {
+		t.Errorf("a new Redis password ran %v", got)
+	}
+	scan(res.Ops)
+
+	// 4. The nightly job: a dump and a snapshot; backups past the retention go.
+	run("sudo -n mkdir -p /srv/backups && sudo -n touch -d '10 days ago' /srv/backups/postgres-plateerag-old.dump /srv/backups/qdrant-old.snapshot" +
+		" && sudo -n touch -d '1 day ago' /srv/backups/postgres-plateerag-recent.dump")
+	run("sudo -n /usr/local/sbin/xgen-infra-backup-xgen-infra")
+	files := run("sudo -n ls /srv/backups")
+	for _, want := range []string{"postgres-plateerag-2", "qdrant-2", "postgres-plateerag-recent.dump"} {
+		if !strings.Contains(files, want) {
+			t.Errorf("backups %q lack %s", files, want)
+		}
+	}
+	if strings.Contains(files, "-old.") {
+		t.Errorf("backups past the retention were kept: %s", files)
+	}
+	if dump := run("sudo -n sh -c 'cat /srv/backups/postgres-plateerag-2*.dump'"); !strings.Contains(dump, "PGDMP") {
+		t.Errorf("dump: %q", dump)
+	}
+
+	// 5. Destroy stops the project and keeps the data (volumes, backups); the .env goes.
+	ops, err := eng.Destroy(ctx)
+	if err != nil {
+		t.Fatalf("destroy: %v", err)
+	}
+	if got := opNames(ops); !slices.Equal(got, []string{"delete infra-backup", "delete infra-project"}) {
+		t.Errorf("destroy ran %v", got)
+	}
+	lines := strings.Split(run("sudo -n cat /var/log/docker-standin.log"), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, `"down"`) || strings.Contains(last, "--volumes") {
+		t.Errorf("destroy asked docker for %s, want down without --volumes", last)
+	}
+	if got := run("sudo -n sh -c 'ls -d /srv/xgen-infra/volumes/postgres /srv/backups; ls -a /srv/xgen-infra; ls /etc/systemd/system'"); strings.Contains(got, ".env") ||
+		!strings.Contains(got, "/srv/xgen-infra/volumes/postgres") || strings.Contains(got, "xgen-infra-backup") {
+		t.Errorf("after destroy:\n%s", got)
+	}
+
+	// 6. With removeDataOnDestroy the volumes and the data directory go too.
+	s.compose = map[string]any{"removeDataOnDestroy": true}
+	eng = testhosts.NewEngine()
+	if _, err := s.up(ctx, eng); err != nil {
+		t.Fatalf("up with removeDataOnDestroy: %v", err)
+	}
+	if _, err := eng.Destroy(ctx); err != nil {
+		t.Fatalf("destroy with removeDataOnDestroy: %v", err)
+	}
+	lines = strings.Split(run("sudo -n cat /var/log/docker-standin.log"), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, `"down","--volumes"`) {
+		t.Errorf("destroy with removeDataOnDestroy asked docker for %s", last)
+	}
+	if got := run("sudo -n sh -c 'test -e /srv/xgen-infra && echo present || echo gone'"); got != "gone" {
+		t.Errorf("the data directory is %s after destroy with removeDataOnDestroy", got)
+	}
+
+	// 7. An engine that does not answer stops everything at preflight.
+	run("sudo -n mkdir -p /etc/docker-standin && sudo -n touch /etc/docker-standin/stopped")
+	eng = testhosts.NewEngine()
+	res, err = s.up(ctx, eng)
+	if err == nil || !strings.Contains(err.Error(), "infra-preflight") || !strings.Contains(err.Error(), "the Docker engine does not answer") {
+		t.Errorf("a stopped engine: %v", err)
+	}
+	if got := opNames(res.Ops); len(got) != 1 {
+		t.Errorf("with a stopped engine ran %v, want only the preflight", got)
+	}
+}
