@@ -70,13 +70,15 @@ func siteObjects(stackFile string, edit func(site map[string]any)) ([]inprocess.
 }
 
 // withRehearsalHost sets infra.hostAddress, as an operator of an on-prem site does, unless
-// the site sets it already.
+// the site sets it already. The site's compose project is left out: it is the host layer's
+// (infra_hosts_test.go, hosts_test.go); here the in-cluster side points at the rehearsal host.
 func withRehearsalHost(site map[string]any) {
 	infra, _ := site["infra"].(map[string]any)
 	if infra == nil {
 		infra = map[string]any{}
 		site["infra"] = infra
 	}
+	delete(infra, "compose")
 	if infra["hostAddress"] == nil {
 		infra["hostAddress"] = rehearsalHostAddress
 	}
