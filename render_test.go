@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
 	"xgen-infra/internal/inprocess"
 )
 
@@ -52,6 +54,29 @@ func renderStack(t testing.TB, stackFile string) map[string][]byte {
 			t.Fatalf("two objects render to %s", o.File())
 		}
 		files[o.File()] = y
+	}
+	// AWS resources with their inputs and the options that keep data (retain, import).
+	for _, res := range rec.Resources {
+		if !strings.HasPrefix(res.Type, "aws:") && res.Type != "pulumi:providers:aws" {
+			continue
+		}
+		plain, secrets := res.PlainInputs()
+		doc := map[string]any{"type": res.Type, "name": res.Name, "inputs": plain}
+		if len(secrets) > 0 {
+			doc["secretInputs"] = secrets
+		}
+		if res.RetainOnDelete {
+			doc["retainOnDelete"] = true
+		}
+		if res.ImportID != "" {
+			doc["import"] = res.ImportID
+		}
+		y, err := yaml.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind := res.Type[strings.LastIndex(res.Type, ":")+1:]
+		files["_aws/"+kind+"-"+res.Name+".yaml"] = y
 	}
 	// Host commands as they run: reviewing a change to a script or a host is reading a diff.
 	for _, res := range rec.Resources {

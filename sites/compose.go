@@ -206,14 +206,20 @@ func ComposeHost(c *Config) (address, hostKey string, ssh *SSHConfig) {
 	if cc.Address != "" {
 		return cc.Address, cc.HostKey, ssh
 	}
-	if c.Cluster != nil {
-		for _, n := range append(append([]NodeConfig(nil), c.Cluster.Servers...), c.Cluster.Agents...) {
-			if n.Name == cc.Host {
-				return n.Address, n.HostKey, ssh
-			}
+	for _, n := range clusterNodes(c) {
+		if n.Name == cc.Host {
+			return n.Address, n.HostKey, ssh
 		}
 	}
 	return "", "", ssh
+}
+
+// clusterNodes are the cluster's servers, then its agents (none without a cluster).
+func clusterNodes(c *Config) []NodeConfig {
+	if c.Cluster == nil {
+		return nil
+	}
+	return append(append([]NodeConfig(nil), c.Cluster.Servers...), c.Cluster.Agents...)
 }
 
 // composeServiceNames maps compose service names to the in-cluster Service they back.
@@ -257,7 +263,7 @@ func validateCompose(p *problemList, c *Config) {
 	default:
 		if addr, _, _ := ComposeHost(c); addr == "" {
 			var names []string
-			for _, n := range append(append([]NodeConfig(nil), c.Cluster.Servers...), c.Cluster.Agents...) {
+			for _, n := range clusterNodes(c) {
 				names = append(names, n.Name)
 			}
 			p.add(key+".host", cc.Host, "is not a node of site.cluster; use one of %s, or address + hostKey for another host", strings.Join(names, ", "))

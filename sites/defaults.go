@@ -37,6 +37,7 @@ func SetDefaults(c *Config) {
 	setString(&c.Image.Tag, DefaultTag)
 	setString(&c.Image.PullPolicy, DefaultPullPolicy)
 
+	setAWSDefaults(c) // before the infra's: the object storage endpoint follows S3
 	in := &c.Infra
 	setString(&in.Namespace, DefaultInfraNamespace)
 	setString(&in.Postgres.Host, clusterHost("postgresql", in.Namespace))
@@ -54,8 +55,11 @@ func SetDefaults(c *Config) {
 		secure := err == nil && u.Scheme == "https"
 		in.ObjectStorage.Secure = &secure
 	}
-	setString(&in.ObjectStorage.DocumentBucket, "documents")
-	setString(&in.ObjectStorage.FileStorageBucket, "files")
+	// S3 bucket names are global: with aws.s3 they must be named (validateAWS says so).
+	if c.AWS == nil || c.AWS.S3 == nil {
+		setString(&in.ObjectStorage.DocumentBucket, "documents")
+		setString(&in.ObjectStorage.FileStorageBucket, "files")
+	}
 
 	setComposeDefaults(c) // before the cluster's: infra.hostAddress follows the compose host
 	setClusterDefaults(c)

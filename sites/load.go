@@ -83,8 +83,12 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 		return nil, probs
 	}
 	SetDefaults(&c)
+	if s3 := c.AWS; s3 != nil && s3.S3 != nil && s3.S3.UserName == "" {
+		s3.S3.UserName = stack + "-objects"
+	}
 	probs := Validate(&c, cat, SiteKey)
 	probs = append(probs, checkSecrets(stack, &c, config, secretKeys)...)
+	probs = append(probs, checkAWSCredentials(stack, &c, config, secretKeys)...)
 	if len(probs) > 0 {
 		return nil, probs
 	}

@@ -38,6 +38,9 @@ type Config struct {
 	// Cluster installs K3s on the site's hosts over SSH (see ClusterConfig). Without it the
 	// program deploys to the cluster of the `kubeconfig` secret.
 	Cluster *ClusterConfig `json:"cluster,omitempty"`
+	// AWS makes the object storage S3 buckets the program manages and/or builds the
+	// kubeconfig from an EKS cluster (see AWSConfig). Nothing AWS without it.
+	AWS *AWSConfig `json:"aws,omitempty"`
 }
 
 // EnvironmentConfig is what differs per environment at the site level.

@@ -38,8 +38,8 @@ func (k SecretKey) Required(c *Config) bool {
 // default silently (the S3 403 incident at xgen-aww).
 var SecretKeys = []SecretKey{
 	{ConfigKey: "kubeconfig", What: "kubeconfig of the target cluster (file contents)", check: checkKubeconfig,
-		requiredWhen:  func(c *Config) bool { return c.Cluster == nil },
-		unusedBecause: "site.cluster is set, so the kubeconfig is read back from the K3s servers"},
+		requiredWhen:  func(c *Config) bool { return c.Cluster == nil && (c.AWS == nil || c.AWS.EKS == nil) },
+		unusedBecause: "site.cluster or site.aws.eks is set, so the program builds the kubeconfig itself"},
 	{ConfigKey: "sshPrivateKey", What: "private SSH key of cluster.ssh.user on the cluster hosts (file contents)", check: checkPrivateKey,
 		requiredWhen:  func(c *Config) bool { return c.Cluster != nil || c.Infra.Compose != nil },
 		unusedBecause: "there is neither site.cluster nor infra.compose, so the program logs in to no host"},
@@ -51,12 +51,22 @@ var SecretKeys = []SecretKey{
 		},
 		unusedBecause: "infra.compose does not run postgres, so the program sets up no database server"},
 	{ConfigKey: "redisPassword", EnvName: "REDIS_PASSWORD", What: "Redis password (requirepass)"},
-	{ConfigKey: "objectStorageAccessKey", EnvName: "MINIO_DATA_ACCESS_KEY", What: "MinIO access key, or the AWS IAM access key id for S3"},
-	{ConfigKey: "objectStorageSecretKey", EnvName: "MINIO_DATA_SECRET_KEY", What: "MinIO secret key, or the AWS IAM secret access key for S3"},
+	{ConfigKey: "objectStorageAccessKey", EnvName: ObjectStorageAccessKeyEnv, What: "MinIO access key, or an AWS access key id for S3",
+		requiredWhen: func(c *Config) bool { return !usesS3IAMUser(c) }, unusedBecause: objectKeysUnused},
+	{ConfigKey: "objectStorageSecretKey", EnvName: ObjectStorageSecretKeyEnv, What: "MinIO secret key, or an AWS secret access key for S3",
+		requiredWhen: func(c *Config) bool { return !usesS3IAMUser(c) }, unusedBecause: objectKeysUnused},
 	{ConfigKey: "registryPassword", What: "password of image.registryUsername at image.registry",
 		requiredWhen:  func(c *Config) bool { return c.Image.RegistryUsername != "" },
 		unusedBecause: "there is no image.registryUsername, so no image pull Secret is made"},
 }
+
+// The environment names of the object storage keys (what the applications read).
+const (
+	ObjectStorageAccessKeyEnv = "MINIO_DATA_ACCESS_KEY"
+	ObjectStorageSecretKeyEnv = "MINIO_DATA_SECRET_KEY"
+)
+
+const objectKeysUnused = "aws.s3.credentials is iamUser, so the program makes the IAM user's access key (set credentials: secrets to bring your own)"
 
 // secretEnvNames are the environment names that only a Secret may provide.
 func secretEnvNames() map[string]string {

@@ -76,6 +76,7 @@ func Validate(c *Config, cat *Catalog, prefix string) Problems {
 	validateIngress(p, c)
 	validateCluster(p, c)
 	validateCompose(p, c)
+	validateAWS(p, c)
 
 	secretNames := secretEnvNames()
 	for _, k := range sortedMapKeys(c.Vars) {
@@ -176,6 +177,9 @@ func validateInfra(p *problemList, in *InfraConfig) {
 		p.add("infra.objectStorage.secure", *os.Secure, "contradicts the %s endpoint; leave secure out (it follows the scheme) or fix the endpoint", u.Scheme)
 	}
 	for key, b := range map[string]string{"documentBucket": os.DocumentBucket, "fileStorageBucket": os.FileStorageBucket} {
+		if b == "" {
+			continue // only with aws.s3, where validateAWS asks for a name
+		}
 		if !bucketName.MatchString(b) || strings.Contains(b, "..") {
 			p.add("infra.objectStorage."+key, b, "must be a bucket name: 3-63 lowercase letters, digits, '.', '-'")
 		}

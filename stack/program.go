@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -52,7 +53,7 @@ func Program(ctx *pulumi.Context) error {
 
 	// Hosts → cluster: with site.cluster the program installs K3s and reads its kubeconfig
 	// back; without it the cluster is someone else's and its kubeconfig is a secret.
-	kubeconfig := cfg.GetSecret("kubeconfig")
+	var kubeconfig pulumi.StringInput = cfg.GetSecret("kubeconfig")
 	if site.Config.Cluster != nil {
 		cluster, err := k3sCluster(ctx, site, cfg)
 		if err != nil {
@@ -63,6 +64,19 @@ func Program(ctx *pulumi.Context) error {
 			"apiEndpoint": cluster.APIEndpoint, "version": cluster.Version, "nodes": cluster.Nodes,
 		})
 		ctx.Export("kubeconfig", cluster.Kubeconfig)
+	}
+
+	// AWS: the site's own provider (region, profile, role; never a static key), the EKS
+	// cluster's kubeconfig and the object storage buckets.
+	var awsOut *awsResources
+	if site.Config.AWS != nil {
+		if awsOut, err = awsLayer(ctx, site); err != nil {
+			return fmt.Errorf("site %s: %w", site.Name, err)
+		}
+		if awsOut.kubeconfig != nil {
+			kubeconfig = awsOut.kubeconfig
+		}
+		ctx.Export("aws", awsOut.outputs)
 	}
 
 	provider, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{
@@ -86,6 +100,11 @@ func Program(ctx *pulumi.Context) error {
 	secretValues := map[string]pulumi.StringInput{}
 	for _, s := range site.Secrets {
 		secretValues[s.EnvName] = cfg.RequireSecret(s.ConfigKey)
+	}
+	// The IAM user's key goes under the names the applications read (the xgen-aww 403).
+	if awsOut != nil && awsOut.storage != nil && site.Config.AWS.S3.Credentials == "iamUser" {
+		secretValues[sites.ObjectStorageAccessKeyEnv] = awsOut.storage.AccessKeyID
+		secretValues[sites.ObjectStorageSecretKeyEnv] = awsOut.storage.SecretAccessKey
 	}
 	secretsArgs := components.SiteSecretsArgs{Namespace: site.Config.Namespace, Values: secretValues}
 	if site.HasRegistryCredentials {
@@ -141,6 +160,60 @@ func Program(ctx *pulumi.Context) error {
 	ctx.Export("images", images)
 	ctx.Export("urls", ingress.URLs)
 	return nil
+}
+
+// awsResources is what the AWS layer gives the rest of the program.
+type awsResources struct {
+	kubeconfig pulumi.StringInput // nil without aws.eks
+	storage    *components.S3Storage
+	outputs    pulumi.Map
+}
+
+// awsLayer registers the site's AWS provider, looks up its EKS cluster and makes its S3
+// buckets (and their IAM user) as site.aws says.
+func awsLayer(ctx *pulumi.Context, site *sites.Site) (*awsResources, error) {
+	a := site.Config.AWS
+	args := &aws.ProviderArgs{
+		Region: pulumi.String(a.Region),
+		DefaultTags: &aws.ProviderDefaultTagsArgs{Tags: pulumi.StringMap{
+			"xgen.ai/site": pulumi.String(site.Name), "managed-by": pulumi.String("xgen-infra"),
+		}},
+	}
+	if a.Profile != "" {
+		args.Profile = pulumi.String(a.Profile)
+	}
+	if a.AssumeRoleArn != "" {
+		args.AssumeRole = &aws.ProviderAssumeRoleArgs{RoleArn: pulumi.String(a.AssumeRoleArn), SessionName: pulumi.String("xgen-infra-" + site.Name)}
+	}
+	provider, err := aws.NewProvider(ctx, "aws", args)
+	if err != nil {
+		return nil, fmt.Errorf("aws provider: %w", err)
+	}
+	out := &awsResources{outputs: pulumi.Map{}}
+	if e := a.EKS; e != nil {
+		cl, err := components.LookupEKS(ctx, components.EKSAccess{ClusterName: e.ClusterName, Region: a.Region, Profile: a.Profile, RoleArn: a.AssumeRoleArn},
+			pulumi.Provider(provider))
+		if err != nil {
+			return nil, err
+		}
+		out.kubeconfig = pulumi.ToSecret(pulumi.String(cl.Kubeconfig)).(pulumi.StringOutput)
+		out.outputs["clusterEndpoint"] = pulumi.String(cl.Endpoint)
+	}
+	if s3 := a.S3; s3 != nil {
+		store := site.Config.Infra.ObjectStorage
+		args := components.S3StorageArgs{Region: a.Region, Buckets: []string{store.DocumentBucket, store.FileStorageBucket},
+			Versioning: *s3.Versioning, DeleteOnDestroy: s3.DeleteOnDestroy, Adopt: s3.Adopt}
+		if s3.Credentials == "iamUser" {
+			args.IAMUser, args.KeyGeneration = s3.UserName, s3.KeyGeneration
+		}
+		storage, err := components.NewS3Storage(ctx, "objects", args, pulumi.Provider(provider))
+		if err != nil {
+			return nil, err
+		}
+		out.storage = storage
+		out.outputs["buckets"], out.outputs["bucketArns"], out.outputs["principalArn"] = storage.BucketNames, storage.BucketArns, storage.PrincipalArn
+	}
+	return out, nil
 }
 
 // sshAccess is the login to the site's hosts with the sshPrivateKey secret; only the key's

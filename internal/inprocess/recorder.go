@@ -27,6 +27,8 @@ type Resource struct {
 	Inputs    resource.PropertyMap
 
 	Protect, RetainOnDelete, DeleteBeforeReplace bool
+	// ImportID is the id of an existing resource the program adopts ("" for none).
+	ImportID string
 	IgnoreChanges, AdditionalSecretOutputs       []string
 	CreateTimeout, UpdateTimeout, DeleteTimeout  string
 }
@@ -64,6 +66,7 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		res.Protect = rpc.GetProtect()
 		res.RetainOnDelete = rpc.GetRetainOnDelete()
 		res.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
+		res.ImportID = rpc.GetImportId()
 		res.IgnoreChanges = rpc.GetIgnoreChanges()
 		res.AdditionalSecretOutputs = rpc.GetAdditionalSecretOutputs()
 		if t := rpc.GetCustomTimeouts(); t != nil {
@@ -89,7 +92,17 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 // mockOutputs echoes the inputs; a remote command also gets a placeholder stdout (what a
 // preview cannot know): a kubeconfig when it reads K3s's, else a marker.
 func mockOutputs(typ string, inputs resource.PropertyMap) resource.PropertyMap {
-	if typ != "command:remote:Command" {
+	switch typ {
+	case "aws:iam/accessKey:AccessKey": // AWS makes the secret (the provider marks it secret)
+		out := inputs.Copy()
+		out["secret"] = resource.MakeSecret(resource.NewStringProperty("(aws:secret-access-key)"))
+		return out
+	case "aws:iam/user:User":
+		out := inputs.Copy()
+		out["arn"] = resource.NewStringProperty("arn:aws:iam::123456789012:user/" + inputs["name"].StringValue())
+		return out
+	case "command:remote:Command":
+	default:
 		return inputs
 	}
 	out := inputs.Copy()
@@ -101,8 +114,20 @@ func mockOutputs(typ string, inputs resource.PropertyMap) resource.PropertyMap {
 	return out
 }
 
-// Call implements pulumi.MockResourceMonitor (invokes echo their arguments).
+// Call implements pulumi.MockResourceMonitor: invokes echo their arguments, except
+// eks:getCluster, which answers as AWS would for an existing cluster (a made-up endpoint and
+// CA), so that the program builds its kubeconfig under the mock monitor too.
 func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	if args.Token == "aws:eks/getCluster:getCluster" {
+		out := args.Args.Copy()
+		name := args.Args["name"].StringValue()
+		out["endpoint"] = resource.NewStringProperty("https://" + strings.ToUpper(name) + ".mock.eks.amazonaws.com")
+		out["arn"] = resource.NewStringProperty("arn:aws:eks:mock:123456789012:cluster/" + name)
+		out["certificateAuthorities"] = resource.NewArrayProperty([]resource.PropertyValue{
+			resource.NewObjectProperty(resource.PropertyMap{"data": resource.NewStringProperty("bW9jay1jYQ==")}),
+		})
+		return out, nil
+	}
 	return args.Args, nil
 }
 

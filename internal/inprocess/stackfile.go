@@ -110,8 +110,8 @@ func AddPlaceholderSecrets(config map[string]string, secretKeys []string, keys .
 	return secretKeys
 }
 
-// KubernetesLayer writes to dst the stack file src without its site.cluster and
-// infra.compose sections, with
+// KubernetesLayer writes to dst the stack file src without its site.cluster, infra.compose
+// and aws sections, with
 // infra.hostAddress set to the first server's address when the file does not set it (what
 // the program derives): the same site deployed to a cluster that already exists, the form
 // the real engine runs here (the command provider cannot be had on this machine) and the
@@ -131,6 +131,7 @@ func KubernetesLayer(src, dst, hostAddress string) error {
 	if infra, ok := site["infra"].(map[string]any); ok {
 		delete(infra, "compose") // the host layer: run by the command provider
 	}
+	delete(site, "aws") // the aws provider plugin cannot be had here either
 	if cluster, ok := site["cluster"].(map[string]any); ok {
 		delete(site, "cluster")
 		infra, _ := site["infra"].(map[string]any)
