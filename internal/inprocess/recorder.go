@@ -28,9 +28,9 @@ type Resource struct {
 
 	Protect, RetainOnDelete, DeleteBeforeReplace bool
 	// ImportID is the id of an existing resource the program adopts ("" for none).
-	ImportID string
-	IgnoreChanges, AdditionalSecretOutputs       []string
-	CreateTimeout, UpdateTimeout, DeleteTimeout  string
+	ImportID                                    string
+	IgnoreChanges, AdditionalSecretOutputs      []string
+	CreateTimeout, UpdateTimeout, DeleteTimeout string
 }
 
 // Recorder is a pulumi.MockResourceMonitor that records every registration and echoes
