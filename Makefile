@@ -18,7 +18,7 @@ lint: shellcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	shellcheck -x -P SCRIPTDIR tools/*.sh .ci/run
+	shellcheck -x -P SCRIPTDIR tools/*.sh .ci/run .ci/comment.sh
 	shellcheck -s sh internal/testhosts/scripts/*.sh
 
 # shellcheck comes from Debian's package; installed on first use.
@@ -28,10 +28,12 @@ shellcheck:
 .PHONY: shellcheck
 
 ## tools: build the pinned local-cluster binaries and the real Pulumi engine (CLI, Go language
-## host, kubernetes provider plugin) into .tools/ (each skipped when up to date)
+## host, kubernetes provider plugin) and the pipeline linter (actionlint) into .tools/ (each
+## skipped when up to date)
 tools:
 	bash tools/install.sh
 	bash tools/install-pulumi.sh
+	bash tools/install-lint.sh
 
 ## render: rewrite rendered/<stack>/ from the stack files (review the diff, commit it)
 render:

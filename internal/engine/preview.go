@@ -8,35 +8,23 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 )
 
-// Preview is the digest `pulumi preview --json` prints (the fields we read).
+// Preview is the digest `pulumi preview --json` prints (the fields we read), in the SDK's
+// engine types.
 type Preview struct {
-	Steps         []Step                 `json:"steps"`
-	Diagnostics   []Diagnostic           `json:"diagnostics"`
-	ChangeSummary map[apitype.OpType]int `json:"changeSummary"`
+	Steps         []Step                    `json:"steps"`
+	Diagnostics   []apitype.DiagnosticEvent `json:"diagnostics"`
+	ChangeSummary map[apitype.OpType]int    `json:"changeSummary"`
 }
 
 // Step is one planned resource operation. Unchanged resources are not listed (no
 // --show-sames), except the stack itself.
 type Step struct {
-	Op             apitype.OpType `json:"op"`
-	URN            string         `json:"urn"`
-	OldState       *StepState     `json:"oldState"`
-	NewState       *StepState     `json:"newState"`
-	ReplaceReasons []string       `json:"replaceReasons"`
-	DiffReasons    []string       `json:"diffReasons"`
-}
-
-// StepState is the part of a step's old or new resource state we read.
-type StepState struct {
-	Type   string `json:"type"`
-	Parent string `json:"parent"`
-}
-
-// Diagnostic is a message the program or a provider printed.
-type Diagnostic struct {
-	Message  string `json:"message"`
-	Severity string `json:"severity"`
-	URN      string `json:"urn"`
+	Op             apitype.OpType                  `json:"op"`
+	URN            string                          `json:"urn"`
+	OldState       *apitype.StepEventStateMetadata `json:"oldState"`
+	NewState       *apitype.StepEventStateMetadata `json:"newState"`
+	ReplaceReasons []string                        `json:"replaceReasons"`
+	DiffReasons    []string                        `json:"diffReasons"`
 }
 
 // Changes are the steps that change something (every op but same, read and refresh).

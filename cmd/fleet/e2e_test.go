@@ -1,0 +1,165 @@
+package main
+
+// fleet end to end with the real engine (make test): xgen-jeju and lotteimall, each on its
+// own local cluster given by kubeconfig (their Kubernetes layer: the host layer needs the
+// command provider, which cannot be had here), driven through the same run() as the command.
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"xgen-infra/internal/engine"
+	"xgen-infra/internal/fleet"
+	"xgen-infra/internal/harness"
+	"xgen-infra/internal/inprocess"
+)
+
+// engineStack is a fleet.Stack on an engine workspace (a throwaway backend and passphrase).
+type engineStack struct {
+	name string
+	ws   *engine.Workspace
+}
+
+func (s engineStack) Name() string { return s.name }
+func (s engineStack) Preview(ctx context.Context, refresh bool) (*engine.Preview, error) {
+	var extra []string
+	if refresh {
+		extra = append(extra, "--refresh")
+	}
+	p, _, err := s.ws.Preview(ctx, extra...)
+	return p, err
+}
+func (s engineStack) Up(ctx context.Context) error { _, err := s.ws.Up(ctx); return err }
+func (s engineStack) Outputs(ctx context.Context) (map[string]any, error) {
+	return s.ws.Outputs(ctx, false)
+}
+
+func TestFleetEndToEnd(t *testing.T) {
+	tools := os.Getenv("XGEN_TOOLS_DIR")
+	if tools == "" {
+		t.Skip("real engine: run through `make test` (it builds the tools and sets XGEN_TOOLS_DIR)")
+	}
+	tools, _ = filepath.Abs(tools)
+	root, _ := filepath.Abs("../..")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	stacks := map[string]engineStack{}
+	clusters := map[string]*harness.Cluster{}
+	var logs bytes.Buffer
+	for _, site := range []string{"xgen-jeju", "lotteimall"} {
+		c, err := harness.Start(ctx, harness.Options{ToolsDir: tools, Dir: t.TempDir(), InstallIstioCRDs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Stop() })
+		clusters[site] = c
+		stackFile := filepath.Join(t.TempDir(), "Pulumi."+site+".yaml")
+		if err := inprocess.KubernetesLayer(filepath.Join(root, "Pulumi."+site+".yaml"), stackFile, harness.RehearsalHostAddress); err != nil {
+			t.Fatal(err)
+		}
+		ws, err := engine.New(ctx, engine.Options{ToolsDir: tools, ProgramDir: root, StackFile: stackFile, Dir: t.TempDir(), Log: &logs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kubeconfig, err := c.SelfContainedKubeconfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := ws.SetThrowawaySecrets(ctx, string(kubeconfig)); err != nil {
+			t.Fatal(err)
+		}
+		stacks[site] = engineStack{name: site, ws: ws}
+		t.Cleanup(func() {
+			dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer dcancel()
+			if _, err := ws.Destroy(dctx); err != nil {
+				t.Errorf("destroy %s: %v", site, err)
+			}
+		})
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("pulumi CLI log (tail):\n%s", tail(logs.String(), 15000))
+		}
+	}()
+	fleetRun := func(args ...string) (int, string) {
+		var out bytes.Buffer
+		code := run(ctx, append([]string{"--dir", root, "--stacks", "xgen-jeju,lotteimall"}, args...), &out, &out,
+			func(name, _ string) fleet.Stack { return stacks[name] })
+		return code, out.String()
+	}
+	expect := func(what string, code int, out string, wantCode int, wants ...string) {
+		t.Helper()
+		if code != wantCode {
+			t.Fatalf("%s: exit %d, want %d:\n%s", what, code, wantCode, out)
+		}
+		for _, w := range wants {
+			if !strings.Contains(out, w) {
+				t.Fatalf("%s: output lacks %q:\n%s", what, w, out)
+			}
+		}
+	}
+
+	code, out := fleetRun("preview")
+	expect("preview of new sites", code, out, exitOK, "xgen-jeju", "lotteimall")
+	for _, r := range []string{"xgen-jeju", "lotteimall"} {
+		if !strings.Contains(out, "\n"+r+"  ") || strings.Contains(out, "\nDANGER ") {
+			t.Fatalf("preview: %s", out)
+		}
+	}
+	code, out = fleetRun("up", "--waves", "xgen-jeju:lotteimall")
+	expect("up --waves", code, out, exitOK, "rolled: lotteimall, xgen-jeju", "not rolled: none")
+	code, out = fleetRun("versions")
+	expect("versions", code, out, exitOK, "xgen-core\tlatest-amd64\tlatest-amd64")
+	code, out = fleetRun("drift")
+	expect("drift on converged sites", code, out, exitOK, "no change")
+
+	// A hand edit on xgen-jeju's cluster (the fixtures' drift) is found there only.
+	patch := []byte(`{"data":{"APP_SITE":"edited-by-hand"}}`)
+	if _, err := clusters["xgen-jeju"].Client.CoreV1().ConfigMaps("xgen").Patch(ctx, "xgen-core-config", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	code, out = fleetRun("drift")
+	expect("drift after a hand edit", code, out, exitDrift, "DRIFT xgen-jeju")
+	if strings.Contains(out, "DRIFT lotteimall") {
+		t.Errorf("drift on the untouched site:\n%s", out)
+	}
+
+	// A namespace rename is DANGER (exit 3) until acknowledged.
+	if err := stacks["lotteimall"].ws.SetPath(ctx, "site.namespace", "lotteimall-2"); err != nil {
+		t.Fatal(err)
+	}
+	code, out = fleetRun("preview")
+	expect("preview of a namespace rename", code, out, exitDanger, "DANGER lotteimall: delete kubernetes:core/v1:Namespace lotteimall")
+	code, out = fleetRun("preview", "--ack-danger")
+	expect("acknowledged", code, out, exitOK)
+	if err := stacks["lotteimall"].ws.SetPath(ctx, "site.namespace", "lotteimall"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A failing site in the first wave: the second wave is not rolled.
+	if err := stacks["xgen-jeju"].ws.SetPath(ctx, "site.environment", "qa"); err != nil {
+		t.Fatal(err)
+	}
+	code, out = fleetRun("up", "--waves", "xgen-jeju:lotteimall")
+	expect("a failing first wave", code, out, exitFailed, "failed: xgen-jeju", "not rolled: lotteimall")
+	if err := stacks["xgen-jeju"].ws.SetPath(ctx, "site.environment", "prd"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}

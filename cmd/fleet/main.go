@@ -1,0 +1,188 @@
+// Command fleet shows and rolls out every site at once: `fleet preview` (site × change
+// matrix, DANGER flags), `fleet drift`, `fleet versions`, `fleet up --waves a,b:c`. It runs
+// the operator's `pulumi` CLI per stack, in parallel with a bound. It is not part of the
+// Pulumi program's binary.
+//
+// Exit codes: 0 fine; 1 a failure; 2 drift found; 3 DANGER not acknowledged
+// (--ack-danger or FLEET_ACK_DANGER=true acknowledges it).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+
+	"xgen-infra/internal/fleet"
+)
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitDrift  = 2
+	exitDanger = 3
+)
+
+const usage = `usage: fleet [flags] preview|drift|versions|up --waves a,b:c
+
+  preview   pulumi preview per stack: site × change matrix, DANGER flags (exit 3 unless acknowledged)
+  drift     pulumi preview --refresh per stack: what differs from the live resources (exit 2)
+  versions  service × site image tags from each stack's outputs
+  up        staged rollout: --waves a,b:c (a and b, then c); stops after a wave with a failure
+
+flags:
+`
+
+func main() {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil))
+}
+
+// run is the command; newStack makes a stack by name (nil: the pulumi CLI in --dir).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, newStack func(name, dir string) fleet.Stack) int {
+	fs := flag.NewFlagSet("fleet", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", ".", "the Pulumi project directory")
+	stackList := fs.String("stacks", "", "comma-separated stacks (default: every Pulumi.<stack>.yaml in --dir)")
+	parallel := fs.Int("parallel", 4, "stacks run at once")
+	markdown := fs.Bool("markdown", false, "print markdown (a merge-request comment)")
+	ack := fs.Bool("ack-danger", os.Getenv("FLEET_ACK_DANGER") == "true", "acknowledge DANGER (exit 0 with it)")
+	waves := fs.String("waves", "", "up: waves of stacks, e.g. xgen-jeju:lotteimall,xgen")
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	// Flags may come before or after the command.
+	var cmd string
+	var rest []string
+	for _, a := range args {
+		if cmd == "" && !strings.HasPrefix(a, "-") && (len(rest) == 0 || !needsValue(rest[len(rest)-1])) {
+			cmd = a
+			continue
+		}
+		rest = append(rest, a)
+	}
+	if err := fs.Parse(rest); err != nil {
+		return exitFailed
+	}
+	if cmd == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return exitFailed
+	}
+	if !slices.Contains([]string{"preview", "drift", "versions", "up"}, cmd) {
+		fmt.Fprintf(stderr, "fleet: unknown command %q\n", cmd)
+		fs.Usage()
+		return exitFailed
+	}
+	names, err := fleet.StackNames(*dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "fleet:", err)
+		return exitFailed
+	}
+	if *stackList != "" {
+		var picked []string
+		for _, s := range strings.Split(*stackList, ",") {
+			if !slices.Contains(names, s) {
+				fmt.Fprintf(stderr, "fleet: no stack %s in %s (stacks: %s)\n", s, *dir, strings.Join(names, ", "))
+				return exitFailed
+			}
+			picked = append(picked, s)
+		}
+		names = picked
+	}
+	if newStack == nil {
+		newStack = func(name, dir string) fleet.Stack { return fleet.CLIStack{Stack: name, Dir: dir} }
+	}
+	var ordered []fleet.Stack
+	if cmd != "up" { // up makes only the stacks its waves name
+		for _, n := range names {
+			ordered = append(ordered, newStack(n, *dir))
+		}
+	}
+
+	switch cmd {
+	case "preview", "drift":
+		reports := fleet.PreviewAll(ctx, ordered, *parallel, cmd == "drift")
+		fmt.Fprint(stdout, fleet.Matrix(reports, *markdown))
+		code := exitOK
+		for _, r := range reports {
+			switch {
+			case r.Err != "":
+				code = exitFailed
+			case cmd == "drift" && r.Drifted() && code == exitOK:
+				fmt.Fprintf(stdout, "DRIFT %s: %s would change to match the program\n", r.Site, plural(r.Changed(), "resource"))
+				code = exitDrift
+			case cmd == "preview" && len(r.Dangers) > 0 && !*ack && code == exitOK:
+				code = exitDanger
+			}
+		}
+		if code == exitDanger {
+			fmt.Fprintln(stdout, "DANGER not acknowledged: review it, then rerun with --ack-danger (FLEET_ACK_DANGER=true; in a merge request, the label danger-acknowledged)")
+		}
+		return code
+	case "versions":
+		versions, failed := fleet.Versions(ctx, ordered, *parallel)
+		fmt.Fprint(stdout, fleet.VersionsTable(versions, *markdown))
+		for site, why := range failed {
+			fmt.Fprintf(stdout, "FAILED %s: %s\n", site, why)
+		}
+		if len(failed) > 0 {
+			return exitFailed
+		}
+		return exitOK
+	default: // up
+		if *waves == "" {
+			fmt.Fprintln(stderr, "fleet up: --waves is required, e.g. --waves xgen-jeju:lotteimall,xgen")
+			return exitFailed
+		}
+		plan, err := fleet.ParseWaves(*waves, names)
+		if err != nil {
+			fmt.Fprintln(stderr, "fleet up:", err)
+			return exitFailed
+		}
+		var w [][]fleet.Stack
+		for _, wave := range plan {
+			var ss []fleet.Stack
+			for _, n := range wave {
+				ss = append(ss, newStack(n, *dir))
+			}
+			w = append(w, ss)
+		}
+		r := fleet.Up(ctx, w, *parallel)
+		fmt.Fprintf(stdout, "rolled: %s\n", list(r.Rolled))
+		for site, why := range r.Failed {
+			fmt.Fprintf(stdout, "failed: %s (%s)\n", site, why)
+		}
+		fmt.Fprintf(stdout, "not rolled: %s\n", list(r.NotRolled))
+		if len(r.Failed) > 0 {
+			return exitFailed
+		}
+		return exitOK
+	}
+}
+
+func needsValue(flagArg string) bool {
+	name := strings.TrimLeft(flagArg, "-")
+	if strings.Contains(name, "=") {
+		return false
+	}
+	return slices.Contains([]string{"dir", "stacks", "parallel", "waves"}, name)
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}

@@ -1,0 +1,93 @@
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"xgen-infra/internal/engine"
+)
+
+// CLIStack drives a stack with the operator's `pulumi` CLI in the project directory, with
+// the ambient backend, credentials and secrets provider.
+type CLIStack struct {
+	// Stack name; Dir the project directory; Pulumi the CLI (default "pulumi").
+	Stack, Dir, Pulumi string
+}
+
+// Name is the stack name.
+func (s CLIStack) Name() string { return s.Stack }
+
+func (s CLIStack) run(ctx context.Context, args ...string) ([]byte, error) {
+	bin := s.Pulumi
+	if bin == "" {
+		bin = "pulumi"
+	}
+	cmd := exec.CommandContext(ctx, bin, append(args, "--stack", s.Stack, "--non-interactive")...)
+	cmd.Dir = s.Dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.Bytes(), fmt.Errorf("pulumi %s --stack %s: %v: %s", strings.Join(args, " "), s.Stack, err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+// Preview runs `pulumi preview --json` (--refresh for drift).
+func (s CLIStack) Preview(ctx context.Context, refresh bool) (*engine.Preview, error) {
+	args := []string{"preview", "--json"}
+	if refresh {
+		args = append(args, "--refresh")
+	}
+	out, runErr := s.run(ctx, args...)
+	var p engine.Preview
+	if err := json.Unmarshal(out, &p); err != nil {
+		if runErr != nil {
+			return nil, runErr
+		}
+		return nil, fmt.Errorf("pulumi preview --json --stack %s: %w", s.Stack, err)
+	}
+	return &p, runErr
+}
+
+// Up runs `pulumi up --yes --skip-preview`.
+func (s CLIStack) Up(ctx context.Context) error {
+	_, err := s.run(ctx, "up", "--yes", "--skip-preview")
+	return err
+}
+
+// Outputs is `pulumi stack output --json`.
+func (s CLIStack) Outputs(ctx context.Context) (map[string]any, error) {
+	out, err := s.run(ctx, "stack", "output", "--json")
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]any{}
+	return m, json.Unmarshal(out, &m)
+}
+
+// StackNames lists the stacks of a project directory: its Pulumi.<stack>.yaml files.
+func StackNames(dir string) ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "Pulumi.*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml"))
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no Pulumi.<stack>.yaml in %s", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "Pulumi.yaml")); err != nil {
+		return nil, fmt.Errorf("%s is not a Pulumi project (no Pulumi.yaml)", dir)
+	}
+	return names, nil
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the pinned linters the tests run on the CI pipelines into .tools/bin: actionlint
+# (the GitHub workflow; it runs shellcheck on every `run:`). Its own stamp: a bump here does
+# not rebuild the cluster or the engine. Versions: tools/versions.env.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=versions.env
+. "$root/tools/versions.env"
+bin="$root/.tools/bin"
+stamp="$root/.tools/lint.stamp"
+want=$(printf '%s\n' "$ACTIONLINT_VERSION" | cat - "$root/tools/install-lint.sh" | sha256sum | cut -d' ' -f1)
+if [[ -f $stamp && $(cat "$stamp") == "$want" && -x $bin/actionlint ]]; then
+	echo "tools: up to date in .tools/ (actionlint $ACTIONLINT_VERSION)"
+	exit 0
+fi
+mkdir -p "$bin"
+echo "tools: building actionlint $ACTIONLINT_VERSION..."
+GOBIN="$bin" GOFLAGS=-trimpath go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+echo "$want" >"$stamp"
+echo "tools: actionlint ready in .tools/bin"
