@@ -104,8 +104,8 @@ func TestExitCodes(t *testing.T) {
 func TestFailedPreviewAndVersions(t *testing.T) {
 	var ups []string
 	stacks := map[string]canned{
-		"xgen":      {name: "xgen", err: errors.New("pulumi preview --json --stack xgen: exit status 255: error: invalid stack config"), ups: &ups},
-		"xgen-jeju": {name: "xgen-jeju", outputs: map[string]any{"images": map[string]any{"xgen-core": "r/x/main/xgen-core:1.2.3", "xgen-frontend": "r:5000/x/main/xgen-frontend:1.2.4"}}, ups: &ups},
+		"xgen":       {name: "xgen", err: errors.New("pulumi preview --json --stack xgen: exit status 255: error: invalid stack config"), ups: &ups},
+		"xgen-jeju":  {name: "xgen-jeju", outputs: map[string]any{"images": map[string]any{"xgen-core": "r/x/main/xgen-core:1.2.3", "xgen-frontend": "r:5000/x/main/xgen-frontend:1.2.4"}}, ups: &ups},
 		"lotteimall": {name: "lotteimall", outputs: map[string]any{"images": map[string]any{"xgen-core": "r/x/lotteimall/xgen-core:1.2.2"}}, ups: &ups},
 	}
 	if code, out := runFleet(t, stacks, "preview", "--stacks", "xgen"); code != exitFailed || !strings.Contains(out, "FAILED xgen: pulumi preview") {
