@@ -56,7 +56,10 @@ func BuildDockerStandIn(dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("go list -m: %w", err)
 	}
-	out := filepath.Join(dir, "docker")
+	out, err := filepath.Abs(filepath.Join(dir, "docker")) // the hosts see absolute paths only
+	if err != nil {
+		return "", err
+	}
 	build := exec.Command("go", "build", "-trimpath", "-o", out, "./internal/testhosts/docker-standin")
 	build.Dir = strings.TrimSpace(string(root))
 	if msg, err := build.CombinedOutput(); err != nil {
