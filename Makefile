@@ -5,7 +5,7 @@ GO ?= go
 TOOLS_DIR := $(CURDIR)/.tools
 export XGEN_TOOLS_DIR := $(TOOLS_DIR)
 
-.PHONY: test lint tools render bench demo hosts cluster demo-down build clean
+.PHONY: test lint tools render bench fuzz demo hosts cluster demo-down build clean
 
 ## test: lint, then every test: site model, components, the program for every site under the
 ## mock engine, rendered/ up to date, each site applied to a real local API server, and every
@@ -44,6 +44,12 @@ render:
 ## rerun (figures, not assertions)
 bench: tools
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 40m .
+
+## fuzz: the stack-config decoder and validator for 10 minutes (FUZZTIME=...): no panic, and
+## every accepted site object renders (not in make test; its seeds run there)
+FUZZTIME ?= 10m
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzSiteConfig -fuzztime $(FUZZTIME) ./sites/
 
 ## demo: the whole chain on the embedded default (the xgen site): bare test hosts → K3s
 ## (the program's host commands over SSH) → the apps by a real `pulumi up`; Ctrl-C destroys

@@ -85,10 +85,10 @@ type Autoscaling struct {
 	TargetCPUUtilization int
 }
 
-// Resources are Kubernetes quantities.
+// Resources are Kubernetes quantities; ephemeral storage is left out when empty.
 type Resources struct {
-	RequestsCPU, RequestsMemory string
-	LimitsCPU, LimitsMemory     string
+	RequestsCPU, RequestsMemory, RequestsEphemeralStorage string
+	LimitsCPU, LimitsMemory, LimitsEphemeralStorage       string
 }
 
 // GPU placement.
@@ -99,7 +99,10 @@ type GPU struct {
 	NodeSelector map[string]string
 }
 
-// Probes are HTTP GET checks on the service port.
+// Probes check the service port: readiness (and startup) with HTTP GET on Path, liveness
+// with a TCP connection only. Liveness must not fail when a dependency is down (a /health
+// that checks the database would restart every healthy pod during a database outage); it
+// restarts a process that no longer accepts connections.
 type Probes struct {
 	Path      string
 	Liveness  Probe
@@ -113,8 +116,8 @@ type Probe struct {
 	InitialDelaySeconds, PeriodSeconds, TimeoutSeconds, FailureThreshold int
 }
 
-// XgenService is one XGEN service: Deployment, Service, ConfigMap, and an HPA or fixed
-// replicas, plus a PodDisruptionBudget when it runs more than one pod.
+// XgenService is one XGEN service: Deployment, Service, ConfigMap, a PodDisruptionBudget,
+// and an HPA or fixed replicas.
 type XgenService struct {
 	pulumi.ResourceState
 
@@ -123,7 +126,7 @@ type XgenService struct {
 	ConfigMap  *corev1.ConfigMap
 	// HPA is nil when the service runs fixed replicas.
 	HPA *autoscalingv2.HorizontalPodAutoscaler
-	// PDB is nil when the service runs a single pod.
+	// PDB keeps a node drain to one pod of the service at a time.
 	PDB *policyv1.PodDisruptionBudget
 	// ClusterURL is the in-cluster base URL, e.g. http://xgen-core.xgen.svc.cluster.local:8000.
 	ClusterURL pulumi.StringOutput
@@ -219,6 +222,16 @@ func NewXgenService(ctx *pulumi.Context, name string, args XgenServiceArgs, opts
 				},
 				MinReplicas: pulumi.Int(a.MinReplicas),
 				MaxReplicas: pulumi.Int(a.MaxReplicas),
+				// Scale down only after 5 minutes of low load, one pod a minute: a load dip
+				// between bursts must not remove pods that the next burst needs.
+				Behavior: &autoscalingv2.HorizontalPodAutoscalerBehaviorArgs{
+					ScaleDown: &autoscalingv2.HPAScalingRulesArgs{
+						StabilizationWindowSeconds: pulumi.Int(300),
+						Policies: autoscalingv2.HPAScalingPolicyArray{autoscalingv2.HPAScalingPolicyArgs{
+							Type: pulumi.String("Pods"), Value: pulumi.Int(1), PeriodSeconds: pulumi.Int(60),
+						}},
+					},
+				},
 				Metrics: autoscalingv2.MetricSpecArray{autoscalingv2.MetricSpecArgs{
 					Type: pulumi.String("Resource"),
 					Resource: &autoscalingv2.ResourceMetricSourceArgs{
@@ -235,17 +248,17 @@ func NewXgenService(ctx *pulumi.Context, name string, args XgenServiceArgs, opts
 		}
 	}
 
-	if args.minPods() > 1 {
-		comp.PDB, err = policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
-			Metadata: meta(name),
-			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
-				MaxUnavailable: pulumi.Int(1),
-				Selector:       &metav1.LabelSelectorArgs{MatchLabels: selector},
-			},
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
+	// Every Deployment gets a PDB. maxUnavailable 1 keeps a drain going one pod at a time
+	// and never blocks it, even for a single pod (minAvailable 1 would).
+	comp.PDB, err = policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
+		Metadata: meta(name),
+		Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+			MaxUnavailable: pulumi.Int(1),
+			Selector:       &metav1.LabelSelectorArgs{MatchLabels: selector},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
 	}
 
 	comp.ClusterURL = pulumi.Sprintf("http://%s.%s.svc.cluster.local:%d", name, args.Namespace, args.Port)
@@ -290,14 +303,6 @@ func (a *XgenServiceArgs) deploymentReplicas() pulumi.IntPtrInput {
 	return pulumi.IntPtr(max(a.Replicas, 1))
 }
 
-// minPods is the fewest pods the service runs in steady state.
-func (a *XgenServiceArgs) minPods() int {
-	if a.Autoscaling != nil {
-		return a.Autoscaling.MinReplicas
-	}
-	return max(a.Replicas, 1)
-}
-
 // strategy surges a new pod before removing an old one, except for GPU services: a
 // surge pod would wait for a second GPU that a one-GPU node does not have.
 func (a *XgenServiceArgs) strategy() *appsv1.DeploymentStrategyArgs {
@@ -326,6 +331,12 @@ func (a *XgenServiceArgs) podSpec(name string, envFrom corev1.EnvFromSourceArray
 	}
 	limits := pulumi.StringMap{"cpu": pulumi.String(a.Resources.LimitsCPU), "memory": pulumi.String(a.Resources.LimitsMemory)}
 	requests := pulumi.StringMap{"cpu": pulumi.String(a.Resources.RequestsCPU), "memory": pulumi.String(a.Resources.RequestsMemory)}
+	if r := a.Resources; r.RequestsEphemeralStorage != "" {
+		requests["ephemeral-storage"] = pulumi.String(r.RequestsEphemeralStorage)
+	}
+	if r := a.Resources; r.LimitsEphemeralStorage != "" {
+		limits["ephemeral-storage"] = pulumi.String(r.LimitsEphemeralStorage)
+	}
 
 	container := corev1.ContainerArgs{
 		Name:            pulumi.String(name),
@@ -336,7 +347,7 @@ func (a *XgenServiceArgs) podSpec(name string, envFrom corev1.EnvFromSourceArray
 		}},
 		EnvFrom:        envFrom,
 		Resources:      &corev1.ResourceRequirementsArgs{Requests: requests, Limits: limits},
-		LivenessProbe:  httpProbe(a.Probes.Path, a.Probes.Liveness),
+		LivenessProbe:  tcpProbe(a.Probes.Liveness),
 		ReadinessProbe: httpProbe(a.Probes.Path, a.Probes.Readiness),
 		SecurityContext: &corev1.SecurityContextArgs{
 			AllowPrivilegeEscalation: pulumi.Bool(false),
@@ -389,6 +400,17 @@ func (a *XgenServiceArgs) podSpec(name string, envFrom corev1.EnvFromSourceArray
 	}
 	spec.Containers = corev1.ContainerArray{container}
 	return spec
+}
+
+// tcpProbe only connects to the service port (see Probes).
+func tcpProbe(p Probe) *corev1.ProbeArgs {
+	return &corev1.ProbeArgs{
+		TcpSocket:           &corev1.TCPSocketActionArgs{Port: pulumi.String("http")},
+		InitialDelaySeconds: pulumi.Int(p.InitialDelaySeconds),
+		PeriodSeconds:       pulumi.Int(p.PeriodSeconds),
+		TimeoutSeconds:      pulumi.Int(p.TimeoutSeconds),
+		FailureThreshold:    pulumi.Int(p.FailureThreshold),
+	}
 }
 
 func httpProbe(path string, p Probe) *corev1.ProbeArgs {

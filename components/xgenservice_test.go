@@ -95,7 +95,9 @@ func TestXgenServiceDeploymentShape(t *testing.T) {
 	}{
 		{"image", at(c, "image"), "registry.example/xgen/main/xgen-core:v1"},
 		{"port", at(c, "ports", 0, "containerPort"), int64(8000)},
-		{"liveness path", at(c, "livenessProbe", "httpGet", "path"), "/health"},
+		{"liveness on the port", at(c, "livenessProbe", "tcpSocket", "port"), "http"},
+		{"liveness is no health check", at(c, "livenessProbe", "httpGet"), nil},
+		{"readiness path", at(c, "readinessProbe", "httpGet", "path"), "/health"},
 		{"liveness failure threshold", at(c, "livenessProbe", "failureThreshold"), int64(6)},
 		{"readiness delay", at(c, "readinessProbe", "initialDelaySeconds"), int64(10)},
 		{"no startup probe", at(c, "startupProbe"), nil},
@@ -121,8 +123,9 @@ func TestXgenServiceDeploymentShape(t *testing.T) {
 	if _, ok := rec.Find(hpaType, "xgen-core"); ok {
 		t.Error("HPA created for fixed replicas")
 	}
-	if _, ok := rec.Find(pdbType, "xgen-core"); ok {
-		t.Error("PDB created for a single pod (it would block node drains)")
+	// A single pod still gets a PDB, one that never blocks a node drain.
+	if pdb := body(t, rec, pdbType, "xgen-core"); at(pdb, "spec", "maxUnavailable") != int64(1) || at(pdb, "spec", "minAvailable") != nil {
+		t.Errorf("single-pod PDB spec = %v, want maxUnavailable 1", at(pdb, "spec"))
 	}
 }
 
@@ -135,10 +138,10 @@ func TestXgenServiceReplicasVersusHPA(t *testing.T) {
 		wantHPA      bool
 		wantPDB      bool
 	}{
-		{"single fixed", 1, nil, int64(1), false, false},
+		{"single fixed", 1, nil, int64(1), false, true},
 		{"three fixed", 3, nil, int64(3), false, true},
 		{"hpa 2-4", 0, &Autoscaling{MinReplicas: 2, MaxReplicas: 4, TargetCPUUtilization: 80}, nil, true, true},
-		{"hpa 1-4", 0, &Autoscaling{MinReplicas: 1, MaxReplicas: 4, TargetCPUUtilization: 80}, nil, true, false},
+		{"hpa 1-4", 0, &Autoscaling{MinReplicas: 1, MaxReplicas: 4, TargetCPUUtilization: 80}, nil, true, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,7 +160,9 @@ func TestXgenServiceReplicasVersusHPA(t *testing.T) {
 				h := body(t, rec, hpaType, "svc")
 				if at(h, "spec", "minReplicas") != int64(tc.autoscaling.MinReplicas) || at(h, "spec", "maxReplicas") != int64(tc.autoscaling.MaxReplicas) ||
 					at(h, "spec", "metrics", 0, "resource", "target", "averageUtilization") != int64(80) ||
-					at(h, "spec", "scaleTargetRef", "name") != "svc" {
+					at(h, "spec", "scaleTargetRef", "name") != "svc" ||
+					at(h, "spec", "behavior", "scaleDown", "stabilizationWindowSeconds") != int64(300) ||
+					at(h, "spec", "behavior", "scaleDown", "policies", 0, "value") != int64(1) {
 					t.Errorf("hpa spec = %v", at(h, "spec"))
 				}
 			}
@@ -286,4 +291,13 @@ func containsPath(paths []string, part string) bool {
 		}
 	}
 	return false
+}
+
+func TestXgenServiceEphemeralStorage(t *testing.T) {
+	args := baseArgs()
+	args.Resources.RequestsEphemeralStorage, args.Resources.LimitsEphemeralStorage = "1Gi", "4Gi"
+	c := at(body(t, runService(t, "svc", args), deploymentType, "svc"), "spec", "template", "spec", "containers", 0)
+	if at(c, "resources", "requests", "ephemeral-storage") != "1Gi" || at(c, "resources", "limits", "ephemeral-storage") != "4Gi" {
+		t.Errorf("resources = %v", at(c, "resources"))
+	}
 }

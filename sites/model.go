@@ -214,12 +214,15 @@ type ResourcesSpec struct {
 	Limits *ResourceList `json:"limits,omitempty"`
 }
 
-// ResourceList is CPU and memory quantities.
+// ResourceList is CPU, memory and ephemeral storage quantities.
 type ResourceList struct {
 	// CPU quantity, e.g. "500m".
 	CPU string `json:"cpu,omitempty"`
 	// Memory quantity, e.g. "2Gi".
 	Memory string `json:"memory,omitempty"`
+	// EphemeralStorage is the container's writable layer, logs and emptyDir volumes, e.g.
+	// "1Gi": a pod over its limit is evicted instead of filling the node's disk.
+	EphemeralStorage string `json:"ephemeralStorage,omitempty"`
 }
 
 // GPUSpec places a service on GPU nodes.

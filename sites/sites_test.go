@@ -640,3 +640,19 @@ func TestYAMLErrorsCarryFileAndLine(t *testing.T) {
 		t.Errorf("want the file and the line, got %v", err)
 	}
 }
+
+// Every service gets ephemeral storage requests and limits; documents and model more.
+func TestEphemeralStorageForEveryService(t *testing.T) {
+	site := mustParse(t, "ingress: {type: none}\nservices: {xgen-core: {}, xgen-documents: {}, xgen-model: {}}\n")
+	want := map[string]string{"xgen-core": "1Gi", "xgen-documents": "4Gi", "xgen-model": "16Gi"}
+	for _, svc := range site.Services {
+		r := svc.Spec.Resources
+		if r.Requests.EphemeralStorage == "" || r.Limits.EphemeralStorage != want[svc.Name] {
+			t.Errorf("%s: ephemeral storage %q / %q, want a request and limit %s", svc.Name, r.Requests.EphemeralStorage, r.Limits.EphemeralStorage, want[svc.Name])
+		}
+	}
+	if _, err := parseSite(t, "ingress: {type: none}\nservices: {xgen-core: {resources: {requests: {ephemeralStorage: 8Gi}}}}\n"); err == nil ||
+		!strings.Contains(err.Error(), "services.xgen-core.resources.requests.ephemeralStorage") {
+		t.Errorf("a request above the limit: %v", err)
+	}
+}

@@ -354,6 +354,7 @@ func validateResources(p *problemList, path string, r *ResourcesSpec) {
 	for _, q := range []struct{ key, req, lim string }{
 		{"cpu", r.Requests.CPU, r.Limits.CPU},
 		{"memory", r.Requests.Memory, r.Limits.Memory},
+		{"ephemeralStorage", r.Requests.EphemeralStorage, r.Limits.EphemeralStorage},
 	} {
 		req, okReq := parseQuantity(p, path+".requests."+q.key, q.key, q.req)
 		lim, okLim := parseQuantity(p, path+".limits."+q.key, q.key, q.lim)

@@ -377,7 +377,9 @@ func serviceArgs(site *sites.Site, svc sites.Service, secrets *components.SiteSe
 		Replicas:        *s.Replicas,
 		Resources: components.Resources{
 			RequestsCPU: s.Resources.Requests.CPU, RequestsMemory: s.Resources.Requests.Memory,
-			LimitsCPU: s.Resources.Limits.CPU, LimitsMemory: s.Resources.Limits.Memory,
+			RequestsEphemeralStorage: s.Resources.Requests.EphemeralStorage,
+			LimitsCPU:                s.Resources.Limits.CPU, LimitsMemory: s.Resources.Limits.Memory,
+			LimitsEphemeralStorage: s.Resources.Limits.EphemeralStorage,
 		},
 		Probes: components.Probes{
 			Path:      s.Probes.Path,

@@ -1,0 +1,46 @@
+package sites_test
+
+// FuzzSiteConfig: any site object the decoder and validator accept must render (the whole
+// program under the mock monitor); nothing may panic. `make fuzz` runs it for 10 minutes;
+// `go test` runs the seeds (every stack file's site object).
+
+import (
+	"path/filepath"
+	"testing"
+
+	"xgen-infra/internal/inprocess"
+	"xgen-infra/sites"
+	"xgen-infra/stack"
+)
+
+func FuzzSiteConfig(f *testing.F) {
+	files, _ := filepath.Glob("../Pulumi.*.yaml")
+	files = append(files, "../testdata/Pulumi.acme-busan.yaml")
+	for _, file := range files {
+		config, _, err := inprocess.LoadStackFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(config[sites.SiteKey])
+	}
+	f.Add(`{"services":{"xgen-core":{}},"infra":{"compose":{"address":"10.0.0.5","hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMC7sdolJu6mTZshErUhkmf00a/2gf5ebVbOmQ61+JOb","ssh":{"user":"ops"}}}}`)
+	f.Add(`{"services":{"xgen-core":{}},"infra":{"objectStorage":{"documentBucket":"a-docs","fileStorageBucket":"a-files"}},"aws":{"region":"eu-west-1","s3":{"credentials":"secrets"}}}`)
+	f.Fuzz(func(t *testing.T, site string) {
+		config := map[string]string{sites.SiteKey: site}
+		required, err := sites.RequiredSecrets(config)
+		if err != nil {
+			return // refused by the decoder: fine, as long as nothing panicked
+		}
+		var keys []string
+		for _, k := range required {
+			keys = append(keys, sites.ConfigNamespace+":"+k)
+		}
+		secretKeys := inprocess.AddPlaceholderSecrets(config, nil, keys...)
+		if _, err := sites.Parse("fuzz", config, secretKeys); err != nil {
+			return // refused with problems: fine
+		}
+		if _, err := inprocess.Run(stack.Program, sites.ConfigNamespace, "fuzz", config, secretKeys); err != nil {
+			t.Fatalf("an accepted site object fails to render: %v\n%s", err, site)
+		}
+	})
+}
