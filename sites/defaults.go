@@ -12,7 +12,6 @@ const (
 	DefaultEnvironment    = "prd"
 	DefaultRegistry       = "docker.x2bee.com"
 	DefaultTag            = "latest-amd64"
-	DefaultPullPolicy     = "IfNotPresent"
 	DefaultInfraNamespace = "xgen-system"
 	DefaultIngressType    = "istio"
 	DefaultExposeType     = "NodePort"
@@ -35,7 +34,6 @@ func SetDefaults(c *Config) {
 
 	setString(&c.Image.Registry, DefaultRegistry)
 	setString(&c.Image.Tag, DefaultTag)
-	setString(&c.Image.PullPolicy, DefaultPullPolicy)
 
 	setAWSDefaults(c) // before the infra's: the object storage endpoint follows S3
 	in := &c.Infra

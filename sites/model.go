@@ -59,7 +59,10 @@ type ImageConfig struct {
 	Registry string `json:"registry,omitempty"`
 	// Tag used for every service unless the service overrides it. Default "latest-amd64".
 	Tag string `json:"tag,omitempty"`
-	// PullPolicy is IfNotPresent, Always or Never. Default "IfNotPresent".
+	// PullPolicy is IfNotPresent, Always or Never for every service. Default: by tag (see
+	// PullPolicyFor): Always for a mutable tag such as "latest-amd64", IfNotPresent for a
+	// release tag or a digest. An air-gapped site whose images are preloaded into containerd
+	// (no registry) sets IfNotPresent: nothing could be pulled there.
 	PullPolicy string `json:"pullPolicy,omitempty"`
 	// RegistryUsername, when set, makes the program create an image pull Secret for the
 	// registry; its password is the secret stack config key `registryPassword`.

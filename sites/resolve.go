@@ -3,6 +3,7 @@ package sites
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,6 +85,8 @@ type Service struct {
 	Name string
 	// Image is {registry}/{project}/{sitePath}/{name}:{tag}.
 	Image string
+	// PullPolicy is image.pullPolicy, else PullPolicyFor the tag.
+	PullPolicy string
 	// Spec has every field set: catalog defaults < catalog service < catalog
 	// environment < site override.
 	Spec ServiceSpec
@@ -149,8 +152,13 @@ func resolveServices(c *Config, cat *Catalog) ([]Service, error) {
 		if spec.Tag != "" {
 			tag = spec.Tag
 		}
+		pull := c.Image.PullPolicy
+		if pull == "" {
+			pull = PullPolicyFor(tag)
+		}
 		services = append(services, Service{
 			Name:         name,
+			PullPolicy:   pull,
 			Image:        fmt.Sprintf("%s/%s/%s/%s:%s", c.Image.Registry, c.Project, c.SitePath, name, tag),
 			Spec:         spec,
 			Config:       cfg,
@@ -193,4 +201,18 @@ func derivedConfig(c *Config, cat *Catalog, running map[string]ServiceSpec) map[
 func ServiceURLKey(service string) string {
 	short := strings.TrimPrefix(service, "xgen-")
 	return strings.ToUpper(strings.ReplaceAll(short, "-", "_")) + "_SERVICE_BASE_URL"
+}
+
+// releaseTag is a version tag ("1.4.2", "v2.0", "1.4.2-rc1"): pinned by convention.
+var releaseTag = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+)+([-+][0-9A-Za-z.-]+)?$`)
+
+// PullPolicyFor is the pull policy a tag needs: IfNotPresent for a release tag or a digest,
+// which never change; Always for anything else ("latest-amd64", "main"), which the registry
+// may move: with IfNotPresent a node keeps running the image it pulled first (why the old
+// system needed `rollout restart` after every push).
+func PullPolicyFor(tag string) string {
+	if strings.HasPrefix(tag, "sha256:") || releaseTag.MatchString(tag) {
+		return "IfNotPresent"
+	}
+	return "Always"
 }

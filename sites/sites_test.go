@@ -656,3 +656,27 @@ func TestEphemeralStorageForEveryService(t *testing.T) {
 		t.Errorf("a request above the limit: %v", err)
 	}
 }
+
+func TestPullPolicyFollowsTheTag(t *testing.T) {
+	for tag, want := range map[string]string{
+		"latest-amd64": "Always", "latest": "Always", "main": "Always", "dev-2026": "Always",
+		"1.4.2": "IfNotPresent", "v2.0": "IfNotPresent", "1.4.2-rc1": "IfNotPresent",
+		"sha256:" + strings.Repeat("a", 64): "IfNotPresent",
+	} {
+		if got := PullPolicyFor(tag); got != want {
+			t.Errorf("PullPolicyFor(%q) = %s, want %s", tag, got, want)
+		}
+	}
+	site := mustParse(t, "ingress: {type: none}\nservices: {xgen-core: {}, xgen-workflow: {tag: '1.2.0'}}\n")
+	for _, svc := range site.Services {
+		want := map[string]string{"xgen-core": "Always", "xgen-workflow": "IfNotPresent"}[svc.Name]
+		if svc.PullPolicy != want {
+			t.Errorf("%s (%s): pull policy %s, want %s", svc.Name, svc.Image, svc.PullPolicy, want)
+		}
+	}
+	// An explicit site policy wins (air-gapped, preloaded images).
+	site = mustParse(t, "ingress: {type: none}\nimage: {pullPolicy: IfNotPresent}\nservices: {xgen-core: {}}\n")
+	if site.Services[0].PullPolicy != "IfNotPresent" {
+		t.Errorf("explicit policy: %s", site.Services[0].PullPolicy)
+	}
+}

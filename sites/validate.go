@@ -133,7 +133,7 @@ func validateImage(p *problemList, im *ImageConfig) {
 	if !imageTag.MatchString(im.Tag) {
 		p.add("image.tag", im.Tag, "must be an image tag (letters, digits, '_', '.', '-'; at most 128)")
 	}
-	if !slices.Contains([]string{"IfNotPresent", "Always", "Never"}, im.PullPolicy) {
+	if im.PullPolicy != "" && !slices.Contains([]string{"IfNotPresent", "Always", "Never"}, im.PullPolicy) {
 		p.add("image.pullPolicy", im.PullPolicy, "use IfNotPresent, Always or Never")
 	}
 	if im.RegistryUsername != "" && !userName.MatchString(im.RegistryUsername) {

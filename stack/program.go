@@ -372,7 +372,7 @@ func serviceArgs(site *sites.Site, svc sites.Service, secrets *components.SiteSe
 	args := components.XgenServiceArgs{
 		Namespace:       site.Config.Namespace,
 		Image:           svc.Image,
-		ImagePullPolicy: site.Config.Image.PullPolicy,
+		ImagePullPolicy: svc.PullPolicy,
 		Port:            *s.Port,
 		Replicas:        *s.Replicas,
 		Resources: components.Resources{
