@@ -396,6 +396,9 @@ func (c *Cluster) CreateNode(ctx context.Context, n Node) error {
 		corev1.ResourceCPU:    resource.MustParse("16"),
 		corev1.ResourceMemory: resource.MustParse("64Gi"),
 		corev1.ResourcePods:   resource.MustParse("110"),
+		// A kubelet reports its disk; pods that request ephemeral storage fit only where
+		// a node has it.
+		corev1.ResourceEphemeralStorage: resource.MustParse("200Gi"),
 	}
 	taints := n.Taints
 	if n.GPUs > 0 {
