@@ -65,6 +65,11 @@ func (s *hostStack) up(ctx context.Context) (*testhosts.Result, error) {
 			out, _ := s.hosts.Run(ctx, h.Name, "sudo -n tail -n 15 /var/log/k3s.log /var/log/k3s-agent.log 2>/dev/null; ps -eo pid,stat,args | grep '[k]3s'; sudo -n cat /etc/rancher/k3s/config.yaml 2>/dev/null | grep server")
 			s.t.Logf("%s:\n%s", h.Name, out)
 		}
+		// What the cluster says about its nodes (version, Ready, lease), from the first server.
+		out, _ := s.hosts.Run(ctx, s.servers[0], "sudo -n /usr/local/bin/k3s kubectl get nodes -o "+
+			"'custom-columns=NAME:.metadata.name,VERSION:.status.nodeInfo.kubeletVersion,READY:.status.conditions[?(@.type==\"Ready\")].status,REASON:.status.conditions[?(@.type==\"Ready\")].reason,HEARTBEAT:.status.conditions[?(@.type==\"Ready\")].lastHeartbeatTime,UNSCHEDULABLE:.spec.unschedulable' 2>&1; "+
+			"sudo -n /usr/local/bin/k3s kubectl get leases -n kube-node-lease -o 'custom-columns=NAME:.metadata.name,HOLDER:.spec.holderIdentity,RENEW:.spec.renewTime' 2>&1; date -u")
+		s.t.Logf("nodes:\n%s", out)
 	}
 	return res, err
 }

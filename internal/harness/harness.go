@@ -26,6 +26,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -407,25 +408,10 @@ func (c *Cluster) CreateNode(ctx context.Context, n Node) error {
 			taints = []corev1.Taint{{Key: "nvidia.com/gpu", Value: "present", Effect: corev1.TaintEffectNoSchedule}}
 		}
 	}
-	nodes := c.Client.CoreV1().Nodes()
-	// kwok updates a new node's status as soon as it sees it: retry on conflicts.
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		node, err := nodes.Get(ctx, n.Name, metav1.GetOptions{})
-		if err != nil {
-			node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name}}
-			node.Labels, node.Annotations, node.Spec.Taints = labels, map[string]string{FakeNodeAnnotation: "fake"}, taints
-			if node, err = nodes.Create(ctx, node, metav1.CreateOptions{}); err != nil {
-				return fmt.Errorf("harness: node %s: %w", n.Name, err)
-			}
-		} else {
-			for k, v := range labels {
-				node.Labels[k] = v
-			}
-			node.Spec.Taints = taints
-			if node, err = nodes.Update(ctx, node, metav1.UpdateOptions{}); err != nil {
-				return err
-			}
-		}
+	// The status a kubelet reports. A new node is created with it, as a kubelet registers
+	// itself: kwok initialises the status of a node the moment it sees it, and a version written
+	// afterwards could lose to that (kwok would report its own).
+	setStatus := func(node *corev1.Node) {
 		node.Status.Capacity, node.Status.Allocatable = capacity, capacity
 		if n.KubeletVersion != "" {
 			node.Status.NodeInfo.KubeletVersion = n.KubeletVersion
@@ -433,14 +419,43 @@ func (c *Cluster) CreateNode(ctx context.Context, n Node) error {
 		if n.Address != "" {
 			node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.Address}, {Type: corev1.NodeHostName, Address: n.Name}}
 		}
+	}
+	nodes := c.Client.CoreV1().Nodes()
+	// kwok updates a node's status as soon as it sees it: retry on conflicts.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := nodes.Get(ctx, n.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: labels,
+				Annotations: map[string]string{FakeNodeAnnotation: "fake"}}, Spec: corev1.NodeSpec{Taints: taints}}
+			setStatus(node)
+			_, err = nodes.Create(ctx, node, metav1.CreateOptions{})
+			if apierrors.IsAlreadyExists(err) {
+				return apierrors.NewConflict(corev1.Resource("nodes"), n.Name, err)
+			}
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("harness: node %s: %w", n.Name, err)
+		}
+		for k, v := range labels {
+			node.Labels[k] = v
+		}
+		node.Spec.Taints = taints
+		if node, err = nodes.Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+		setStatus(node)
 		_, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
 		return err
 	})
-	if err != nil || n.KubeletVersion == "" {
-		return err
+	if err != nil {
+		return fmt.Errorf("harness: node %s: %w", n.Name, err)
 	}
-	// kwok initialises a new node's status from what it saw when the node appeared, which can
-	// be before the version above was written: wait for its Ready and put the version back.
+	if n.KubeletVersion == "" {
+		return nil
+	}
+	// Ready on its version, the way callers (K3s's scripts) wait for it. A kubelet keeps
+	// reporting its version; should kwok have overwritten it, it is put back.
 	return poll(ctx, time.Minute, func() (bool, error) {
 		node, err := nodes.Get(ctx, n.Name, metav1.GetOptions{})
 		if err != nil {
@@ -452,7 +467,7 @@ func (c *Cluster) CreateNode(ctx context.Context, n Node) error {
 			return false, nil
 		}
 		return NodeReady(node), nil
-	}, "node "+n.Name+" to be initialised with its version")
+	}, "node "+n.Name+" to be Ready on its version")
 }
 
 func (c *Cluster) waitNodesReady(ctx context.Context, want []Node, timeout time.Duration) error {
