@@ -234,6 +234,17 @@ func checkHostEndpoints(ctx context.Context, t *testing.T, c *harness.Cluster, o
 	}
 }
 
+// configMapNameOf is the name of the ConfigMap the service's pods read.
+func configMapNameOf(objs []inprocess.Object, service string) string {
+	for _, o := range objs {
+		if o.Kind == "Deployment" && o.Name == service {
+			name, _ := get(o.Body, "spec", "template", "spec", "containers", 0, "envFrom", 0, "configMapRef", "name").(string)
+			return name
+		}
+	}
+	return ""
+}
+
 // checkOneServiceConfigChange changes one config value of xgen-core in the site: only
 // xgen-core's ConfigMap and Deployment change, and only its pods roll.
 func checkOneServiceConfigChange(ctx context.Context, t *testing.T, c *harness.Cluster, stackFile string, before []inprocess.Object) {
@@ -248,13 +259,17 @@ func checkOneServiceConfigChange(ctx context.Context, t *testing.T, c *harness.C
 		}
 		cfg["LOG_LEVEL"] = "debug"
 	})
+	oldCM, newCM := configMapNameOf(before, service), configMapNameOf(after, service)
+	if oldCM == newCM {
+		t.Errorf("the config changed and the ConfigMap kept its name %s: its pods would not roll", oldCM)
+	}
 	var differ []string
 	for i := range after {
 		if !reflect.DeepEqual(before[i].Body, after[i].Body) {
 			differ = append(differ, after[i].Kind+"/"+after[i].Name)
 		}
 	}
-	if want := []string{"ConfigMap/" + service + "-config", "Deployment/" + service}; !reflect.DeepEqual(differ, want) {
+	if want := []string{"ConfigMap/" + newCM, "Deployment/" + service}; !reflect.DeepEqual(differ, want) {
 		t.Errorf("objects that differ: %v, want %v", differ, want)
 	}
 
@@ -271,7 +286,7 @@ func checkOneServiceConfigChange(ctx context.Context, t *testing.T, c *harness.C
 		}
 	}
 	sort.Strings(changed)
-	if want := []string{"ConfigMap/" + service + "-config", "Deployment/" + service}; !reflect.DeepEqual(changed, want) {
+	if want := []string{"ConfigMap/" + newCM, "Deployment/" + service}; !reflect.DeepEqual(changed, want) {
 		t.Errorf("apply changed %v, want %v", changed, want)
 	}
 	if err := c.WaitAvailable(ctx, ns, deployments, 90*time.Second); err != nil {

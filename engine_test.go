@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -204,9 +205,11 @@ func realEngineLifecycle(t *testing.T, tools, stackFile string) {
 		t.Fatalf("preview of the change: %v", err)
 	}
 	checkBlastRadius(t, ws.Stack, svc, p)
-	if _, err := ws.Up(ctx); err != nil {
+	changeLog := filepath.Join(t.TempDir(), "change-events.jsonl")
+	if _, err := ws.Up(ctx, "--event-log", changeLog); err != nil {
 		t.Fatalf("up of the change: %v", err)
 	}
+	checkConfigRollOrder(t, changeLog, svc)
 	if _, err := ws.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
 		t.Fatalf("no-op preview after the change: %v", err)
 	}
@@ -270,6 +273,37 @@ func checkBlastRadius(t *testing.T, stack, svc string, p *engine.Preview) {
 		if !kinds[want] {
 			t.Errorf("changing %s's config does not change its %s; planned: %s", svc, want, engine.Summary(p.ChangeSummary))
 		}
+	}
+}
+
+// checkConfigRollOrder: the engine finished the steps of a config change in the order that
+// leaves no gap: the new ConfigMap (create-replacement), then the Deployment rolled onto it
+// (update), and only then the old ConfigMap deleted (delete-replaced). With the fixed name of
+// before, the engine had to delete the ConfigMap first and pods starting in between failed.
+func checkConfigRollOrder(t *testing.T, eventLog, svc string) {
+	t.Helper()
+	data, err := os.ReadFile(eventLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := engine.ReadEvents(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, e := range events {
+		if e.ResOutputsEvent == nil || e.ResOutputsEvent.Planning {
+			continue
+		}
+		m := e.ResOutputsEvent.Metadata
+		if strings.HasSuffix(m.URN, "::"+svc) && (m.Type == "kubernetes:core/v1:ConfigMap" || m.Type == "kubernetes:apps/v1:Deployment") && m.Op != apitype.OpSame {
+			order = append(order, string(m.Op)+" "+strings.TrimPrefix(m.Type, "kubernetes:"))
+		}
+	}
+	// "replace" is the engine's marker that the replacement took the old one's place.
+	want := []string{"create-replacement core/v1:ConfigMap", "replace core/v1:ConfigMap", "update apps/v1:Deployment", "delete-replaced core/v1:ConfigMap"}
+	if !reflect.DeepEqual(order, want) {
+		t.Errorf("config change of %s ran %v, want %v", svc, order, want)
 	}
 }
 

@@ -50,6 +50,16 @@ func (v siteView) object(t *testing.T, kind, name string) map[string]any {
 	return nil
 }
 
+// configMapOf is the ConfigMap a service's pods read (its name carries a content hash).
+func (v siteView) configMapOf(t *testing.T, service string) map[string]any {
+	t.Helper()
+	name, _ := get(v.object(t, "Deployment", service), "spec", "template", "spec", "containers", 0, "envFrom", 0, "configMapRef", "name").(string)
+	if !strings.HasPrefix(name, service+"-config-") {
+		t.Fatalf("%s reads ConfigMap %q, want %s-config-<hash>", service, name, service)
+	}
+	return v.object(t, "ConfigMap", name)
+}
+
 func (v siteView) namespaces() map[string]bool {
 	out := map[string]bool{}
 	for _, o := range v.objs {
@@ -75,7 +85,7 @@ func TestSiteXgen(t *testing.T) {
 	if get(model, "spec", "template", "spec", "nodeSelector", "nvidia.com/gpu.present") != "true" {
 		t.Error("xgen-model is not pinned to GPU nodes")
 	}
-	fe := v.object(t, "ConfigMap", "xgen-frontend-config")
+	fe := v.configMapOf(t, "xgen-frontend")
 	if get(fe, "data", "MODEL_SERVICE_BASE_URL") != "http://xgen-model:8000" || get(fe, "data", "APP_SITE") != "xgen" {
 		t.Errorf("frontend config = %v", get(fe, "data"))
 	}
@@ -132,7 +142,7 @@ func TestSiteLotteimall(t *testing.T) {
 
 func TestSiteAww(t *testing.T) {
 	v := view(t, "Pulumi.xgen-aww.yaml")
-	docs := v.object(t, "ConfigMap", "xgen-documents-config")
+	docs := v.configMapOf(t, "xgen-documents")
 	want := map[string]string{
 		"MINIO_ENDPOINT": "https://s3.ap-northeast-2.amazonaws.com", "MINIO_SECURE": "true",
 		"MINIO_DOCUMENT_BUCKET": "xgen-aww", "MINIO_FILE_STORAGE_BUCKET": "xgen-aww",
@@ -188,15 +198,24 @@ func TestFifthSiteNeedsOnlyAStackFile(t *testing.T) {
 	if get(core, "spec", "replicas") != int64(2) || get(core, "spec", "template", "spec", "containers", 0, "image") != "registry.acme.example:5000/xgen/acme/xgen-core:2026.11.1" {
 		t.Errorf("core replicas %v image %v", get(core, "spec", "replicas"), get(core, "spec", "template", "spec", "containers", 0, "image"))
 	}
-	if get(v.object(t, "ConfigMap", "xgen-core-config"), "data", "POSTGRES_DB") != "acme" {
+	if get(v.configMapOf(t, "xgen-core"), "data", "POSTGRES_DB") != "acme" {
 		t.Error("site infra not applied")
 	}
 }
 
-// TestSecretsStaySecret gives every secret a distinct value and checks each value appears
-// only inside Pulumi secrets, and that the provider's kubeconfig is secret too.
+// TestSecretsStaySecret is the secrets scan across every site and so every component (K3s
+// and compose host commands, AWS, the site Secret, the services): each secret the site needs
+// gets a distinct value, which must reach some resource, and appear
+//   - in resource inputs only inside a Pulumi secret;
+//   - in no command line, environment or trigger of a host command, secret or not (those
+//     show in process lists and logs): only in its stdin or its SSH connection;
+//   - in no rendered file (the `make render` output: manifests, resource tree, AWS inputs,
+//     host scripts) other than a Secret's manifest and a command's stdin.
+//
+// Logs, the state and the stack outputs of the real engine are scanned per site by
+// TestRealEngineEverySite, the host commands' output over SSH by the host tests.
 func TestSecretsStaySecret(t *testing.T) {
-	for _, stackFile := range []string{"Pulumi.xgen-aww.yaml", "Pulumi.xgen.yaml"} {
+	for _, stackFile := range siteStackFiles(t) {
 		t.Run(stackFile, func(t *testing.T) { checkSecretsStaySecret(t, stackFile) })
 	}
 }
@@ -249,6 +268,35 @@ func checkSecretsStaySecret(t *testing.T, stackFile string) {
 	for key := range values {
 		if !found[key] {
 			t.Errorf("%s never reached a resource", key)
+		}
+	}
+	containsSecret := func(text string) string {
+		for key, secret := range values {
+			if strings.Contains(text, secret) || strings.Contains(text, base64.StdEncoding.EncodeToString([]byte(secret))) {
+				return key
+			}
+		}
+		return ""
+	}
+	for _, res := range rec.Resources {
+		if res.Type != "command:remote:Command" {
+			continue
+		}
+		all, _ := res.PlainInputs() // secrets unwrapped: a secret command line is no better
+		delete(all, "stdin")
+		delete(all, "connection")
+		walkStrings(all, "", func(path, s string) {
+			if key := containsSecret(s); key != "" {
+				t.Errorf("command %s: %s holds %s: only stdin may carry a secret", res.Name, path, key)
+			}
+		})
+	}
+	for file, data := range renderRecorded(t, rec) {
+		if strings.HasSuffix(file, ".stdin") || strings.Contains(string(data), "\nkind: Secret\n") {
+			continue
+		}
+		if key := containsSecret(string(data)); key != "" {
+			t.Errorf("rendered file %s holds %s", file, key)
 		}
 	}
 }

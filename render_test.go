@@ -39,7 +39,11 @@ func siteStackFiles(t testing.TB) []string {
 // resources.txt (the resource tree with options) and under _hosts/ every host command with
 // what it reads on standard input.
 func renderStack(t testing.TB, stackFile string) map[string][]byte {
-	rec := stackRun(t, stackFile)
+	return renderRecorded(t, stackRun(t, stackFile))
+}
+
+// renderRecorded renders what one run of the program registered.
+func renderRecorded(t testing.TB, rec *inprocess.Recorder) map[string][]byte {
 	objs, err := rec.KubernetesObjects()
 	if err != nil {
 		t.Fatal(err)

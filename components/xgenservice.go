@@ -17,12 +17,11 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Pod template annotations that roll the pods when configuration changes; they replace
-// Stakater Reloader with no controller in the cluster.
-const (
-	ConfigChecksumAnnotation = "xgen.ai/config-checksum"
-	SecretChecksumAnnotation = "xgen.ai/secret-checksum"
-)
+// SecretChecksumAnnotation on the pod template rolls the pods when the site Secret's values
+// change (the Secret keeps its name; it replaces Stakater Reloader with no controller in the
+// cluster). Configuration needs no annotation: the ConfigMap's name is derived from its
+// content, so a change is a new name in the pod template.
+const SecretChecksumAnnotation = "xgen.ai/secret-checksum"
 
 // NameLabel selects a service's pods; it never changes for a service (selectors are
 // immutable).
@@ -53,7 +52,9 @@ type XgenServiceArgs struct {
 	GPU *GPU
 	// Probes are the HTTP health checks. Required.
 	Probes Probes
-	// Config is the ConfigMap "<name>-config", loaded into the environment first.
+	// Config is the immutable ConfigMap "<name>-config-<content hash>", loaded into the
+	// environment first. A change creates the new ConfigMap, rolls the Deployment onto it,
+	// and only then deletes the old one (Pulumi's create-before-delete replacement).
 	Config map[string]string
 	// SecretName is a Secret loaded into the environment after the ConfigMap, so its keys
 	// win. Default "": none.
@@ -68,8 +69,15 @@ type XgenServiceArgs struct {
 	TerminationGracePeriodSeconds int
 	// PreStopSleepSeconds keeps a terminating pod serving while endpoints drain. Default 0: none.
 	PreStopSleepSeconds int
-	// RunAsUser is the non-root UID. Default 0 means 1000.
+	// RunAsUser is the non-root UID. Default 0 means 10000.
 	RunAsUser int
+	// RunAsGroup is the GID and fsGroup. Default 0 means 10000.
+	RunAsGroup int
+	// WritableRootFilesystem lets the container write its image's files. Default false:
+	// the root filesystem is read-only and only WritablePaths are writable.
+	WritableRootFilesystem bool
+	// WritablePaths are directories given an emptyDir each. Default nil means ["/tmp"].
+	WritablePaths []string
 	// DeployTimeout bounds how long `pulumi up` waits for the Deployment to become
 	// available (Go duration). Default "" means the provider's 10m.
 	DeployTimeout string
@@ -154,17 +162,18 @@ func NewXgenService(ctx *pulumi.Context, name string, args XgenServiceArgs, opts
 	selector := pulumi.StringMap{NameLabel: pulumi.String(name)}
 	meta := func(objName string) *metav1.ObjectMetaArgs { return objectMeta(objName, args.Namespace, labels) }
 
-	configMapName := name + "-config"
+	configMapName := ConfigMapName(name, args.Config)
 	cm, err := corev1.NewConfigMap(ctx, name, &corev1.ConfigMapArgs{
-		Metadata: meta(configMapName),
-		Data:     pulumi.ToStringMap(args.Config),
+		Metadata:  meta(configMapName),
+		Data:      pulumi.ToStringMap(args.Config),
+		Immutable: pulumi.Bool(true), // a name is one content: nothing edits it in place
 	}, parent)
 	if err != nil {
 		return nil, err
 	}
 	comp.ConfigMap = cm
 
-	podAnnotations := pulumi.StringMap{ConfigChecksumAnnotation: pulumi.String(ConfigChecksum(args.Config))}
+	podAnnotations := pulumi.StringMap{}
 	envFrom := corev1.EnvFromSourceArray{
 		corev1.EnvFromSourceArgs{ConfigMapRef: &corev1.ConfigMapEnvSourceArgs{Name: pulumi.String(configMapName)}},
 	}
@@ -317,9 +326,16 @@ func (a *XgenServiceArgs) strategy() *appsv1.DeploymentStrategyArgs {
 }
 
 func (a *XgenServiceArgs) podSpec(name string, envFrom corev1.EnvFromSourceArray, selector pulumi.StringMap) *corev1.PodSpecArgs {
-	uid := a.RunAsUser
+	uid, gid := a.RunAsUser, a.RunAsGroup
 	if uid == 0 {
-		uid = 1000
+		uid = DefaultRunAsID
+	}
+	if gid == 0 {
+		gid = DefaultRunAsID
+	}
+	writable := a.WritablePaths
+	if writable == nil {
+		writable = []string{"/tmp"}
 	}
 	grace := a.TerminationGracePeriodSeconds
 	if grace == 0 {
@@ -352,6 +368,7 @@ func (a *XgenServiceArgs) podSpec(name string, envFrom corev1.EnvFromSourceArray
 		SecurityContext: &corev1.SecurityContextArgs{
 			AllowPrivilegeEscalation: pulumi.Bool(false),
 			Privileged:               pulumi.Bool(false),
+			ReadOnlyRootFilesystem:   pulumi.Bool(!a.WritableRootFilesystem),
 			Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
 		},
 	}
@@ -370,8 +387,8 @@ func (a *XgenServiceArgs) podSpec(name string, envFrom corev1.EnvFromSourceArray
 		SecurityContext: &corev1.PodSecurityContextArgs{
 			RunAsNonRoot:   pulumi.Bool(true),
 			RunAsUser:      pulumi.Int(uid),
-			RunAsGroup:     pulumi.Int(uid),
-			FsGroup:        pulumi.Int(uid),
+			RunAsGroup:     pulumi.Int(gid),
+			FsGroup:        pulumi.Int(gid),
 			SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
 		},
 	}
@@ -398,6 +415,17 @@ func (a *XgenServiceArgs) podSpec(name string, envFrom corev1.EnvFromSourceArray
 			MatchLabelKeys:    pulumi.StringArray{pulumi.String("pod-template-hash")},
 		}}
 	}
+	var volumes corev1.VolumeArray
+	var mounts corev1.VolumeMountArray
+	for i, dir := range writable {
+		vol := fmt.Sprintf("writable-%d", i)
+		volumes = append(volumes, corev1.VolumeArgs{Name: pulumi.String(vol), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}})
+		mounts = append(mounts, corev1.VolumeMountArgs{Name: pulumi.String(vol), MountPath: pulumi.String(dir)})
+	}
+	if len(volumes) > 0 {
+		spec.Volumes = volumes
+		container.VolumeMounts = mounts
+	}
 	spec.Containers = corev1.ContainerArray{container}
 	return spec
 }
@@ -421,6 +449,14 @@ func httpProbe(path string, p Probe) *corev1.ProbeArgs {
 		TimeoutSeconds:      pulumi.Int(p.TimeoutSeconds),
 		FailureThreshold:    pulumi.Int(p.FailureThreshold),
 	}
+}
+
+// DefaultRunAsID is the UID and GID the containers run as unless a service says otherwise.
+const DefaultRunAsID = 10000
+
+// ConfigMapName is "<service>-config-<first 10 hex digits of ConfigChecksum>".
+func ConfigMapName(service string, data map[string]string) string {
+	return service + "-config-" + ConfigChecksum(data)[:10]
 }
 
 // ConfigChecksum is a stable hash of ConfigMap data: equal data, equal checksum.

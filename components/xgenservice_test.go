@@ -2,6 +2,7 @@ package components
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,7 +65,7 @@ func TestXgenServiceChildrenAreParentedAndNamed(t *testing.T) {
 	if !ok {
 		t.Fatal("component not registered")
 	}
-	want := map[string]string{deploymentType: "xgen-core", serviceType: "xgen-core", configMapType: "xgen-core-config", hpaType: "xgen-core", pdbType: "xgen-core"}
+	want := map[string]string{deploymentType: "xgen-core", serviceType: "xgen-core", configMapType: ConfigMapName("xgen-core", args.Config), hpaType: "xgen-core", pdbType: "xgen-core"}
 	for typ, objName := range want {
 		res, ok := rec.Find(typ, "xgen-core")
 		if !ok {
@@ -85,7 +86,8 @@ func TestXgenServiceChildrenAreParentedAndNamed(t *testing.T) {
 }
 
 func TestXgenServiceDeploymentShape(t *testing.T) {
-	rec := runService(t, "xgen-core", baseArgs())
+	args := baseArgs()
+	rec := runService(t, "xgen-core", args)
 	d := body(t, rec, deploymentType, "xgen-core")
 	c := at(d, "spec", "template", "spec", "containers", 0)
 	checks := []struct {
@@ -101,12 +103,18 @@ func TestXgenServiceDeploymentShape(t *testing.T) {
 		{"liveness failure threshold", at(c, "livenessProbe", "failureThreshold"), int64(6)},
 		{"readiness delay", at(c, "readinessProbe", "initialDelaySeconds"), int64(10)},
 		{"no startup probe", at(c, "startupProbe"), nil},
-		{"configmap first", at(c, "envFrom", 0, "configMapRef", "name"), "xgen-core-config"},
+		{"configmap first", at(c, "envFrom", 0, "configMapRef", "name"), ConfigMapName("xgen-core", args.Config)},
 		{"memory limit", at(c, "resources", "limits", "memory"), "1Gi"},
 		{"no privilege escalation", at(c, "securityContext", "allowPrivilegeEscalation"), false},
 		{"drop all caps", at(c, "securityContext", "capabilities", "drop", 0), "ALL"},
 		{"non-root", at(d, "spec", "template", "spec", "securityContext", "runAsNonRoot"), true},
-		{"uid default", at(d, "spec", "template", "spec", "securityContext", "runAsUser"), int64(1000)},
+		{"uid default", at(d, "spec", "template", "spec", "securityContext", "runAsUser"), int64(10000)},
+		{"gid default", at(d, "spec", "template", "spec", "securityContext", "runAsGroup"), int64(10000)},
+		{"fsGroup is the gid", at(d, "spec", "template", "spec", "securityContext", "fsGroup"), int64(10000)},
+		{"root filesystem read-only", at(c, "securityContext", "readOnlyRootFilesystem"), true},
+		{"/tmp writable", at(c, "volumeMounts", 0, "mountPath"), "/tmp"},
+		{"/tmp is an emptyDir", at(d, "spec", "template", "spec", "volumes", 0, "name"), at(c, "volumeMounts", 0, "name")},
+		{"only /tmp", at(c, "volumeMounts", 1), nil},
 		{"seccomp", at(d, "spec", "template", "spec", "securityContext", "seccompProfile", "type"), "RuntimeDefault"},
 		{"grace default", at(d, "spec", "template", "spec", "terminationGracePeriodSeconds"), int64(30)},
 		{"fixed replicas", at(d, "spec", "replicas"), int64(1)},
@@ -223,7 +231,33 @@ func TestXgenServiceSpreadPullSecretsAndTimeout(t *testing.T) {
 
 // TestXgenServiceConfigChangeRollsPods: the pod template changes exactly when the config
 // (or the secret checksum) changes, so Kubernetes rolls the pods with no extra controller.
+// A config change is a new ConfigMap name: the engine replaces the ConfigMap create-before-
+// delete (no DeleteBeforeReplace), and the Deployment, which depends on it and names it,
+// is updated in between, so no pod ever starts without its ConfigMap.
 func TestXgenServiceConfigChangeRollsPods(t *testing.T) {
+	configMapRef := func(args XgenServiceArgs) any {
+		rec := runService(t, "svc", args)
+		cm := body(t, rec, configMapType, "svc")
+		ref := at(body(t, rec, deploymentType, "svc"), "spec", "template", "spec", "containers", 0, "envFrom", 0, "configMapRef", "name")
+		if name := at(cm, "metadata", "name"); ref != name {
+			t.Errorf("pods read ConfigMap %v, the ConfigMap is %v", ref, name)
+		}
+		if at(cm, "immutable") != true {
+			t.Error("the ConfigMap is not immutable: its name would not say what it holds")
+		}
+		res, _ := rec.Find(configMapType, "svc")
+		if res.DeleteBeforeReplace {
+			t.Error("the ConfigMap is deleted before its replacement exists")
+		}
+		dep, _ := rec.Find(deploymentType, "svc")
+		if !slices.Contains(dep.DependsOn, res.URN) {
+			t.Errorf("the Deployment does not wait for its ConfigMap: depends on %v", dep.DependsOn)
+		}
+		if a := at(body(t, rec, deploymentType, "svc"), "spec", "template", "metadata", "annotations", "xgen.ai/config-checksum"); a != nil {
+			t.Errorf("a config checksum annotation is left: %v (the name says it)", a)
+		}
+		return ref
+	}
 	annotation := func(args XgenServiceArgs, key string) any {
 		rec := runService(t, "svc", args)
 		return at(body(t, rec, deploymentType, "svc"), "spec", "template", "metadata", "annotations", key)
@@ -233,11 +267,11 @@ func TestXgenServiceConfigChangeRollsPods(t *testing.T) {
 	b.Config = map[string]string{"LOG_LEVEL": "info"} // same data, new map
 	c := baseArgs()
 	c.Config = map[string]string{"LOG_LEVEL": "debug"}
-	if annotation(a, ConfigChecksumAnnotation) != annotation(b, ConfigChecksumAnnotation) {
-		t.Error("equal config gives a different checksum: pods would roll for nothing")
+	if configMapRef(a) != configMapRef(b) {
+		t.Error("equal config gives a different ConfigMap name: pods would roll for nothing")
 	}
-	if annotation(a, ConfigChecksumAnnotation) == annotation(c, ConfigChecksumAnnotation) {
-		t.Error("changed config keeps the checksum: pods would not roll")
+	if configMapRef(a) == configMapRef(c) {
+		t.Error("changed config keeps the ConfigMap name: pods would not roll")
 	}
 
 	s1, s2 := baseArgs(), baseArgs()

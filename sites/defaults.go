@@ -75,6 +75,10 @@ func SetDefaults(c *Config) {
 		port := DefaultNodePort
 		ing.NodePort = &port
 	}
+	if c.NetworkPolicy.Enabled == nil {
+		on := true
+		c.NetworkPolicy.Enabled = &on
+	}
 }
 
 // clusterHost is the in-cluster DNS name of a Service.

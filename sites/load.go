@@ -99,7 +99,7 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 	}
 	env := c.Environments[c.Environment]
 	sp := &problemList{prefix: SiteKey}
-	validateServices(sp, services, &c)
+	validateServices(sp, services, &c, cat)
 	if len(sp.list) > 0 {
 		return nil, sp.list
 	}

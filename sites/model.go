@@ -41,6 +41,18 @@ type Config struct {
 	// AWS makes the object storage S3 buckets the program manages and/or builds the
 	// kubeconfig from an EKS cluster (see AWSConfig). Nothing AWS without it.
 	AWS *AWSConfig `json:"aws,omitempty"`
+	// NetworkPolicy says whether the application namespace denies every flow the catalog
+	// does not declare (see NetworkPolicyConfig).
+	NetworkPolicy NetworkPolicyConfig `json:"networkPolicy,omitempty"`
+}
+
+// NetworkPolicyConfig: default-deny ingress and egress in the application namespace, then
+// exactly the flows of the catalog (services' calls and infra, the ingress to the entry
+// points, DNS).
+type NetworkPolicyConfig struct {
+	// Enabled creates the policies. Default true. A cluster whose network plugin does not
+	// enforce NetworkPolicy ignores them; turn them off only to debug a flow.
+	Enabled *bool `json:"enabled,omitempty"`
 }
 
 // EnvironmentConfig is what differs per environment at the site level.
@@ -190,8 +202,25 @@ type ServiceSpec struct {
 	TerminationGracePeriodSeconds *int `json:"terminationGracePeriodSeconds,omitempty"`
 	// PreStopSleepSeconds keeps a stopping pod serving while endpoints drain.
 	PreStopSleepSeconds *int `json:"preStopSleepSeconds,omitempty"`
-	// RunAsUser is the non-root UID the containers run as.
+	// RunAsUser is the non-root UID the containers run as. Default 10000 (above the UIDs
+	// an image or the host hands out, so a container escape lands on no one's account).
 	RunAsUser *int `json:"runAsUser,omitempty"`
+	// RunAsGroup is the GID the containers run as, also the pod's fsGroup (owner of its
+	// volumes). Default 10000.
+	RunAsGroup *int `json:"runAsGroup,omitempty"`
+	// ReadOnlyRootFilesystem mounts the image read-only; the service writes only to
+	// WritablePaths. Default true.
+	ReadOnlyRootFilesystem *bool `json:"readOnlyRootFilesystem,omitempty"`
+	// WritablePaths are absolute directories the service writes (an emptyDir each, counted
+	// against its ephemeral storage). A site's list replaces the catalog's. Default ["/tmp"].
+	WritablePaths []string `json:"writablePaths,omitempty"`
+	// Calls are the services this one calls on their port; the network policies allow
+	// exactly these flows (a call to a service the site does not run is dropped). A site's
+	// list replaces the catalog's. Default none.
+	Calls []string `json:"calls,omitempty"`
+	// Infra are the infra endpoints the service reaches: postgres, redis, qdrant,
+	// objectStorage. A site's list replaces the catalog's. Default none.
+	Infra []string `json:"infra,omitempty"`
 	// DeployTimeout is how long `pulumi up` waits for the Deployment to become
 	// available (Go duration, e.g. "10m"); slow model loads need more.
 	DeployTimeout string `json:"deployTimeout,omitempty"`

@@ -79,6 +79,48 @@ func inClusterInfra(c *Config) []HostService {
 	return out
 }
 
+// InfraEndpointNames are the infra endpoints a service can reach (ServiceSpec.Infra).
+var InfraEndpointNames = []string{"postgres", "redis", "qdrant", "objectStorage"}
+
+// InfraEndpoint is where an infra endpoint really is, for network policies: Address is an
+// IP address, or a DNS name when the endpoint is outside the cluster and named (S3), or
+// empty when it is a Service of Namespace with pods behind it (no infra.hostAddress).
+type InfraEndpoint struct {
+	Name      string // one of InfraEndpointNames
+	Address   string
+	Namespace string
+	Ports     []int
+}
+
+// InfraEndpoints: an endpoint addressed by its in-cluster Service name is the host behind
+// that Service (infra.hostAddress); any other is its own host.
+func (s *Site) InfraEndpoints() []InfraEndpoint {
+	in := s.Config.Infra
+	at := func(name, service, host string, ports ...int) InfraEndpoint {
+		e := InfraEndpoint{Name: name, Address: host, Ports: ports}
+		if host == clusterHost(service, in.Namespace) {
+			e.Address = in.HostAddress
+			if e.Address == "" {
+				e.Namespace = in.Namespace
+			}
+		}
+		return e
+	}
+	out := []InfraEndpoint{
+		at("postgres", "postgresql", in.Postgres.Host, in.Postgres.Port),
+		at("redis", "redis", in.Redis.Host, in.Redis.Port),
+		at("qdrant", "qdrant", in.Qdrant.Host, in.Qdrant.Port, in.Qdrant.GRPCPort),
+	}
+	if u, err := url.Parse(in.ObjectStorage.Endpoint); err == nil {
+		port, _ := strconv.Atoi(u.Port())
+		if port == 0 {
+			port = map[string]int{"http": 80, "https": 443}[u.Scheme]
+		}
+		out = append(out, at("objectStorage", "minio", u.Hostname(), port))
+	}
+	return out
+}
+
 // Service is one resolved service.
 type Service struct {
 	// Name is the catalog name, also the Deployment/Service name (e.g. "xgen-core").

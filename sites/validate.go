@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -271,7 +272,7 @@ func validateEnvVar(p *problemList, path, key, value string, secretNames map[str
 // validateServices checks each resolved service: values may come from the catalog, the
 // environment or the site; the key named is where the site would override it. Every number
 // that ends up in an int32 field of a Kubernetes object is checked against that range.
-func validateServices(p *problemList, services []Service, c *Config) {
+func validateServices(p *problemList, services []Service, c *Config, cat *Catalog) {
 	var domainServices []string
 	for _, svc := range services {
 		s, path := svc.Spec, "services."+svc.Name
@@ -324,6 +325,22 @@ func validateServices(p *problemList, services []Service, c *Config) {
 		}
 		if u := *s.RunAsUser; u < 1 || u > math.MaxInt32 {
 			p.add(path+".runAsUser", u, "must be a non-root UID (1 to %d)", math.MaxInt32)
+		}
+		if g := *s.RunAsGroup; g < 1 || g > math.MaxInt32 {
+			p.add(path+".runAsGroup", g, "must be a non-root GID (1 to %d)", math.MaxInt32)
+		}
+		validateWritablePaths(p, path+".writablePaths", s.WritablePaths)
+		for i, callee := range s.Calls {
+			if _, ok := cat.Services[callee]; !ok || callee == svc.Name {
+				p.add(fmt.Sprintf("%s.calls[%d]", path, i), callee, "must be another service of the catalog: one of %v", catalogNames(cat))
+			}
+		}
+		seenInfra := map[string]bool{}
+		for i, e := range s.Infra {
+			if !slices.Contains(InfraEndpointNames, e) || seenInfra[e] {
+				p.add(fmt.Sprintf("%s.infra[%d]", path, i), e, "must be one of %v, each once", InfraEndpointNames)
+			}
+			seenInfra[e] = true
 		}
 		if d, err := time.ParseDuration(s.DeployTimeout); err != nil || d <= 0 {
 			p.add(path+".deployTimeout", s.DeployTimeout, "must be a positive Go duration such as \"10m\" or \"1h\"")
@@ -432,4 +449,28 @@ func sortedMapKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// validateWritablePaths: absolute, clean directories other than "/", each once.
+func validateWritablePaths(p *problemList, path string, paths []string) {
+	seen := map[string]bool{}
+	for i, dir := range paths {
+		if !strings.HasPrefix(dir, "/") || dir == "/" || filepath.Clean(dir) != dir || seen[dir] {
+			p.add(fmt.Sprintf("%s[%d]", path, i), dir, "must be an absolute, clean directory other than \"/\", listed once (e.g. /tmp)")
+		}
+		seen[dir] = true
+	}
+	if len(paths) > 16 {
+		p.add(path, len(paths), "at most 16 writable paths; mount a parent directory instead")
+	}
+}
+
+// catalogNames lists the catalog's services, sorted.
+func catalogNames(cat *Catalog) []string {
+	names := make([]string, 0, len(cat.Services))
+	for n := range cat.Services {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }

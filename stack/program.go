@@ -137,6 +137,17 @@ func Program(ctx *pulumi.Context) error {
 		appDeps = append(appDeps, hs)
 	}
 
+	// Add-ons → apps: the namespace denies every flow the catalog does not declare before
+	// the first pod starts.
+	if *site.Config.NetworkPolicy.Enabled {
+		policies, err := components.NewNetworkPolicies(ctx, "network-policies", networkPolicyArgs(site), k8s,
+			pulumi.DependsOn([]pulumi.Resource{ns}))
+		if err != nil {
+			return fmt.Errorf("site %s: %w", site.Name, err)
+		}
+		appDeps = append(appDeps, policies)
+	}
+
 	images := pulumi.StringMap{}
 	for _, svc := range site.Services {
 		_, err := components.NewXgenService(ctx, svc.Name, serviceArgs(site, svc, secrets), k8s,
@@ -393,6 +404,9 @@ func serviceArgs(site *sites.Site, svc sites.Service, secrets *components.SiteSe
 		TerminationGracePeriodSeconds: *s.TerminationGracePeriodSeconds,
 		PreStopSleepSeconds:           *s.PreStopSleepSeconds,
 		RunAsUser:                     *s.RunAsUser,
+		RunAsGroup:                    *s.RunAsGroup,
+		WritableRootFilesystem:        !*s.ReadOnlyRootFilesystem,
+		WritablePaths:                 s.WritablePaths,
 		DeployTimeout:                 s.DeployTimeout,
 		Labels:                        map[string]string{"xgen.ai/site": site.Name},
 	}
@@ -441,6 +455,55 @@ func ingressArgs(site *sites.Site) components.IstioIngressArgs {
 		for _, prefix := range svc.Spec.Routes {
 			args.Routes = append(args.Routes, components.Route{PathPrefix: prefix, Backend: backend})
 		}
+	}
+	return args
+}
+
+// networkPolicyArgs turns the catalog's flows into policies: calls between the services the
+// site runs, the ingress to what it exposes (with a domain: the gateway's or Traefik's pods
+// to the entry point and the routed services; without: any client to the entry point's
+// node port; ingress.type none: nothing), and each service's infra endpoints at their real
+// address (a host known only by name, such as S3, on its port only).
+func networkPolicyArgs(site *sites.Site) components.NetworkPoliciesArgs {
+	args := components.NetworkPoliciesArgs{Namespace: site.Config.Namespace, Labels: map[string]string{"xgen.ai/site": site.Name}}
+	ing := site.Config.Ingress
+	exposed := func(spec sites.ServiceSpec) bool { return false }
+	switch {
+	case ing.Type == components.IngressNone:
+	case site.Domain == "":
+		args.Ingress = &components.IngressSource{Anywhere: true}
+		exposed = func(spec sites.ServiceSpec) bool { return *spec.Domain }
+	case ing.Type == components.IngressTraefik:
+		args.Ingress = &components.IngressSource{PodLabels: map[string]string{"app.kubernetes.io/name": "traefik"}}
+		exposed = func(spec sites.ServiceSpec) bool { return *spec.Domain || len(spec.Routes) > 0 }
+	default:
+		args.Ingress = &components.IngressSource{PodLabels: ing.GatewaySelector}
+		exposed = func(spec sites.ServiceSpec) bool { return *spec.Domain || len(spec.Routes) > 0 }
+	}
+	endpoints := map[string]components.PolicyEndpoint{}
+	for _, e := range site.InfraEndpoints() {
+		pe := components.PolicyEndpoint{Name: e.Name, Namespace: e.Namespace, Ports: e.Ports}
+		if e.Namespace == "" {
+			pe.CIDR = "0.0.0.0/0"
+			if ip := net.ParseIP(e.Address); ip != nil && ip.To4() != nil {
+				pe.CIDR = e.Address + "/32"
+			} else if ip != nil {
+				pe.CIDR = e.Address + "/128"
+			}
+		}
+		endpoints[e.Name] = pe
+	}
+	for _, svc := range site.Services {
+		ps := components.PolicyService{Name: svc.Name, Port: *svc.Spec.Port, FromIngress: exposed(svc.Spec)}
+		for _, callee := range svc.Spec.Calls {
+			if _, runs := site.Service(callee); runs {
+				ps.Calls = append(ps.Calls, callee)
+			}
+		}
+		for _, name := range svc.Spec.Infra {
+			ps.Egress = append(ps.Egress, endpoints[name])
+		}
+		args.Services = append(args.Services, ps)
 	}
 	return args
 }

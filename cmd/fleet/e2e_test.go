@@ -14,7 +14,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/fleet"
@@ -123,9 +122,15 @@ func TestFleetEndToEnd(t *testing.T) {
 	code, out = fleetRun("drift")
 	expect("drift on converged sites", code, out, exitOK, "no change")
 
-	// A hand edit on xgen-jeju's cluster (the fixtures' drift) is found there only.
-	patch := []byte(`{"data":{"APP_SITE":"edited-by-hand"}}`)
-	if _, err := clusters["xgen-jeju"].Client.CoreV1().ConfigMaps("xgen").Patch(ctx, "xgen-core-config", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	// A hand edit on xgen-jeju's cluster is found there only: someone deletes xgen-core's
+	// ConfigMap. (Its data cannot be edited: it is immutable, its name is its content. An
+	// edit of a field the program sets is a server-side-apply conflict, which the preview
+	// reports as an error rather than a diff.)
+	cms, err := clusters["xgen-jeju"].Client.CoreV1().ConfigMaps("xgen").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=xgen-core"})
+	if err != nil || len(cms.Items) != 1 {
+		t.Fatalf("xgen-core's ConfigMaps: %v (err %v)", cms, err)
+	}
+	if err := clusters["xgen-jeju"].Client.CoreV1().ConfigMaps("xgen").Delete(ctx, cms.Items[0].Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	code, out = fleetRun("drift")

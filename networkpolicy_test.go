@@ -1,0 +1,218 @@
+package main
+
+// The network-policy truth table: the policies the program generates for a site, judged by
+// an evaluator we did not write (np-guard's netpol-analyzer, the engine behind IBM's
+// network-policy tooling) against pods that stand where the site's pods, its ingress
+// gateway, CoreDNS and an intruder would be.
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"testing"
+
+	"github.com/np-guard/netpol-analyzer/pkg/netpol/eval"
+	corev1 "k8s.io/api/core/v1"
+	netv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// flow is one (source, destination, port) pair and whether the policies must allow it.
+// Pods are "namespace/name" (a site's pods are named after their Deployment); anything else
+// is an IP address outside the cluster.
+type flow struct {
+	src, dst string
+	proto    string
+	port     int
+	allowed  bool
+}
+
+// Pods around the site: the Istio gateway, Traefik, CoreDNS, and a pod of another tenant.
+var (
+	gatewayPod  = podAt("istio-system", "istio-ingressgateway", map[string]string{"istio": "ingressgateway", "app": "istio-ingressgateway"})
+	traefikPod  = podAt("kube-system", "traefik", map[string]string{"app.kubernetes.io/name": "traefik"})
+	corednsPod  = podAt("kube-system", "coredns", map[string]string{"k8s-app": "kube-dns"})
+	intruderPod = podAt("intruder", "shell", map[string]string{"app": "shell"})
+)
+
+const (
+	gateway  = "istio-system/istio-ingressgateway"
+	coredns  = "kube-system/coredns"
+	intruder = "intruder/shell"
+	outside  = "203.0.113.9" // a browser on the internet
+	internet = "8.8.8.8"
+)
+
+func TestNetworkPolicyTruthTable(t *testing.T) {
+	const xgenHost = "192.0.2.11" // Pulumi.xgen.yaml: the compose host (xgen-gpu-1)
+	app := func(ns, svc string) string { return ns + "/" + svc }
+	x := func(svc string) string { return app("xgen", svc) }
+	cases := []struct {
+		stackFile string
+		flows     []flow
+	}{
+		{"Pulumi.xgen.yaml", []flow{
+			// The gateway reaches the entry points, on their ports only.
+			{gateway, x("xgen-frontend"), "TCP", 3000, true},
+			{gateway, x("xgen-backend-gateway"), "TCP", 8000, true},
+			{gateway, x("xgen-frontend"), "TCP", 8000, false},
+			{gateway, x("xgen-core"), "TCP", 8000, false},
+			{gateway, x("xgen-model"), "TCP", 8000, false},
+			// Who calls whom.
+			{x("xgen-frontend"), x("xgen-backend-gateway"), "TCP", 8000, true},
+			{x("xgen-backend-gateway"), x("xgen-core"), "TCP", 8000, true},
+			{x("xgen-backend-gateway"), x("xgen-workflow"), "TCP", 8000, true},
+			{x("xgen-backend-gateway"), x("xgen-documents"), "TCP", 8000, true},
+			{x("xgen-backend-gateway"), x("xgen-mcp-station"), "TCP", 8000, true},
+			{x("xgen-core"), x("xgen-model"), "TCP", 8000, true},
+			{x("xgen-workflow"), x("xgen-core"), "TCP", 8000, true},
+			{x("xgen-frontend"), x("xgen-core"), "TCP", 8000, false},        // past the API gateway
+			{x("xgen-core"), x("xgen-backend-gateway"), "TCP", 8000, false}, // no call back
+			{x("xgen-backend-gateway"), x("xgen-model"), "TCP", 8000, false},
+			{x("xgen-mcp-station"), x("xgen-workflow"), "TCP", 8000, false},
+			{x("xgen-backend-gateway"), x("xgen-core"), "TCP", 22, false},
+			// The infra on the compose host, on its ports only, for the services that use it.
+			{x("xgen-core"), xgenHost, "TCP", 5432, true},
+			{x("xgen-core"), xgenHost, "TCP", 6379, true},
+			{x("xgen-core"), xgenHost, "TCP", 6333, true},
+			{x("xgen-core"), xgenHost, "TCP", 6334, true},
+			{x("xgen-core"), xgenHost, "TCP", 9000, true},
+			{x("xgen-backend-gateway"), xgenHost, "TCP", 5432, true},
+			{x("xgen-backend-gateway"), xgenHost, "TCP", 6333, false},
+			{x("xgen-mcp-station"), xgenHost, "TCP", 9000, false},
+			{x("xgen-frontend"), xgenHost, "TCP", 5432, false},
+			{x("xgen-core"), xgenHost, "TCP", 22, false}, // the host's SSH
+			{x("xgen-core"), internet, "TCP", 443, false},
+			// DNS for everyone, nothing else in kube-system.
+			{x("xgen-frontend"), coredns, "UDP", 53, true},
+			{x("xgen-core"), coredns, "TCP", 53, true},
+			{x("xgen-core"), coredns, "TCP", 9153, false},
+			// Nobody else gets in.
+			{intruder, x("xgen-core"), "TCP", 8000, false},
+			{intruder, x("xgen-frontend"), "TCP", 3000, false},
+			{outside, x("xgen-frontend"), "TCP", 3000, false},
+			{x("xgen-core"), intruder, "TCP", 8000, false},
+		}},
+		// No domain: the frontend's node port takes clients from anywhere; nothing else does.
+		{"Pulumi.xgen-jeju.yaml", []flow{
+			{outside, x("xgen-frontend"), "TCP", 3000, true},
+			{outside, x("xgen-backend-gateway"), "TCP", 8000, false},
+			{gateway, x("xgen-backend-gateway"), "TCP", 8000, false},
+			{x("xgen-frontend"), x("xgen-backend-gateway"), "TCP", 8000, true},
+			{intruder, x("xgen-frontend"), "TCP", 3000, true},        // the node port's clients come from anywhere
+			{x("xgen-core"), x("xgen-frontend"), "TCP", 3000, false}, // but core's egress is its own
+			{x("xgen-core"), x("xgen-backend-gateway"), "TCP", 8000, false},
+		}},
+		// External infra by IP; S3 known only by name: any address, on 443 only.
+		{"Pulumi.xgen-aww.yaml", []flow{
+			{gateway, x("xgen-frontend"), "TCP", 3000, true},
+			{x("xgen-core"), "10.100.1.70", "TCP", 5432, true},
+			{x("xgen-core"), "10.100.1.70", "TCP", 6334, true},
+			{x("xgen-core"), "10.100.1.71", "TCP", 5432, false},
+			{x("xgen-documents"), "52.95.0.1", "TCP", 443, true},
+			{x("xgen-documents"), "52.95.0.1", "TCP", 80, false},
+			{x("xgen-mcp-station"), "52.95.0.1", "TCP", 443, false},
+			{gateway, x("xgen-core"), "TCP", 8000, false},
+		}},
+		// Its own namespace: the same flows there.
+		{"Pulumi.lotteimall.yaml", []flow{
+			{gateway, app("lotteimall", "xgen-frontend"), "TCP", 3000, true},
+			{app("lotteimall", "xgen-backend-gateway"), app("lotteimall", "xgen-core"), "TCP", 8000, true},
+			{intruder, app("lotteimall", "xgen-core"), "TCP", 8000, false},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.stackFile, func(t *testing.T) {
+			pe := policyEngine(t, view(t, tc.stackFile))
+			for _, f := range tc.flows {
+				got, err := pe.CheckIfAllowed(f.src, f.dst, f.proto, strconv.Itoa(f.port))
+				if err != nil {
+					t.Fatalf("%s -> %s %s/%d: %v", f.src, f.dst, f.proto, f.port, err)
+				}
+				if got != f.allowed {
+					t.Errorf("%s -> %s %s/%d: allowed %v, want %v", f.src, f.dst, f.proto, f.port, got, f.allowed)
+				}
+			}
+		})
+	}
+}
+
+// TestNetworkPolicyOffLeavesNoPolicy: networkPolicy.enabled false registers no policy.
+func TestNetworkPolicyOffLeavesNoPolicy(t *testing.T) {
+	rec, err := runStack("Pulumi.xgen-jeju.yaml", func(site map[string]any) {
+		site["networkPolicy"] = map[string]any{"enabled": false}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rec.Resources {
+		if r.Type == "kubernetes:networking.k8s.io/v1:NetworkPolicy" {
+			t.Errorf("policy %s registered with networkPolicy.enabled false", r.Name)
+		}
+	}
+}
+
+// policyEngine loads the site's NetworkPolicies, one pod per Deployment (its template's
+// labels) and the pods around the site into the evaluator.
+func policyEngine(t *testing.T, v siteView) *eval.PolicyEngine {
+	t.Helper()
+	var policies []*netv1.NetworkPolicy
+	pods := []*corev1.Pod{gatewayPod, traefikPod, corednsPod, intruderPod}
+	namespaces := map[string]bool{"istio-system": true, "kube-system": true, "intruder": true}
+	for i, o := range v.objs {
+		switch o.Kind {
+		case "NetworkPolicy":
+			var np netv1.NetworkPolicy
+			if err := convert(o.Body, &np); err != nil {
+				t.Fatalf("NetworkPolicy %s: %v", o.Name, err)
+			}
+			policies = append(policies, &np)
+			namespaces[o.Namespace] = true
+		case "Deployment":
+			labels := map[string]string{}
+			if err := convert(get(o.Body, "spec", "template", "metadata", "labels"), &labels); err != nil {
+				t.Fatal(err)
+			}
+			p := podAt(o.Namespace, o.Name, labels)
+			p.Status.PodIPs = []corev1.PodIP{{IP: fmt.Sprintf("10.42.1.%d", i%250+1)}}
+			p.Status.PodIP = p.Status.PodIPs[0].IP
+			pods = append(pods, p)
+			namespaces[o.Namespace] = true
+		}
+	}
+	if len(policies) == 0 {
+		t.Fatal("the site has no NetworkPolicy")
+	}
+	var nsObjs []*corev1.Namespace
+	for ns := range namespaces {
+		nsObjs = append(nsObjs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{"kubernetes.io/metadata.name": ns}}})
+	}
+	pe := eval.NewPolicyEngine()
+	if err := pe.SetResources(policies, pods, nsObjs); err != nil {
+		t.Fatal(err)
+	}
+	return pe
+}
+
+var podIP = 0
+
+// podAt is a running pod on a node that hosts none of the infra (a pod may always reach
+// its own node, which would hide the infra rules).
+func podAt(ns, name string, labels map[string]string) *corev1.Pod {
+	podIP++
+	ip := fmt.Sprintf("10.42.9.%d", podIP)
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, HostIP: "172.31.0.1", PodIP: ip,
+			PodIPs: []corev1.PodIP{{IP: ip}}},
+	}
+}
+
+func convert(in, out any) error {
+	data, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, out)
+}
