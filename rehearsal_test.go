@@ -25,6 +25,12 @@ func runStack(stackFile string, edit func(site map[string]any)) (*inprocess.Reco
 	if err != nil {
 		return nil, err
 	}
+	return runStackConfig(stackFile, config, secretKeys, edit)
+}
+
+// runStackConfig is runStack on a stack file's config that the caller has loaded (and may
+// have changed: a secret of its own).
+func runStackConfig(stackFile string, config map[string]string, secretKeys []string, edit func(site map[string]any)) (*inprocess.Recorder, error) {
 	if edit != nil {
 		var site map[string]any
 		if err := json.Unmarshal([]byte(config[sites.SiteKey]), &site); err != nil {

@@ -75,6 +75,10 @@ func SetDefaults(c *Config) {
 		port := DefaultNodePort
 		ing.NodePort = &port
 	}
+	if c.Image.Preflight == nil {
+		on := true
+		c.Image.Preflight = &on
+	}
 	if c.NetworkPolicy.Enabled == nil {
 		on := true
 		c.NetworkPolicy.Enabled = &on

@@ -5,6 +5,7 @@ package sites_test
 // `go test` runs the seeds (every stack file's site object).
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -12,6 +13,13 @@ import (
 	"xgen-infra/sites"
 	"xgen-infra/stack"
 )
+
+// TestMain: no registry is reachable here; the image preflight has its own tests (images/,
+// the root package's TestImagePreflight).
+func TestMain(m *testing.M) {
+	_ = os.Setenv(stack.ImagePreflightEnv, "off")
+	os.Exit(m.Run())
+}
 
 func FuzzSiteConfig(f *testing.F) {
 	files, _ := filepath.Glob("../Pulumi.*.yaml")

@@ -79,6 +79,13 @@ type ImageConfig struct {
 	// RegistryUsername, when set, makes the program create an image pull Secret for the
 	// registry; its password is the secret stack config key `registryPassword`.
 	RegistryUsername string `json:"registryUsername,omitempty"`
+	// RegistryPlainHTTP talks to Registry over http:// (a registry without TLS, such as a
+	// site registry on a node port) for the preflight. Default false: https://.
+	RegistryPlainHTTP bool `json:"registryPlainHTTP,omitempty"`
+	// Preflight checks at every preview that each image of the site's services is in
+	// Registry (registry v2 API, with the site's pull credentials), and fails with the list
+	// of missing images. Default true. XGEN_IMAGE_PREFLIGHT=off skips it for one preview.
+	Preflight *bool `json:"preflight,omitempty"`
 }
 
 // InfraConfig says where the stateful services are. On-prem sites reach them through

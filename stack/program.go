@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 
 	"xgen-infra/components"
 	"xgen-infra/components/compose"
+	"xgen-infra/images"
 	"xgen-infra/sites"
 )
 
@@ -48,6 +50,13 @@ func Program(ctx *pulumi.Context) error {
 		}
 		if err := ctx.Log.Warn(msg+" (`pulumi up` refuses them)", nil); err != nil {
 			return err
+		}
+	}
+
+	// Images: at a preview, every service image must be in the site's registry.
+	if ctx.DryRun() && *site.Config.Image.Preflight && os.Getenv(ImagePreflightEnv) != "off" {
+		if err := imagePreflight(ctx, site); err != nil {
+			return fmt.Errorf("site %s: %w", site.Name, err)
 		}
 	}
 
@@ -171,6 +180,25 @@ func Program(ctx *pulumi.Context) error {
 	ctx.Export("images", images)
 	ctx.Export("urls", ingress.URLs)
 	return nil
+}
+
+// ImagePreflightEnv set to "off" skips the image preflight for an offline preview.
+const ImagePreflightEnv = "XGEN_IMAGE_PREFLIGHT"
+
+// imagePreflight asks the site's registry for every image of the services the site runs,
+// and only those (a service the site does not run must never be asked for).
+func imagePreflight(ctx *pulumi.Context, site *sites.Site) error {
+	img := site.Config.Image
+	reg := &images.Registry{Host: img.Registry, Username: img.RegistryUsername, PlainHTTP: img.RegistryPlainHTTP}
+	if reg.Username != "" {
+		// The plain value, for the registry's token service only; never logged.
+		reg.Password, _ = ctx.GetConfig(sites.ConfigNamespace + ":registryPassword")
+	}
+	var refs []string
+	for _, svc := range site.Services {
+		refs = append(refs, svc.Image)
+	}
+	return images.Preflight(ctx.Context(), reg, refs)
 }
 
 // awsResources is what the AWS layer gives the rest of the program.

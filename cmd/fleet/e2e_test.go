@@ -19,6 +19,7 @@ import (
 	"xgen-infra/internal/fleet"
 	"xgen-infra/internal/harness"
 	"xgen-infra/internal/inprocess"
+	"xgen-infra/stack"
 )
 
 // engineStack is a fleet.Stack on an engine workspace (a throwaway backend and passphrase).
@@ -167,4 +168,11 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// TestMain: the sites' registries are not reachable here, so the previews that the fleet
+// runs skip the image preflight (it has its own tests against a real registry).
+func TestMain(m *testing.M) {
+	_ = os.Setenv(stack.ImagePreflightEnv, "off")
+	os.Exit(m.Run())
 }

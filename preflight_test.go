@@ -1,0 +1,75 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"xgen-infra/internal/inprocess"
+	"xgen-infra/internal/testregistry"
+	"xgen-infra/sites"
+	"xgen-infra/stack"
+)
+
+// TestMain: the sites' registries are not reachable from the tests, so the image preflight
+// is off for every test of this package but TestImagePreflight, which turns it on against a
+// real registry. The real engine's previews inherit the setting through the CLI.
+func TestMain(m *testing.M) {
+	_ = os.Setenv(stack.ImagePreflightEnv, "off")
+	os.Exit(m.Run())
+}
+
+// TestImagePreflight: a preview of xgen-jeju against a real registry (with authentication)
+// asks for exactly the images of the services the site runs: it fails listing the missing
+// ones (never xgen-model, which xgen-jeju does not run), then passes once they are pushed;
+// the wrong password and image.preflight: false each do what they say.
+func TestImagePreflight(t *testing.T) {
+	t.Setenv(stack.ImagePreflightEnv, "")
+	reg := testregistry.Start(t)
+	run := func(password string, edit func(site map[string]any)) error {
+		config, secretKeys, err := inprocess.LoadStackFile("Pulumi.xgen-jeju.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		config[sites.ConfigNamespace+":registryPassword"] = password
+		secretKeys = append(secretKeys, sites.ConfigNamespace+":registryPassword")
+		_, err = runStackConfig("Pulumi.xgen-jeju.yaml", config, secretKeys, func(site map[string]any) {
+			site["image"] = map[string]any{"registry": reg.Host, "registryUsername": reg.Username, "registryPlainHTTP": true, "tag": "1.0.0"}
+			if edit != nil {
+				edit(site)
+			}
+		})
+		return err
+	}
+	err := run(reg.Password, nil)
+	if err == nil {
+		t.Fatal("preview passed with an empty registry")
+	}
+	for _, svc := range []string{"xgen-frontend", "xgen-backend-gateway", "xgen-core", "xgen-workflow", "xgen-documents", "xgen-mcp-station"} {
+		if want := reg.Host + "/xgen/main/" + svc + ":1.0.0"; !strings.Contains(err.Error(), want) {
+			t.Errorf("missing image %s not listed:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "xgen-model") {
+		t.Errorf("asks for xgen-model, which xgen-jeju does not run:\n%v", err)
+	}
+	if !strings.Contains(err.Error(), "6 of 6 images") || !strings.Contains(err.Error(), "site xgen-jeju") {
+		t.Errorf("error does not count the images or name the site:\n%v", err)
+	}
+
+	for _, svc := range []string{"xgen-frontend", "xgen-backend-gateway", "xgen-core", "xgen-workflow", "xgen-documents", "xgen-mcp-station"} {
+		reg.Push("xgen/main/"+svc, "1.0.0")
+	}
+	if err := run(reg.Password, nil); err != nil {
+		t.Fatalf("preview with every image pushed: %v", err)
+	}
+	err = run("wrong-password", nil)
+	if err == nil || !strings.Contains(err.Error(), "refused the site's credentials") || strings.Contains(err.Error(), "wrong-password") {
+		t.Errorf("wrong password: %v", err)
+	}
+	if err := run("wrong-password", func(site map[string]any) {
+		site["image"].(map[string]any)["preflight"] = false
+	}); err != nil {
+		t.Errorf("image.preflight: false still checks: %v", err)
+	}
+}
