@@ -38,6 +38,13 @@ var ErrUnauthorized = errors.New("unauthorized")
 
 // Exists says whether repository:reference (a tag or a digest) has a manifest.
 func (r *Registry) Exists(ctx context.Context, repository, reference string) (bool, error) {
+	_, found, err := r.Digest(ctx, repository, reference)
+	return found, err
+}
+
+// Digest returns the digest of repository:reference's manifest, as the registry names it
+// (Docker-Content-Digest; "" if it does not say), and found false when there is none.
+func (r *Registry) Digest(ctx context.Context, repository, reference string) (digest string, found bool, err error) {
 	scheme := "https"
 	if r.PlainHTTP {
 		scheme = "http"
@@ -45,26 +52,30 @@ func (r *Registry) Exists(ctx context.Context, repository, reference string) (bo
 	u := fmt.Sprintf("%s://%s/v2/%s/manifests/%s", scheme, r.Host, repository, reference)
 	resp, err := r.head(ctx, u, "")
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
 		auth, err := r.authorize(ctx, resp.Header.Get("WWW-Authenticate"), repository)
 		if err != nil {
-			return false, err
+			return "", false, err
 		}
 		if resp, err = r.head(ctx, u, auth); err != nil {
-			return false, err
+			return "", false, err
 		}
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
-		return true, nil
+		digest = resp.Header.Get("Docker-Content-Digest")
+		if !strings.HasPrefix(digest, "sha256:") || len(digest) != len("sha256:")+64 {
+			digest = ""
+		}
+		return digest, true, nil
 	case http.StatusNotFound:
-		return false, nil
+		return "", false, nil
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return false, fmt.Errorf("%s: %w: %s", r.Host, ErrUnauthorized, resp.Status)
+		return "", false, fmt.Errorf("%s: %w: %s", r.Host, ErrUnauthorized, resp.Status)
 	}
-	return false, fmt.Errorf("%s: manifest %s:%s: unexpected %s", r.Host, repository, reference, resp.Status)
+	return "", false, fmt.Errorf("%s: manifest %s:%s: unexpected %s", r.Host, repository, reference, resp.Status)
 }
 
 func (r *Registry) head(ctx context.Context, u, auth string) (*http.Response, error) {

@@ -13,8 +13,8 @@ import (
 
 func TestPreflightAgainstARealRegistry(t *testing.T) {
 	reg := testregistry.Start(t)
-	reg.Push("xgen/main/xgen-core", "latest-amd64")
-	reg.Push("xgen/main/xgen-frontend", "1.4.2")
+	reg.Push("xgen/main/xgen-core", "latest-amd64", "v1")
+	reg.Push("xgen/main/xgen-frontend", "1.4.2", "v1")
 	present := []string{reg.Host + "/xgen/main/xgen-core:latest-amd64", reg.Host + "/xgen/main/xgen-frontend:1.4.2"}
 	missingTag := reg.Host + "/xgen/main/xgen-core:1.4.2"
 	missingRepo := reg.Host + "/xgen/main/xgen-model:latest-amd64"
@@ -42,7 +42,7 @@ func TestPreflightAgainstARealRegistry(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Preflight(context.Background(), tc.registry, tc.images)
+			_, err := Preflight(context.Background(), tc.registry, tc.images)
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)

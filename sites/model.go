@@ -82,9 +82,10 @@ type ImageConfig struct {
 	// RegistryPlainHTTP talks to Registry over http:// (a registry without TLS, such as a
 	// site registry on a node port) for the preflight. Default false: https://.
 	RegistryPlainHTTP bool `json:"registryPlainHTTP,omitempty"`
-	// Preflight checks at every preview that each image of the site's services is in
-	// Registry (registry v2 API, with the site's pull credentials), and fails with the list
-	// of missing images. Default true. XGEN_IMAGE_PREFLIGHT=off skips it for one preview.
+	// Preflight checks at every run that each image of the site's services is in Registry
+	// (registry v2 API, with the site's pull credentials), failing with the list of missing
+	// images, and deploys each by the digest its tag points at. Default true.
+	// XGEN_IMAGE_PREFLIGHT=off skips it for one run: the tags are deployed.
 	Preflight *bool `json:"preflight,omitempty"`
 }
 

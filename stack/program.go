@@ -53,9 +53,11 @@ func Program(ctx *pulumi.Context) error {
 		}
 	}
 
-	// Images: at a preview, every service image must be in the site's registry.
-	if ctx.DryRun() && *site.Config.Image.Preflight && os.Getenv(ImagePreflightEnv) != "off" {
-		if err := imagePreflight(ctx, site); err != nil {
+	// Images: every service image must be in the site's registry (at the preview and at the
+	// update alike, so that both deploy the same digests).
+	var digests map[string]string
+	if *site.Config.Image.Preflight && os.Getenv(ImagePreflightEnv) != "off" {
+		if digests, err = imagePreflight(ctx, site); err != nil {
 			return fmt.Errorf("site %s: %w", site.Name, err)
 		}
 	}
@@ -159,6 +161,7 @@ func Program(ctx *pulumi.Context) error {
 
 	images := pulumi.StringMap{}
 	for _, svc := range site.Services {
+		svc = pinned(site, svc, digests)
 		_, err := components.NewXgenService(ctx, svc.Name, serviceArgs(site, svc, secrets), k8s,
 			pulumi.DependsOn(appDeps))
 		if err != nil {
@@ -186,8 +189,9 @@ func Program(ctx *pulumi.Context) error {
 const ImagePreflightEnv = "XGEN_IMAGE_PREFLIGHT"
 
 // imagePreflight asks the site's registry for every image of the services the site runs,
-// and only those (a service the site does not run must never be asked for).
-func imagePreflight(ctx *pulumi.Context, site *sites.Site) error {
+// and only those (a service the site does not run must never be asked for), and returns the
+// digest each tag points at.
+func imagePreflight(ctx *pulumi.Context, site *sites.Site) (map[string]string, error) {
 	img := site.Config.Image
 	reg := &images.Registry{Host: img.Registry, Username: img.RegistryUsername, PlainHTTP: img.RegistryPlainHTTP}
 	if reg.Username != "" {
@@ -199,6 +203,23 @@ func imagePreflight(ctx *pulumi.Context, site *sites.Site) error {
 		refs = append(refs, svc.Image)
 	}
 	return images.Preflight(ctx.Context(), reg, refs)
+}
+
+// pinned deploys a service by the digest its tag points at now ("name:tag@sha256:..."): a
+// new image pushed under the same tag then rolls exactly the service it belongs to, and a
+// node never runs something else than what was deployed. A digest never changes, so the
+// pull policy is IfNotPresent unless image.pullPolicy says otherwise. Without a digest (the
+// preflight off: offline) the tag is deployed, with the tag's pull policy.
+func pinned(site *sites.Site, svc sites.Service, digests map[string]string) sites.Service {
+	digest := digests[svc.Image]
+	if digest == "" || strings.Contains(svc.Image, "@") {
+		return svc
+	}
+	svc.Image += "@" + digest
+	if site.Config.Image.PullPolicy == "" {
+		svc.PullPolicy = "IfNotPresent"
+	}
+	return svc
 }
 
 // awsResources is what the AWS layer gives the rest of the program.

@@ -326,11 +326,33 @@ func Versions(ctx context.Context, stacks []Stack, parallel int) (map[string]map
 		images, _ := outputs["images"].(map[string]any)
 		for svc, img := range images {
 			ref, _ := img.(string)
-			tags[svc] = ref[strings.LastIndex(ref, ":")+1:]
+			tags[svc] = ImageVersion(ref)
 		}
 		out[s.Name()] = tags
 	})
 	return out, failed
+}
+
+// ImageVersion is what an image reference deploys: its tag, and with a digest (a site that
+// deploys by digest) the tag and the digest's first 12 hex digits, so that two sites on the
+// same mutable tag but different builds show different versions.
+func ImageVersion(ref string) string {
+	name, digest, pinned := strings.Cut(ref, "@")
+	tag := ""
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		tag = name[i+1:]
+	}
+	if !pinned {
+		return tag
+	}
+	short := strings.TrimPrefix(digest, "sha256:")
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	if tag == "" {
+		return "@" + short
+	}
+	return tag + "@" + short
 }
 
 // VersionsTable renders Versions as service × site.

@@ -213,3 +213,17 @@ func TestUpStopsAfterAFailedWave(t *testing.T) {
 		t.Errorf("a site with changes left after up: %+v", r)
 	}
 }
+
+func TestImageVersion(t *testing.T) {
+	cases := map[string]string{
+		"docker.x2bee.com/xgen/main/xgen-core:latest-amd64":                          "latest-amd64",
+		"10.0.0.5:30500/xgen/main/xgen-core:1.4.2":                                   "1.4.2",
+		"docker.x2bee.com/xgen/main/xgen-core:latest-amd64@sha256:0123456789abcdef0": "latest-amd64@0123456789ab",
+		"10.0.0.5:30500/xgen/main/xgen-core@sha256:0123456789abcdef0":                "@0123456789ab",
+	}
+	for ref, want := range cases {
+		if got := ImageVersion(ref); got != want {
+			t.Errorf("%s: %q, want %q", ref, got, want)
+		}
+	}
+}

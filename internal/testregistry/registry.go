@@ -62,8 +62,9 @@ func Start(t testing.TB) *Registry {
 	return &Registry{Host: u.Host, Username: "puller", Password: password, t: t}
 }
 
-// Push stores a one-layer OCI image under repository:tag through the registry's API.
-func (r *Registry) Push(repository, tag string) {
+// Push stores a one-layer OCI image under repository:tag through the registry's API; its
+// layer holds content (a new content is a new image, with a new digest).
+func (r *Registry) Push(repository, tag, content string) {
 	r.t.Helper()
 	blob := func(data []byte) string {
 		sum := sha256.Sum256(data)
@@ -82,7 +83,7 @@ func (r *Registry) Push(repository, tag string) {
 		return digest
 	}
 	config := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
-	layer := []byte("layer of " + repository + ":" + tag)
+	layer := []byte(content)
 	manifest, _ := json.Marshal(map[string]any{
 		"schemaVersion": 2,
 		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
