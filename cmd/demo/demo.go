@@ -140,8 +140,6 @@ func demo() error {
 	}
 	ws, err := engine.New(ctx, engine.Options{
 		ToolsDir: toolsDir(), ProgramDir: ".", StackFile: stackFile, Dir: engineDir, Log: logFile,
-		// A rehearsal: the fake nodes pull no image, and the site's registry is not here.
-		Env: []string{stack.ImagePreflightEnv + "=off"},
 	})
 	if err != nil {
 		return err

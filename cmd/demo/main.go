@@ -13,6 +13,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"xgen-infra/stack"
 )
 
 const (
@@ -28,6 +30,10 @@ func main() {
 	var err error
 	switch cmd {
 	case "demo":
+		// A rehearsal: the fake nodes pull no image and the site's registry is not here, so
+		// the program (in-process for the hosts, under the real engine for the apps) skips
+		// the image preflight and deploys the tags.
+		_ = os.Setenv(stack.ImagePreflightEnv, "off")
 		err = demo()
 	case "hosts":
 		err = hostsOnly()
