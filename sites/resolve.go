@@ -57,24 +57,38 @@ func hostServices(c *Config) []HostService {
 	return inClusterInfra(c)
 }
 
-// inClusterInfra lists the infra endpoints addressed by their in-cluster default name.
-func inClusterInfra(c *Config) []HostService {
-	in := c.Infra
-	var out []HostService
-	add := func(name, host string, ports ...HostPort) {
-		if host == clusterHost(name, in.Namespace) {
-			out = append(out, HostService{Name: name, Ports: ports})
-		}
+// infraEntry is one infra endpoint: its name for services (ServiceSpec.Infra), the name of
+// its in-cluster Service, the host the site addresses it by, and its ports.
+type infraEntry struct {
+	endpoint, service, host string
+	ports                   []HostPort
+}
+
+// infraEntries is every infra endpoint of the site, in one place for the host Services and
+// the network policies.
+func infraEntries(in InfraConfig) []infraEntry {
+	out := []infraEntry{
+		{"postgres", "postgresql", in.Postgres.Host, []HostPort{{"postgres", in.Postgres.Port}}},
+		{"redis", "redis", in.Redis.Host, []HostPort{{"redis", in.Redis.Port}}},
+		{"qdrant", "qdrant", in.Qdrant.Host, []HostPort{{"http", in.Qdrant.Port}, {"grpc", in.Qdrant.GRPCPort}}},
 	}
-	add("postgresql", in.Postgres.Host, HostPort{"postgres", in.Postgres.Port})
-	add("redis", in.Redis.Host, HostPort{"redis", in.Redis.Port})
-	add("qdrant", in.Qdrant.Host, HostPort{"http", in.Qdrant.Port}, HostPort{"grpc", in.Qdrant.GRPCPort})
 	if u, err := url.Parse(in.ObjectStorage.Endpoint); err == nil {
 		port, _ := strconv.Atoi(u.Port())
 		if port == 0 {
 			port = map[string]int{"http": 80, "https": 443}[u.Scheme]
 		}
-		add("minio", u.Hostname(), HostPort{"api", port})
+		out = append(out, infraEntry{"objectStorage", "minio", u.Hostname(), []HostPort{{"api", port}}})
+	}
+	return out
+}
+
+// inClusterInfra lists the infra endpoints addressed by their in-cluster default name.
+func inClusterInfra(c *Config) []HostService {
+	var out []HostService
+	for _, e := range infraEntries(c.Infra) {
+		if e.host == clusterHost(e.service, c.Infra.Namespace) {
+			out = append(out, HostService{Name: e.service, Ports: e.ports})
+		}
 	}
 	return out
 }
@@ -96,27 +110,19 @@ type InfraEndpoint struct {
 // that Service (infra.hostAddress); any other is its own host.
 func (s *Site) InfraEndpoints() []InfraEndpoint {
 	in := s.Config.Infra
-	at := func(name, service, host string, ports ...int) InfraEndpoint {
-		e := InfraEndpoint{Name: name, Address: host, Ports: ports}
-		if host == clusterHost(service, in.Namespace) {
-			e.Address = in.HostAddress
-			if e.Address == "" {
-				e.Namespace = in.Namespace
+	var out []InfraEndpoint
+	for _, e := range infraEntries(in) {
+		ep := InfraEndpoint{Name: e.endpoint, Address: e.host}
+		for _, p := range e.ports {
+			ep.Ports = append(ep.Ports, p.Port)
+		}
+		if e.host == clusterHost(e.service, in.Namespace) {
+			ep.Address = in.HostAddress
+			if ep.Address == "" {
+				ep.Namespace = in.Namespace
 			}
 		}
-		return e
-	}
-	out := []InfraEndpoint{
-		at("postgres", "postgresql", in.Postgres.Host, in.Postgres.Port),
-		at("redis", "redis", in.Redis.Host, in.Redis.Port),
-		at("qdrant", "qdrant", in.Qdrant.Host, in.Qdrant.Port, in.Qdrant.GRPCPort),
-	}
-	if u, err := url.Parse(in.ObjectStorage.Endpoint); err == nil {
-		port, _ := strconv.Atoi(u.Port())
-		if port == 0 {
-			port = map[string]int{"http": 80, "https": 443}[u.Scheme]
-		}
-		out = append(out, at("objectStorage", "minio", u.Hostname(), port))
+		out = append(out, ep)
 	}
 	return out
 }
