@@ -78,7 +78,8 @@ func New(ctx context.Context, opts Options) (*Workspace, error) {
 	}
 	home := filepath.Join(opts.Dir, "pulumi-home")
 	backend := filepath.Join(opts.Dir, "backend")
-	for _, d := range []string{w.Dir, home, backend} {
+	tmp := filepath.Join(opts.Dir, "tmp")
+	for _, d := range []string{w.Dir, home, backend, tmp} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
 		}
@@ -110,6 +111,9 @@ func New(ctx context.Context, opts Options) (*Workspace, error) {
 		"PULUMI_SKIP_CONFIRMATIONS=true",
 		"PULUMI_DEBUG_COMMANDS=true", // enables --event-log, as the Automation API does
 		"NO_COLOR=1",
+		// The kubernetes provider writes its kubeconfig to a temp file it never removes: keep
+		// those inside the workspace, which goes with it.
+		"TMPDIR="+tmp,
 	)
 	w.baseEnv = append(w.baseEnv, opts.Env...) // later entries win
 	if !opts.ExistingStack {
@@ -125,7 +129,7 @@ func cleanEnv(env []string) []string {
 	var out []string
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "PULUMI_") || name == "KUBECONFIG" {
+		if strings.HasPrefix(name, "PULUMI_") || name == "KUBECONFIG" || name == "TMPDIR" {
 			continue
 		}
 		out = append(out, kv)

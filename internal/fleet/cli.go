@@ -29,8 +29,17 @@ func (s CLIStack) run(ctx context.Context, args ...string) ([]byte, error) {
 	if bin == "" {
 		bin = "pulumi"
 	}
+	// The kubernetes provider writes the kubeconfig it is given (cluster-admin credentials on
+	// a K3s site) to a temp file that it never removes: each run gets a private TMPDIR,
+	// removed when the run ends.
+	tmp, err := os.MkdirTemp("", "fleet-"+s.Stack+"-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
 	cmd := exec.CommandContext(ctx, bin, append(args, "--stack", s.Stack, "--non-interactive")...)
 	cmd.Dir = s.Dir
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
