@@ -59,6 +59,8 @@ func renderRecorded(t testing.TB, rec *inprocess.Recorder) map[string][]byte {
 		}
 		files[o.File()] = y
 	}
+	// What the add-on charts create, rendered from the recorded chart inputs.
+	renderCharts(t, rec, files)
 	// AWS resources with their inputs and the options that keep data (retain, import).
 	for _, res := range rec.Resources {
 		if !strings.HasPrefix(res.Type, "aws:") && res.Type != "pulumi:providers:aws" {

@@ -50,6 +50,8 @@ type ClusterConfig struct {
 	// UninstallOnDestroy lets `pulumi destroy` uninstall K3s from every host (its data
 	// included). Default false: destroy leaves the cluster running.
 	UninstallOnDestroy bool `json:"uninstallOnDestroy,omitempty"`
+	// Addons are installed into the cluster once it is up (see AddonsConfig).
+	Addons AddonsConfig `json:"addons,omitempty"`
 }
 
 // K3sConfig pins the K3s release and the way it is installed.

@@ -75,6 +75,7 @@ func SetDefaults(c *Config) {
 		port := DefaultNodePort
 		ing.NodePort = &port
 	}
+	setAddonDefaults(c) // after the ingress': Istio follows ingress.type and the gateway selector
 	if c.Image.Preflight == nil {
 		on := true
 		c.Image.Preflight = &on

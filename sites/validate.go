@@ -76,6 +76,7 @@ func Validate(c *Config, cat *Catalog, prefix string) Problems {
 	validateInfra(p, &c.Infra)
 	validateIngress(p, c)
 	validateCluster(p, c)
+	validateAddons(p, c)
 	validateCompose(p, c)
 	validateAWS(p, c)
 

@@ -170,8 +170,21 @@ func Program(ctx *pulumi.Context) error {
 		images[svc.Name] = pulumi.String(svc.Image)
 	}
 
+	// Add-ons: the mesh the site's Gateway binds to, on a cluster the program made.
+	ingressDeps := []pulumi.Resource{ns}
+	if site.Config.IstioEnabled() {
+		istio, err := components.NewIstio(ctx, "istio", istioArgs(site), k8s)
+		if err != nil {
+			return fmt.Errorf("site %s: %w", site.Name, err)
+		}
+		ingressDeps = append(ingressDeps, istio)
+		ctx.Export("addons", pulumi.Map{"istio": pulumi.Map{
+			"version": istio.Version, "namespace": istio.Namespace, "gatewayService": istio.GatewayService,
+		}})
+	}
+
 	ingress, err := components.NewIstioIngress(ctx, site.Config.Project, ingressArgs(site), k8s,
-		pulumi.DependsOn([]pulumi.Resource{ns}))
+		pulumi.DependsOn(ingressDeps))
 	if err != nil {
 		return fmt.Errorf("site %s: %w", site.Name, err)
 	}
@@ -479,6 +492,25 @@ func serviceArgs(site *sites.Site, svc sites.Service, secrets *components.SiteSe
 
 // ingressArgs routes "/" and the streaming paths to the service that takes the domain and
 // each service's own route prefixes to it; only services the site runs are present.
+// istioArgs is the Istio add-on of cluster.addons.istio; its gateway's pods carry the
+// labels the site's Gateway selects.
+func istioArgs(site *sites.Site) components.IstioArgs {
+	is := site.Config.Cluster.Addons.Istio
+	charts := map[string]components.ChartSource{}
+	for _, release := range components.IstioReleases {
+		ref := is.IstioChart(release)
+		charts[release] = components.ChartSource{Chart: ref.Chart, Repo: ref.Repo, Version: ref.Version}
+	}
+	return components.IstioArgs{
+		Version: is.Version, Charts: charts, Hub: is.Hub, Namespace: is.Namespace,
+		Gateway: components.IstioGatewayArgs{
+			ServiceType: is.Gateway.ServiceType, HTTPNodePort: is.Gateway.HTTPNodePort,
+			HTTPSNodePort: is.Gateway.HTTPSNodePort, Replicas: is.Gateway.Replicas,
+			Labels: site.Config.Ingress.GatewaySelector,
+		},
+	}
+}
+
 func ingressArgs(site *sites.Site) components.IstioIngressArgs {
 	ing := site.Config.Ingress
 	args := components.IstioIngressArgs{

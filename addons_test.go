@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/yaml"
+
+	"xgen-infra/components"
+	"xgen-infra/internal/harness"
+	"xgen-infra/internal/helmrender"
+	"xgen-infra/internal/inprocess"
+	"xgen-infra/sites"
+)
+
+// chartRelease is what one recorded helm/v4 Chart resource creates, rendered by Helm's Go
+// library from the same chart, values and namespace.
+type chartRelease struct {
+	Release, Namespace string
+	Objects            []map[string]any
+}
+
+// chartReleases renders every kubernetes:helm.sh/v4:Chart the program registered, in
+// registration order. A chart from a repository is rendered from the pinned Istio module's
+// charts (no repository is reachable here); a local chart directory as it is.
+func chartReleases(t testing.TB, rec *inprocess.Recorder) []chartRelease {
+	t.Helper()
+	var out []chartRelease
+	for _, res := range rec.Resources {
+		if res.Type != "kubernetes:helm.sh/v4:Chart" {
+			continue
+		}
+		in, _ := res.PlainInputs()
+		release, _ := in["name"].(string)
+		namespace, _ := in["namespace"].(string)
+		chart, _ := in["chart"].(string)
+		values, _ := in["values"].(map[string]any)
+		if repo, _ := inprocess.Get(in, "repositoryOpts", "repo").(string); repo != "" {
+			dir, err := helmrender.IstioChartsDir()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel, ok := sites.IstioChartDirs[release]
+			if !ok {
+				t.Fatalf("chart %s from %s: no local copy for tests", chart, repo)
+			}
+			chart = filepath.Join(dir, rel)
+		}
+		objs, err := helmrender.Render(chart, release, namespace, values)
+		if err != nil {
+			t.Fatalf("%s: %v", res.Name, err)
+		}
+		out = append(out, chartRelease{Release: release, Namespace: namespace, Objects: objs})
+	}
+	return out
+}
+
+// renderCharts adds the charts' objects under _addons/<release>/: one file per object;
+// CRDs (a megabyte of Istio's schemas) as their names and a digest of their content.
+func renderCharts(t testing.TB, rec *inprocess.Recorder, files map[string][]byte) {
+	t.Helper()
+	for _, cr := range chartReleases(t, rec) {
+		var crds []string
+		for _, obj := range cr.Objects {
+			kind, _ := obj["kind"].(string)
+			name, _ := inprocess.Get(obj, "metadata", "name").(string)
+			y, err := yaml.Marshal(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kind == "CustomResourceDefinition" {
+				crds = append(crds, fmt.Sprintf("%s sha256:%x", name, sha256.Sum256(y)))
+				continue
+			}
+			file := fmt.Sprintf("_addons/%s/%s-%s.yaml", cr.Release, strings.ToLower(kind), name)
+			if _, dup := files[file]; dup {
+				t.Fatalf("two objects render to %s", file)
+			}
+			files[file] = y
+		}
+		if len(crds) > 0 {
+			files["_addons/"+cr.Release+"/crds.txt"] = []byte(strings.Join(crds, "\n") + "\n")
+		}
+	}
+}
+
+// TestIstioAddonOnTheCluster applies what the Istio add-on's charts create to a local API
+// server with strict validation (no Istio CRDs beforehand: the base chart brings them),
+// waits for istiod and the gateway to be Available on the fake nodes, then applies the
+// site on top and checks that its Gateway selects the installed gateway's pods and that
+// the gateway Service exposes the configured ports. The lotteimall case moves the gateway
+// to node ports and selects it by a label of the site's own.
+func TestIstioAddonOnTheCluster(t *testing.T) {
+	toolsDir(t)
+	cases := []struct {
+		stack     string
+		edit      func(site map[string]any)
+		wantType  string
+		wantPorts map[int32]int32 // port → node port (0: none)
+	}{
+		{stack: "xgen", wantType: "LoadBalancer", wantPorts: map[int32]int32{80: 0, 443: 0, 15021: 0}},
+		{stack: "lotteimall", edit: func(site map[string]any) {
+			site["ingress"] = map[string]any{"gatewaySelector": map[string]any{"xgen.ai/gateway": "lotteimall"}}
+			cl := site["cluster"].(map[string]any)
+			cl["addons"] = map[string]any{"istio": map[string]any{"gateway": map[string]any{
+				"serviceType": "NodePort", "httpNodePort": 30180, "httpsNodePort": 30543}}}
+		}, wantType: "NodePort", wantPorts: map[int32]int32{80: 30180, 443: 30543, 15021: 0}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.stack, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			c, err := harness.Start(ctx, harness.Options{ToolsDir: toolsDir(t), Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.Stop() })
+			rec, err := runStack("Pulumi."+tc.stack+".yaml", func(site map[string]any) {
+				withRehearsalHost(site)
+				if tc.edit != nil {
+					tc.edit(site)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs, err := rec.KubernetesObjects()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var namespaces, site []map[string]any
+			for _, o := range objs {
+				if o.Kind == "Namespace" {
+					namespaces = append(namespaces, o.Body)
+				} else {
+					site = append(site, o.Body)
+				}
+			}
+			if _, err := c.Apply(ctx, namespaces); err != nil {
+				t.Fatal(err)
+			}
+			releases := chartReleases(t, rec)
+			if got := len(releases); got != 3 {
+				t.Fatalf("%d chart releases, want base, istiod and the gateway", got)
+			}
+			for _, cr := range releases {
+				applyRelease(ctx, t, c, cr)
+			}
+			if err := c.WaitAvailable(ctx, components.DefaultIstioNamespace, []string{"istiod", "istio-ingressgateway"}, 90*time.Second); err != nil {
+				t.Fatal(err)
+			}
+
+			// The site on top: its Gateway and VirtualService need the chart's CRDs.
+			if _, err := c.Apply(ctx, site); err != nil {
+				t.Fatal(err)
+			}
+			var selector map[string]string
+			for _, o := range objs {
+				if o.Kind == "Gateway" {
+					for k, v := range inprocess.Get(o.Body, "spec", "selector").(map[string]any) {
+						if selector == nil {
+							selector = map[string]string{}
+						}
+						selector[k] = v.(string)
+					}
+				}
+			}
+			if len(selector) == 0 {
+				t.Fatal("the site has no Gateway with a selector")
+			}
+			pods, err := c.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(selector).String()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pods.Items) == 0 {
+				t.Fatalf("the site's Gateway selects %v: no pod has those labels", selector)
+			}
+			for _, p := range pods.Items {
+				if p.Namespace != components.DefaultIstioNamespace || !strings.HasPrefix(p.Name, "istio-ingressgateway-") {
+					t.Errorf("the site's Gateway selects %s/%s, which is not the ingress gateway", p.Namespace, p.Name)
+				}
+			}
+
+			svc, err := c.Client.CoreV1().Services(components.DefaultIstioNamespace).Get(ctx, "istio-ingressgateway", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(svc.Spec.Type) != tc.wantType {
+				t.Errorf("gateway Service type %s, want %s", svc.Spec.Type, tc.wantType)
+			}
+			got := map[int32]int32{}
+			for _, p := range svc.Spec.Ports {
+				got[p.Port] = p.NodePort
+			}
+			for port, nodePort := range tc.wantPorts {
+				np, ok := got[port]
+				switch {
+				case !ok:
+					t.Errorf("gateway Service lacks port %d (has %v)", port, got)
+				case nodePort != 0 && np != nodePort:
+					t.Errorf("gateway Service port %d on node port %d, want %d", port, np, nodePort)
+				}
+			}
+		})
+	}
+}
+
+// applyRelease applies one release's objects in Helm's order: CRDs until Established,
+// admission webhook configurations as a strict dry run only (no istiod process answers
+// them here, and a webhook that fails closed would refuse every pod), the rest for real.
+func applyRelease(ctx context.Context, t *testing.T, c *harness.Cluster, cr chartRelease) {
+	t.Helper()
+	var crds []byte
+	var webhooks, rest []map[string]any
+	for _, obj := range cr.Objects {
+		switch obj["kind"] {
+		case "CustomResourceDefinition":
+			y, err := yaml.Marshal(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			crds = append(append(crds, "---\n"...), y...)
+		case "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration":
+			webhooks = append(webhooks, obj)
+		default:
+			rest = append(rest, obj)
+		}
+	}
+	if len(crds) > 0 {
+		if err := c.InstallCRDs(ctx, crds); err != nil {
+			t.Fatalf("%s CRDs: %v", cr.Release, err)
+		}
+	}
+	if _, err := c.DryRunApply(ctx, webhooks); err != nil {
+		t.Fatalf("%s: %v", cr.Release, err)
+	}
+	if _, err := c.Apply(ctx, rest); err != nil {
+		t.Fatalf("%s: %v", cr.Release, err)
+	}
+}
