@@ -42,6 +42,8 @@ type hostStack struct {
 	hostKeyFor map[string]string // node name -> pinned key (tests swap one)
 	labels     map[string]map[string]string
 	taints     map[string][]string
+	// imageBundle is cluster.k3s.imageBundle ("" for none).
+	imageBundle string
 }
 
 // config is the stack's config with site.cluster pointing at the test hosts.
@@ -49,6 +51,9 @@ func (s *hostStack) config() (map[string]string, []string) {
 	cluster := s.hosts.ClusterConfig(testhosts.Cluster{Servers: s.servers, Agents: s.agents,
 		Artifacts: s.artifacts, Version: filepath.Base(s.artifacts), UninstallOnDestroy: s.uninstall, HostKeys: s.hostKeyFor,
 		Labels: s.labels, Taints: s.taints})
+	if s.imageBundle != "" {
+		cluster["k3s"].(map[string]any)["imageBundle"] = s.imageBundle
+	}
 	config, secretKeys, err := s.hosts.StackConfig(s.stackFile, cluster)
 	if err != nil {
 		s.t.Fatal(err)

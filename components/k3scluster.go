@@ -49,6 +49,15 @@ type K3sClusterArgs struct {
 	UninstallOnDestroy bool
 	// Registry, when set, is written to registries.yaml on every host.
 	Registry *RegistryLogin
+	// ImageBundle are image tarballs (docker-archive) every node imports after its
+	// install, before pods come back on it: a closed network needs no registry. Each is
+	// uploaded once (re-uploaded only when its digest changes). Default none.
+	ImageBundle []K3sImage
+}
+
+// K3sImage is one local image tarball, already checked against its digest.
+type K3sImage struct {
+	Path, SHA256 string
 }
 
 // K3sArtifacts are local release files, already checked against their digests.
@@ -164,6 +173,19 @@ func (a *K3sClusterArgs) check() error {
 	case a.SSH.User == "" || a.SSH.PrivateKey == nil || a.SSH.Port == 0:
 		return fmt.Errorf("SSH.User, SSH.Port and SSH.PrivateKey are required")
 	}
+	names := map[string]bool{}
+	for _, im := range a.ImageBundle {
+		name := k3s.BundleImageName(im.Path)
+		switch {
+		case len(im.SHA256) != 64 || strings.Trim(im.SHA256, "0123456789abcdef") != "":
+			return fmt.Errorf("ImageBundle %s: SHA256 %q is not a hex SHA-256", im.Path, im.SHA256)
+		case !strings.HasSuffix(name, ".tar"):
+			return fmt.Errorf("ImageBundle %s: not a .tar file", im.Path)
+		case names[name]:
+			return fmt.Errorf("ImageBundle %s: a second file named %s", im.Path, path.Base(im.Path))
+		}
+		names[name] = true
+	}
 	return nil
 }
 
@@ -260,9 +282,13 @@ func (b *clusterBuilder) build() error {
 		if err != nil {
 			return err
 		}
+		imported, err := b.importImages(hp, marker, install)
+		if err != nil {
+			return err
+		}
 		uncordon, err := b.command("uncordon-"+h.Name, b.first, remote.CommandArgs{
 			Create: pulumi.String(k3s.Uncordon(b.first.Name, h.Name, a.Version, a.ReadyTimeoutSeconds)),
-		}, pulumi.DependsOn([]pulumi.Resource{install}))
+		}, pulumi.DependsOn([]pulumi.Resource{imported}))
 		if err != nil {
 			return err
 		}
@@ -411,6 +437,36 @@ func (b *clusterBuilder) install(hp hostPlan, deps []pulumi.Resource) (pulumi.Re
 		b.token = pulumi.ToSecret(read.Stdout).(pulumi.StringOutput)
 	}
 	return install, nil
+}
+
+// importImages uploads the image bundle to a host (each file to a path named by its digest,
+// so only a changed file goes again) and has the node import what is new. Without a
+// bundle it is the install itself.
+func (b *clusterBuilder) importImages(hp hostPlan, marker, install pulumi.Resource) (pulumi.Resource, error) {
+	a, h := b.args, hp.host
+	if len(a.ImageBundle) == 0 {
+		return install, nil
+	}
+	deps := []pulumi.Resource{install}
+	var images []k3s.BundleImage
+	for _, im := range a.ImageBundle {
+		name := k3s.BundleImageName(im.Path)
+		staged := k3s.StagedPath(name, im.SHA256)
+		cp, err := remote.NewCopyToRemote(b.ctx, "image-"+h.Name+"-"+strings.TrimSuffix(path.Base(im.Path), ".tar"), &remote.CopyToRemoteArgs{
+			Connection: b.connection(h),
+			Source:     pulumi.NewFileAsset(im.Path),
+			RemotePath: pulumi.String(staged),
+			Triggers:   pulumi.Array{pulumi.String(staged)},
+		}, pulumi.Parent(b.parent), pulumi.DependsOn([]pulumi.Resource{marker}))
+		if err != nil {
+			return nil, err
+		}
+		deps = append(deps, cp)
+		images = append(images, k3s.BundleImage{Name: name, SHA256: im.SHA256, Staged: staged})
+	}
+	return b.command("images-"+h.Name, h, remote.CommandArgs{
+		Create: pulumi.String(k3s.ImportImages(h.Name, images, a.ReadyTimeoutSeconds)),
+	}, pulumi.DependsOn(deps))
 }
 
 // command registers a remote command on host, parented to the cluster.

@@ -65,6 +65,12 @@ type K3sConfig struct {
 	// an air-gapped install: `k3s`, `k3s-airgap-images-amd64.tar.zst` (or .tar.gz / .tar)
 	// and `sha256sum-amd64.txt`, which must list both. Required for airgapped.
 	Artifacts string `json:"artifacts,omitempty"`
+	// ImageBundle is a local directory written by `go run ./cmd/images bundle` (relative
+	// to the project): its cluster images are uploaded to every node's
+	// /var/lib/rancher/k3s/agent/images/ and imported by containerd, so a closed network
+	// needs no registry. Air-gapped only; it must hold every cluster image of the site.
+	// Default none.
+	ImageBundle string `json:"imageBundle,omitempty"`
 }
 
 // SSHConfig is how the program logs in to the hosts.
@@ -158,6 +164,15 @@ func setClusterDefaults(c *Config) {
 	setString(&cl.ClusterCIDR, DefaultClusterCIDR)
 	setString(&cl.ServiceCIDR, DefaultServiceCIDR)
 	setString(&cl.ReadyTimeout, DefaultReadyTimeout)
+	// A bundle's images are on the nodes and no registry is there to ask: imported tags run
+	// as they are, and the preview does not look for a registry.
+	if cl.K3s.ImageBundle != "" {
+		setString(&c.Image.PullPolicy, "IfNotPresent")
+		if c.Image.Preflight == nil {
+			off := false
+			c.Image.Preflight = &off
+		}
+	}
 	if c.Infra.HostAddress == "" && len(cl.Servers) > 0 {
 		c.Infra.HostAddress = cl.Servers[0].Address
 	}
@@ -180,7 +195,13 @@ func validateCluster(p *problemList, c *Config) {
 		if cl.K3s.Artifacts != "" {
 			p.add("cluster.k3s.artifacts", cl.K3s.Artifacts, "is only used with install: airgapped; remove it or set cluster.k3s.install: airgapped")
 		}
+		if cl.K3s.ImageBundle != "" {
+			p.add("cluster.k3s.imageBundle", cl.K3s.ImageBundle, "is only used with install: airgapped (online hosts pull from the registry); remove it or set cluster.k3s.install: airgapped")
+		}
 	case "airgapped":
+		if cl.K3s.ImageBundle != "" && c.Image.PullPolicy == "Always" {
+			p.add("image.pullPolicy", c.Image.PullPolicy, "would pull every image although cluster.k3s.imageBundle puts them on the nodes; use IfNotPresent (the default with a bundle) or Never")
+		}
 		if cl.K3s.Artifacts == "" {
 			p.add("cluster.k3s.artifacts", nil, "is required with install: airgapped: a directory with k3s, k3s-airgap-images-amd64.tar.zst and sha256sum-amd64.txt")
 		} else if _, err := ReadArtifacts(cl.K3s.Artifacts); err != nil {

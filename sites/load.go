@@ -114,6 +114,11 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 		HostServices:           hostServices(&c),
 		Placeholders:           PlaceholderAddresses(&c, SiteKey),
 	}
+	m, probs := readImageBundle(site)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	site.ImageBundle = m
 	for _, k := range SecretKeys {
 		if k.EnvName != "" && k.Required(&c) {
 			site.Secrets = append(site.Secrets, k)

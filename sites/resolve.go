@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"xgen-infra/images/bundle"
 )
 
 // Site is a validated, fully resolved site: what the program deploys.
@@ -34,6 +36,8 @@ type Site struct {
 	// Placeholders are cluster host addresses that are TEST-NET-1 placeholders
 	// ("key: address"): a preview shows the plan, `pulumi up` refuses to run.
 	Placeholders []string
+	// ImageBundle is cluster.k3s.imageBundle's manifest, checked (nil without one).
+	ImageBundle *bundle.Manifest
 }
 
 // HostService is an infra service on the host, exposed in infra.namespace.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -323,6 +324,15 @@ func k3sCluster(ctx *pulumi.Context, site *sites.Site, cfg *config.Config) (*com
 			return nil, fmt.Errorf("%s.cluster.k3s.artifacts: %w", sites.SiteKey, err)
 		}
 		args.Artifacts = &components.K3sArtifacts{Binary: art.Binary, BinarySHA256: art.BinarySHA256, Images: art.Images, ImagesSHA256: art.ImagesSHA256}
+	}
+	// The image bundle's cluster images (checked when the site was loaded) go to every node.
+	if m := site.ImageBundle; m != nil {
+		for _, im := range m.Images {
+			if im.Runtime == sites.RuntimeCluster {
+				args.ImageBundle = append(args.ImageBundle, components.K3sImage{
+					Path: filepath.Join(cl.K3s.ImageBundle, filepath.FromSlash(im.File)), SHA256: im.SHA256})
+			}
+		}
 	}
 	for _, h := range cl.Servers {
 		args.Servers = append(args.Servers, k3sHost(h))

@@ -8,6 +8,7 @@ package k3s
 import (
 	"embed"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
@@ -96,6 +97,27 @@ func (in Install) Command() string {
 			Param{"STAGED_IMAGES", in.StagedImages}, Param{"IMAGES_SHA256", in.ImagesSHA256}, Param{"IMAGES_NAME", in.ImagesName})
 	}
 	return Script("install", in.Host, params...)
+}
+
+// BundleImage is one tarball of an image bundle on its way to a node.
+type BundleImage struct {
+	// Name in the images directory (xgen-*.tar), SHA256 of the file, Staged the upload path.
+	Name, SHA256, Staged string
+}
+
+// BundleImageName is the name a bundle file gets in K3s' images directory: the program's
+// own files start with xgen- (stale ones are removed, nobody else's are touched).
+func BundleImageName(file string) string { return "xgen-" + path.Base(file) }
+
+// ImportImages places the uploaded bundle tarballs into the images directory and imports
+// the new ones (runs on every node after its install).
+func ImportImages(host string, images []BundleImage, readyTimeoutSeconds int) string {
+	lines := make([]string, len(images))
+	for i, im := range images {
+		lines[i] = im.SHA256 + " " + im.Name + " " + im.Staged
+	}
+	return Script("import-images", host, Param{"IMAGES", strings.Join(lines, "\n")},
+		Param{"READY_TIMEOUT", fmt.Sprint(readyTimeoutSeconds)})
 }
 
 // StagedPath is where an air-gapped artifact is uploaded (named by its digest, so that a new

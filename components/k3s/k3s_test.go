@@ -128,6 +128,20 @@ func TestGenerationDependsOnEveryValue(t *testing.T) {
 	}
 }
 
+// The bundle's file list reaches the script exactly, one "sha name staged" line per image.
+func TestImportImagesParameters(t *testing.T) {
+	a, b := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	got := ImportImages("node-1", []BundleImage{
+		{Name: BundleImageName("cluster/reg_x_core_1.tar"), SHA256: a, Staged: StagedPath("xgen-reg_x_core_1.tar", a)},
+		{Name: "xgen-b.tar", SHA256: b, Staged: "/var/tmp/xgen-k3s-bbbbbbbbbbbb-xgen-b.tar"},
+	}, 90)
+	want := "IMAGES='" + a + " xgen-reg_x_core_1.tar /var/tmp/xgen-k3s-aaaaaaaaaaaa-xgen-reg_x_core_1.tar\n" +
+		b + " xgen-b.tar /var/tmp/xgen-k3s-bbbbbbbbbbbb-xgen-b.tar'\nREADY_TIMEOUT='90'\n"
+	if !strings.Contains(got, want) {
+		t.Errorf("header:\n%s\nwant it to contain:\n%s", got[:min(len(got), 600)], want)
+	}
+}
+
 // TestScriptsPassShellcheck lints every command exactly as it is sent to a host.
 func TestScriptsPassShellcheck(t *testing.T) {
 	in := Install{Host: "h", Role: "agent", Version: "v1.31.4+k3s1", Mode: "online", ReadyTimeoutSeconds: 60, ConfigSHA256: "x"}
@@ -143,6 +157,7 @@ func TestScriptsPassShellcheck(t *testing.T) {
 		"guard-delete":  GuardDelete("h", "g"),
 		"member-delete": MemberDelete("h", "n", "g", "5m"),
 		"host-delete":   HostDelete("h", "agent", "n", "g", false),
+		"import-images": ImportImages("h", []BundleImage{{Name: "xgen-a.tar", SHA256: strings.Repeat("a", 64), Staged: StagedPath("xgen-a.tar", strings.Repeat("a", 64))}}, 60),
 	}
 	for _, name := range ScriptNames() {
 		if _, ok := commands[name]; !ok {

@@ -12,15 +12,19 @@
 //	k3s agent    checks the token with its server (port 6444, the stand-in's join endpoint)
 //	             and registers its node (kwok) with its labels and taints
 //	k3s --version, k3s kubectl
+//	k3s ctr version; k3s ctr [--namespace N] images import FILE: checks that FILE is a
+//	             docker-archive and appends its tags and digest to /var/log/k3s-ctr.log
 //
 // A GPU node (label nvidia.com/gpu.present=true) reports one nvidia.com/gpu, standing in for
 // the NVIDIA device plugin.
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
@@ -85,6 +89,8 @@ func run(args []string) error {
 		return nil
 	case "kubectl":
 		return kubectl(args[1:])
+	case "ctr":
+		return ctr(args[1:])
 	case "server", "agent":
 		cfg, err := readConfig()
 		if err != nil {
@@ -98,6 +104,64 @@ func run(args []string) error {
 		return join(ctx, cfg, args[0])
 	}
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// ctrLog records what containerd was asked to import.
+const ctrLog = "/var/log/k3s-ctr.log"
+
+func ctr(args []string) error {
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--namespace" || a == "-n":
+			i++
+		case strings.HasPrefix(a, "--namespace="):
+		default:
+			rest = append(rest, a)
+		}
+	}
+	switch {
+	case len(rest) == 1 && rest[0] == "version":
+		fmt.Println("Client: containerd (k3s stand-in)")
+		return nil
+	case len(rest) == 3 && rest[0] == "images" && rest[1] == "import":
+		tags, digest, err := archiveTags(rest[2])
+		if err != nil {
+			return fmt.Errorf("ctr: %s: %w", rest[2], err)
+		}
+		f, err := os.OpenFile(ctrLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = fmt.Fprintf(f, "import %s %s %s\n", filepath.Base(rest[2]), digest, strings.Join(tags, ","))
+		return err
+	}
+	return fmt.Errorf("ctr %s: not supported by the stand-in", strings.Join(args, " "))
+}
+
+// archiveTags reads a docker-archive's manifest.json: the tags it carries.
+func archiveTags(file string) ([]string, string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(data)
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return nil, "", fmt.Errorf("not a docker-archive (no manifest.json): %w", err)
+		}
+		if h.Name != "manifest.json" {
+			continue
+		}
+		var m []struct{ RepoTags []string }
+		if err := json.NewDecoder(tr).Decode(&m); err != nil || len(m) == 0 {
+			return nil, "", fmt.Errorf("manifest.json: %v", err)
+		}
+		return m[0].RepoTags, hex.EncodeToString(sum[:]), nil
+	}
 }
 
 func kubectl(args []string) error {

@@ -1,0 +1,143 @@
+// Command images lists the exact images a site runs and writes them as a bundle for a
+// closed network. It is not part of the Pulumi program's binary.
+//
+//	go run ./cmd/images list --stack xgen-jeju            # one line per image
+//	go run ./cmd/images bundle --stack lotteimall --out /media/usb/lotteimall-images
+//
+// The list comes from the same site model the program deploys: the services the site runs
+// (never one it does not run), the cluster add-ons, K3s' own images (from the air-gapped
+// artifacts' k3s-images.txt) and the compose project's images.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"text/tabwriter"
+
+	"xgen-infra/images/bundle"
+	"xgen-infra/internal/inprocess"
+	"xgen-infra/sites"
+)
+
+const usage = `usage: images list|bundle --stack <site> [flags]
+
+  list     the site's images: runtime (cluster: containerd on every node; docker: the
+           compose host), reference, and what runs it
+  bundle   copy them into --out as docker-archive tarballs with manifest.json and SHA256SUMS
+           (skopeo, or docker with --tool docker); registry logins are the tool's own
+           (skopeo login / docker login): no password on this command line
+
+flags:
+`
+
+func main() {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("images", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", ".", "the Pulumi project directory (holds Pulumi.<stack>.yaml)")
+	stack := fs.String("stack", "", "the site's stack")
+	asJSON := fs.Bool("json", false, "list: print JSON")
+	out := fs.String("out", "", "bundle: the directory to write (created)")
+	tool := fs.String("tool", "skopeo", "bundle: skopeo or docker")
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	var cmd string
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if cmd == "" && fs.NArg() > 0 {
+		cmd = fs.Arg(0)
+	}
+	if *stack == "" || (cmd != "list" && cmd != "bundle") {
+		fs.Usage()
+		return 2
+	}
+	list, site, err := siteImages(filepath.Join(*dir, "Pulumi."+*stack+".yaml"), *stack)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	switch cmd {
+	case "list":
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(list); err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			return 0
+		}
+		printList(stdout, list)
+	case "bundle":
+		if *out == "" {
+			fmt.Fprintln(stderr, "bundle needs --out <dir>")
+			return 2
+		}
+		copier, err := bundle.NewCopier(*tool, site.Config.Image.Registry, site.Config.Image.RegistryPlainHTTP)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		var wanted []bundle.Image
+		for _, im := range list {
+			wanted = append(wanted, bundle.Image{Ref: im.Ref, For: im.For, Runtime: im.Runtime})
+		}
+		m, err := bundle.Write(ctx, *out, *stack, wanted, copier, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%d images of %s in %s (manifest.json, SHA256SUMS)\n", len(m.Images), *stack, *out)
+	}
+	return 0
+}
+
+// siteImages loads a stack file as the program would (secrets as placeholders: the list
+// needs none) and returns its images.
+func siteImages(stackFile, stack string) ([]sites.SiteImage, *sites.Site, error) {
+	config, secretKeys, err := inprocess.LoadStackFile(stackFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	required, err := sites.RequiredSecrets(config)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", stackFile, err)
+	}
+	for i, k := range required {
+		required[i] = sites.ConfigNamespace + ":" + k
+	}
+	secretKeys = inprocess.AddPlaceholderSecrets(config, secretKeys, required...)
+	site, err := sites.Parse(stack, config, secretKeys)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", stackFile, err)
+	}
+	list, err := site.Images()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", stackFile, err)
+	}
+	return list, site, nil
+}
+
+func printList(w io.Writer, list []sites.SiteImage) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUNTIME\tIMAGE\tFOR")
+	for _, im := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", im.Runtime, im.Ref, im.For)
+	}
+	_ = tw.Flush()
+}

@@ -1,0 +1,156 @@
+package main
+
+// The image bundle over real SSH (layer 4): K3sCluster uploads a closed network's images to
+// a node and has containerd import them (the TEST-ONLY k3s stand-in's `ctr` checks each
+// file is a docker-archive and logs what it imported).
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"xgen-infra/images/bundle"
+	"xgen-infra/internal/testhosts"
+	"xgen-infra/sites"
+)
+
+// archiveCopier writes a minimal docker-archive per image: its manifest.json names the
+// reference; the layer is builds[ref] (a new build is new content, a new digest).
+type archiveCopier struct{ builds map[string]string }
+
+func (c archiveCopier) Copy(_ context.Context, ref, file string, _ io.Writer) error {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	manifest, _ := json.Marshal([]map[string]any{{"Config": "config.json", "RepoTags": []string{ref}, "Layers": []string{"layer.tar"}}})
+	for _, f := range []struct{ name, content string }{
+		{"manifest.json", string(manifest)}, {"config.json", `{"architecture":"amd64","os":"linux"}`}, {"layer.tar", "build " + c.builds[ref]},
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.content))}); err != nil {
+			return err
+		}
+		if _, err := tw.Write([]byte(f.content)); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(file, buf.Bytes(), 0o644)
+}
+
+func TestImageBundleOverSSH(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	hosts := startHosts(t, []testhosts.Spec{{Name: "jeju-1"}})
+	s := &hostStack{t: t, hosts: hosts, engine: testhosts.NewEngine(), stackFile: "Pulumi.xgen-jeju.yaml",
+		artifacts: standInArtifacts(t, hostsVersion), servers: []string{"jeju-1"}, hostKeyFor: map[string]string{}}
+	run := func(cmd string) string {
+		t.Helper()
+		out, err := hosts.Run(ctx, "jeju-1", cmd)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+
+	// The site's images, as `images bundle` would write them, plus one extra image.
+	config, secretKeys := s.config()
+	site, err := sites.Parse("xgen-jeju", config, secretKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := site.Images()
+	if err != nil {
+		t.Fatal(err)
+	}
+	builds := map[string]string{}
+	var wanted []bundle.Image
+	for _, im := range list {
+		if im.Runtime == sites.RuntimeCluster {
+			builds[im.Ref] = "1"
+			wanted = append(wanted, bundle.Image{Ref: im.Ref, For: im.For, Runtime: im.Runtime})
+		}
+	}
+	extra := bundle.Image{Ref: "registry.example.com/tools/debug:1", For: "debug", Runtime: sites.RuntimeCluster}
+	builds[extra.Ref] = "1"
+	// Rewritten in place, as an operator rewrites the bundle directory the stack names.
+	dir := t.TempDir()
+	writeBundle := func(images []bundle.Image) string {
+		if _, err := bundle.Write(ctx, dir, "xgen-jeju", images, archiveCopier{builds}, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	s.imageBundle = writeBundle(append(slices.Clone(wanted), extra))
+
+	// 1. Bare host → K3s → every image imported before the node takes pods.
+	res, err := s.up(ctx)
+	if err != nil {
+		t.Fatalf("first up: %v", err)
+	}
+	var uploads int
+	for _, op := range res.Ops {
+		if strings.HasPrefix(op.Name, "image-jeju-1-") {
+			uploads++
+		}
+	}
+	if uploads != len(wanted)+1 || !slices.Contains(opNames(res.Ops), "create images-jeju-1") {
+		t.Fatalf("first up: %d image uploads, want %d; ops %v", uploads, len(wanted)+1, opNames(res.Ops))
+	}
+	imported := run("sudo -n cat /var/log/k3s-ctr.log")
+	for _, im := range append(slices.Clone(wanted), extra) {
+		if !strings.Contains(imported, " "+im.Ref+"\n") && !strings.HasSuffix(imported, " "+im.Ref) {
+			t.Errorf("containerd did not import %s:\n%s", im.Ref, imported)
+		}
+	}
+	if files := run("ls /var/lib/rancher/k3s/agent/images/ | grep -c '^xgen-.*\\.tar$'"); files != "7" {
+		t.Errorf("%s bundle files in the images directory, want 7", files)
+	}
+	if left := run("ls /var/tmp | grep -c 'xgen-k3s-.*-xgen-' || true"); left != "0" {
+		t.Errorf("%s staged uploads left in /var/tmp", left)
+	}
+	// The images step runs between the install and the uncordon.
+	names := opNames(res.Ops)
+	if i, j, k := slices.Index(names, "create install-jeju-1"), slices.Index(names, "create images-jeju-1"), slices.Index(names, "create uncordon-jeju-1"); !(i < j && j < k) {
+		t.Errorf("install %d, images %d, uncordon %d: want that order", i, j, k)
+	}
+
+	// 2. Converged: nothing runs, nothing is uploaded again.
+	res, err = s.up(ctx)
+	if err != nil || len(res.Ops) != 0 {
+		t.Fatalf("second up: %v, ran %v", err, opNames(res.Ops))
+	}
+
+	// 3. A new build of one image, the extra image gone: only that upload and the import
+	// step run; the one image is imported, the extra file removed.
+	core := wanted[slices.IndexFunc(wanted, func(im bundle.Image) bool { return im.For == "xgen-core" })]
+	builds[core.Ref] = "2"
+	s.imageBundle = writeBundle(wanted)
+	before := strings.Count(run("sudo -n cat /var/log/k3s-ctr.log"), "\n")
+	res, err = s.up(ctx)
+	if err != nil {
+		t.Fatalf("new build: %v", err)
+	}
+	for _, op := range res.Ops {
+		switch {
+		case op.Name == "images-jeju-1", strings.HasPrefix(op.Name, "image-jeju-1-") && strings.Contains(op.Name, "xgen-core"):
+		case strings.HasPrefix(op.Name, "image-jeju-1-") && strings.Contains(op.Name, "debug") && op.Verb == "delete":
+		default:
+			t.Errorf("a new build of xgen-core ran %s %s", op.Verb, op.Name)
+		}
+	}
+	log := strings.Split(run("sudo -n cat /var/log/k3s-ctr.log"), "\n")
+	if got := log[before+1:]; len(got) != 1 || !strings.HasSuffix(got[0], " "+core.Ref) {
+		t.Errorf("after the new build containerd imported %v, want only %s", got, core.Ref)
+	}
+	if files := run("ls /var/lib/rancher/k3s/agent/images/"); strings.Contains(files, "debug") {
+		t.Errorf("the image that left the bundle is still in the images directory:\n%s", files)
+	}
+}

@@ -1,0 +1,135 @@
+package sites
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"xgen-infra/images/bundle"
+)
+
+// Where an image is loaded on the site's hosts.
+const (
+	// RuntimeCluster images run in the cluster: on a K3s site containerd on every node
+	// imports them from /var/lib/rancher/k3s/agent/images/.
+	RuntimeCluster = "cluster"
+	// RuntimeDocker images run in the compose project: `docker load` on the compose host.
+	RuntimeDocker = "docker"
+)
+
+// SiteImage is one image a site needs.
+type SiteImage struct {
+	// Ref is the image reference as deployed (registry/path:tag).
+	Ref string
+	// For names what runs it: a service, an add-on release, an infra service, or "k3s".
+	For string
+	// Runtime is RuntimeCluster or RuntimeDocker.
+	Runtime string
+}
+
+// K3sImagesList is the K3s release file that lists the images of its air-gap tarball.
+const K3sImagesList = "k3s-images.txt"
+
+// Images lists every image the site runs, and only those: the services the site runs (a
+// service it does not run is never listed: the xgen-jeju incident), the cluster add-ons, the
+// compose project's services, and K3s' own images when the air-gapped artifacts carry the
+// release's k3s-images.txt. Order: services, add-ons, K3s, infra.
+func (s *Site) Images() ([]SiteImage, error) {
+	var out []SiteImage
+	for _, svc := range s.Services {
+		out = append(out, SiteImage{Ref: svc.Image, For: svc.Name, Runtime: RuntimeCluster})
+	}
+	c := &s.Config
+	if c.IstioEnabled() {
+		is := c.Cluster.Addons.Istio
+		out = append(out,
+			SiteImage{Ref: is.Hub + "/pilot:" + is.Version, For: "istiod", Runtime: RuntimeCluster},
+			SiteImage{Ref: is.Hub + "/proxyv2:" + is.Version, For: "istio-ingressgateway", Runtime: RuntimeCluster})
+	}
+	if c.Cluster != nil && c.Cluster.K3s.Install == "airgapped" && c.Cluster.K3s.Artifacts != "" {
+		refs, err := readImageList(filepath.Join(c.Cluster.K3s.Artifacts, K3sImagesList))
+		if err != nil && !os.IsNotExist(err) {
+			return nil, err
+		}
+		for _, ref := range refs {
+			out = append(out, SiteImage{Ref: ref, For: "k3s", Runtime: RuntimeCluster})
+		}
+	}
+	if cc := c.Infra.Compose; cc != nil && cc.Services != nil {
+		sv := cc.Services
+		if sv.Postgres != nil {
+			out = append(out, SiteImage{Ref: sv.Postgres.Image, For: "postgres", Runtime: RuntimeDocker})
+		}
+		if sv.Redis != nil {
+			out = append(out, SiteImage{Ref: sv.Redis.Image, For: "redis", Runtime: RuntimeDocker})
+		}
+		if sv.Qdrant != nil {
+			out = append(out, SiteImage{Ref: sv.Qdrant.Image, For: "qdrant", Runtime: RuntimeDocker})
+		}
+		if sv.MinIO != nil {
+			out = append(out,
+				SiteImage{Ref: sv.MinIO.Image, For: "minio", Runtime: RuntimeDocker},
+				SiteImage{Ref: sv.MinIO.InitImage, For: "minio-init", Runtime: RuntimeDocker})
+		}
+	}
+	return out, nil
+}
+
+// readImageList reads one image reference per line (blank lines and # comments skipped).
+func readImageList(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return out, sc.Err()
+}
+
+// readImageBundle reads cluster.k3s.imageBundle (every file checked against its digest) and
+// checks that it holds every cluster image of the site: a node must never have to pull.
+func readImageBundle(s *Site) (*bundle.Manifest, Problems) {
+	cl := s.Config.Cluster
+	if cl == nil || cl.K3s.ImageBundle == "" {
+		return nil, nil
+	}
+	p := &problemList{prefix: SiteKey}
+	dir := cl.K3s.ImageBundle
+	m, err := bundle.Read(dir)
+	if err != nil {
+		p.add("cluster.k3s.imageBundle", dir, "is not a usable image bundle (%v); write it again with `go run ./cmd/images bundle --stack %s --out %s`", err, s.Name, dir)
+		return nil, p.list
+	}
+	have := map[string]bool{}
+	for _, im := range m.Images {
+		if im.Runtime == RuntimeCluster {
+			have[im.Ref] = true
+		}
+	}
+	want, err := s.Images()
+	if err != nil {
+		p.add("cluster.k3s.imageBundle", dir, "%v", err)
+		return nil, p.list
+	}
+	var missing []string
+	for _, im := range want {
+		if im.Runtime == RuntimeCluster && !have[im.Ref] {
+			missing = append(missing, fmt.Sprintf("%s (for %s)", im.Ref, im.For))
+		}
+	}
+	if len(missing) > 0 {
+		p.add("cluster.k3s.imageBundle", dir, "lacks %s; write it again with `go run ./cmd/images bundle --stack %s --out %s`",
+			strings.Join(missing, ", "), s.Name, dir)
+	}
+	return m, p.list
+}
