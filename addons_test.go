@@ -245,3 +245,58 @@ func applyRelease(ctx context.Context, t *testing.T, c *harness.Cluster, cr char
 		t.Fatalf("%s: %v", cr.Release, err)
 	}
 }
+
+// TestRegistryAddonOnTheCluster: the site registry add-on applies with strict validation and
+// becomes Available on its volume (a static volume here, standing in for K3s' local-path
+// provisioner), on node port 30500; every node's registries.yaml lets it pull from there.
+func TestRegistryAddonOnTheCluster(t *testing.T) {
+	toolsDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := harness.Start(ctx, harness.Options{ToolsDir: toolsDir(t), Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	rec, err := runStack("Pulumi.xgen.yaml", func(site map[string]any) {
+		withRehearsalHost(site)
+		site["cluster"].(map[string]any)["addons"] = map[string]any{"registry": map[string]any{"enabled": true}}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := rec.KubernetesObjects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var registry []map[string]any
+	for _, o := range objs {
+		if o.Namespace == "xgen-registry" || (o.Kind == "Namespace" && o.Name == "xgen-registry") {
+			registry = append(registry, o.Body)
+		}
+	}
+	if len(registry) != 4 {
+		t.Fatalf("%d registry objects, want the namespace, volume claim, Deployment and Service", len(registry))
+	}
+	pv := map[string]any{"apiVersion": "v1", "kind": "PersistentVolume", "metadata": map[string]any{"name": "local-path-registry"},
+		"spec": map[string]any{"capacity": map[string]any{"storage": "50Gi"}, "accessModes": []any{"ReadWriteOnce"},
+			"storageClassName": "local-path", "hostPath": map[string]any{"path": "/var/lib/rancher/k3s/storage/registry"}}}
+	if _, err := c.Apply(ctx, append([]map[string]any{pv}, registry...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitAvailable(ctx, "xgen-registry", []string{"registry"}, 90*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := c.Client.CoreV1().Services("xgen-registry").Get(ctx, "registry", metav1.GetOptions{})
+	if err != nil || svc.Spec.Ports[0].NodePort != 30500 {
+		t.Fatalf("registry Service: %v %v", svc, err)
+	}
+	reg, ok := rec.Find("command:remote:Command", "registries-xgen-gpu-1")
+	if !ok {
+		t.Fatal("no registries.yaml command")
+	}
+	in, _ := reg.PlainInputs()
+	if stdin, _ := in["stdin"].(string); !strings.Contains(stdin, "localhost:30500:\n        endpoint:\n            - http://localhost:30500\n") {
+		t.Errorf("registries.yaml does not let the node pull from the add-on:\n%s", stdin)
+	}
+}

@@ -49,6 +49,9 @@ type K3sClusterArgs struct {
 	UninstallOnDestroy bool
 	// Registry, when set, is written to registries.yaml on every host.
 	Registry *RegistryLogin
+	// LocalRegistryPort, when set, is the node port of the site registry add-on:
+	// registries.yaml lets every node pull localhost:<port>/... over plain HTTP.
+	LocalRegistryPort int
 	// ImageBundle are image tarballs (docker-archive) every node imports after its
 	// install, before pods come back on it: a closed network needs no registry. Each is
 	// uploaded once (re-uploaded only when its digest changes). Default none.
@@ -100,6 +103,8 @@ type K3sHost struct {
 type RegistryLogin struct {
 	Server, Username string
 	Password         pulumi.StringInput
+	// PlainHTTP pulls Server over http (a registry without TLS in a closed network).
+	PlainHTTP bool
 }
 
 // K3sCluster is K3s installed on the site's hosts.
@@ -375,11 +380,17 @@ func (b *clusterBuilder) files(hp hostPlan, marker pulumi.Resource) ([]pulumi.Re
 		}
 		out = append(out, tok)
 	}
-	if r := a.Registry; r != nil {
-		content := pulumi.String(k3s.Registries(r.Server, "", "")).ToStringOutput()
-		if r.Username != "" {
+	if r := a.Registry; r != nil || a.LocalRegistryPort != 0 {
+		file := k3s.Registries{LocalPort: a.LocalRegistryPort}
+		if r != nil {
+			file.Registry, file.PlainHTTP, file.Username = r.Server, r.PlainHTTP, r.Username
+		}
+		content := pulumi.String(file.YAML()).ToStringOutput()
+		if r != nil && r.Username != "" {
 			content = pulumi.ToSecret(r.Password.ToStringOutput().ApplyT(func(pw string) string {
-				return k3s.Registries(r.Server, r.Username, pw)
+				withLogin := file
+				withLogin.Password = pw
+				return withLogin.YAML()
 			})).(pulumi.StringOutput)
 		}
 		reg, err := b.command("registries-"+h.Name, h, remote.CommandArgs{
@@ -508,6 +519,12 @@ func (b *clusterBuilder) configDigest(hp hostPlan) string {
 	parts := []string{b.nodeConfig(hp).YAML()}
 	if r := b.args.Registry; r != nil {
 		parts = append(parts, r.Server, r.Username)
+		if r.PlainHTTP { // only when set: a converged site's digest (and K3s) stays as it is
+			parts = append(parts, "plain-http")
+		}
+	}
+	if p := b.args.LocalRegistryPort; p != 0 {
+		parts = append(parts, "local-registry:"+strconv.Itoa(p))
 	}
 	return digest(parts...)
 }

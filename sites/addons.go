@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // AddonsConfig lists what the program installs into the cluster it made (site.cluster), as
@@ -15,6 +18,31 @@ type AddonsConfig struct {
 	// ingress.type is istio, the site's environment has a domain and no
 	// ingress.sharedGateway is named (a site reached by IP needs no gateway).
 	Istio *IstioConfig `json:"istio,omitempty"`
+	// Registry runs a registry in the cluster on a node port (the seeds' localhost:30500),
+	// wired into every node's registries.yaml. Default off.
+	Registry *RegistryAddonConfig `json:"registry,omitempty"`
+}
+
+// RegistryAddonConfig is the site registry add-on (`cluster.addons.registry`). Images pushed
+// to it are pulled by every node as localhost:<nodePort>/<path>:<tag>: set image.registry to
+// "localhost:<nodePort>" to deploy from it.
+type RegistryAddonConfig struct {
+	// Enabled runs it. Default false.
+	Enabled bool `json:"enabled,omitempty"`
+	// Image of the registry. Default DefaultRegistryAddonImage.
+	Image string `json:"image,omitempty"`
+	// NodePort it listens on, on every node. Default 30500.
+	NodePort int `json:"nodePort,omitempty"`
+	// Storage is the size of its volume. Default "50Gi".
+	Storage string `json:"storage,omitempty"`
+	// StorageClass of the volume. Default "local-path" (K3s' local storage: the data stays on
+	// the node the registry first ran on).
+	StorageClass string `json:"storageClass,omitempty"`
+	// Namespace of the registry. Default "xgen-registry".
+	Namespace string `json:"namespace,omitempty"`
+	// RemoveDataOnDestroy lets `pulumi destroy` delete the volume (and the namespace).
+	// Default false: both are left in the cluster.
+	RemoveDataOnDestroy bool `json:"removeDataOnDestroy,omitempty"`
 }
 
 // IstioConfig is the Istio add-on (`cluster.addons.istio`).
@@ -49,6 +77,20 @@ type IstioGatewayConfig struct {
 	HTTPSNodePort int `json:"httpsNodePort,omitempty"`
 	// Replicas of the gateway. Default 1.
 	Replicas int `json:"replicas,omitempty"`
+}
+
+// Registry add-on defaults.
+const (
+	DefaultRegistryAddonImage     = "registry:2.8.3"
+	DefaultRegistryAddonNodePort  = 30500
+	DefaultRegistryAddonStorage   = "50Gi"
+	DefaultRegistryAddonClass     = "local-path"
+	DefaultRegistryAddonNamespace = "xgen-registry"
+)
+
+// RegistryAddonEnabled says whether the site runs the registry add-on (after SetDefaults).
+func (c *Config) RegistryAddonEnabled() bool {
+	return c.Cluster != nil && c.Cluster.Addons.Registry != nil && c.Cluster.Addons.Registry.Enabled
 }
 
 // Istio add-on defaults.
@@ -104,10 +146,18 @@ func setAddonDefaults(c *Config) {
 		setInt(&g.HTTPSNodePort, DefaultIstioHTTPSNodePort)
 	}
 	setInt(&g.Replicas, 1)
+	if r := a.Registry; r != nil && r.Enabled {
+		setString(&r.Image, DefaultRegistryAddonImage)
+		setInt(&r.NodePort, DefaultRegistryAddonNodePort)
+		setString(&r.Storage, DefaultRegistryAddonStorage)
+		setString(&r.StorageClass, DefaultRegistryAddonClass)
+		setString(&r.Namespace, DefaultRegistryAddonNamespace)
+	}
 }
 
 // validateAddons reports every problem of cluster.addons.
 func validateAddons(p *problemList, c *Config) {
+	validateRegistryAddon(p, c)
 	if c.Cluster == nil || c.Cluster.Addons.Istio == nil || !*c.Cluster.Addons.Istio.Enabled {
 		return
 	}
@@ -198,4 +248,42 @@ func (is *IstioConfig) IstioChart(release string) IstioChartRef {
 		return IstioChartRef{Chart: name, Repo: is.Charts, Version: is.Version}
 	}
 	return IstioChartRef{Chart: filepath.Join(is.Charts, IstioChartDirs[release])}
+}
+
+func validateRegistryAddon(p *problemList, c *Config) {
+	if !c.RegistryAddonEnabled() {
+		return
+	}
+	r := c.Cluster.Addons.Registry
+	const k = "cluster.addons.registry"
+	if !pinnedImage.MatchString(r.Image) || strings.HasSuffix(r.Image, ":latest") {
+		p.add(k+".image", r.Image, "must be an image with a pinned tag or digest, e.g. %q", DefaultRegistryAddonImage)
+	}
+	if r.NodePort < 30000 || r.NodePort > 32767 {
+		p.add(k+".nodePort", r.NodePort, "must be a node port from 30000 to 32767")
+	}
+	taken := map[int]string{}
+	if c.Environments[c.Environment].Domain == "" && c.Ingress.Type != "none" && c.Ingress.ExposeType == "NodePort" && c.Ingress.NodePort != nil {
+		taken[*c.Ingress.NodePort] = "ingress.nodePort"
+	}
+	if is := c.Cluster.Addons.Istio; is != nil && *is.Enabled && is.Gateway.ServiceType == "NodePort" {
+		taken[is.Gateway.HTTPNodePort] = "cluster.addons.istio.gateway.httpNodePort"
+		taken[is.Gateway.HTTPSNodePort] = "cluster.addons.istio.gateway.httpsNodePort"
+	}
+	if other, ok := taken[r.NodePort]; ok {
+		p.add(k+".nodePort", r.NodePort, "is also %s; give the registry its own node port", other)
+	}
+	if q, err := resource.ParseQuantity(r.Storage); err != nil || q.Sign() <= 0 {
+		p.add(k+".storage", r.Storage, "must be a size like \"50Gi\"")
+	}
+	if !dnsSubdomain.MatchString(r.StorageClass) {
+		p.add(k+".storageClass", r.StorageClass, "must be a StorageClass name")
+	} else if r.StorageClass == DefaultRegistryAddonClass && slices.Contains(c.Cluster.Disable, "local-storage") {
+		p.add(k+".storageClass", r.StorageClass, "is K3s' local storage, which cluster.disable removes; name another StorageClass or keep local-storage")
+	}
+	if !dnsLabel.MatchString(r.Namespace) {
+		p.add(k+".namespace", r.Namespace, "must be a namespace name (a lowercase DNS label)")
+	} else if r.Namespace == c.Namespace || r.Namespace == c.Infra.Namespace {
+		p.add(k+".namespace", r.Namespace, "is also the site's or the infra's namespace; give the registry its own (default %q)", DefaultRegistryAddonNamespace)
+	}
 }

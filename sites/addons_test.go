@@ -125,3 +125,43 @@ func TestAddonsBogusFieldFixture(t *testing.T) {
 		t.Errorf("a misspelt add-on field: %v", err)
 	}
 }
+
+func TestRegistryAddonDefaults(t *testing.T) {
+	off := mustParse(t, istioSite(""))
+	if off.Config.RegistryAddonEnabled() {
+		t.Error("the registry add-on runs without being asked for")
+	}
+	r := mustParse(t, istioSite("  addons: {registry: {enabled: true}}\n")).Config.Cluster.Addons.Registry
+	if r.Image != DefaultRegistryAddonImage || r.NodePort != 30500 || r.Storage != "50Gi" || r.StorageClass != "local-path" ||
+		r.Namespace != "xgen-registry" || r.RemoveDataOnDestroy {
+		t.Errorf("defaults: %+v", r)
+	}
+}
+
+func TestBadRegistryAddonConfigs(t *testing.T) {
+	on := func(fields string) string { return istioSite("  addons: {registry: {enabled: true" + fields + "}}\n") }
+	cases := []struct{ name, site, key, want string }{
+		{"latest image", on(", image: 'registry:latest'"), "site.cluster.addons.registry.image", "pinned tag"},
+		{"untagged image", on(", image: registry"), "site.cluster.addons.registry.image", "pinned tag"},
+		{"node port range", on(", nodePort: 5000"), "site.cluster.addons.registry.nodePort", "30000 to 32767"},
+		{"node port of the frontend", clusterSite(oneServer + "  addons: {registry: {enabled: true, nodePort: 30080}}\n"), "site.cluster.addons.registry.nodePort", "is also ingress.nodePort"},
+		{"node port of the gateway", istioSite("  addons: {registry: {enabled: true, nodePort: 31080}, istio: {gateway: {serviceType: NodePort}}}\n"), "site.cluster.addons.registry.nodePort", "httpNodePort"},
+		{"storage", on(", storage: fifty"), "site.cluster.addons.registry.storage", "a size like"},
+		{"local storage disabled", istioSite("  disable: [local-storage]\n  addons: {registry: {enabled: true}}\n"), "site.cluster.addons.registry.storageClass", "cluster.disable removes"},
+		{"namespace of the infra", on(", namespace: xgen-system"), "site.cluster.addons.registry.namespace", "its own"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseSite(t, tc.site)
+			if err == nil {
+				t.Fatal("bad config accepted")
+			}
+			for _, p := range err.(Problems) {
+				if p.Key == "xgen-infra:"+tc.key && strings.Contains(p.String(), tc.want) {
+					return
+				}
+			}
+			t.Errorf("no problem at xgen-infra:%s containing %q; got:\n%v", tc.key, tc.want, err)
+		})
+	}
+}

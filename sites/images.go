@@ -48,6 +48,9 @@ func (s *Site) Images() ([]SiteImage, error) {
 			SiteImage{Ref: is.Hub + "/pilot:" + is.Version, For: "istiod", Runtime: RuntimeCluster},
 			SiteImage{Ref: is.Hub + "/proxyv2:" + is.Version, For: "istio-ingressgateway", Runtime: RuntimeCluster})
 	}
+	if c.RegistryAddonEnabled() {
+		out = append(out, SiteImage{Ref: c.Cluster.Addons.Registry.Image, For: "registry", Runtime: RuntimeCluster})
+	}
 	if c.Cluster != nil && c.Cluster.K3s.Install == "airgapped" && c.Cluster.K3s.Artifacts != "" {
 		refs, err := readImageList(filepath.Join(c.Cluster.K3s.Artifacts, K3sImagesList))
 		if err != nil && !os.IsNotExist(err) {

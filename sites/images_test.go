@@ -89,3 +89,25 @@ func TestImageBundleOnlyAirgapped(t *testing.T) {
 		t.Errorf("a bundle on an online install: %v", err)
 	}
 }
+
+// The add-ons' images are the site's too: Istio's two, the registry's.
+func TestAddonImagesAreListed(t *testing.T) {
+	site := mustParse(t, istioSite("  addons: {registry: {enabled: true}, istio: {hub: '10.0.0.11:30500/istio', version: 1.31.2}}\n"))
+	list, err := site.Images()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, im := range list {
+		got[im.For] = im.Ref + " " + im.Runtime
+	}
+	for forWhat, want := range map[string]string{
+		"istiod":               "10.0.0.11:30500/istio/pilot:1.31.2 cluster",
+		"istio-ingressgateway": "10.0.0.11:30500/istio/proxyv2:1.31.2 cluster",
+		"registry":             DefaultRegistryAddonImage + " cluster",
+	} {
+		if got[forWhat] != want {
+			t.Errorf("%s: %q, want %q", forWhat, got[forWhat], want)
+		}
+	}
+}

@@ -171,7 +171,20 @@ func Program(ctx *pulumi.Context) error {
 		images[svc.Name] = pulumi.String(svc.Image)
 	}
 
-	// Add-ons: the mesh the site's Gateway binds to, on a cluster the program made.
+	// Add-ons: the site registry (every node pulls localhost:<port>/...), and the mesh the
+	// site's Gateway binds to, on a cluster the program made.
+	addons := pulumi.Map{}
+	if site.Config.RegistryAddonEnabled() {
+		r := site.Config.Cluster.Addons.Registry
+		reg, err := components.NewSiteRegistry(ctx, "registry", components.SiteRegistryArgs{
+			Image: r.Image, NodePort: r.NodePort, Storage: r.Storage, StorageClass: r.StorageClass,
+			Namespace: r.Namespace, RemoveDataOnDestroy: r.RemoveDataOnDestroy,
+		}, k8s)
+		if err != nil {
+			return fmt.Errorf("site %s: %w", site.Name, err)
+		}
+		addons["registry"] = pulumi.Map{"endpoint": reg.Endpoint}
+	}
 	ingressDeps := []pulumi.Resource{ns}
 	if site.Config.IstioEnabled() {
 		istio, err := components.NewIstio(ctx, "istio", istioArgs(site), k8s)
@@ -179,9 +192,12 @@ func Program(ctx *pulumi.Context) error {
 			return fmt.Errorf("site %s: %w", site.Name, err)
 		}
 		ingressDeps = append(ingressDeps, istio)
-		ctx.Export("addons", pulumi.Map{"istio": pulumi.Map{
+		addons["istio"] = pulumi.Map{
 			"version": istio.Version, "namespace": istio.Namespace, "gatewayService": istio.GatewayService,
-		}})
+		}
+	}
+	if len(addons) > 0 {
+		ctx.Export("addons", addons)
 	}
 
 	ingress, err := components.NewIstioIngress(ctx, site.Config.Project, ingressArgs(site), k8s,
@@ -341,7 +357,10 @@ func k3sCluster(ctx *pulumi.Context, site *sites.Site, cfg *config.Config) (*com
 		args.Agents = append(args.Agents, k3sHost(h))
 	}
 	im := site.Config.Image
-	args.Registry = &components.RegistryLogin{Server: im.Registry, Username: im.RegistryUsername}
+	args.Registry = &components.RegistryLogin{Server: im.Registry, Username: im.RegistryUsername, PlainHTTP: im.RegistryPlainHTTP}
+	if site.Config.RegistryAddonEnabled() {
+		args.LocalRegistryPort = cl.Addons.Registry.NodePort
+	}
 	if im.RegistryUsername != "" {
 		args.Registry.Password = cfg.RequireSecret("registryPassword")
 	}

@@ -216,9 +216,23 @@ func (c NodeConfig) YAML() string {
 	return "# Written by xgen-infra from the site's cluster config; edits here are overwritten.\n" + string(out)
 }
 
-// Registries renders registries.yaml for the site registry: a mirror entry, and the login
-// when username is set (password is then a secret: the file goes through standard input).
-func Registries(registry, username, password string) string {
+// Registries is registries.yaml: the site registry (with its login when Username is set;
+// the Password is then a secret and the file goes through standard input), and the site
+// registry add-on in the cluster, which every node reaches on localhost at LocalPort.
+type Registries struct {
+	// Registry is the site registry host ("docker.x2bee.com", "10.0.0.5:5000"); PlainHTTP
+	// pulls it over http.
+	Registry  string
+	PlainHTTP bool
+	// Username and Password log in to Registry.
+	Username, Password string
+	// LocalPort, when set, is the registry add-on's node port: images named
+	// localhost:<port>/... are pulled from the node itself, over plain HTTP.
+	LocalPort int
+}
+
+// YAML renders the file.
+func (r Registries) YAML() string {
 	type auth struct {
 		Username string `yaml:"username"`
 		Password string `yaml:"password"`
@@ -232,9 +246,20 @@ func Registries(registry, username, password string) string {
 	doc := struct {
 		Mirrors map[string]mirror `yaml:"mirrors"`
 		Configs map[string]cfg    `yaml:"configs,omitempty"`
-	}{Mirrors: map[string]mirror{registry: {Endpoint: []string{"https://" + registry}}}}
-	if username != "" {
-		doc.Configs = map[string]cfg{registry: {Auth: &auth{Username: username, Password: password}}}
+	}{Mirrors: map[string]mirror{}}
+	if r.Registry != "" {
+		scheme := "https://"
+		if r.PlainHTTP {
+			scheme = "http://"
+		}
+		doc.Mirrors[r.Registry] = mirror{Endpoint: []string{scheme + r.Registry}}
+		if r.Username != "" {
+			doc.Configs = map[string]cfg{r.Registry: {Auth: &auth{Username: r.Username, Password: r.Password}}}
+		}
+	}
+	if r.LocalPort != 0 {
+		local := fmt.Sprintf("localhost:%d", r.LocalPort)
+		doc.Mirrors[local] = mirror{Endpoint: []string{"http://" + local}}
 	}
 	out, err := yaml.Marshal(doc)
 	if err != nil {

@@ -94,13 +94,24 @@ token-file: /etc/rancher/k3s/token
 }
 
 func TestRegistries(t *testing.T) {
-	want := "mirrors:\n    docker.x2bee.com:\n        endpoint:\n            - https://docker.x2bee.com\n"
-	if got := Registries("docker.x2bee.com", "", ""); got != want {
-		t.Errorf("without login:\n%s", got)
+	cases := []struct {
+		name string
+		in   Registries
+		want string
+	}{
+		{"site registry", Registries{Registry: "docker.x2bee.com"},
+			"mirrors:\n    docker.x2bee.com:\n        endpoint:\n            - https://docker.x2bee.com\n"},
+		{"with login", Registries{Registry: "docker.x2bee.com", Username: "ci", Password: "pw"},
+			"mirrors:\n    docker.x2bee.com:\n        endpoint:\n            - https://docker.x2bee.com\nconfigs:\n    docker.x2bee.com:\n        auth:\n            username: ci\n            password: pw\n"},
+		{"plain HTTP", Registries{Registry: "10.100.1.65:5000", PlainHTTP: true},
+			"mirrors:\n    10.100.1.65:5000:\n        endpoint:\n            - http://10.100.1.65:5000\n"},
+		{"and the add-on", Registries{Registry: "docker.x2bee.com", LocalPort: 30500},
+			"mirrors:\n    docker.x2bee.com:\n        endpoint:\n            - https://docker.x2bee.com\n    localhost:30500:\n        endpoint:\n            - http://localhost:30500\n"},
 	}
-	got := Registries("docker.x2bee.com", "ci", "pw")
-	if !strings.Contains(got, "configs:\n    docker.x2bee.com:\n        auth:\n            username: ci\n            password: pw\n") {
-		t.Errorf("with login:\n%s", got)
+	for _, tc := range cases {
+		if got := tc.in.YAML(); got != tc.want {
+			t.Errorf("%s:\n%s\nwant:\n%s", tc.name, got, tc.want)
+		}
 	}
 }
 
