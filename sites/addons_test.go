@@ -78,7 +78,7 @@ func TestIstioLocalCharts(t *testing.T) {
 }
 
 func TestBadIstioConfigs(t *testing.T) {
-	cases := []struct{ name, site, key, want string }{
+	cases := []badConfig{
 		{"with traefik", "ingress: {type: traefik}\n" + istioSite("  addons: {istio: {enabled: true}}\n"), "site.cluster.addons.istio.enabled", "ingress.type is \"traefik\""},
 		{"with a shared gateway", "ingress: {sharedGateway: istio-system/shared}\n" + istioSite("  addons: {istio: {enabled: true}}\n"), "site.cluster.addons.istio.enabled", "someone else's"},
 		{"version", istioSite("  addons: {istio: {version: latest}}\n"), "site.cluster.addons.istio.version", "Istio release like \"1.31.1\""},
@@ -95,24 +95,7 @@ func TestBadIstioConfigs(t *testing.T) {
 		{"same node ports", istioSite("  addons: {istio: {gateway: {serviceType: NodePort, httpNodePort: 30100, httpsNodePort: 30100}}}\n"), "site.cluster.addons.istio.gateway.httpsNodePort", "their own node ports"},
 		{"replicas", istioSite("  addons: {istio: {gateway: {replicas: 50}}}\n"), "site.cluster.addons.istio.gateway.replicas", "1 to 10"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseSite(t, tc.site)
-			if err == nil {
-				t.Fatal("bad config accepted")
-			}
-			probs, ok := err.(Problems)
-			if !ok {
-				t.Fatalf("not a list of problems: %v", err)
-			}
-			for _, p := range probs {
-				if p.Key == "xgen-infra:"+tc.key && strings.Contains(p.String(), tc.want) {
-					return
-				}
-			}
-			t.Errorf("no problem at xgen-infra:%s containing %q; got:\n%v", tc.key, tc.want, err)
-		})
-	}
+	checkBadConfigs(t, cases)
 }
 
 func TestAddonsBogusFieldFixture(t *testing.T) {
@@ -140,7 +123,7 @@ func TestRegistryAddonDefaults(t *testing.T) {
 
 func TestBadRegistryAddonConfigs(t *testing.T) {
 	on := func(fields string) string { return istioSite("  addons: {registry: {enabled: true" + fields + "}}\n") }
-	cases := []struct{ name, site, key, want string }{
+	cases := []badConfig{
 		{"latest image", on(", image: 'registry:latest'"), "site.cluster.addons.registry.image", "pinned tag"},
 		{"untagged image", on(", image: registry"), "site.cluster.addons.registry.image", "pinned tag"},
 		{"node port range", on(", nodePort: 5000"), "site.cluster.addons.registry.nodePort", "30000 to 32767"},
@@ -150,18 +133,5 @@ func TestBadRegistryAddonConfigs(t *testing.T) {
 		{"local storage disabled", istioSite("  disable: [local-storage]\n  addons: {registry: {enabled: true}}\n"), "site.cluster.addons.registry.storageClass", "cluster.disable removes"},
 		{"namespace of the infra", on(", namespace: xgen-system"), "site.cluster.addons.registry.namespace", "its own"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseSite(t, tc.site)
-			if err == nil {
-				t.Fatal("bad config accepted")
-			}
-			for _, p := range err.(Problems) {
-				if p.Key == "xgen-infra:"+tc.key && strings.Contains(p.String(), tc.want) {
-					return
-				}
-			}
-			t.Errorf("no problem at xgen-infra:%s containing %q; got:\n%v", tc.key, tc.want, err)
-		})
-	}
+	checkBadConfigs(t, cases)
 }

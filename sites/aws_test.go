@@ -41,7 +41,7 @@ func TestAWSDefaultsAndSecrets(t *testing.T) {
 }
 
 func TestBadAWSConfigs(t *testing.T) {
-	cases := []struct{ name, site, key, want string }{
+	cases := []badConfig{
 		{"no region", strings.Replace(awsSite, "region: ap-northeast-2", "profile: ops", 1), "site.aws.region", "is required"},
 		{"region", strings.Replace(awsSite, "ap-northeast-2", "seoul", 1), "site.aws.region", "AWS region code"},
 		{"no bucket name", strings.Replace(awsSite, "documentBucket: acme-docs, ", "", 1), "site.infra.objectStorage.documentBucket", "is required with aws.s3"},
@@ -54,20 +54,7 @@ func TestBadAWSConfigs(t *testing.T) {
 		{"eks and cluster", clusterSite(oneServer) + "aws: {region: ap-northeast-2, eks: {clusterName: acme}}\n", "site.aws.eks", "keep one"},
 		{"eks name", strings.Replace(awsSite, "clusterName: acme", "clusterName: 'acme cluster'", 1), "site.aws.eks.clusterName", "EKS cluster's name"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseSite(t, tc.site)
-			if err == nil {
-				t.Fatal("bad config accepted")
-			}
-			for _, p := range err.(Problems) {
-				if p.Key == "xgen-infra:"+tc.key && strings.Contains(p.String(), tc.want) {
-					return
-				}
-			}
-			t.Errorf("no problem at xgen-infra:%s containing %q; got:\n%v", tc.key, tc.want, err)
-		})
-	}
+	checkBadConfigs(t, cases)
 }
 
 // An AWS key in stack config is refused unless it is a secret, and on a site without aws;

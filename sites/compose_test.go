@@ -89,7 +89,7 @@ func TestComposeSecrets(t *testing.T) {
 }
 
 func TestBadComposeConfigs(t *testing.T) {
-	cases := []struct{ name, site, key, want string }{
+	cases := []badConfig{
 		{"host and address", composeSite("    host: s1\n    address: 10.0.0.50\n"), "site.infra.compose.address", "keep one"},
 		{"unknown host", composeSite("    host: db-1\n"), "site.infra.compose.host", "not a node of site.cluster; use one of s1"},
 		{"no host without cluster", minimalSite + "infra:\n  compose: {}\n", "site.infra.compose.address", "is required without site.cluster"},
@@ -116,24 +116,7 @@ func TestBadComposeConfigs(t *testing.T) {
 		{"backup with nothing to back up", composeSiteInfra("  postgres: {host: 10.0.0.70}\n  qdrant: {host: 10.0.0.70}\n", "    backup: {}\n"), "site.infra.compose.backup", "nothing to back up"},
 		{"ssh on a node", composeSite("    ssh: {user: other}\n"), "site.infra.compose.ssh", "site.cluster.ssh"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseSite(t, tc.site)
-			if err == nil {
-				t.Fatal("bad config accepted")
-			}
-			probs, ok := err.(Problems)
-			if !ok {
-				t.Fatalf("not a list of problems: %v", err)
-			}
-			for _, p := range probs {
-				if p.Key == "xgen-infra:"+tc.key && strings.Contains(p.String(), tc.want) {
-					return
-				}
-			}
-			t.Errorf("no problem at xgen-infra:%s containing %q; got:\n%v", tc.key, tc.want, err)
-		})
-	}
+	checkBadConfigs(t, cases)
 }
 
 func TestComposeBogusFieldFixture(t *testing.T) {

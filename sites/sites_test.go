@@ -52,6 +52,32 @@ func parseSite(t *testing.T, siteYAML string) (*Site, error) {
 	return Parse("test", cfg, keys)
 }
 
+// badConfig is one refused site: the key path a problem must name and a fragment of its fix.
+type badConfig struct{ name, site, key, want string }
+
+// checkBadConfigs expects each site refused with a problem at its key containing want.
+func checkBadConfigs(t *testing.T, cases []badConfig) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseSite(t, tc.site)
+			if err == nil {
+				t.Fatal("bad config accepted")
+			}
+			probs, ok := err.(Problems)
+			if !ok {
+				t.Fatalf("not a list of problems: %v", err)
+			}
+			for _, p := range probs {
+				if p.Key == "xgen-infra:"+tc.key && strings.Contains(p.String(), tc.want) {
+					return
+				}
+			}
+			t.Errorf("no problem at xgen-infra:%s containing %q; got:\n%v", tc.key, tc.want, err)
+		})
+	}
+}
+
 func mustParse(t *testing.T, siteYAML string) *Site {
 	t.Helper()
 	site, err := parseSite(t, siteYAML)
