@@ -1,5 +1,6 @@
 # import-images.sh: puts the image bundle's tarballs into K3s' images directory and has
-# containerd import each new one (K3s imports that directory only when it starts). A file
+# containerd import each new one (K3s before v1.31.5 / v1.32.0 imports that directory only
+# when it starts; later releases also watch it, and a second import is harmless). A file
 # already there with the same digest is left alone; bundle files no longer listed are
 # removed from the directory (their images stay in containerd until pruned).
 # In: IMAGES (lines "<sha256> <name> <staged upload>", names xgen-*.tar) READY_TIMEOUT
