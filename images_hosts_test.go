@@ -72,11 +72,18 @@ func TestImageBundleOverSSH(t *testing.T) {
 	}
 	builds := map[string]string{}
 	var wanted []bundle.Image
+	var composeImages []bundle.Image
 	for _, im := range list {
+		builds[im.Ref] = "1"
+		b := bundle.Image{Ref: im.Ref, For: im.For, Runtime: im.Runtime}
 		if im.Runtime == sites.RuntimeCluster {
-			builds[im.Ref] = "1"
-			wanted = append(wanted, bundle.Image{Ref: im.Ref, For: im.For, Runtime: im.Runtime})
+			wanted = append(wanted, b)
+		} else {
+			composeImages = append(composeImages, b)
 		}
+	}
+	if len(composeImages) != 5 {
+		t.Fatalf("%d compose images, want postgres, redis, qdrant, minio and minio's init", len(composeImages))
 	}
 	extra := bundle.Image{Ref: "registry.example.com/tools/debug:1", For: "debug", Runtime: sites.RuntimeCluster}
 	builds[extra.Ref] = "1"
@@ -88,7 +95,7 @@ func TestImageBundleOverSSH(t *testing.T) {
 		}
 		return dir
 	}
-	s.imageBundle = writeBundle(append(slices.Clone(wanted), extra))
+	s.imageBundle = writeBundle(slices.Concat(wanted, composeImages, []bundle.Image{extra}))
 
 	// 1. Bare host → K3s → every image imported before the node takes pods.
 	res, err := s.up(ctx)
@@ -116,6 +123,16 @@ func TestImageBundleOverSSH(t *testing.T) {
 	if left := run("ls /var/tmp | grep -c 'xgen-k3s-.*-xgen-' || true"); left != "0" {
 		t.Errorf("%s staged uploads left in /var/tmp", left)
 	}
+	// The compose host loaded every compose image before the project started.
+	standin := run("sudo -n cat /var/log/docker-standin.log")
+	for _, im := range composeImages {
+		if !strings.Contains(standin, `["load","--input","/var/tmp/xgen-infra-`) || !strings.Contains(standin, bundle.FileName(im.Ref)+`"]`) {
+			t.Errorf("docker did not load %s:\n%s", im.Ref, standin)
+		}
+	}
+	if i, j := strings.Index(standin, `"load"`), strings.Index(standin, `"up","--detach"`); i < 0 || j < i {
+		t.Errorf("the project started before the images were loaded:\n%s", standin)
+	}
 	// The images step runs between the install and the uncordon.
 	names := opNames(res.Ops)
 	if i, j, k := slices.Index(names, "create install-jeju-1"), slices.Index(names, "create images-jeju-1"), slices.Index(names, "create uncordon-jeju-1"); !(i < j && j < k) {
@@ -132,7 +149,7 @@ func TestImageBundleOverSSH(t *testing.T) {
 	// step run; the one image is imported, the extra file removed.
 	core := wanted[slices.IndexFunc(wanted, func(im bundle.Image) bool { return im.For == "xgen-core" })]
 	builds[core.Ref] = "2"
-	s.imageBundle = writeBundle(wanted)
+	s.imageBundle = writeBundle(slices.Concat(wanted, composeImages))
 	before := strings.Count(run("sudo -n cat /var/log/k3s-ctr.log"), "\n")
 	res, err = s.up(ctx)
 	if err != nil {

@@ -33,6 +33,15 @@ type InfraComposeArgs struct {
 	RemoveDataOnDestroy bool
 	// Backup, when set, installs the nightly backup job and timer.
 	Backup *compose.Backup
+	// Images are image tarballs (docker-archive) the host loads before the project starts:
+	// a closed network's compose images. Each is uploaded once (again only when its digest
+	// changes). Default none.
+	Images []ComposeImage
+}
+
+// ComposeImage is one local image tarball, already checked against its digest.
+type ComposeImage struct {
+	Path, SHA256 string
 }
 
 // ComposeHost is the host that runs the project.
@@ -177,10 +186,18 @@ func (c *InfraCompose) build(ctx *pulumi.Context, a InfraComposeArgs) error {
 	if err != nil {
 		return err
 	}
+	upDeps := append(written, envFile)
+	if len(a.Images) > 0 {
+		loaded, err := c.loadImages(ctx, a, conn, project)
+		if err != nil {
+			return err
+		}
+		upDeps = append(upDeps, loaded)
+	}
 	up, err := command("infra-up", remote.CommandArgs{
 		Create:   pulumi.String(spec.Up(host, a.WaitTimeoutSeconds)),
 		Triggers: triggers,
-	}, append(written, envFile)...)
+	}, upDeps...)
 	if err != nil {
 		return err
 	}
@@ -195,6 +212,31 @@ func (c *InfraCompose) build(ctx *pulumi.Context, a InfraComposeArgs) error {
 		}
 	}
 	return nil
+}
+
+// loadImages uploads the bundle's compose images (each to a path named by its digest) and
+// has docker load what this host has not loaded yet.
+func (c *InfraCompose) loadImages(ctx *pulumi.Context, a InfraComposeArgs, conn remote.ConnectionArgs, project pulumi.Resource) (pulumi.Resource, error) {
+	deps := []pulumi.Resource{project}
+	var images []compose.BundleImage
+	for _, im := range a.Images {
+		name := path.Base(im.Path)
+		staged := compose.StagedPath(name, im.SHA256)
+		cp, err := remote.NewCopyToRemote(ctx, "infra-image-"+strings.TrimSuffix(name, ".tar"), &remote.CopyToRemoteArgs{
+			Connection: conn,
+			Source:     pulumi.NewFileAsset(im.Path),
+			RemotePath: pulumi.String(staged),
+			Triggers:   pulumi.Array{pulumi.String(staged)},
+		}, pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{project}))
+		if err != nil {
+			return nil, err
+		}
+		deps = append(deps, cp)
+		images = append(images, compose.BundleImage{Name: name, SHA256: im.SHA256, Staged: staged})
+	}
+	return hostCommand(ctx, c, "infra-images", conn, remote.CommandArgs{
+		Create: pulumi.String(a.Spec.LoadImages(a.Host.Name, images)),
+	}, pulumi.DependsOn(deps))
 }
 
 // generation identifies what a delete script belongs to (see hostscript.Generation): the

@@ -32,6 +32,10 @@ type SiteImage struct {
 // K3sImagesList is the K3s release file that lists the images of its air-gap tarball.
 const K3sImagesList = "k3s-images.txt"
 
+// ForK3s is the For of K3s' own images: the release's air-gap tarball carries them, so a
+// bundle need not.
+const ForK3s = "k3s"
+
 // Images lists every image the site runs, and only those: the services the site runs (a
 // service it does not run is never listed: the xgen-jeju incident), the cluster add-ons, the
 // compose project's services, and K3s' own images when the air-gapped artifacts carry the
@@ -57,7 +61,7 @@ func (s *Site) Images() ([]SiteImage, error) {
 			return nil, err
 		}
 		for _, ref := range refs {
-			out = append(out, SiteImage{Ref: ref, For: "k3s", Runtime: RuntimeCluster})
+			out = append(out, SiteImage{Ref: ref, For: ForK3s, Runtime: RuntimeCluster})
 		}
 	}
 	if cc := c.Infra.Compose; cc != nil && cc.Services != nil {
@@ -100,7 +104,8 @@ func readImageList(path string) ([]string, error) {
 }
 
 // readImageBundle reads cluster.k3s.imageBundle (every file checked against its digest) and
-// checks that it holds every cluster image of the site: a node must never have to pull.
+// checks that it holds every image of the site, the compose project's too: in a closed
+// network nothing can be pulled.
 func readImageBundle(s *Site) (*bundle.Manifest, Problems) {
 	cl := s.Config.Cluster
 	if cl == nil || cl.K3s.ImageBundle == "" {
@@ -115,9 +120,7 @@ func readImageBundle(s *Site) (*bundle.Manifest, Problems) {
 	}
 	have := map[string]bool{}
 	for _, im := range m.Images {
-		if im.Runtime == RuntimeCluster {
-			have[im.Ref] = true
-		}
+		have[im.Runtime+" "+im.Ref] = true
 	}
 	want, err := s.Images()
 	if err != nil {
@@ -126,7 +129,7 @@ func readImageBundle(s *Site) (*bundle.Manifest, Problems) {
 	}
 	var missing []string
 	for _, im := range want {
-		if im.Runtime == RuntimeCluster && !have[im.Ref] {
+		if im.For != ForK3s && !have[im.Runtime+" "+im.Ref] {
 			missing = append(missing, fmt.Sprintf("%s (for %s)", im.Ref, im.For))
 		}
 	}

@@ -111,3 +111,21 @@ func TestAddonImagesAreListed(t *testing.T) {
 		}
 	}
 }
+
+// With a compose project the bundle carries its images too: the host cannot pull them.
+func TestImageBundleMustHoldTheComposeImages(t *testing.T) {
+	dir := t.TempDir()
+	images := []bundle.Image{
+		{Ref: "docker.x2bee.com/xgen/main/xgen-core:latest-amd64", For: "xgen-core", Runtime: RuntimeCluster},
+		{Ref: "docker.x2bee.com/xgen/main/xgen-frontend:latest-amd64", For: "xgen-frontend", Runtime: RuntimeCluster},
+		// The right reference for the wrong place does not count.
+		{Ref: DefaultPostgresImage, For: "postgres", Runtime: RuntimeCluster},
+	}
+	if _, err := bundle.Write(context.Background(), dir, "test", images, refCopier{}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	_, err := parseSite(t, airgappedSite(t, dir)+"infra:\n  compose: {}\n")
+	if err == nil || !strings.Contains(err.Error(), "lacks "+DefaultPostgresImage+" (for postgres), "+DefaultRedisImage+" (for redis)") {
+		t.Errorf("a bundle without the compose images: %v", err)
+	}
+}

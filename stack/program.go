@@ -435,6 +435,15 @@ func infraCompose(ctx *pulumi.Context, site *sites.Site, cfg *config.Config) (*c
 	if b := cc.Backup; b != nil {
 		args.Backup = &compose.Backup{Time: b.Time, RetentionDays: b.RetentionDays, Dir: b.Dir}
 	}
+	// The image bundle's compose images (checked when the site was loaded) go to the host.
+	if m := site.ImageBundle; m != nil {
+		for _, im := range m.Images {
+			if im.Runtime == sites.RuntimeDocker {
+				args.Images = append(args.Images, components.ComposeImage{
+					Path: filepath.Join(c.Cluster.K3s.ImageBundle, filepath.FromSlash(im.File)), SHA256: im.SHA256})
+			}
+		}
+	}
 	return components.NewInfraCompose(ctx, "infra", args)
 }
 

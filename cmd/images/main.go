@@ -95,6 +95,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		var wanted []bundle.Image
 		for _, im := range list {
+			if im.For == sites.ForK3s {
+				continue // in the K3s release's air-gap tarball (cluster.k3s.artifacts)
+			}
 			wanted = append(wanted, bundle.Image{Ref: im.Ref, For: im.For, Runtime: im.Runtime})
 		}
 		m, err := bundle.Write(ctx, *out, *stack, wanted, copier, stderr)

@@ -83,6 +83,27 @@ func (s Spec) Up(host string, waitTimeoutSeconds int) string {
 		param("INIT_DB", strconv.FormatBool(s.Postgres != nil)), param("INIT_BUCKETS", strconv.FormatBool(s.MinIO != nil)))
 }
 
+// BundleImage is one image tarball of a bundle on its way to the compose host.
+type BundleImage struct {
+	// Name of the file, SHA256 of its content, Staged the upload path.
+	Name, SHA256, Staged string
+}
+
+// StagedPath is where a bundle tarball is uploaded (named by its digest: a new build is a
+// new upload, an old file is never half-overwritten).
+func StagedPath(name, sha string) string {
+	return "/var/tmp/xgen-infra-" + sha[:12] + "-" + name
+}
+
+// LoadImages has docker load the uploaded tarballs it has not loaded yet.
+func (s Spec) LoadImages(host string, images []BundleImage) string {
+	lines := make([]string, len(images))
+	for i, im := range images {
+		lines[i] = im.SHA256 + " " + im.Name + " " + im.Staged
+	}
+	return s.command("load-images", host, param("IMAGES", strings.Join(lines, "\n")))
+}
+
 // Backup is the nightly backup's schedule.
 type Backup struct {
 	// Time "HH:MM"; RetentionDays; Dir receives the files.

@@ -214,6 +214,11 @@ func TestCommandHeadersAreExact(t *testing.T) {
 	if got := s.WriteFile("h1", EnvFile, "0600"); !strings.Contains(got, "TARGET='/srv/xgen-infra/.env'\nMODE='0600'\n") {
 		t.Errorf("write-file parameters:\n%.200s", got)
 	}
+	sha := strings.Repeat("c", 64)
+	got = s.LoadImages("h1", []BundleImage{{Name: "redis_8.0-alpine.tar", SHA256: sha, Staged: StagedPath("redis_8.0-alpine.tar", sha)}})
+	if !strings.Contains(got, "DATA_DIR='/srv/xgen-infra'\nIMAGES='"+sha+" redis_8.0-alpine.tar /var/tmp/xgen-infra-cccccccccccc-redis_8.0-alpine.tar'\n") {
+		t.Errorf("load-images parameters:\n%.400s", got)
+	}
 	job := s.BackupJob("h1", Backup{Time: "03:00", RetentionDays: 7, Dir: "/srv/b"})
 	if !strings.HasPrefix(job, "#!/bin/sh\n") || !strings.Contains(job, "DB='plateerag'\nQDRANT_URL='http://10.0.0.11:6333'\n") {
 		t.Errorf("backup job:\n%.400s", job)
@@ -225,6 +230,7 @@ func TestCommandHeadersAreExact(t *testing.T) {
 func TestScriptsPassShellcheck(t *testing.T) {
 	s := siteSpec("/srv/xgen-infra")
 	b := Backup{Time: "03:00", RetentionDays: 7, Dir: "/srv/xgen-infra/backups"}
+	sha := strings.Repeat("c", 64)
 	commands := map[string]string{
 		"preflight":        s.Preflight("h", 5120, true),
 		"project":          s.CreateProject("h", "g"),
@@ -234,6 +240,7 @@ func TestScriptsPassShellcheck(t *testing.T) {
 		"backup":           s.BackupJob("h", b),
 		"backup-install":   s.InstallBackup("h", b, "g"),
 		"backup-delete":    s.DeleteBackup("h", "g"),
+		"load-images":      s.LoadImages("h", []BundleImage{{Name: "postgres_15.4.tar", SHA256: sha, Staged: StagedPath("postgres_15.4.tar", sha)}}),
 		"initdb":           initDBScript,
 		"redis-entrypoint": redisEntrypoint,
 	}

@@ -3,13 +3,15 @@
 // checks what they give it: `docker compose ... up` loads the project with compose-go and
 // the .env (refused unless the .env is root's with mode 0600, and every volume directory
 // exists), then records the project as running; `down [--volumes]`, `exec`, `run`, `ps`,
-// `info` and `compose version` answer as Docker would. Every call's arguments are appended
+// `info` and `compose version` answer as Docker would; `load --input FILE` checks FILE is
+// a docker-archive. Every call's arguments are appended
 // to /var/log/docker-standin.log (what the tests scan for secrets). A running project with
 // qdrant serves a stand-in of Qdrant's snapshot API on its published HTTP port, for the
 // backup job. `touch /etc/docker-standin/stopped` makes the engine not answer.
 package main
 
 import (
+	"archive/tar"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,6 +65,18 @@ func main() {
 		}
 	case "compose":
 		composeCmd(args[1:])
+	case "load":
+		// docker load --input FILE: the file must be a docker-archive (its tags are logged).
+		if len(args) != 3 || args[1] != "--input" {
+			fail("docker-standin: load wants --input FILE")
+		}
+		tags, err := archiveTags(args[2])
+		if err != nil {
+			fail("open %s: %v", args[2], err)
+		}
+		for _, tag := range tags {
+			fmt.Printf("Loaded image: %s\n", tag)
+		}
 	default:
 		fail("docker-standin: %s is not supported", args[0])
 	}
@@ -286,6 +300,30 @@ func appendLog(args []string) error {
 	line, _ := json.Marshal(args)
 	_, err = fmt.Fprintf(f, "%s\n", line)
 	return err
+}
+
+// archiveTags reads a docker-archive's manifest.json: the tags it carries.
+func archiveTags(file string) ([]string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return nil, fmt.Errorf("not a docker-archive (no manifest.json): %w", err)
+		}
+		if h.Name != "manifest.json" {
+			continue
+		}
+		var m []struct{ RepoTags []string }
+		if err := json.NewDecoder(tr).Decode(&m); err != nil || len(m) == 0 {
+			return nil, fmt.Errorf("manifest.json: %v", err)
+		}
+		return m[0].RepoTags, nil
+	}
 }
 
 func contains(s []string, v string) bool {
