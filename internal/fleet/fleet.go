@@ -86,6 +86,8 @@ var dangerRules = []dangerRule{
 	{"kubernetes:core/v1:Secret", "", "a Secret every pod loads: a replace leaves a moment without it, a delete breaks the site"},
 	{"kubernetes:core/v1:PersistentVolumeClaim", "", "a volume claim: its data"},
 	{"kubernetes:core/v1:PersistentVolume", "", "a volume: its data"},
+	{"kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", "", "a CRD: deleting it deletes every object of its kind (Istio's: every Gateway and VirtualService)"},
+	{"kubernetes:helm.sh/v4:Chart", "", "an add-on chart: a delete removes everything it installed (istio-base: Istio's CRDs, and with them every Gateway and VirtualService)"},
 	{"command:remote:Command", "infra-project", "the infra compose project: its delete stops PostgreSQL, Redis, Qdrant and MinIO (data removed with removeDataOnDestroy)"},
 	{"command:remote:Command", "infra-backup", "the nightly backup job"},
 	{"command:remote:Command", "host-", "a K3s host: its delete uninstalls K3s"},
