@@ -33,6 +33,7 @@ func FuzzSiteConfig(f *testing.F) {
 	}
 	f.Add(`{"services":{"xgen-core":{}},"infra":{"compose":{"address":"10.0.0.5","hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMC7sdolJu6mTZshErUhkmf00a/2gf5ebVbOmQ61+JOb","ssh":{"user":"ops"}}}}`)
 	f.Add(`{"services":{"xgen-core":{}},"infra":{"objectStorage":{"documentBucket":"a-docs","fileStorageBucket":"a-files"}},"aws":{"region":"eu-west-1","s3":{"credentials":"secrets"}}}`)
+	f.Add(`{"services":{"xgen-core":{}},"environments":{"prd":{"domain":"a.example.com"}},"cluster":{"k3s":{"version":"v1.31.4+k3s1"},"ssh":{"user":"ops"},"servers":[{"name":"s1","address":"10.0.0.11","hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMC7sdolJu6mTZshErUhkmf00a/2gf5ebVbOmQ61+JOb"}],"addons":{"istio":{"gateway":{"serviceType":"NodePort"}},"registry":{"enabled":true}}}}`)
 	f.Fuzz(func(t *testing.T, site string) {
 		config := map[string]string{sites.SiteKey: site}
 		required, err := sites.RequiredSecrets(config)
