@@ -342,13 +342,8 @@ func k3sCluster(ctx *pulumi.Context, site *sites.Site, cfg *config.Config) (*com
 		args.Artifacts = &components.K3sArtifacts{Binary: art.Binary, BinarySHA256: art.BinarySHA256, Images: art.Images, ImagesSHA256: art.ImagesSHA256}
 	}
 	// The image bundle's cluster images (checked when the site was loaded) go to every node.
-	if m := site.ImageBundle; m != nil {
-		for _, im := range m.Images {
-			if im.Runtime == sites.RuntimeCluster {
-				args.ImageBundle = append(args.ImageBundle, components.K3sImage{
-					Path: filepath.Join(cl.K3s.ImageBundle, filepath.FromSlash(im.File)), SHA256: im.SHA256})
-			}
-		}
+	for _, f := range bundleFiles(site, sites.RuntimeCluster) {
+		args.ImageBundle = append(args.ImageBundle, components.K3sImage(f))
 	}
 	for _, h := range cl.Servers {
 		args.Servers = append(args.Servers, k3sHost(h))
@@ -436,15 +431,27 @@ func infraCompose(ctx *pulumi.Context, site *sites.Site, cfg *config.Config) (*c
 		args.Backup = &compose.Backup{Time: b.Time, RetentionDays: b.RetentionDays, Dir: b.Dir}
 	}
 	// The image bundle's compose images (checked when the site was loaded) go to the host.
+	for _, f := range bundleFiles(site, sites.RuntimeDocker) {
+		args.Images = append(args.Images, components.ComposeImage(f))
+	}
+	return components.NewInfraCompose(ctx, "infra", args)
+}
+
+// bundleFile is one tarball of the site's image bundle.
+type bundleFile struct{ Path, SHA256 string }
+
+// bundleFiles are the image bundle's tarballs for one runtime (none without a bundle).
+func bundleFiles(site *sites.Site, runtime string) []bundleFile {
+	var out []bundleFile
 	if m := site.ImageBundle; m != nil {
+		dir := site.Config.Cluster.K3s.ImageBundle
 		for _, im := range m.Images {
-			if im.Runtime == sites.RuntimeDocker {
-				args.Images = append(args.Images, components.ComposeImage{
-					Path: filepath.Join(c.Cluster.K3s.ImageBundle, filepath.FromSlash(im.File)), SHA256: im.SHA256})
+			if im.Runtime == runtime {
+				out = append(out, bundleFile{Path: filepath.Join(dir, filepath.FromSlash(im.File)), SHA256: im.SHA256})
 			}
 		}
 	}
-	return components.NewInfraCompose(ctx, "infra", args)
+	return out
 }
 
 // hostServices makes the infra on the host reachable under its in-cluster names: from the
@@ -528,8 +535,6 @@ func serviceArgs(site *sites.Site, svc sites.Service, secrets *components.SiteSe
 	return args
 }
 
-// ingressArgs routes "/" and the streaming paths to the service that takes the domain and
-// each service's own route prefixes to it; only services the site runs are present.
 // istioArgs is the Istio add-on of cluster.addons.istio; its gateway's pods carry the
 // labels the site's Gateway selects.
 func istioArgs(site *sites.Site) components.IstioArgs {
@@ -549,6 +554,8 @@ func istioArgs(site *sites.Site) components.IstioArgs {
 	}
 }
 
+// ingressArgs routes "/" and the streaming paths to the service that takes the domain and
+// each service's own route prefixes to it; only services the site runs are present.
 func ingressArgs(site *sites.Site) components.IstioIngressArgs {
 	ing := site.Config.Ingress
 	args := components.IstioIngressArgs{
