@@ -2,10 +2,7 @@ package sites
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +12,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"xgen-infra/images/bundle"
 )
 
 // ClusterConfig is K3s on the site's own hosts, installed over SSH (`site.cluster`). Without
@@ -417,7 +416,7 @@ func ReadArtifacts(dir string) (*Artifacts, error) {
 		if !ok {
 			return nil, fmt.Errorf("sha256sum-amd64.txt does not list %s", name)
 		}
-		got, err := fileSHA256(f.path)
+		got, _, err := bundle.FileSHA256(f.path)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", name, err)
 		}
@@ -444,19 +443,6 @@ func readSums(path string) (map[string]string, error) {
 		}
 	}
 	return sums, sc.Err()
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func mustCIDR(s string) *net.IPNet {

@@ -135,7 +135,7 @@ func Write(ctx context.Context, dir, site string, images []Image, c Copier, log 
 		if err := os.Rename(tmp, path); err != nil {
 			return nil, err
 		}
-		sum, size, err := fileSHA256(path)
+		sum, size, err := FileSHA256(path)
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +188,7 @@ func Read(dir string) (*Manifest, error) {
 			continue
 		}
 		files[im.File] = true
-		got, _, err := fileSHA256(filepath.Join(dir, im.File))
+		got, _, err := FileSHA256(filepath.Join(dir, im.File))
 		if err != nil {
 			problems = append(problems, err.Error())
 		} else if got != im.SHA256 {
@@ -220,7 +220,8 @@ func readSums(path string) (map[string]string, error) {
 	return out, sc.Err()
 }
 
-func fileSHA256(path string) (string, int64, error) {
+// FileSHA256 is the hex SHA-256 and the size of a file.
+func FileSHA256(path string) (string, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", 0, err
