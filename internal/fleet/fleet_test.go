@@ -123,7 +123,7 @@ func TestDangerOnDerivedSteps(t *testing.T) {
 		{apitype.OpReplace, "kubernetes:core/v1:PersistentVolumeClaim", "data", true, "volume"},
 		{apitype.OpDelete, "kubernetes:helm.sh/v4:Chart", "istio-base", true, "CRDs"},
 		{apitype.OpReplace, "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", "virtualservices.networking.istio.io", true, "every Gateway"},
-		{apitype.OpUpdate, "kubernetes:helm.sh/v4:Chart", "istiod", false, ""}, // an Istio upgrade: updated in place
+		{apitype.OpUpdate, "kubernetes:helm.sh/v4:Chart", "istiod", false, ""},    // an Istio upgrade: updated in place
 		{apitype.OpUpdate, "command:remote:Command", "install-xgen-1", false, ""}, // an upgrade: updated in place
 		{apitype.OpReplace, "command:remote:Command", "infra-up", false, ""},
 		{apitype.OpReplace, "command:remote:Command", "preflight-xgen-1", false, ""},
