@@ -1,6 +1,6 @@
 // Package testhosts runs bare test hosts on this machine for the host-layer tests and the
 // demo: each host has its own network namespace and address (a veth on a private bridge),
-// its own mount and UTS namespaces (overlays over /etc, /var, /usr/local, /home and /root,
+// its own mount and UTS namespaces (overlays over /etc, /var, /srv, /usr/local, /home and /root,
 // so that scripts write /etc/rancher, /var/lib/rancher, /usr/local/bin and systemd units
 // without touching the machine), and Debian's OpenSSH sshd with key-only login, a pinned
 // ed25519 host key and a non-root user with passwordless sudo. A host's link can be cut and

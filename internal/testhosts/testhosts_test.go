@@ -30,15 +30,20 @@ func TestHostsAreIsolatedReachableAndStopped(t *testing.T) {
 	if out != "xgen\none\n0\n" {
 		t.Errorf("id/hostname/sudo = %q", out)
 	}
-	// A file written as root on one host is on neither the other host nor this machine.
-	if _, err := hosts.Run(ctx, "one", "sudo -n mkdir -p /etc/rancher/k3s && echo x | sudo -n tee /etc/rancher/k3s/probe >/dev/null"); err != nil {
-		t.Fatal(err)
-	}
-	if out, _ := hosts.Run(ctx, "two", "cat /etc/rancher/k3s/probe 2>&1 || true"); strings.Contains(out, "x\n") && !strings.Contains(out, "No such") {
-		t.Errorf("host two sees host one's file: %q", out)
-	}
-	if _, err := os.Stat("/etc/rancher/k3s/probe"); err == nil {
-		t.Error("the machine sees a test host's file")
+	// A file written as root on one host is on neither the other host nor this machine, in
+	// every place the host scripts write (the compose project and its backups live in /srv).
+	for _, dir := range []string{"/etc/rancher/k3s", "/var/lib/rancher/xgen", "/srv/xgen-infra", "/usr/local/sbin"} {
+		probe := dir + "/testhosts-probe"
+		if _, err := hosts.Run(ctx, "one", "sudo -n mkdir -p "+dir+" && echo x | sudo -n tee "+probe+" >/dev/null"); err != nil {
+			t.Fatal(err)
+		}
+		if out, _ := hosts.Run(ctx, "two", "cat "+probe+" 2>&1 || true"); strings.Contains(out, "x\n") && !strings.Contains(out, "No such") {
+			t.Errorf("host two sees host one's %s: %q", probe, out)
+		}
+		if _, err := os.Stat(probe); err == nil {
+			t.Errorf("the machine sees a test host's %s", probe)
+			_ = os.Remove(probe)
+		}
 	}
 	if out, _ := hosts.Run(ctx, "two", "nvidia-smi -L; sudo -n systemctl is-active k3s || true"); !strings.Contains(out, "GPU 0") || !strings.Contains(out, "inactive") {
 		t.Errorf("GPU host stand-ins: %q", out)

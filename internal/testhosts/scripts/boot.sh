@@ -1,13 +1,13 @@
 #!/bin/sh
 # TEST-ONLY. Runs inside a test host's own network, mount and UTS namespaces (started by
 # testhosts.Start): gives the host a private view of the paths the K3s scripts write
-# (overlays on /etc, /var, /usr/local, /home, /root; a fresh /run), a non-root user
+# (overlays on /etc, /var, /srv, /usr/local, /home, /root; a fresh /run), a non-root user
 # with passwordless sudo, the systemctl stand-in, then becomes the host's sshd.
 # Usage: boot.sh DIR NAME USER GPU
 set -eu
 dir=$1 name=$2 user=$3 gpu=$4
 
-for path in /etc /var /usr/local /home /root; do
+for path in /etc /var /srv /usr/local /home /root; do
 	layer="$dir/fs/$(echo "$path" | tr / _)"
 	mkdir -p "$layer/upper" "$layer/work"
 	mount -t overlay overlay -o "lowerdir=$path,upperdir=$layer/upper,workdir=$layer/work" "$path"
