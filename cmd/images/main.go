@@ -66,7 +66,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	list, site, err := siteImages(filepath.Join(*dir, "Pulumi."+*stack+".yaml"), *stack)
+	if *out != "" {
+		abs, err := filepath.Abs(*out) // relative to where the command was run
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		*out = abs
+	}
+	list, site, err := siteImages(*dir, *stack)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -111,12 +119,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // siteImages loads a stack file as the program would (secrets as placeholders: the list
-// needs none) and returns its images.
-func siteImages(stackFile, stack string) ([]sites.SiteImage, *sites.Site, error) {
+// needs none; relative paths from the project directory, as under Pulumi) and returns its
+// images. The stack's own cluster.k3s.imageBundle is left out: it is what `bundle` writes,
+// and a bundle that lacks a new image must not stop the command that writes it again.
+func siteImages(dir, stack string) ([]sites.SiteImage, *sites.Site, error) {
+	stackFile := filepath.Join(dir, "Pulumi."+stack+".yaml")
 	config, secretKeys, err := inprocess.LoadStackFile(stackFile)
 	if err != nil {
 		return nil, nil, err
 	}
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(config[sites.SiteKey]), &raw); err != nil {
+		return nil, nil, fmt.Errorf("%s: %s: %w", stackFile, sites.SiteKey, err)
+	}
+	if cl, ok := raw["cluster"].(map[string]any); ok {
+		if k3s, ok := cl["k3s"].(map[string]any); ok {
+			delete(k3s, "imageBundle")
+		}
+	}
+	data, err := json.Marshal(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	config[sites.SiteKey] = string(data)
 	required, err := sites.RequiredSecrets(config)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", stackFile, err)
@@ -125,6 +150,14 @@ func siteImages(stackFile, stack string) ([]sites.SiteImage, *sites.Site, error)
 		required[i] = sites.ConfigNamespace + ":" + k
 	}
 	secretKeys = inprocess.AddPlaceholderSecrets(config, secretKeys, required...)
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.Chdir(dir); err != nil {
+		return nil, nil, err
+	}
+	defer func() { _ = os.Chdir(wd) }()
 	site, err := sites.Parse(stack, config, secretKeys)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", stackFile, err)

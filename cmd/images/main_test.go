@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"os"
@@ -97,5 +99,43 @@ func TestUsageAndUnknownStack(t *testing.T) {
 	errs.Reset()
 	if code := run(context.Background(), []string{"bundle", "--dir", "../..", "--stack", "xgen", "--out", t.TempDir(), "--tool", "podman"}, &out, &errs); code != 2 || !strings.Contains(errs.String(), "use skopeo or docker") {
 		t.Errorf("unknown tool: exit %d %s", code, errs.String())
+	}
+}
+
+// The stack's own bundle never stops the command that writes it: a bundle that lacks a newly
+// added service is refused by the program, and `images bundle` is the way out. Relative
+// paths in the stack resolve from the project directory, as under Pulumi.
+func TestStaleBundleDoesNotStopTheList(t *testing.T) {
+	project := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		p := filepath.Join(project, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+	write("k3s-release/k3s", "binary")
+	write("k3s-release/k3s-airgap-images-amd64.tar", "images")
+	write("k3s-release/sha256sum-amd64.txt", sum("binary")+"  k3s\n"+sum("images")+"  k3s-airgap-images-amd64.tar\n")
+	write("bundle/manifest.json", `{"site":"acme","images":[]}`) // made before xgen-core was added
+	write("bundle/SHA256SUMS", "")
+	write("Pulumi.acme.yaml", `config:
+  xgen-infra:site:
+    services: {xgen-frontend: {}, xgen-core: {}}
+    cluster:
+      k3s: {version: v1.31.4+k3s1, install: airgapped, artifacts: k3s-release, imageBundle: bundle}
+      ssh: {user: xgen}
+      servers: [{name: s1, address: 10.0.0.11, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMC7sdolJu6mTZshErUhkmf00a/2gf5ebVbOmQ61+JOb"}]
+`)
+	var out, errs bytes.Buffer
+	if code := run(context.Background(), []string{"list", "--dir", project, "--stack", "acme"}, &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	if !strings.Contains(out.String(), "docker.x2bee.com/xgen/main/xgen-core:latest-amd64") {
+		t.Errorf("list:\n%s", out.String())
 	}
 }
