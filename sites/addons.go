@@ -212,8 +212,9 @@ func validateAddons(p *problemList, c *Config) {
 // validateChartSource checks a Helm repository URL or a local charts directory.
 func validateChartSource(p *problemList, key, src string) {
 	if u, err := url.Parse(src); err == nil && u.Scheme != "" {
-		if (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "oci") || u.Host == "" {
-			p.add(key, src, "must be a Helm repository URL (https://, http://, oci://) or a local directory of charts")
+		// oci:// registries name the chart in the URL itself, which IstioChart does not do.
+		if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.add(key, src, "must be a Helm repository URL (https:// or http://) or a local directory of charts")
 		}
 		return
 	}

@@ -84,6 +84,7 @@ func TestBadIstioConfigs(t *testing.T) {
 		{"version", istioSite("  addons: {istio: {version: latest}}\n"), "site.cluster.addons.istio.version", "Istio release like \"1.31.1\""},
 		{"version with v", istioSite("  addons: {istio: {version: v1.31.1}}\n"), "site.cluster.addons.istio.version", "Istio release"},
 		{"charts url", istioSite("  addons: {istio: {charts: 'ftp://charts.example.com'}}\n"), "site.cluster.addons.istio.charts", "Helm repository URL"},
+		{"charts in an OCI registry", istioSite("  addons: {istio: {charts: 'oci://registry.example.com/istio'}}\n"), "site.cluster.addons.istio.charts", "https:// or http://"},
 		{"charts dir", istioSite("  addons: {istio: {charts: /nonexistent/charts}}\n"), "site.cluster.addons.istio.charts", "base/Chart.yaml is missing"},
 		{"hub with tag", istioSite("  addons: {istio: {hub: 'docker.io/istio:1.31.1'}}\n"), "site.cluster.addons.istio.hub", "without tag"},
 		{"namespace", istioSite("  addons: {istio: {namespace: Istio}}\n"), "site.cluster.addons.istio.namespace", "lowercase DNS label"},
