@@ -77,13 +77,17 @@ func BenchmarkSite(b *testing.B) {
 	}
 }
 
-// BenchmarkEngineNoopPreview (P1): the real engine's no-op preview of the converged xgen site,
-// with the program compiled on every run (`runtime: go`, today's default) and with a prebuilt
-// program binary (runtime.options.binary), against `kubectl diff --server-side` of the same
-// objects on the same API server. Reports seconds per run and the ratios to kubectl.
+// BenchmarkEngineNoopPreview (P1): the real engine's no-op preview of the converged xgen site's
+// Kubernetes layer (the apps on a local API server, the same objects kubectl compares), with
+// the program compiled on every run (`runtime: go`) and with a prebuilt program binary
+// (runtime.options.binary), against `kubectl diff --server-side` of the same objects on the
+// same API server. Reports seconds per run and the ratios to kubectl.
 func BenchmarkEngineNoopPreview(b *testing.B) {
 	tools := engineTools(b)
-	const stackFile = "Pulumi.xgen.yaml"
+	stackFile := filepath.Join(b.TempDir(), "Pulumi.xgen.yaml")
+	if err := inprocess.KubernetesLayer("Pulumi.xgen.yaml", stackFile, harness.RehearsalHostAddress); err != nil {
+		b.Fatal(err)
+	}
 	d := deployStack(b, tools, stackFile)
 	ctx := context.Background()
 

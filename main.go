@@ -3,8 +3,12 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"xgen-infra/internal/buildstamp"
 	"xgen-infra/stack"
 )
 
@@ -12,5 +16,13 @@ import (
 var program = stack.Program
 
 func main() {
+	// A prebuilt binary (tools/program.sh) refuses to run on sources it was not built from.
+	if err := buildstamp.Check(); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(3)
+	}
+	if len(os.Args) > 1 && os.Args[1] == "--check-sources" {
+		return
+	}
 	pulumi.Run(program)
 }

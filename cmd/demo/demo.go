@@ -20,10 +20,7 @@ import (
 
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/harness"
-	"xgen-infra/internal/inprocess"
 	"xgen-infra/internal/testhosts"
-	"xgen-infra/sites"
-	"xgen-infra/stack"
 )
 
 func toolsDir() string {
@@ -81,15 +78,15 @@ func emptyCluster() error {
 	return nil
 }
 
-// demo is the whole chain on the embedded default (the xgen site): bare test hosts → K3s
-// installed by the program's own host commands over SSH (testhosts.Engine: the command
-// provider cannot be had here) → the apps deployed by a real `pulumi up` of the site's
-// Kubernetes layer to the cluster the hosts formed, through the kubeconfig read back from
-// its server. Ctrl-C destroys the stack and stops the hosts.
+// demo is the whole chain on the embedded default (the xgen site), in one real `pulumi up`:
+// bare test hosts → K3s (K3sCluster's commands over SSH, by the command provider) → the compose
+// infra (InfraCompose) → Istio (the add-on, from local charts) → the apps, through the
+// kubeconfig the program read back from the first server. Ctrl-C destroys the stack and stops
+// the hosts.
 func demo() error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	fmt.Println("Local rehearsal of the xgen site: bare hosts → K3s → apps, on this machine.")
+	fmt.Println("Local rehearsal of the xgen site: bare hosts → K3s → infra → Istio → apps, on this machine, in one `pulumi up`.")
 	begin := time.Now()
 
 	lab, stopHosts, err := startHosts(ctx)
@@ -98,54 +95,11 @@ func demo() error {
 	}
 	defer stopHosts()
 
-	fmt.Println("\n[2/3] K3s and the infra on the hosts: the commands K3sCluster and InfraCompose register, over SSH")
-	start := time.Now()
-	eng := testhosts.NewEngine()
-	eng.Log = os.Stdout
-	config, secretKeys, err := lab.hosts.StackConfig(demoStack, lab.cluster)
-	if err != nil {
-		return err
-	}
-	res, err := eng.Up(ctx, stack.Program, sites.ConfigNamespace, "xgen", config, secretKeys)
-	if err != nil {
-		return fmt.Errorf("host layer: %w", err)
-	}
-	fmt.Printf("K3s and infra: %d remote commands in %.1fs\n", len(res.Ops), time.Since(start).Seconds())
-	cluster, err := attach(ctx, res)
-	if err != nil {
-		return err
-	}
-	// A second run of the host layer changes nothing and runs no remote command.
-	again, err := eng.Up(ctx, stack.Program, sites.ConfigNamespace, "xgen", config, secretKeys)
-	if err != nil {
-		return fmt.Errorf("host layer, second run: %w", err)
-	}
-	fmt.Printf("second run of the host layer: %d remote commands\n", len(again.Ops))
-	printInfra(ctx, lab.hosts, "xgen-1")
-
-	fmt.Println("\n[3/3] the apps: a real `pulumi up` of the site's Kubernetes layer")
-	engineDir := filepath.Join(demoDir, "engine")
-	if err := os.RemoveAll(engineDir); err != nil {
-		return err
-	}
-	logFile, err := os.Create(filepath.Join(demoDir, "engine.log"))
+	ws, logFile, err := newWorkspace(ctx, lab)
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
-	// The same site without `cluster`, infra on the first server (what the program derives).
-	stackFile := filepath.Join(demoDir, filepath.Base(demoStack))
-	if err := inprocess.KubernetesLayer(demoStack, stackFile, lab.hosts.Hosts[0].Address); err != nil {
-		return err
-	}
-	ws, err := engine.New(ctx, engine.Options{
-		ToolsDir: toolsDir(), ProgramDir: ".", StackFile: stackFile, Dir: engineDir, Log: logFile,
-	})
-	if err != nil {
-		return err
-	}
-	fmt.Printf("stack %s in %s (local backend, throwaway passphrase; CLI log: %s)\n", ws.Stack, engineDir, logFile.Name())
-
 	// Whatever happens from here, the stack is destroyed before the hosts stop.
 	defer func() {
 		fmt.Println("pulumi destroy...")
@@ -155,35 +109,48 @@ func demo() error {
 			fmt.Fprintln(os.Stderr, "warning: destroy:", err)
 		}
 	}()
-
-	kubeconfig, err := os.ReadFile(cluster.Kubeconfig)
-	if err != nil {
-		return err
-	}
-	keys, _, err := ws.SetThrowawaySecrets(ctx, string(kubeconfig))
+	keys, _, err := ws.SetSecrets(ctx, map[string]string{"sshPrivateKey": lab.hosts.PrivateKey})
 	if err != nil {
 		return err
 	}
 	for _, key := range keys {
 		what := "(throwaway value)"
-		if key == "kubeconfig" {
-			what = "(read back from the first K3s server)"
+		if key == "sshPrivateKey" {
+			what = "the test hosts' key"
 		}
 		fmt.Printf("pulumi config set --secret %s --stack %s < %s\n", key, ws.Stack, what)
 	}
 
-	fmt.Println("pulumi up...")
-	start = time.Now()
-	events, _ := filepath.Abs(filepath.Join(demoDir, "events.jsonl"))
-	os.Remove(events)
-	progress := engine.FollowEvents(events, func(line string) { fmt.Println("  " + line) })
-	_, upErr := ws.Up(ctx, "--event-log", events)
-	summary := progress()
-	if upErr != nil {
-		return upErr
+	fmt.Println("\n[2/2] pulumi up: hosts, K3s, infra, Istio and apps")
+	start := time.Now()
+	summary, err := upWithProgress(ctx, ws, "events.jsonl")
+	if err != nil {
+		return err
 	}
 	fmt.Printf("pulumi up: %s in %.1fs\n", summary, time.Since(start).Seconds())
 
+	// A converged site: a second `up` changes nothing and runs no host command.
+	start = time.Now()
+	summary, err = upWithProgress(ctx, ws, "events-again.jsonl")
+	if err != nil {
+		return fmt.Errorf("second pulumi up: %w", err)
+	}
+	data, err := os.ReadFile(filepath.Join(demoDir, "events-again.jsonl"))
+	if err != nil {
+		return err
+	}
+	events, err := engine.ReadEvents(data)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("second pulumi up: %s in %.1fs, %d host commands ran\n", summary, time.Since(start).Seconds(),
+		len(engine.HostOperations(events)))
+
+	cluster, err := attach(ctx, ws)
+	if err != nil {
+		return err
+	}
+	printInfra(ctx, lab.hosts, "xgen-1")
 	printNodes(ctx, cluster)
 	if err := printSummary(ctx, ws, cluster, keys); err != nil {
 		return err
@@ -193,6 +160,46 @@ func demo() error {
 	fmt.Println("\nPress Ctrl-C (or run `make demo-down` elsewhere) to destroy the stack and stop.")
 	<-ctx.Done()
 	return nil
+}
+
+// newWorkspace writes the xgen stack file pointed at the test hosts (Istio from the local
+// charts of the istio.io/istio module: nothing is downloaded) and creates its stack in a
+// throwaway workspace (local file backend, throwaway passphrase) in .harness/engine.
+func newWorkspace(ctx context.Context, lab *lab) (*engine.Workspace, *os.File, error) {
+	stackFile, err := filepath.Abs(filepath.Join(demoDir, filepath.Base(demoStack)))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := lab.writeStackFile(stackFile); err != nil {
+		return nil, nil, err
+	}
+	engineDir := filepath.Join(demoDir, "engine")
+	if err := os.RemoveAll(engineDir); err != nil {
+		return nil, nil, err
+	}
+	logFile, err := os.Create(filepath.Join(demoDir, "engine.log"))
+	if err != nil {
+		return nil, nil, err
+	}
+	ws, err := engine.New(ctx, engine.Options{
+		ToolsDir: toolsDir(), ProgramDir: ".", StackFile: stackFile, Dir: engineDir, Log: logFile,
+	})
+	if err != nil {
+		logFile.Close()
+		return nil, nil, err
+	}
+	fmt.Printf("stack %s in %s (local backend, throwaway passphrase; CLI log: %s)\n", ws.Stack, engineDir, logFile.Name())
+	return ws, logFile, nil
+}
+
+// upWithProgress runs `pulumi up`, printing a line per finished step from the event log.
+func upWithProgress(ctx context.Context, ws *engine.Workspace, eventLog string) (string, error) {
+	events, _ := filepath.Abs(filepath.Join(demoDir, eventLog))
+	os.Remove(events)
+	progress := engine.FollowEvents(events, func(line string) { fmt.Println("  " + line) })
+	_, upErr := ws.Up(ctx, "--event-log", events)
+	summary := progress()
+	return summary, upErr
 }
 
 // setSecrets sets every secret the stack needs the way the README tells operators, with

@@ -13,9 +13,10 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
+	"xgen-infra/internal/engine"
 	"xgen-infra/internal/harness"
+	"xgen-infra/internal/helmrender"
 	"xgen-infra/internal/testhosts"
 )
 
@@ -41,7 +42,7 @@ func startHosts(ctx context.Context) (*lab, func(), error) {
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return nil, nil, err
 	}
-	fmt.Println("\n[1/3] bare test hosts (network namespaces, Debian's sshd, a user with sudo)")
+	fmt.Println("\n[1/2] bare test hosts (network namespaces, Debian's sshd, a user with sudo)")
 	start := time.Now()
 	hostsDir, _ := filepath.Abs(filepath.Join(demoDir, "hosts"))
 	if err := os.RemoveAll(hostsDir); err != nil {
@@ -84,15 +85,30 @@ func startHosts(ctx context.Context) (*lab, func(), error) {
 	return &lab{hosts: hosts, cluster: cluster}, stop, nil
 }
 
-// attach reaches the cluster the hosts formed through the kubeconfig the program read back
-// from the first server, and installs Istio's CRDs (the add-on work installs Istio itself).
-func attach(ctx context.Context, res *testhosts.Result) (*harness.Cluster, error) {
-	p, ok := res.Recorder.Find("pulumi:providers:kubernetes", "k8s")
-	if !ok {
-		return nil, fmt.Errorf("the program registered no kubernetes provider")
+// writeStackFile writes the xgen stack file as an operator would have it for these hosts: its
+// cluster section pointed at them, the compose host on the first server, and Istio's charts
+// from the istio.io/istio module's local copy (a closed network's layout; nothing downloads).
+func (l *lab) writeStackFile(path string) error {
+	_, site, _, err := testhosts.Site(demoStack, l.cluster)
+	if err != nil {
+		return err
 	}
-	plain, _ := p.PlainInputs()
-	kubeconfig, _ := plain["kubeconfig"].(string)
+	charts, err := helmrender.IstioChartsDir()
+	if err != nil {
+		return err
+	}
+	site["cluster"].(map[string]any)["addons"] = map[string]any{"istio": map[string]any{"charts": charts}}
+	return testhosts.WriteStackFile(demoStack, path, site)
+}
+
+// attach reaches the cluster the hosts formed through the stack's kubeconfig output (the one
+// the program read back from the first server), written to .harness/kubeconfig for kubectl.
+func attach(ctx context.Context, ws *engine.Workspace) (*harness.Cluster, error) {
+	out, err := ws.Outputs(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig, _ := out["kubeconfig"].(string)
 	path, _ := filepath.Abs(filepath.Join(demoDir, "kubeconfig"))
 	if err := os.WriteFile(path, []byte(kubeconfig), 0o600); err != nil {
 		return nil, err
@@ -102,11 +118,7 @@ func attach(ctx context.Context, res *testhosts.Result) (*harness.Cluster, error
 		return nil, err
 	}
 	c.Kubeconfig = path
-	crds, err := os.ReadFile(filepath.Join(toolsDir(), "istio-crds.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	return c, c.InstallCRDs(ctx, crds)
+	return c, nil
 }
 
 // printInfra shows the compose project as its host reports it, and its backup timer.
@@ -148,7 +160,8 @@ func printNodes(ctx context.Context, c *harness.Cluster) {
 	_ = w.Flush()
 }
 
-// hostsOnly starts the test hosts and prints how to point a site at them, until Ctrl-C.
+// hostsOnly starts the test hosts and prints the exact commands that run the xgen site on
+// them by hand with the CLI `make tools` built, until Ctrl-C.
 func hostsOnly() error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -157,25 +170,47 @@ func hostsOnly() error {
 		return err
 	}
 	defer stop()
-	keyFile, _ := filepath.Abs(filepath.Join(demoDir, "hosts", "id_ed25519"))
+	dir, _ := filepath.Abs(filepath.Join(demoDir, "hosts"))
+	keyFile := filepath.Join(dir, "id_ed25519")
 	if err := os.WriteFile(keyFile, []byte(lab.hosts.PrivateKey), 0o600); err != nil {
 		return err
 	}
-	section, err := yaml.Marshal(map[string]any{"cluster": lab.cluster})
+	// A project directory of its own: Pulumi.yaml pointing at this checkout, the stack file.
+	project := filepath.Join(dir, "project")
+	if err := os.MkdirAll(project, 0o700); err != nil {
+		return err
+	}
+	if err := lab.writeStackFile(filepath.Join(project, "Pulumi.xgen.yaml")); err != nil {
+		return err
+	}
+	repo, _ := os.Getwd()
+	main, _ := filepath.Rel(project, repo)
+	if err := os.WriteFile(filepath.Join(project, "Pulumi.yaml"), []byte("name: xgen-infra\nruntime: go\nmain: "+main+"\n"), 0o600); err != nil {
+		return err
+	}
+	tools, _ := filepath.Abs(toolsDir())
+	required, err := engine.RequiredSecrets(filepath.Join(project, "Pulumi.xgen.yaml"))
 	if err != nil {
 		return err
 	}
-	lines := strings.Split(strings.TrimSpace(string(section)), "\n")
-	fmt.Println("\nPoint a site at these hosts: put this under `xgen-infra:site:` in its stack file")
-	fmt.Println("(replacing its `cluster:` section):")
-	for _, l := range lines {
-		fmt.Println("    " + l)
+	fmt.Printf("\nThe xgen site pointed at these hosts: %s/Pulumi.xgen.yaml. Run it by hand:\n\n", project)
+	fmt.Printf("  cd %s\n", project)
+	fmt.Printf("  export PATH=%s/bin:$PATH PULUMI_HOME=%s/pulumi-home PULUMI_BACKEND_URL=file://%s/backend \\\n", tools, tools, dir)
+	fmt.Printf("    PULUMI_CONFIG_PASSPHRASE=rehearsal PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true \\\n")
+	fmt.Printf("    XGEN_IMAGE_PREFLIGHT=off TMPDIR=%s/tmp\n", dir)
+	fmt.Printf("  mkdir -p %s/backend %s/tmp\n", dir, dir)
+	fmt.Println("  pulumi stack init xgen")
+	for _, key := range required {
+		src := "<(openssl rand -hex 16)   # throwaway"
+		if key == "sshPrivateKey" {
+			src = keyFile
+		}
+		fmt.Printf("  pulumi config set --secret %s < %s\n", key, src)
 	}
-	fmt.Printf("\nthen set the SSH key (the program reads it from standard input, never from a path):\n")
-	fmt.Printf("  pulumi config set --secret sshPrivateKey --stack <site> < %s\n", keyFile)
-	fmt.Println("and run `pulumi up --stack <site>` with a Pulumi installation that has the command")
-	fmt.Println("provider plugin (not available on this machine). The hosts run the TEST-ONLY k3s stand-in.")
-	fmt.Println("\nPress Ctrl-C (or run `make demo-down` elsewhere) to stop the hosts.")
+	fmt.Println("  pulumi up --stack xgen")
+	fmt.Println("  pulumi destroy --stack xgen --yes   # before stopping the hosts")
+	fmt.Println("\nThe hosts run the TEST-ONLY k3s and docker stand-ins.")
+	fmt.Println("Press Ctrl-C (or run `make demo-down` elsewhere) to stop the hosts.")
 	<-ctx.Done()
 	return nil
 }

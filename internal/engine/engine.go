@@ -34,12 +34,12 @@ type Options struct {
 	StackFile string
 	// Dir is the workspace directory (project, backend, PULUMI_HOME). Created.
 	Dir string
-	// Binary, if set, is a prebuilt program binary (absolute path), written into Pulumi.yaml as
-	// runtime.options.binary: the engine runs it instead of compiling the program. The Go
-	// language host built here (sdk v3.66) reads that option only as its -binary flag, which
-	// CLIs since 3.1xx no longer pass; so the workspace also gets a copy of the CLI next to a
-	// language-host wrapper that passes it, the way a current language host honours the option.
+	// Binary, if set, is a program binary (absolute path) written into Pulumi.yaml as
+	// runtime.options.binary instead of the project's own (tools/program.sh, made absolute).
 	Binary string
+	// Compile drops runtime.options: the language host compiles the program on every run
+	// (plain `runtime: go`), for comparing the two.
+	Compile bool
 	// ExistingStack skips `pulumi stack init`: the stack already exists in the backend that Env
 	// names (PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE), e.g. a second workspace on a stack.
 	ExistingStack bool
@@ -91,11 +91,6 @@ func New(ctx context.Context, opts Options) (*Workspace, error) {
 	}
 	if err := w.writeProject(); err != nil {
 		return nil, err
-	}
-	if opts.Binary != "" {
-		if err := w.prebuiltBinaryHost(); err != nil {
-			return nil, err
-		}
 	}
 	passphrase, err := randomHex(16)
 	if err != nil {
@@ -153,7 +148,18 @@ func (w *Workspace) writeProject() error {
 		return err
 	}
 	project["main"] = main
-	if w.opts.Binary != "" {
+	// runtime.options.binary is relative to the program directory; this project lives elsewhere.
+	if runtime, ok := project["runtime"].(map[string]any); ok {
+		if options, ok := runtime["options"].(map[string]any); ok {
+			if bin, ok := options["binary"].(string); ok && !filepath.IsAbs(bin) {
+				options["binary"] = filepath.Join(w.opts.ProgramDir, bin)
+			}
+		}
+	}
+	switch {
+	case w.opts.Compile:
+		project["runtime"] = "go"
+	case w.opts.Binary != "":
 		project["runtime"] = map[string]any{"name": "go", "options": map[string]any{"binary": w.opts.Binary}}
 	}
 	out, err := yaml.Marshal(project)
@@ -168,26 +174,6 @@ func (w *Workspace) writeProject() error {
 		return err
 	}
 	return os.WriteFile(w.StackPath(), stack, 0o600)
-}
-
-// prebuiltBinaryHost puts a link to the CLI in <Dir>/cli with a pulumi-language-go beside it
-// that runs the real one with -binary (the CLI looks for language hosts next to itself).
-func (w *Workspace) prebuiltBinaryHost() error {
-	dir := filepath.Join(w.opts.Dir, "cli")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	cli := filepath.Join(dir, "pulumi")
-	if err := os.Link(w.pulumi, cli); err != nil {
-		return fmt.Errorf("link the CLI next to the language-host wrapper: %w", err)
-	}
-	host := filepath.Join(w.opts.ToolsDir, "bin", "pulumi-language-go")
-	script := fmt.Sprintf("#!/bin/sh\nexec %q -binary=%q \"$@\"\n", host, w.opts.Binary)
-	if err := os.WriteFile(filepath.Join(dir, "pulumi-language-go"), []byte(script), 0o755); err != nil {
-		return err
-	}
-	w.pulumi = cli
-	return nil
 }
 
 // BackendEnv names this workspace's backend and passphrase, for a second workspace on the

@@ -65,18 +65,37 @@ func urnName(urn string) string {
 // described event. The returned function stops following (after reading what is left)
 // and returns the final change summary, e.g. "create=47".
 func FollowEvents(path string, line func(string)) (stop func() string) {
+	summary := "no summary"
+	stopRaw := FollowEngineEvents(path, func(e apitype.EngineEvent) {
+		if s := Describe(e); s != "" {
+			line(s)
+		}
+		if e.SummaryEvent != nil {
+			summary = Summary(e.SummaryEvent.ResourceChanges)
+		}
+	})
+	return func() string {
+		stopRaw()
+		return summary
+	}
+}
+
+// FollowEngineEvents tails an event log that the CLI is writing and calls f for each event,
+// in order, from one goroutine. The returned function stops following after reading what is
+// left.
+func FollowEngineEvents(path string, f func(apitype.EngineEvent)) (stop func()) {
 	done := make(chan struct{})
-	result := make(chan string, 1)
+	finished := make(chan struct{})
 	go func() {
-		var f *os.File
+		defer close(finished)
+		var file *os.File
 		var r *bufio.Reader
 		var pending []byte
-		summary := "no summary"
-		finish := false
+		last := false
 		for {
-			if f == nil {
-				if file, err := os.Open(path); err == nil {
-					f, r = file, bufio.NewReader(file)
+			if file == nil {
+				if opened, err := os.Open(path); err == nil {
+					file, r = opened, bufio.NewReader(opened)
 				}
 			}
 			for r != nil {
@@ -87,31 +106,42 @@ func FollowEvents(path string, line func(string)) (stop func() string) {
 				}
 				var e apitype.EngineEvent
 				if json.Unmarshal(pending, &e) == nil {
-					if s := Describe(e); s != "" {
-						line(s)
-					}
-					if e.SummaryEvent != nil {
-						summary = Summary(e.SummaryEvent.ResourceChanges)
-					}
+					f(e)
 				}
 				pending = pending[:0]
 			}
-			if finish {
-				if f != nil {
-					f.Close()
+			if last {
+				if file != nil {
+					file.Close()
 				}
-				result <- summary
 				return
 			}
 			select {
 			case <-done:
-				finish = true // one more read of whatever is left
+				last = true // one more read of whatever is left
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
 	}()
-	return func() string {
+	return func() {
 		close(done)
-		return <-result
+		<-finished
 	}
+}
+
+// HostOperations are the finished steps of host resources (the command provider's commands
+// and uploads) that did something (every op but same), as "<op> <name>", in the order the
+// engine finished them: what ran on the hosts.
+func HostOperations(events []apitype.EngineEvent) []string {
+	var out []string
+	for _, e := range events {
+		if e.ResOutputsEvent == nil || e.ResOutputsEvent.Planning {
+			continue
+		}
+		m := e.ResOutputsEvent.Metadata
+		if strings.HasPrefix(m.Type, "command:") && m.Op != apitype.OpSame {
+			out = append(out, string(m.Op)+" "+urnName(m.URN))
+		}
+	}
+	return out
 }

@@ -22,20 +22,29 @@ func RequiredSecrets(stackFile string) ([]string, error) {
 // (SetSecret: standard input): the kubeconfig given, a distinct random value for the rest.
 // It returns the keys in the order set and their values, which are never printed.
 func (w *Workspace) SetThrowawaySecrets(ctx context.Context, kubeconfig string) ([]string, map[string]string, error) {
+	return w.SetSecrets(ctx, map[string]string{"kubeconfig": kubeconfig})
+}
+
+// SetSecrets sets every secret the workspace's stack needs (SetSecret: standard input): the
+// value given for a key, else a throwaway one (a fresh ed25519 key for sshPrivateKey, a
+// distinct random string for the rest). It returns the keys in the order set and their values.
+func (w *Workspace) SetSecrets(ctx context.Context, given map[string]string) ([]string, map[string]string, error) {
 	keys, err := RequiredSecrets(w.StackPath())
 	if err != nil {
 		return nil, nil, err
 	}
 	values := map[string]string{}
 	for _, key := range keys {
-		value := kubeconfig
-		if key == "sshPrivateKey" {
+		value, ok := given[key]
+		switch {
+		case ok:
+		case key == "sshPrivateKey":
 			seed := make([]byte, 32)
 			if _, err := rand.Read(seed); err != nil {
 				return nil, nil, err
 			}
 			value = inprocess.PrivateKeyPEM(seed)
-		} else if key != "kubeconfig" {
+		default:
 			if value, err = RandomSecret(); err != nil {
 				return nil, nil, err
 			}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -94,6 +95,8 @@ type Options struct {
 	// Resume keeps Dir (certificates, etcd data) from an earlier run: a restarted control
 	// plane with its objects. Default false: Dir is emptied first.
 	Resume bool
+	// ServiceCIDR is the Services' cluster IP range (a /24). Default "10.0.0.0/24".
+	ServiceCIDR string
 }
 
 // Cluster is a running control plane.
@@ -169,7 +172,16 @@ func (c *Cluster) boot(ctx context.Context, opts Options) error {
 	}
 	c.dir, c.progress = opts.Dir, progress
 
-	sanIPs, sanNames := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.0.1")}, []string(nil)
+	if opts.ServiceCIDR == "" {
+		opts.ServiceCIDR = "10.0.0.0/24"
+	}
+	_, serviceNet, err := net.ParseCIDR(opts.ServiceCIDR)
+	if err != nil {
+		return fmt.Errorf("harness: ServiceCIDR: %w", err)
+	}
+	kubernetesIP := slices.Clone(serviceNet.IP.To4())
+	kubernetesIP[3]++ // the `kubernetes` Service's address, in the API server's certificate
+	sanIPs, sanNames := []net.IP{net.ParseIP("127.0.0.1"), kubernetesIP}, []string(nil)
 	for _, san := range append([]string{opts.Address}, opts.SANs...) {
 		if ip := net.ParseIP(san); ip != nil {
 			sanIPs = append(sanIPs, ip)
@@ -220,7 +232,7 @@ func (c *Cluster) boot(ctx context.Context, opts Options) error {
 		"--tls-cert-file="+pki.serverCert, "--tls-private-key-file="+pki.serverKey, "--client-ca-file="+pki.caCert,
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+pki.saPub, "--service-account-signing-key-file="+pki.saKey,
-		"--service-cluster-ip-range=10.0.0.0/24", "--authorization-mode=RBAC", "--allow-privileged=true",
+		"--service-cluster-ip-range="+opts.ServiceCIDR, "--authorization-mode=RBAC", "--allow-privileged=true",
 		"--enable-priority-and-fairness=false", "--profiling=false", "--v=0"); err != nil {
 		return err
 	}

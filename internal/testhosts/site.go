@@ -3,9 +3,13 @@ package testhosts
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
+
+	"sigs.k8s.io/yaml"
 
 	"xgen-infra/internal/inprocess"
 	"xgen-infra/sites"
@@ -78,20 +82,18 @@ func (h *Hosts) ComposeHost(name string, extra map[string]any) map[string]any {
 	return cc
 }
 
-// StackConfig is a stack file's config with site.cluster replaced, the SSH key set and a
-// placeholder for every other secret the site needs (as the mock-engine tests do).
-func (h *Hosts) StackConfig(stackFile string, cluster map[string]any) (map[string]string, []string, error) {
-	config, secretKeys, err := inprocess.LoadStackFile(stackFile)
+// Site is a stack file's config and its site object with site.cluster replaced by cluster;
+// a compose host named in the stack file is one of the site's real nodes, so on the test
+// hosts it becomes the first server.
+func Site(stackFile string, cluster map[string]any) (config map[string]string, site map[string]any, secretKeys []string, err error) {
+	config, secretKeys, err = inprocess.LoadStackFile(stackFile)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	var site map[string]any
 	if err := json.Unmarshal([]byte(config[sites.SiteKey]), &site); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", stackFile, err)
+		return nil, nil, nil, fmt.Errorf("%s: %w", stackFile, err)
 	}
 	site["cluster"] = cluster
-	// A compose host named in the stack file is one of the site's real nodes: on the test
-	// hosts it is the first server.
 	if infra, ok := site["infra"].(map[string]any); ok {
 		if cc, ok := infra["compose"].(map[string]any); ok && cc["host"] != nil {
 			servers, _ := cluster["servers"].([]any)
@@ -99,6 +101,16 @@ func (h *Hosts) StackConfig(stackFile string, cluster map[string]any) (map[strin
 				cc["host"] = servers[0].(map[string]any)["name"]
 			}
 		}
+	}
+	return config, site, secretKeys, nil
+}
+
+// StackConfig is a stack file's config with site.cluster replaced (Site), the SSH key set and
+// a placeholder for every other secret the site needs (as the mock-engine tests do).
+func (h *Hosts) StackConfig(stackFile string, cluster map[string]any) (map[string]string, []string, error) {
+	config, site, secretKeys, err := Site(stackFile, cluster)
+	if err != nil {
+		return nil, nil, err
 	}
 	data, err := json.Marshal(site)
 	if err != nil {
@@ -117,6 +129,28 @@ func (h *Hosts) StackConfig(stackFile string, cluster map[string]any) (map[strin
 		keys = append(keys, sites.ConfigNamespace+":"+k)
 	}
 	return config, inprocess.AddPlaceholderSecrets(config, secretKeys, keys...), nil
+}
+
+// WriteStackFile writes dst, a Pulumi.<stack>.yaml whose site object is site and whose other
+// plain keys are src's (its secure values are not copied: set them with `pulumi config set
+// --secret`). This is the stack file an operator would have for a site on these hosts.
+func WriteStackFile(src, dst string, site map[string]any) error {
+	config, secretKeys, err := inprocess.LoadStackFile(src)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{}
+	for k, v := range config {
+		if !slices.Contains(secretKeys, k) {
+			out[k] = v
+		}
+	}
+	out[sites.SiteKey] = site
+	data, err := yaml.Marshal(map[string]any{"config": out})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o600)
 }
 
 // CleanupAll stops and removes every test host left on this machine (a run whose process

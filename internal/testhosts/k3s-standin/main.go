@@ -16,7 +16,8 @@
 //	             docker-archive and appends its tags and digest to /var/log/k3s-ctr.log
 //
 // A GPU node (label nvidia.com/gpu.present=true) reports one nvidia.com/gpu, standing in for
-// the NVIDIA device plugin.
+// the NVIDIA device plugin. The first server also plays K3s' ServiceLB and istiod's admission
+// webhooks (standins.go).
 package main
 
 import (
@@ -36,6 +37,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -70,6 +72,7 @@ type config struct {
 	TLSSAN    []string `json:"tls-san"`
 	NodeLabel []string `json:"node-label"`
 	NodeTaint []string `json:"node-taint"`
+	Disable   []string `json:"disable"`
 }
 
 func main() {
@@ -192,7 +195,7 @@ func readConfig() (*config, error) {
 		return nil, err
 	}
 	var c config
-	// Keys the stand-in does not act on (cluster-cidr, disable, ...) are ignored.
+	// Keys the stand-in does not act on (cluster-cidr, ...) are ignored; of `disable` it acts on servicelb.
 	if err := yaml.Unmarshal(data, &c); err != nil {
 		return nil, fmt.Errorf("%s: %w", configPath, err)
 	}
@@ -253,12 +256,18 @@ func firstServer(ctx context.Context, cfg *config) error {
 	}
 	c, err := harness.Start(ctx, harness.Options{
 		ToolsDir: toolsDir, Dir: filepath.Join(serverDir, "standin"), Nodes: []harness.Node{self},
-		Address: cfg.NodeIP, SANs: cfg.TLSSAN, Resume: true, Progress: os.Stderr,
+		Address: cfg.NodeIP, SANs: cfg.TLSSAN, Resume: true, Progress: os.Stderr, ServiceCIDR: standInServiceCIDR,
 	})
 	if err != nil {
 		return err
 	}
 	defer c.Stop()
+	if !slices.Contains(cfg.Disable, "servicelb") {
+		go serviceLB(ctx, c.Client, cfg.NodeIP)
+	}
+	if err := serveIstiodWebhooks(ctx, c.Client); err != nil {
+		return err
+	}
 	kubeconfig, err := c.SelfContainedKubeconfig()
 	if err != nil {
 		return err

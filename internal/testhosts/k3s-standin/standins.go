@@ -1,0 +1,220 @@
+package main
+
+// Two parts of a real cluster that fake nodes cannot give, played by the first server so that
+// the Istio add-on can finish under the real engine (TEST-ONLY, like the rest of the stand-in):
+//
+//   - ServiceLB, as K3s runs it: a LoadBalancer Service gets the server's address as its
+//     ingress (K3s publishes the ports on the nodes), unless `disable: [servicelb]`.
+//   - istiod's admission webhooks: no istiod process runs on fake nodes, and the sidecar
+//     injector's failurePolicy is Fail, so the API server would refuse the gateway's pods. The
+//     stand-in serves every webhook whose Service is named istiod: it puts that Service's
+//     cluster IP on the host's loopback (the API server calls webhooks at the cluster IP), answers
+//     on it over TLS with a certificate of its own CA, writes that CA into the webhook
+//     configurations' caBundle (as istiod does) and allows every request unchanged. Pods are
+//     therefore not injected; on fake nodes no container runs anyway.
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// standInServiceCIDR is the stand-in cluster's Service range: a /24 of the benchmarking range
+// (RFC 2544), so that a cluster IP put on a test host's loopback is not a private address.
+const standInServiceCIDR = "198.19.255.0/24"
+
+// serviceLB sets status.loadBalancer of every LoadBalancer Service to the server's address.
+func serviceLB(ctx context.Context, client kubernetes.Interface, address string) {
+	every(ctx, time.Second, func() {
+		svcs, err := client.CoreV1().Services("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return
+		}
+		for _, svc := range svcs.Items {
+			if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || len(svc.Status.LoadBalancer.Ingress) > 0 {
+				continue
+			}
+			svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: address}}
+			if _, err := client.CoreV1().Services(svc.Namespace).UpdateStatus(ctx, &svc, metav1.UpdateOptions{}); err != nil {
+				fmt.Fprintf(os.Stderr, "servicelb (stand-in): %s/%s: %v\n", svc.Namespace, svc.Name, err)
+			}
+		}
+	})
+}
+
+// istiodWebhooks serves istiod's admission webhooks (see the file comment).
+type istiodWebhooks struct {
+	client  kubernetes.Interface
+	caPEM   []byte
+	caKey   *ecdsa.PrivateKey
+	caCert  *x509.Certificate
+	mu      sync.Mutex
+	serving map[string]bool // "ip:port"
+}
+
+func serveIstiodWebhooks(ctx context.Context, client kubernetes.Interface) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "istiod stand-in CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(10 * 365 * 24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return err
+	}
+	w := &istiodWebhooks{client: client, caKey: key, caCert: cert, serving: map[string]bool{},
+		caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	go every(ctx, time.Second, func() { w.reconcile(ctx) })
+	return nil
+}
+
+// reconcile serves and trusts every istiod webhook that exists now.
+func (w *istiodWebhooks) reconcile(ctx context.Context) {
+	mwcs, err := w.client.AdmissionregistrationV1().MutatingWebhookConfigurations().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	for i := range mwcs.Items {
+		m := &mwcs.Items[i]
+		changed := false
+		for j := range m.Webhooks {
+			if w.serve(ctx, m.Webhooks[j].ClientConfig.Service) && string(m.Webhooks[j].ClientConfig.CABundle) != string(w.caPEM) {
+				m.Webhooks[j].ClientConfig.CABundle, changed = w.caPEM, true
+			}
+		}
+		if changed {
+			_, err = w.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Update(ctx, m, metav1.UpdateOptions{})
+			logErr("mutating webhook "+m.Name, err)
+		}
+	}
+	vwcs, err := w.client.AdmissionregistrationV1().ValidatingWebhookConfigurations().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	for i := range vwcs.Items {
+		v := &vwcs.Items[i]
+		changed := false
+		for j := range v.Webhooks {
+			if w.serve(ctx, v.Webhooks[j].ClientConfig.Service) && string(v.Webhooks[j].ClientConfig.CABundle) != string(w.caPEM) {
+				v.Webhooks[j].ClientConfig.CABundle, changed = w.caPEM, true
+			}
+		}
+		if changed {
+			_, err = w.client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Update(ctx, v, metav1.UpdateOptions{})
+			logErr("validating webhook "+v.Name, err)
+		}
+	}
+}
+
+// serve answers on the cluster IP and port of an istiod Service; false for any other
+// webhook, or while that Service does not exist yet.
+func (w *istiodWebhooks) serve(ctx context.Context, ref *admissionregistrationv1.ServiceReference) bool {
+	if ref == nil || ref.Name != "istiod" {
+		return false
+	}
+	svc, err := w.client.CoreV1().Services(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil || svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone {
+		return false
+	}
+	port := int32(443)
+	if ref.Port != nil {
+		port = *ref.Port
+	}
+	addr := net.JoinHostPort(svc.Spec.ClusterIP, fmt.Sprint(port))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.serving[addr] {
+		return true
+	}
+	if out, err := exec.Command("ip", "addr", "replace", svc.Spec.ClusterIP+"/32", "dev", "lo").CombinedOutput(); err != nil {
+		logErr("ip addr "+svc.Spec.ClusterIP, fmt.Errorf("%v: %s", err, out))
+		return false
+	}
+	cert, err := w.leaf(ref.Name + "." + ref.Namespace + ".svc")
+	if err != nil {
+		logErr("certificate", err)
+		return false
+	}
+	ln, err := tls.Listen("tcp", addr, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		logErr("listen "+addr, err)
+		return false
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(allowAll), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	w.serving[addr] = true
+	fmt.Fprintf(os.Stderr, "istiod webhooks (stand-in): serving %s for %s/%s\n", addr, ref.Namespace, ref.Name)
+	return true
+}
+
+func (w *istiodWebhooks) leaf(dnsName string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: dnsName},
+		DNSNames: []string{dnsName}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, w.caCert, &key.PublicKey, w.caKey)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+// allowAll answers an AdmissionReview with allowed and no patch.
+func allowAll(rw http.ResponseWriter, r *http.Request) {
+	var review admissionv1.AdmissionReview
+	if err := json.NewDecoder(r.Body).Decode(&review); err != nil || review.Request == nil {
+		http.Error(rw, "not an AdmissionReview", http.StatusBadRequest)
+		return
+	}
+	review.Response = &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
+	review.Request = nil
+	rw.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(rw).Encode(&review)
+}
+
+func every(ctx context.Context, d time.Duration, f func()) {
+	for {
+		f()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d):
+		}
+	}
+}
+
+func logErr(what string, err error) {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "k3s (stand-in): %s: %v\n", what, err)
+	}
+}

@@ -1,0 +1,608 @@
+package main
+
+// The whole site under the real engine: every on-prem stack file, cluster + compose infra +
+// add-ons + apps, deployed to bare test hosts by one real `pulumi up` with the CLI, the Go
+// language host and the kubernetes and command provider plugins that `make tools` builds. What
+// the host layer does is read from the engine's event log, never from our own executor.
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+
+	"xgen-infra/internal/engine"
+	"xgen-infra/internal/harness"
+	"xgen-infra/internal/helmrender"
+	"xgen-infra/internal/testhosts"
+)
+
+// wholeSite is one stack file deployed whole to test hosts by the real engine.
+type wholeSite struct {
+	t             *testing.T
+	hosts         *testhosts.Hosts
+	ws            *engine.Workspace
+	log           *bytes.Buffer     // every CLI command and its output
+	secrets       map[string]string // config key -> value, as set with `pulumi config set --secret`
+	servers       []string
+	agents        []string
+	composeChange [2]string
+	// procs samples every process's command line on this machine (the test hosts' too)
+	// while the engine runs.
+	procs *processSampler
+	// watch, when set, sees each event of an `up` as the engine writes it.
+	watch func(apitype.EngineEvent)
+}
+
+// wholeSiteSpec says which test hosts a stack file runs on.
+type wholeSiteSpec struct {
+	stackFile       string
+	hosts           []testhosts.Spec
+	servers, agents []string
+	// site adjusts the site object beyond pointing it at the hosts.
+	site func(site map[string]any)
+	// composeChange is a path under site.infra.compose and a new value for it. Default
+	// waitTimeout 6m (a site that lists no services runs all four: setting one would drop the
+	// others).
+	composeChange [2]string
+}
+
+// newWholeSite starts the hosts, writes the stack file an operator would have for them and
+// creates its stack with every secret set through standard input (the SSH key is the hosts').
+// Cleanup destroys the stack before the hosts stop.
+func newWholeSite(t *testing.T, spec wholeSiteSpec) *wholeSite {
+	t.Helper()
+	tools := engineTools(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	hosts := startHosts(t, spec.hosts)
+	cluster := hosts.ClusterConfig(testhosts.Cluster{Servers: spec.servers, Agents: spec.agents,
+		Artifacts: standInArtifacts(t, hostsVersion), Version: hostsVersion})
+	_, site, _, err := testhosts.Site(spec.stackFile, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.site != nil {
+		spec.site(site)
+	}
+	stackFile := filepath.Join(t.TempDir(), filepath.Base(spec.stackFile))
+	if err := testhosts.WriteStackFile(spec.stackFile, stackFile, site); err != nil {
+		t.Fatal(err)
+	}
+	s := &wholeSite{t: t, hosts: hosts, log: &bytes.Buffer{}, servers: spec.servers, agents: spec.agents,
+		composeChange: spec.composeChange, procs: startProcessSampler()}
+	if s.composeChange[0] == "" {
+		s.composeChange = [2]string{"waitTimeout", "6m"}
+	}
+	t.Cleanup(s.procs.stop)
+	s.ws, err = engine.New(ctx, engine.Options{ToolsDir: tools, ProgramDir: ".", StackFile: stackFile, Dir: t.TempDir(), Log: s.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.cleanup)
+	if _, s.secrets, err = s.ws.SetSecrets(ctx, map[string]string{"sshPrivateKey": hosts.PrivateKey}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *wholeSite) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := s.ws.Destroy(ctx); err != nil {
+		s.t.Errorf("cleanup destroy: %v", err)
+	}
+	if s.t.Failed() {
+		s.t.Logf("pulumi CLI log (last 30000 bytes):\n%s", tailBytes(s.log.Bytes(), 30000))
+	}
+}
+
+// upRun is what one `pulumi up` did, from its event log.
+type upRun struct {
+	steps []engineStep
+	// hostOps ran on the hosts (engine.HostOperations).
+	hostOps []string
+}
+
+// up runs `pulumi up` with an event log.
+func (s *wholeSite) up(ctx context.Context, extra ...string) (upRun, error) {
+	path := filepath.Join(s.t.TempDir(), "events.jsonl")
+	if s.watch != nil {
+		stop := engine.FollowEngineEvents(path, s.watch)
+		defer stop()
+	}
+	_, err := s.ws.Up(ctx, append([]string{"--event-log", path}, extra...)...)
+	data, readErr := os.ReadFile(path)
+	if readErr != nil {
+		s.t.Fatalf("event log: %v", readErr)
+	}
+	events, readErr := engine.ReadEvents(data)
+	if readErr != nil {
+		s.t.Fatal(readErr)
+	}
+	return upRun{steps: engineSteps(events), hostOps: engine.HostOperations(events)}, err
+}
+
+// setPath sets one value of the site object (`pulumi config set --path site.<path>`).
+func (s *wholeSite) setPath(ctx context.Context, path, value string, extra ...string) {
+	s.t.Helper()
+	args := append([]string{"config", "set", "--path", "site." + path, value}, extra...)
+	if _, err := s.ws.Run(ctx, nil, args...); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// cluster reaches the site's cluster through the stack's kubeconfig output: the one the
+// program read back from the first server (a secret output).
+func (s *wholeSite) cluster(ctx context.Context) *harness.Cluster {
+	s.t.Helper()
+	out, err := s.ws.Outputs(ctx, true)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	kc, _ := out["kubeconfig"].(string)
+	c, err := harness.Attach([]byte(kc))
+	if err != nil {
+		s.t.Fatalf("the stack's kubeconfig output: %v", err)
+	}
+	return c
+}
+
+// engineStep is one resource operation the engine started or finished, in event-log order.
+type engineStep struct {
+	Op       apitype.OpType
+	Type     string
+	Name     string
+	URN      string
+	Finished bool // a ResOutputsEvent (done) rather than a ResourcePreEvent (started)
+	Failed   bool
+}
+
+func engineSteps(events []apitype.EngineEvent) []engineStep {
+	var steps []engineStep
+	add := func(m apitype.StepEventMetadata, finished, failed bool) {
+		steps = append(steps, engineStep{Op: m.Op, Type: m.Type, Name: urnName(m.URN),
+			URN: m.URN, Finished: finished, Failed: failed})
+	}
+	for _, e := range events {
+		switch {
+		case e.ResourcePreEvent != nil && !e.ResourcePreEvent.Planning:
+			add(e.ResourcePreEvent.Metadata, false, false)
+		case e.ResOutputsEvent != nil && !e.ResOutputsEvent.Planning:
+			add(e.ResOutputsEvent.Metadata, true, false)
+		case e.ResOpFailedEvent != nil:
+			add(e.ResOpFailedEvent.Metadata, true, true)
+		}
+	}
+	return steps
+}
+
+// urnName is the name part of a URN.
+func urnName(urn string) string { return urn[strings.LastIndex(urn, "::")+2:] }
+
+// changed are the finished operations of any kind that changed something.
+func changed(steps []engineStep) []string {
+	var out []string
+	for _, s := range steps {
+		if s.Finished && s.Op != apitype.OpSame && s.Type != "pulumi:pulumi:Stack" {
+			out = append(out, string(s.Op)+" "+s.Type+" "+s.Name)
+		}
+	}
+	return out
+}
+
+// index of the first event of resource name that started (or finished) a change.
+func stepIndex(steps []engineStep, name string, finished bool) int {
+	for i, s := range steps {
+		if s.Name == name && s.Finished == finished && s.Op != apitype.OpSame {
+			return i
+		}
+	}
+	return -1
+}
+
+// processSampler reads every process's command line on this machine every 50 ms: a secret
+// on a command line would show in a process list on the hosts (they share this kernel).
+type processSampler struct {
+	mu    sync.Mutex
+	lines map[string]bool
+	done  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func startProcessSampler() *processSampler {
+	p := &processSampler{lines: map[string]bool{}, done: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+			for _, f := range dirs {
+				if data, err := os.ReadFile(f); err == nil && len(data) > 0 {
+					line := string(bytes.ReplaceAll(data, []byte{0}, []byte{' '}))
+					p.mu.Lock()
+					p.lines[line] = true
+					p.mu.Unlock()
+				}
+			}
+			select {
+			case <-p.done:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	return p
+}
+
+func (p *processSampler) stop() {
+	select {
+	case <-p.done:
+	default:
+		close(p.done)
+	}
+	p.wg.Wait()
+}
+
+func (p *processSampler) text() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b bytes.Buffer
+	for l := range p.lines {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// TestRealEngineWholeSite: each on-prem stack file, whole, from bare test hosts under the real
+// engine with the real command provider.
+func TestRealEngineWholeSite(t *testing.T) {
+	engineTools(t)
+	charts, err := helmrender.IstioChartsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range []wholeSiteSpec{
+		{stackFile: "Pulumi.xgen-jeju.yaml", hosts: []testhosts.Spec{{Name: "jeju-1"}, {Name: "jeju-2"}},
+			servers: []string{"jeju-1"}, agents: []string{"jeju-2"}, composeChange: [2]string{"services.redis.maxMemory", "768mb"}},
+		{stackFile: "Pulumi.lotteimall.yaml", hosts: []testhosts.Spec{{Name: "lotte-1"}, {Name: "lotte-2"}},
+			servers: []string{"lotte-1"}, agents: []string{"lotte-2"}, site: istioFrom(charts)},
+		{stackFile: "Pulumi.xgen.yaml", hosts: []testhosts.Spec{{Name: "xgen-1"}, {Name: "xgen-2"}, {Name: "xgen-gpu", GPU: true}},
+			servers: []string{"xgen-1"}, agents: []string{"xgen-2", "xgen-gpu"}, site: istioFrom(charts)},
+	} {
+		t.Run(stackName(spec.stackFile), func(t *testing.T) {
+			wholeSiteLifecycle(t, newWholeSite(t, spec))
+		})
+	}
+}
+
+// istioFrom points the Istio add-on at a local charts directory (a closed network's layout):
+// nothing is downloaded here.
+func istioFrom(charts string) func(map[string]any) {
+	return func(site map[string]any) {
+		cluster := site["cluster"].(map[string]any)
+		cluster["addons"] = map[string]any{"istio": map[string]any{"charts": charts}}
+	}
+}
+
+func wholeSiteLifecycle(t *testing.T, s *wholeSite) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+
+	// 1. The first preview plans only creates.
+	p, _, err := s.ws.Preview(ctx)
+	if err != nil {
+		t.Fatalf("first preview: %v", err)
+	}
+	if errs := p.Errors(); len(errs) > 0 {
+		t.Fatalf("first preview reported errors: %v", errs)
+	}
+	for _, st := range p.Changes() {
+		if st.Op != apitype.OpCreate {
+			t.Errorf("first preview: %s %s, want only creates", st.Op, st.URN)
+		}
+	}
+
+	// 2. Bare hosts to apps in one `pulumi up`.
+	start := time.Now()
+	before := s.log.Len()
+	run, err := s.up(ctx, "--debug")
+	if err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	upOutput := append([]byte(nil), s.log.Bytes()[before:]...)
+	created := run.hostOps
+	t.Logf("bare hosts to apps: %d resources changed, %d host operations, in %s", len(changed(run.steps)), len(created),
+		time.Since(start).Round(time.Second))
+	if len(created) == 0 {
+		t.Fatal("up ran no host operation")
+	}
+	cluster := s.cluster(ctx)
+	nodes := map[string]string{}
+	for _, h := range append(slices.Clone(s.servers), s.agents...) {
+		nodes[h] = hostsVersion
+	}
+	checkNodes(ctx, t, cluster, nodes)
+
+	// 3. Converged: the engine's own no-op check, then an `up` that runs no host command.
+	before = s.log.Len()
+	if _, err := s.ws.Run(ctx, nil, "preview", "--expect-no-changes", "--diff", "--debug"); err != nil {
+		t.Fatalf("no-op preview after up: %v", err)
+	}
+	noopOutput := append([]byte(nil), s.log.Bytes()[before:]...)
+	again, err := s.up(ctx)
+	if err != nil {
+		t.Fatalf("second up: %v", err)
+	}
+	if ops := changed(again.steps); len(ops) > 0 {
+		t.Errorf("second up changed %v", ops)
+	}
+	if ops := again.hostOps; len(ops) > 0 {
+		t.Errorf("second up ran host operations %v", ops)
+	}
+
+	// 4. No secret anywhere the engine or the hosts show things.
+	s.checkNoSecrets(ctx, map[string][]byte{"pulumi up --debug output": upOutput, "pulumi preview --debug output": noopOutput})
+
+	// 5. One service value: its ConfigMap and Deployment only, rolled in order.
+	svc := changedService(t, s.ws.StackPath())
+	s.setPath(ctx, "services."+svc+".config.XGEN_TEST_CHANGE", "changed")
+	p, _, err = s.ws.Preview(ctx)
+	if err != nil {
+		t.Fatalf("preview of the service change: %v", err)
+	}
+	checkBlastRadius(t, s.ws.Stack, svc, p)
+	run, err = s.up(ctx)
+	if err != nil {
+		t.Fatalf("up of the service change: %v", err)
+	}
+	if ops := run.hostOps; len(ops) > 0 {
+		t.Errorf("a service change ran host operations %v", ops)
+	}
+
+	// 6. A compose value: the project's files (if they change) and `up` on its host, nothing
+	// else (no secret changed, so no .env; the project and its data stay).
+	s.setPath(ctx, "infra.compose."+s.composeChange[0], s.composeChange[1])
+	run, err = s.up(ctx)
+	if err != nil {
+		t.Fatalf("up of the compose change: %v", err)
+	}
+	composeOps := changed(run.steps)
+	t.Logf("compose change: %v", composeOps)
+	for _, c := range composeOps {
+		name := c[strings.LastIndex(c, " ")+1:]
+		if !strings.Contains(c, " command:remote:") || !strings.HasPrefix(name, "infra-") ||
+			slices.Contains([]string{"infra-project", "infra-backup", "infra-env"}, name) {
+			t.Errorf("the compose change also ran %s", c)
+		}
+	}
+	if !slices.ContainsFunc(composeOps, func(c string) bool { return strings.HasSuffix(c, " infra-up") }) {
+		t.Errorf("the compose change did not run infra-up: %v", composeOps)
+	}
+
+	// 7. A K3s version bump: servers first, one host at a time, each drained before its
+	// install and uncordoned after; only host commands change.
+	upgrade := standInArtifacts(t, upgradeVersion)
+	s.setPath(ctx, "cluster.k3s.version", upgradeVersion)
+	s.setPath(ctx, "cluster.k3s.artifacts", upgrade)
+	run, err = s.up(ctx)
+	if err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	for _, c := range changed(run.steps) {
+		if !strings.Contains(c, " command:") {
+			t.Errorf("the K3s upgrade changed %s", c)
+		}
+	}
+	t.Logf("K3s upgrade: %v", run.hostOps)
+	checkUpgradeOrder(t, run, append(slices.Clone(s.servers), s.agents...))
+	for h := range nodes {
+		nodes[h] = upgradeVersion
+	}
+	checkNodes(ctx, t, cluster, nodes)
+
+	// 8. Destroy keeps K3s on every host and the infra's data on its host.
+	if _, err := s.ws.Destroy(ctx); err != nil {
+		t.Fatalf("destroy: %v", err)
+	}
+	if urns, err := s.ws.Resources(ctx); err != nil || len(urns) != 0 {
+		t.Errorf("state after destroy: %v (err %v)", urns, err)
+	}
+	for _, h := range append(slices.Clone(s.servers), s.agents...) {
+		unit := "k3s"
+		if slices.Contains(s.agents, h) {
+			unit = "k3s-agent"
+		}
+		if out, err := s.hosts.Run(ctx, h, "sudo -n systemctl is-active "+unit); err != nil || out != "active\n" {
+			t.Errorf("%s: K3s not running after a destroy that keeps it: %q %v", h, out, err)
+		}
+	}
+	if out, err := s.hosts.Run(ctx, s.servers[0], "sudo -n ls /srv/xgen-infra/volumes"); err != nil || !strings.Contains(out, "postgres") {
+		t.Errorf("the infra's data is gone after destroy: %q %v", out, err)
+	}
+}
+
+// checkUpgradeOrder: every host's install ran after its drain finished and before its
+// uncordon started, hosts one at a time in the given order (servers first).
+func checkUpgradeOrder(t *testing.T, run upRun, hosts []string) {
+	t.Helper()
+	steps := run.steps
+	prevDone := -1
+	for _, h := range hosts {
+		drainStart, drainDone := stepIndex(steps, "drain-"+h, false), stepIndex(steps, "drain-"+h, true)
+		installStart, installDone := stepIndex(steps, "install-"+h, false), stepIndex(steps, "install-"+h, true)
+		uncordonStart, uncordonDone := stepIndex(steps, "uncordon-"+h, false), stepIndex(steps, "uncordon-"+h, true)
+		if installStart < 0 {
+			t.Errorf("the upgrade did not reinstall %s; host operations: %v", h, run.hostOps)
+			continue
+		}
+		first := installStart
+		if drainStart >= 0 {
+			first = drainStart
+			if drainDone > installStart {
+				t.Errorf("%s: install started before its drain finished", h)
+			}
+			if uncordonStart < 0 || uncordonStart < installDone {
+				t.Errorf("%s: uncordon %d, install done %d: want the uncordon after the install", h, uncordonStart, installDone)
+			}
+		}
+		if first < prevDone {
+			t.Errorf("%s: its upgrade started before the previous host's finished", h)
+		}
+		prevDone = max(installDone, uncordonDone)
+	}
+}
+
+// checkNoSecrets scans the state, the given CLI outputs, the event logs, every command line
+// seen on this machine during the run, and the hosts' logs for every secret value.
+func (s *wholeSite) checkNoSecrets(ctx context.Context, outputs map[string][]byte) {
+	t := s.t
+	t.Helper()
+	secrets := map[string]string{}
+	for k, v := range s.secrets {
+		secrets[k] = v
+	}
+	// The SSH key's body, the join token and the kubeconfig's client key, read back.
+	secrets["sshPrivateKey"] = strings.Split(s.hosts.PrivateKey, "\n")[2]
+	token, err := s.hosts.Run(ctx, s.servers[0], "sudo -n cat /var/lib/rancher/k3s/server/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets["join token"] = strings.TrimSpace(token)
+	out, err := s.ws.Outputs(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, _ := out["kubeconfig"].(string)
+	secrets["kubeconfig client key"] = clientKey([]byte(kc))
+
+	state, err := s.ws.Export(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	places := map[string][]byte{"pulumi stack export": state, "process list": s.procs.text()}
+	for k, v := range outputs {
+		places[k] = v
+	}
+	logs, _ := filepath.Glob(filepath.Join(s.ws.Dir, "..", "..", "*", "events.jsonl"))
+	for _, l := range logs {
+		data, _ := os.ReadFile(l)
+		places["event log "+l] = data
+	}
+	for _, h := range s.hosts.Hosts {
+		journal, _ := s.hosts.Run(ctx, h.Name, "sudo -n sh -c 'cat /var/log/*.log 2>/dev/null' || true")
+		places["logs on "+h.Name] = []byte(journal)
+	}
+	for where, data := range places {
+		for _, leak := range secretLeaks(secrets, data) {
+			t.Errorf("%s contains %s", where, leak)
+		}
+	}
+	checkSecretOutputs(ctx, t, s.ws, secrets)
+}
+
+// TestRealEngineWholeSiteHA: three servers and an agent (xgen-jeju's site): an agent whose
+// link is down fails the first `up` naming its command, host and timeout; the rerun runs only
+// what had not run; with uninstallOnDestroy and removeDataOnDestroy, destroy removes K3s from
+// every host and the infra's data.
+func TestRealEngineWholeSiteHA(t *testing.T) {
+	engineTools(t)
+	s := newWholeSite(t, wholeSiteSpec{stackFile: "Pulumi.xgen-jeju.yaml",
+		hosts:   []testhosts.Spec{{Name: "s1"}, {Name: "s2"}, {Name: "s3"}, {Name: "a1"}},
+		servers: []string{"s1", "s2", "s3"}, agents: []string{"a1"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+
+	// The agent's link goes down once the last server is installed and none of the agent's
+	// commands is running: the agent's install comes after the servers' (one host at a
+	// time), so it is the agent's next command and it cannot connect.
+	running := map[string]bool{}
+	serversDone, cut := false, false
+	s.watch = func(e apitype.EngineEvent) {
+		if e.ResourcePreEvent != nil && !e.ResourcePreEvent.Planning {
+			running[urnName(e.ResourcePreEvent.Metadata.URN)] = true
+		}
+		if e.ResOutputsEvent != nil && !e.ResOutputsEvent.Planning {
+			name := urnName(e.ResOutputsEvent.Metadata.URN)
+			delete(running, name)
+			serversDone = serversDone || name == "install-s3"
+		}
+		if cut || !serversDone {
+			return
+		}
+		for name := range running {
+			if strings.HasSuffix(name, "-a1") {
+				return
+			}
+		}
+		if err := s.hosts.CutLink("a1"); err != nil {
+			t.Error(err)
+		}
+		cut = true
+	}
+	start := time.Now()
+	first, err := s.up(ctx)
+	s.watch = nil
+	if err == nil {
+		t.Fatal("up with the agent's link cut succeeded")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "-a1") || !strings.Contains(msg, s.hosts.Host("a1").Address) || !strings.Contains(msg, "timeout") {
+		t.Errorf("the failure does not name the agent's command, its address and the timeout:\n%s", msg)
+	}
+	t.Logf("failed after %s", time.Since(start).Round(time.Second))
+	for _, st := range first.steps {
+		if st.Failed && !strings.HasSuffix(st.Name, "-a1") {
+			t.Errorf("%s failed too; only a1's commands should", st.Name)
+		}
+	}
+
+	if err := s.hosts.RestoreLink("a1"); err != nil {
+		t.Fatal(err)
+	}
+	run, err := s.up(ctx)
+	if err != nil {
+		t.Fatalf("rerun after the link came back: %v", err)
+	}
+	// Only what had not run: nothing the failed `up` finished runs again.
+	for _, op := range run.hostOps {
+		if slices.Contains(first.hostOps, op) {
+			t.Errorf("the rerun ran %s again (the failed up had finished it)", op)
+		}
+	}
+	if !slices.Contains(run.hostOps, "create install-a1") || !slices.Contains(first.hostOps, "create install-s3") {
+		t.Errorf("first up ran %v, the rerun %v: want the servers in the first, the agent's install in the rerun",
+			first.hostOps, run.hostOps)
+	}
+	cluster := s.cluster(ctx)
+	checkNodes(ctx, t, cluster, map[string]string{"s1": hostsVersion, "s2": hostsVersion, "s3": hostsVersion, "a1": hostsVersion})
+	if _, err := s.ws.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
+		t.Fatalf("no-op preview after the rerun: %v", err)
+	}
+
+	// Opting in to removal: uninstallOnDestroy and removeDataOnDestroy, then destroy.
+	s.setPath(ctx, "cluster.uninstallOnDestroy", "true", "--type", "bool")
+	s.setPath(ctx, "infra.compose.removeDataOnDestroy", "true", "--type", "bool")
+	if _, err := s.up(ctx); err != nil {
+		t.Fatalf("up with the opt-ins: %v", err)
+	}
+	if _, err := s.ws.Destroy(ctx); err != nil {
+		t.Fatalf("destroy: %v", err)
+	}
+	for _, h := range []string{"s1", "s2", "s3", "a1"} {
+		if out, _ := s.hosts.Run(ctx, h, "ls /usr/local/bin/k3s /var/lib/rancher/k3s 2>&1 || true"); !strings.Contains(out, "No such file") {
+			t.Errorf("%s: K3s left after an uninstalling destroy: %s", h, out)
+		}
+	}
+	if out, _ := s.hosts.Run(ctx, "s1", "ls /srv/xgen-infra 2>&1 || true"); !strings.Contains(out, "No such file") {
+		t.Errorf("the infra's data survived a destroy with removeDataOnDestroy: %s", out)
+	}
+}
