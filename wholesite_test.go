@@ -184,6 +184,16 @@ func engineSteps(events []apitype.EngineEvent) []engineStep {
 	return steps
 }
 
+// lineWith is the first line of text that contains s.
+func lineWith(text, s string) string {
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, s) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
 // urnName is the name part of a URN.
 func urnName(urn string) string { return urn[strings.LastIndex(urn, "::")+2:] }
 
@@ -558,7 +568,7 @@ func TestRealEngineWholeSiteHA(t *testing.T) {
 	if !strings.Contains(msg, "-a1") || !strings.Contains(msg, s.hosts.Host("a1").Address) || !strings.Contains(msg, "timeout") {
 		t.Errorf("the failure does not name the agent's command, its address and the timeout:\n%s", msg)
 	}
-	t.Logf("failed after %s", time.Since(start).Round(time.Second))
+	t.Logf("failed after %s: %s", time.Since(start).Round(time.Second), lineWith(msg, "timeout"))
 	for _, st := range first.steps {
 		if st.Failed && !strings.HasSuffix(st.Name, "-a1") {
 			t.Errorf("%s failed too; only a1's commands should", st.Name)
@@ -572,6 +582,7 @@ func TestRealEngineWholeSiteHA(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rerun after the link came back: %v", err)
 	}
+	t.Logf("the rerun ran %v", run.hostOps)
 	// Only what had not run: nothing the failed `up` finished runs again.
 	for _, op := range run.hostOps {
 		if slices.Contains(first.hostOps, op) {

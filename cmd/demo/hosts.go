@@ -185,7 +185,10 @@ func hostsOnly() error {
 	}
 	repo, _ := os.Getwd()
 	main, _ := filepath.Rel(project, repo)
-	if err := os.WriteFile(filepath.Join(project, "Pulumi.yaml"), []byte("name: xgen-infra\nruntime: go\nmain: "+main+"\n"), 0o600); err != nil {
+	// The checkout's program, run as its prebuilt binary (tools/program.sh rebuilds it when stale).
+	pulumiYAML := fmt.Sprintf("name: xgen-infra\nmain: %s\nruntime:\n  name: go\n  options:\n    binary: %s\n",
+		main, filepath.Join(repo, "tools", "program.sh"))
+	if err := os.WriteFile(filepath.Join(project, "Pulumi.yaml"), []byte(pulumiYAML), 0o600); err != nil {
 		return err
 	}
 	tools, _ := filepath.Abs(toolsDir())
