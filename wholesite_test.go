@@ -289,6 +289,9 @@ func TestRealEngineWholeSite(t *testing.T) {
 			servers: []string{"xgen-1"}, agents: []string{"xgen-2", "xgen-gpu"}, site: istioFrom(charts)},
 	} {
 		t.Run(stackName(spec.stackFile), func(t *testing.T) {
+			// Each site has its own hosts, cluster, backend and PULUMI_HOME; much of a run is
+			// waiting on hosts and the API server, so sites run side by side (-parallel).
+			t.Parallel()
 			wholeSiteLifecycle(t, newWholeSite(t, spec))
 		})
 	}
@@ -525,6 +528,7 @@ func (s *wholeSite) checkNoSecrets(ctx context.Context, outputs map[string][]byt
 // every host and the infra's data.
 func TestRealEngineWholeSiteHA(t *testing.T) {
 	engineTools(t)
+	t.Parallel()
 	s := newWholeSite(t, wholeSiteSpec{stackFile: "Pulumi.xgen-jeju.yaml",
 		hosts:   []testhosts.Spec{{Name: "s1"}, {Name: "s2"}, {Name: "s3"}, {Name: "a1"}},
 		servers: []string{"s1", "s2", "s3"}, agents: []string{"a1"}})

@@ -22,26 +22,6 @@ import (
 	"xgen-infra/stack"
 )
 
-// engineStack is a fleet.Stack on an engine workspace (a throwaway backend and passphrase).
-type engineStack struct {
-	name string
-	ws   *engine.Workspace
-}
-
-func (s engineStack) Name() string { return s.name }
-func (s engineStack) Preview(ctx context.Context, refresh bool) (*engine.Preview, error) {
-	var extra []string
-	if refresh {
-		extra = append(extra, "--refresh")
-	}
-	p, _, err := s.ws.Preview(ctx, extra...)
-	return p, err
-}
-func (s engineStack) Up(ctx context.Context) error { _, err := s.ws.Up(ctx); return err }
-func (s engineStack) Outputs(ctx context.Context) (map[string]any, error) {
-	return s.ws.Outputs(ctx, false)
-}
-
 func TestFleetEndToEnd(t *testing.T) {
 	tools := os.Getenv("XGEN_TOOLS_DIR")
 	if tools == "" {
@@ -52,7 +32,7 @@ func TestFleetEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
-	stacks := map[string]engineStack{}
+	stacks := map[string]fleet.WorkspaceStack{}
 	clusters := map[string]*harness.Cluster{}
 	var logs bytes.Buffer
 	for _, site := range []string{"xgen-jeju", "lotteimall"} {
@@ -77,7 +57,7 @@ func TestFleetEndToEnd(t *testing.T) {
 		if _, _, err := ws.SetThrowawaySecrets(ctx, string(kubeconfig)); err != nil {
 			t.Fatal(err)
 		}
-		stacks[site] = engineStack{name: site, ws: ws}
+		stacks[site] = fleet.WorkspaceStack{WS: ws}
 		t.Cleanup(func() {
 			dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer dcancel()
@@ -141,24 +121,24 @@ func TestFleetEndToEnd(t *testing.T) {
 	}
 
 	// A namespace rename is DANGER (exit 3) until acknowledged.
-	if err := stacks["lotteimall"].ws.SetPath(ctx, "site.namespace", "lotteimall-2"); err != nil {
+	if err := stacks["lotteimall"].WS.SetPath(ctx, "site.namespace", "lotteimall-2"); err != nil {
 		t.Fatal(err)
 	}
 	code, out = fleetRun("preview")
 	expect("preview of a namespace rename", code, out, exitDanger, "DANGER lotteimall: delete kubernetes:core/v1:Namespace lotteimall")
 	code, out = fleetRun("preview", "--ack-danger")
 	expect("acknowledged", code, out, exitOK)
-	if err := stacks["lotteimall"].ws.SetPath(ctx, "site.namespace", "lotteimall"); err != nil {
+	if err := stacks["lotteimall"].WS.SetPath(ctx, "site.namespace", "lotteimall"); err != nil {
 		t.Fatal(err)
 	}
 
 	// A failing site in the first wave: the second wave is not rolled.
-	if err := stacks["xgen-jeju"].ws.SetPath(ctx, "site.environment", "qa"); err != nil {
+	if err := stacks["xgen-jeju"].WS.SetPath(ctx, "site.environment", "qa"); err != nil {
 		t.Fatal(err)
 	}
 	code, out = fleetRun("up", "--waves", "xgen-jeju:lotteimall")
 	expect("a failing first wave", code, out, exitFailed, "failed: xgen-jeju", "not rolled: lotteimall")
-	if err := stacks["xgen-jeju"].ws.SetPath(ctx, "site.environment", "prd"); err != nil {
+	if err := stacks["xgen-jeju"].WS.SetPath(ctx, "site.environment", "prd"); err != nil {
 		t.Fatal(err)
 	}
 }

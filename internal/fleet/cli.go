@@ -100,3 +100,30 @@ func StackNames(dir string) ([]string, error) {
 	}
 	return names, nil
 }
+
+// WorkspaceStack drives a stack of an engine workspace (a throwaway backend and passphrase:
+// the rehearsals, the tests and the benchmarks).
+type WorkspaceStack struct {
+	WS *engine.Workspace
+}
+
+// Name is the stack name.
+func (s WorkspaceStack) Name() string { return s.WS.Stack }
+
+// Preview runs `pulumi preview --json` (--refresh for drift).
+func (s WorkspaceStack) Preview(ctx context.Context, refresh bool) (*engine.Preview, error) {
+	var extra []string
+	if refresh {
+		extra = append(extra, "--refresh")
+	}
+	p, _, err := s.WS.Preview(ctx, extra...)
+	return p, err
+}
+
+// Up runs `pulumi up --yes --skip-preview`.
+func (s WorkspaceStack) Up(ctx context.Context) error { _, err := s.WS.Up(ctx); return err }
+
+// Outputs is `pulumi stack output --json` (secrets hidden).
+func (s WorkspaceStack) Outputs(ctx context.Context) (map[string]any, error) {
+	return s.WS.Outputs(ctx, false)
+}
