@@ -276,7 +276,7 @@ func BenchmarkFleetPreview(b *testing.B) {
 		objectDirs = append(objectDirs, writeObjects(b, f, secrets[i]))
 	}
 	b.Cleanup(func() {
-		forEachStack(stacks, fleetParallel, func(s fleet.Stack) { _, _ = s.(fleet.WorkspaceStack).WS.Destroy(context.Background()) })
+		fleet.ForEach(stacks, fleetParallel, func(_ int, s fleet.Stack) { _, _ = s.(fleet.WorkspaceStack).WS.Destroy(context.Background()) })
 	})
 
 	preview := func(stacks []fleet.Stack) time.Duration {
@@ -338,19 +338,4 @@ func kubectlDiff(b *testing.B, tools, kubeconfig, dir string) time.Duration {
 		b.Fatalf("kubectl diff: %v\n%s", err, out)
 	}
 	return time.Since(start)
-}
-
-func forEachStack(stacks []fleet.Stack, parallel int, f func(fleet.Stack)) {
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for _, s := range stacks {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			f(s)
-		}()
-	}
-	wg.Wait()
 }

@@ -103,6 +103,19 @@ func deployStack(t testing.TB, tools, stackFile string, upFlags ...string) *depl
 		t.Fatal(err)
 	}
 
+	d.created = firstPreview(ctx, t, ws)
+	if d.created == 0 {
+		t.Fatal("the first preview plans nothing")
+	}
+	if _, err := ws.Up(ctx, upFlags...); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	return d
+}
+
+// firstPreview previews a new stack: no error, only creates; it returns how many.
+func firstPreview(ctx context.Context, t testing.TB, ws *engine.Workspace) int {
+	t.Helper()
 	p, _, err := ws.Preview(ctx)
 	if err != nil {
 		t.Fatalf("first preview: %v", err)
@@ -115,14 +128,7 @@ func deployStack(t testing.TB, tools, stackFile string, upFlags ...string) *depl
 			t.Errorf("first preview: %s %s, want only creates", s.Op, s.URN)
 		}
 	}
-	d.created = p.ChangeSummary[apitype.OpCreate]
-	if d.created == 0 {
-		t.Fatalf("first preview plans nothing: %s", engine.Summary(p.ChangeSummary))
-	}
-	if _, err := ws.Up(ctx, upFlags...); err != nil {
-		t.Fatalf("up: %v", err)
-	}
-	return d
+	return p.ChangeSummary[apitype.OpCreate]
 }
 
 // cleanup destroys the stack; if the destroy fails, it deletes the site's namespaces directly

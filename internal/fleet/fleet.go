@@ -211,7 +211,7 @@ func firstLine(s string) string {
 // PreviewAll previews every stack, at most parallel at a time, in the stacks' order.
 func PreviewAll(ctx context.Context, stacks []Stack, parallel int, refresh bool) []Report {
 	reports := make([]Report, len(stacks))
-	forEach(stacks, parallel, func(i int, s Stack) {
+	ForEach(stacks, parallel, func(i int, s Stack) {
 		p, err := s.Preview(ctx, refresh)
 		switch {
 		case p != nil:
@@ -226,7 +226,8 @@ func PreviewAll(ctx context.Context, stacks []Stack, parallel int, refresh bool)
 	return reports
 }
 
-func forEach(stacks []Stack, parallel int, f func(int, Stack)) {
+// ForEach calls f for every stack, at most parallel at a time, and returns when all are done.
+func ForEach(stacks []Stack, parallel int, f func(int, Stack)) {
 	if parallel < 1 {
 		parallel = 1
 	}
@@ -290,7 +291,7 @@ func Up(ctx context.Context, waves [][]Stack, parallel int) Rollout {
 			}
 			break
 		}
-		forEach(wave, parallel, func(_ int, s Stack) {
+		ForEach(wave, parallel, func(_ int, s Stack) {
 			why := ""
 			if err := s.Up(ctx); err != nil {
 				why = "up: " + firstLine(err.Error())
@@ -316,7 +317,7 @@ func Up(ctx context.Context, waves [][]Stack, parallel int) Rollout {
 func Versions(ctx context.Context, stacks []Stack, parallel int) (map[string]map[string]string, map[string]string) {
 	out, failed := map[string]map[string]string{}, map[string]string{}
 	var mu sync.Mutex
-	forEach(stacks, parallel, func(_ int, s Stack) {
+	ForEach(stacks, parallel, func(_ int, s Stack) {
 		outputs, err := s.Outputs(ctx)
 		mu.Lock()
 		defer mu.Unlock()
