@@ -109,6 +109,8 @@ type upRun struct {
 	steps []engineStep
 	// hostOps ran on the hosts (engine.HostOperations).
 	hostOps []string
+	// eventLog is the file the engine wrote.
+	eventLog string
 }
 
 // up runs `pulumi up` with an event log.
@@ -127,7 +129,7 @@ func (s *wholeSite) up(ctx context.Context, extra ...string) (upRun, error) {
 	if readErr != nil {
 		s.t.Fatal(readErr)
 	}
-	return upRun{steps: engineSteps(events), hostOps: engine.HostOperations(events)}, err
+	return upRun{steps: engineSteps(events), hostOps: engine.HostOperations(events), eventLog: path}, err
 }
 
 // setPath sets one value of the site object (`pulumi config set --path site.<path>`).
@@ -368,6 +370,7 @@ func wholeSiteLifecycle(t *testing.T, s *wholeSite) {
 	if err != nil {
 		t.Fatalf("up of the service change: %v", err)
 	}
+	checkConfigRollOrder(t, run.eventLog, svc)
 	if ops := run.hostOps; len(ops) > 0 {
 		t.Errorf("a service change ran host operations %v", ops)
 	}
