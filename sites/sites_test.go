@@ -241,6 +241,8 @@ func TestBadConfigs(t *testing.T) {
 		{"shared gateway form", "ingress: {sharedGateway: istio-gateway}\n" + minimalSite, "site.ingress.sharedGateway", `"namespace/name"`},
 		{"streaming path", "ingress: {streamingPaths: [api/stream]}\n" + minimalSite, "site.ingress.streamingPaths[0]", `starting with "/"`},
 		{"node port", "ingress: {nodePort: 8080}\n" + minimalSite, "site.ingress.nodePort", "30000-32767"},
+		{"https redirect on a shared gateway", "ingress: {sharedGateway: istio-system/shared, httpsRedirect: true}\nenvironments: {prd: {domain: a.example.com}}\n" + minimalSite, "site.ingress.httpsRedirect", `ingress.sharedGateway "istio-system/shared" is someone else's`},
+		{"TLS secret on a shared gateway", "ingress: {sharedGateway: istio-system/shared}\nenvironments: {prd: {domain: a.example.com, tlsCredentialName: a-tls}}\n" + minimalSite, "site.environments.prd.tlsCredentialName", "its certificate is theirs"},
 		{"https redirect without TLS", "ingress: {httpsRedirect: true}\nenvironments: {prd: {domain: a.example.com}}\n" + minimalSite, "site.ingress.httpsRedirect", "tlsCredentialName"},
 		{"hpa range", "ingress: {type: none}\nservices: {xgen-core: {autoscaling: {minReplicas: 5, maxReplicas: 2}}}", "site.services.xgen-core.autoscaling.maxReplicas", "at least minReplicas (5)"},
 		{"cpu target", "ingress: {type: none}\nservices: {xgen-core: {autoscaling: {targetCPUUtilization: 150}}}", "site.services.xgen-core.autoscaling.targetCPUUtilization", "1 to 100"},

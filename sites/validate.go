@@ -235,8 +235,14 @@ func validateIngress(p *problemList, c *Config) {
 	switch {
 	case ing.HTTPSRedirect && env.Domain == "":
 		p.add("ingress.httpsRedirect", true, "has no effect: the site has no domain in environment %s (it is reached by IP, over HTTP); remove it or set environments.%s.domain", c.Environment, c.Environment)
-	case ing.HTTPSRedirect && env.TLSCredentialName == "" && ing.SharedGateway == "":
+	case ing.HTTPSRedirect && ing.SharedGateway != "":
+		p.add("ingress.httpsRedirect", true, "would be ignored: ingress.sharedGateway %q is someone else's Gateway, and its servers (HTTPS and any redirect) are theirs; remove it", ing.SharedGateway)
+	case ing.HTTPSRedirect && env.TLSCredentialName == "":
 		p.add("ingress.httpsRedirect", true, "needs environments.%s.tlsCredentialName (the Gateway has no HTTPS server to redirect to)", c.Environment)
+	}
+	if ing.SharedGateway != "" && env.TLSCredentialName != "" {
+		p.add("environments."+c.Environment+".tlsCredentialName", env.TLSCredentialName,
+			"would be ignored: ingress.sharedGateway %q is someone else's Gateway, and its certificate is theirs; remove it", ing.SharedGateway)
 	}
 }
 

@@ -201,7 +201,13 @@ Subsystem sftp internal-sftp
 			return err
 		}
 	}
-	logFile, err := os.Create(filepath.Join(host.dir, "sshd.log"))
+	return h.boot(host)
+}
+
+// boot starts the host's init (boot.sh: mounts, user, the enabled units, then sshd) in its
+// network namespace, with fresh mount, UTS and PID namespaces.
+func (h *Hosts) boot(host *Host) error {
+	logFile, err := os.OpenFile(filepath.Join(host.dir, "sshd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
@@ -215,6 +221,45 @@ Subsystem sftp internal-sftp
 	}
 	host.sshd = cmd
 	go func() { _ = cmd.Wait(); logFile.Close() }()
+	return nil
+}
+
+// Reboot restarts a host as a reboot would: every process on it is stopped (SIGTERM, then
+// SIGKILL after 15 s), its files stay (the overlays' upper layers are its disk; /run is
+// fresh), and it boots again: the units enabled with systemctl start, then sshd. It returns
+// once SSH answers.
+func (h *Hosts) Reboot(ctx context.Context, name string) error {
+	host := h.Host(name)
+	if err := stopNetns(host.netns); err != nil {
+		return fmt.Errorf("testhosts: reboot %s: %w", name, err)
+	}
+	if err := h.boot(host); err != nil {
+		return fmt.Errorf("testhosts: reboot %s: %w", name, err)
+	}
+	if err := waitSSH(ctx, host.Address+":22", 30*time.Second); err != nil {
+		return fmt.Errorf("testhosts: reboot %s: sshd: %w\n%s", name, err, tail(filepath.Join(host.dir, "sshd.log")))
+	}
+	return nil
+}
+
+// stopNetns stops every process in a network namespace: SIGTERM, then SIGKILL after 15 s.
+func stopNetns(ns string) error {
+	for _, pid := range netnsPIDs(ns) {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for len(netnsPIDs(ns)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, pid := range netnsPIDs(ns) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for i := 0; i < 50 && len(netnsPIDs(ns)) > 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if left := netnsPIDs(ns); len(left) > 0 {
+		return fmt.Errorf("processes %v did not stop", left)
+	}
 	return nil
 }
 
@@ -240,22 +285,8 @@ func (h *Hosts) RestoreLink(name string) error { return ip("link", "set", h.Host
 func (h *Hosts) Stop() error {
 	var errs []error
 	for _, host := range h.Hosts {
-		pids := netnsPIDs(host.netns)
-		for _, pid := range pids {
-			_ = syscall.Kill(pid, syscall.SIGTERM)
-		}
-		deadline := time.Now().Add(15 * time.Second)
-		for len(netnsPIDs(host.netns)) > 0 && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-		}
-		for _, pid := range netnsPIDs(host.netns) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-		for i := 0; i < 50 && len(netnsPIDs(host.netns)) > 0; i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-		if left := netnsPIDs(host.netns); len(left) > 0 {
-			errs = append(errs, fmt.Errorf("%s: processes %v did not stop", host.Name, left))
+		if err := stopNetns(host.netns); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", host.Name, err))
 		}
 		_ = ip("link", "del", host.veth)
 		if err := ip("netns", "del", host.netns); err != nil && !strings.Contains(err.Error(), "No such file") {

@@ -2,7 +2,8 @@
 # TEST-ONLY. Runs inside a test host's own network, mount and UTS namespaces (started by
 # testhosts.Start): gives the host a private view of the paths the K3s scripts write
 # (overlays on /etc, /var, /srv, /usr/local, /home, /root; a fresh /run), a non-root user
-# with passwordless sudo, the systemctl stand-in, then becomes the host's sshd.
+# with passwordless sudo, the systemctl stand-in, the units enabled before a reboot, then
+# becomes the host's sshd.
 # Usage: boot.sh DIR NAME USER GPU
 set -eu
 dir=$1 name=$2 user=$3 gpu=$4
@@ -41,4 +42,9 @@ if [ "$gpu" = true ]; then
 	printf '#!/bin/sh\nexit 0\n' >/usr/local/bin/nvidia-container-runtime
 	chmod 0755 /usr/local/bin/nvidia-smi /usr/local/bin/nvidia-container-runtime
 fi
+# As systemd does at boot (a reboot: testhosts.Reboot): the units enabled before start again.
+for unit in /etc/systemd/system/multi-user.target.wants/*; do
+	[ -e "$unit" ] || continue
+	systemctl enable --now "$(basename "$unit")" || echo "boot: $unit did not start" >&2
+done
 exec /usr/sbin/sshd -D -e -f /run/testhost/sshd_config

@@ -3,10 +3,13 @@
 # namespaces). Supports what the K3s scripts use: daemon-reload, enable [--now], disable
 # [--now], start, stop, restart, is-active [--quiet]. A unit's ExecStart runs detached,
 # its output in /var/log/<unit>.log, its PID in /run/standin-systemd/<unit>.pid. A timer
-# (<name>.timer) is only recorded as enabled (<name>.timer.enabled): tests run its job.
+# (<name>.timer) is only recorded as enabled (<name>.timer.enabled): tests run its job. An
+# enabled unit is also recorded where it survives a reboot, as systemd's symlink would be
+# (/etc/systemd/system/multi-user.target.wants/<unit>): boot.sh starts those again.
 set -eu
 state=/run/standin-systemd
-mkdir -p "$state"
+wants=/etc/systemd/system/multi-user.target.wants
+mkdir -p "$state" "$wants"
 
 unit_name() { echo "${1%.service}"; }
 pid_of() { cat "$state/$1.pid" 2>/dev/null || true; }
@@ -59,13 +62,13 @@ enable)
 			echo "Unit $u not found." >&2
 			exit 5
 		}
-		touch "$state/$u.enabled"
+		touch "$state/$u.enabled" "$wants/$u"
 		if [ "$now" = true ] && [ "${u%.timer}" = "$u" ]; then start "$u"; fi
 	done
 	;;
 disable)
 	for u in $units; do
-		rm -f "$state/$u.enabled"
+		rm -f "$state/$u.enabled" "$wants/$u"
 		if [ "$now" = true ] && [ "${u%.timer}" = "$u" ]; then stop "$u"; fi
 	done
 	;;

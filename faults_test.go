@@ -1,0 +1,104 @@
+package main
+
+// Faults an operator lives through, each on a whole site (xgen-jeju's, a server and an agent)
+// deployed from bare test hosts by the real engine with the real providers (wholesite_test.go),
+// and the recovery the README ("When things go wrong") tells operators.
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+
+	"xgen-infra/internal/testhosts"
+)
+
+// convergedJeju is xgen-jeju's whole site, up and converged, on two fresh test hosts.
+func convergedJeju(t *testing.T, ctx context.Context) *wholeSite {
+	t.Helper()
+	s := newWholeSite(t, wholeSiteSpec{stackFile: "Pulumi.xgen-jeju.yaml",
+		hosts: []testhosts.Spec{{Name: "f-1"}, {Name: "f-2"}}, servers: []string{"f-1"}, agents: []string{"f-2"}})
+	if _, err := s.up(ctx); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	return s
+}
+
+// TestFaultConcurrentUp: two `pulumi up` of one stack at once (two colleagues, one file
+// backend): the second is refused by the backend's lock, naming it, before it changes anything;
+// the first completes, and the site converges.
+func TestFaultConcurrentUp(t *testing.T) {
+	engineTools(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	s := convergedJeju(t, ctx)
+
+	svc := changedService(t, s.ws.StackPath())
+	s.setPath(ctx, "services."+svc+".config.XGEN_TEST_CHANGE", "first")
+	started := make(chan struct{})
+	first := make(chan error, 1)
+	s.watch = func(e apitype.EngineEvent) {
+		if e.ResourcePreEvent != nil {
+			select {
+			case <-started:
+			default:
+				close(started)
+			}
+		}
+	}
+	go func() { _, err := s.up(ctx); first <- err }()
+	select {
+	case <-started: // the first update holds the lock and is changing things
+	case err := <-first:
+		t.Fatalf("the first up ended before it started a step: %v", err)
+	}
+	_, err := s.ws.Up(ctx)
+	if err == nil || !strings.Contains(err.Error(), "the stack is currently locked by 1 lock(s)") {
+		t.Errorf("the second up was not refused by the lock: %v", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("the first up: %v", err)
+	}
+	s.watch = nil
+	if _, err := s.ws.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
+		t.Errorf("no-op preview after the first up: %v", err)
+	}
+}
+
+// TestFaultHostReboot: every host reboots (all processes stopped, files kept, the enabled
+// units started again at boot: K3s, the compose project's engine): the nodes come back Ready,
+// the next preview shows no change and the next `up` runs no host command.
+func TestFaultHostReboot(t *testing.T) {
+	engineTools(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	s := convergedJeju(t, ctx)
+	for _, h := range []string{"f-1", "f-2"} {
+		if err := s.hosts.Reboot(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cluster := s.cluster(ctx)
+	checkNodes(ctx, t, cluster, map[string]string{"f-1": hostsVersion, "f-2": hostsVersion})
+	if out, err := s.hosts.Run(ctx, "f-1", "sudo -n docker compose --project-name xgen-infra --project-directory /srv/xgen-infra "+
+		"--file /srv/xgen-infra/compose.yaml --env-file /srv/xgen-infra/.env ps"); err != nil || strings.Count(out, "running") < 4 {
+		t.Errorf("the compose project after the reboot: %v\n%s", err, out)
+	}
+	if _, err := s.ws.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
+		t.Fatalf("preview after the reboot: %v", err)
+	}
+	run, err := s.up(ctx)
+	if err != nil {
+		t.Fatalf("up after the reboot: %v", err)
+	}
+	if len(run.hostOps) > 0 || len(changed(run.steps)) > 0 {
+		t.Errorf("up after the reboot ran %v, changed %v", run.hostOps, changed(run.steps))
+	}
+	if err := cluster.WaitAvailable(ctx, "xgen", []string{"xgen-core", "xgen-frontend"}, 2*time.Minute); err != nil {
+		t.Errorf("apps after the reboot: %v", err)
+	}
+}
