@@ -102,3 +102,104 @@ func TestFaultHostReboot(t *testing.T) {
 		t.Errorf("apps after the reboot: %v", err)
 	}
 }
+
+// upKilledAt runs `pulumi up` and kills the CLI (SIGKILL, as a laptop that dies would) the
+// moment the engine starts the step of the resource of that type and name. It returns the
+// steps seen before.
+func (s *wholeSite) upKilledAt(ctx context.Context, typ, name string) upRun {
+	s.t.Helper()
+	upCtx, kill := context.WithCancel(ctx) // exec.CommandContext kills with SIGKILL
+	defer kill()
+	killed := false
+	s.watch = func(e apitype.EngineEvent) {
+		if e.ResourcePreEvent == nil || e.ResourcePreEvent.Planning || killed {
+			return
+		}
+		if m := e.ResourcePreEvent.Metadata; m.Type == typ && urnName(m.URN) == name {
+			killed = true
+			kill()
+		}
+	}
+	defer func() { s.watch = nil }()
+	run, err := s.up(upCtx)
+	if err == nil || !killed {
+		s.t.Fatalf("up was not killed at %s (killed %v): %v", name, killed, err)
+	}
+	return run
+}
+
+// TestFaultKilledUp: `pulumi up` killed mid-host-layer (the agent's install running) and,
+// after recovery, mid-apps (a Deployment being created). Each time the stack is locked and
+// has pending operations; the README's recovery (`pulumi cancel`, then `pulumi refresh
+// --clear-pending-creates`, then `pulumi up`) converges it; the cluster is the same one (no
+// second cluster-init); no secret is left on a host outside 0600 files.
+func TestFaultKilledUp(t *testing.T) {
+	engineTools(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	s := newWholeSite(t, wholeSiteSpec{stackFile: "Pulumi.xgen-jeju.yaml",
+		hosts: []testhosts.Spec{{Name: "k-1"}, {Name: "k-2"}}, servers: []string{"k-1"}, agents: []string{"k-2"}})
+	clusterUID := func() string {
+		out, err := s.hosts.Run(ctx, "k-1", "sudo -n /usr/local/bin/k3s kubectl get namespace kube-system -o jsonpath={.metadata.uid}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	for i, at := range [][2]string{{"command:remote:Command", "install-k-2"}, {"kubernetes:apps/v1:Deployment", "xgen-core"}} {
+		first := s.upKilledAt(ctx, at[0], at[1])
+		uid := ""
+		if i == 0 {
+			uid = clusterUID()
+		}
+		t.Logf("killed at %s after %v", at, first.hostOps)
+
+		// What the operator sees next: the stack is locked by the dead update.
+		_, err := s.ws.Up(ctx)
+		if err == nil || !strings.Contains(err.Error(), "the stack is currently locked") {
+			t.Fatalf("up after the kill: %v, want the lock named", err)
+		}
+		// The recovery the README gives.
+		for _, step := range [][]string{{"cancel", "--yes"}, {"refresh", "--clear-pending-creates", "--yes", "--skip-preview"}} {
+			if _, err := s.ws.Run(ctx, nil, step...); err != nil {
+				t.Fatalf("pulumi %s: %v", strings.Join(step, " "), err)
+			}
+		}
+		run, err := s.up(ctx)
+		if err != nil {
+			t.Fatalf("up after the recovery (killed at %s): %v", at, err)
+		}
+		t.Logf("recovery up ran %v", run.hostOps)
+		for _, op := range run.hostOps {
+			if strings.HasPrefix(op, "delete") {
+				t.Errorf("the recovery ran %s", op)
+			}
+		}
+		if i == 0 && clusterUID() != uid {
+			t.Error("the cluster was initialised again: kube-system has a new uid")
+		}
+		if _, err := s.ws.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
+			t.Fatalf("no-op preview after the recovery: %v", err)
+		}
+	}
+
+	// No secret on a host's disk outside files only root reads.
+	for key, secret := range s.secrets {
+		if key == "sshPrivateKey" {
+			continue
+		}
+		for _, h := range []string{"k-1", "k-2"} {
+			files, err := s.hosts.FilesContaining(h, secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range files {
+				if f.Mode&0o077 != 0 {
+					t.Errorf("%s: %s (mode %o) holds the %s", h, f.Path, f.Mode, key)
+				}
+			}
+		}
+	}
+}

@@ -361,3 +361,45 @@ func tail(path string) string {
 	}
 	return string(data)
 }
+
+// FileWith is a file on a host's disk (what its overlays wrote) and its mode.
+type FileWith struct {
+	Path string // as the host sees it, e.g. /srv/xgen-infra/.env
+	Mode os.FileMode
+}
+
+// FilesContaining lists the files written on a host (its overlays' upper layers: everything
+// the scripts left on its disk) whose content contains needle.
+func (h *Hosts) FilesContaining(name, needle string) ([]FileWith, error) {
+	host := h.Host(name)
+	var out []FileWith
+	layers, err := filepath.Glob(filepath.Join(host.dir, "fs", "*", "upper"))
+	if err != nil {
+		return nil, err
+	}
+	for _, upper := range layers {
+		mount := strings.ReplaceAll(filepath.Base(filepath.Dir(upper)), "_", "/") // "_var" → "/var"
+		err := filepath.WalkDir(upper, func(path string, d os.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil || info.Size() > 64<<20 {
+				return err
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if strings.Contains(string(data), needle) {
+				rel, _ := filepath.Rel(upper, path)
+				out = append(out, FileWith{Path: filepath.Join(mount, rel), Mode: info.Mode().Perm()})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
