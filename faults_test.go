@@ -12,14 +12,23 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
+	"xgen-infra/internal/engine"
 	"xgen-infra/internal/testhosts"
 )
 
-// convergedJeju is xgen-jeju's whole site, up and converged, on two fresh test hosts.
+// jejuSite is xgen-jeju's whole site on two fresh test hosts, <prefix>-1 (server) and
+// <prefix>-2 (agent), not deployed yet.
+func jejuSite(t *testing.T, prefix string) *wholeSite {
+	t.Helper()
+	server, agent := prefix+"-1", prefix+"-2"
+	return newWholeSite(t, wholeSiteSpec{stackFile: "Pulumi.xgen-jeju.yaml",
+		hosts: []testhosts.Spec{{Name: server}, {Name: agent}}, servers: []string{server}, agents: []string{agent}})
+}
+
+// convergedJeju is jejuSite("f"), up and converged.
 func convergedJeju(t *testing.T, ctx context.Context) *wholeSite {
 	t.Helper()
-	s := newWholeSite(t, wholeSiteSpec{stackFile: "Pulumi.xgen-jeju.yaml",
-		hosts: []testhosts.Spec{{Name: "f-1"}, {Name: "f-2"}}, servers: []string{"f-1"}, agents: []string{"f-2"}})
+	s := jejuSite(t, "f")
 	if _, err := s.up(ctx); err != nil {
 		t.Fatalf("up: %v", err)
 	}
@@ -115,7 +124,7 @@ func (s *wholeSite) upKilledAt(ctx context.Context, typ, name string) upRun {
 		if e.ResourcePreEvent == nil || e.ResourcePreEvent.Planning || killed {
 			return
 		}
-		if m := e.ResourcePreEvent.Metadata; m.Type == typ && urnName(m.URN) == name {
+		if m := e.ResourcePreEvent.Metadata; m.Type == typ && engine.URNName(m.URN) == name {
 			killed = true
 			kill()
 		}
@@ -138,8 +147,7 @@ func TestFaultKilledUp(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	s := newWholeSite(t, wholeSiteSpec{stackFile: "Pulumi.xgen-jeju.yaml",
-		hosts: []testhosts.Spec{{Name: "k-1"}, {Name: "k-2"}}, servers: []string{"k-1"}, agents: []string{"k-2"}})
+	s := jejuSite(t, "k")
 	clusterUID := func() string {
 		out, err := s.hosts.Run(ctx, "k-1", "sudo -n /usr/local/bin/k3s kubectl get namespace kube-system -o jsonpath={.metadata.uid}")
 		if err != nil {

@@ -39,6 +39,8 @@ type wholeSite struct {
 	procs *processSampler
 	// watch, when set, sees each event of an `up` as the engine writes it.
 	watch func(apitype.EngineEvent)
+	// eventLogs are the event logs of every `up` so far.
+	eventLogs []string
 }
 
 // wholeSiteSpec says which test hosts a stack file runs on.
@@ -121,6 +123,7 @@ func (s *wholeSite) up(ctx context.Context, extra ...string) (upRun, error) {
 		defer stop()
 	}
 	_, err := s.ws.Up(ctx, append([]string{"--event-log", path}, extra...)...)
+	s.eventLogs = append(s.eventLogs, path)
 	data, readErr := os.ReadFile(path)
 	if readErr != nil {
 		s.t.Fatalf("event log: %v", readErr)
@@ -170,7 +173,7 @@ type engineStep struct {
 func engineSteps(events []apitype.EngineEvent) []engineStep {
 	var steps []engineStep
 	add := func(m apitype.StepEventMetadata, finished, failed bool) {
-		steps = append(steps, engineStep{Op: m.Op, Type: m.Type, Name: urnName(m.URN),
+		steps = append(steps, engineStep{Op: m.Op, Type: m.Type, Name: engine.URNName(m.URN),
 			URN: m.URN, Finished: finished, Failed: failed})
 	}
 	for _, e := range events {
@@ -195,9 +198,6 @@ func lineWith(text, s string) string {
 	}
 	return ""
 }
-
-// urnName is the name part of a URN.
-func urnName(urn string) string { return urn[strings.LastIndex(urn, "::")+2:] }
 
 // changed are the finished operations of any kind that changed something.
 func changed(steps []engineStep) []string {
@@ -499,8 +499,7 @@ func (s *wholeSite) checkNoSecrets(ctx context.Context, outputs map[string][]byt
 	for k, v := range outputs {
 		places[k] = v
 	}
-	logs, _ := filepath.Glob(filepath.Join(s.ws.Dir, "..", "..", "*", "events.jsonl"))
-	for _, l := range logs {
+	for _, l := range s.eventLogs {
 		data, _ := os.ReadFile(l)
 		places["event log "+l] = data
 	}
@@ -536,10 +535,10 @@ func TestRealEngineWholeSiteHA(t *testing.T) {
 	serversDone, cut := false, false
 	s.watch = func(e apitype.EngineEvent) {
 		if e.ResourcePreEvent != nil && !e.ResourcePreEvent.Planning {
-			running[urnName(e.ResourcePreEvent.Metadata.URN)] = true
+			running[engine.URNName(e.ResourcePreEvent.Metadata.URN)] = true
 		}
 		if e.ResOutputsEvent != nil && !e.ResOutputsEvent.Planning {
-			name := urnName(e.ResOutputsEvent.Metadata.URN)
+			name := engine.URNName(e.ResOutputsEvent.Metadata.URN)
 			delete(running, name)
 			serversDone = serversDone || name == "install-s3"
 		}

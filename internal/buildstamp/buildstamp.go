@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -153,15 +154,11 @@ func InputsFromGoList(root string, goListJSON []byte) ([]Input, error) {
 			inputs = append(inputs, in)
 		}
 	}
-	dec := newJSONStream(goListJSON)
-	for {
+	dec := json.NewDecoder(bytes.NewReader(goListJSON)) // go list -json: one value per package
+	for dec.More() {
 		var p goPackage
-		ok, err := dec(&p)
-		if err != nil {
+		if err := dec.Decode(&p); err != nil {
 			return nil, err
-		}
-		if !ok {
-			break
 		}
 		if p.Module == nil || !p.Module.Main {
 			continue

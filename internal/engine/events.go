@@ -39,10 +39,10 @@ func Describe(e apitype.EngineEvent) string {
 		if m.Op == apitype.OpSame || strings.HasPrefix(m.Type, "pulumi:") {
 			return ""
 		}
-		return fmt.Sprintf("%-8s %s %s", m.Op, m.Type, urnName(m.URN))
+		return fmt.Sprintf("%-8s %s %s", m.Op, m.Type, URNName(m.URN))
 	case e.ResOpFailedEvent != nil:
 		m := e.ResOpFailedEvent.Metadata
-		return fmt.Sprintf("FAILED   %s %s %s", m.Op, m.Type, urnName(m.URN))
+		return fmt.Sprintf("FAILED   %s %s %s", m.Op, m.Type, URNName(m.URN))
 	case e.DiagnosticEvent != nil && (e.DiagnosticEvent.Severity == "warning" || e.DiagnosticEvent.Severity == "error"):
 		msg := strings.TrimSpace(e.DiagnosticEvent.Message)
 		if !strings.HasPrefix(msg, e.DiagnosticEvent.Severity+":") {
@@ -53,8 +53,8 @@ func Describe(e apitype.EngineEvent) string {
 	return ""
 }
 
-// urnName is the name part of a URN (after the last "::").
-func urnName(urn string) string {
+// URNName is the name part of a URN (after the last "::").
+func URNName(urn string) string {
 	if i := strings.LastIndex(urn, "::"); i >= 0 {
 		return urn[i+2:]
 	}
@@ -140,7 +140,7 @@ func HostOperations(events []apitype.EngineEvent) []string {
 		}
 		m := e.ResOutputsEvent.Metadata
 		if strings.HasPrefix(m.Type, "command:") && m.Op != apitype.OpSame {
-			out = append(out, string(m.Op)+" "+urnName(m.URN))
+			out = append(out, string(m.Op)+" "+URNName(m.URN))
 		}
 	}
 	return out

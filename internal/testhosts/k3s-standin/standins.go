@@ -96,40 +96,45 @@ func serveIstiodWebhooks(ctx context.Context, client kubernetes.Interface) error
 
 // reconcile serves and trusts every istiod webhook that exists now.
 func (w *istiodWebhooks) reconcile(ctx context.Context) {
-	mwcs, err := w.client.AdmissionregistrationV1().MutatingWebhookConfigurations().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return
-	}
-	for i := range mwcs.Items {
-		m := &mwcs.Items[i]
-		changed := false
-		for j := range m.Webhooks {
-			if w.serve(ctx, m.Webhooks[j].ClientConfig.Service) && string(m.Webhooks[j].ClientConfig.CABundle) != string(w.caPEM) {
-				m.Webhooks[j].ClientConfig.CABundle, changed = w.caPEM, true
+	api := w.client.AdmissionregistrationV1()
+	if mwcs, err := api.MutatingWebhookConfigurations().List(ctx, metav1.ListOptions{}); err == nil {
+		for i := range mwcs.Items {
+			m := &mwcs.Items[i]
+			var configs []*admissionregistrationv1.WebhookClientConfig
+			for j := range m.Webhooks {
+				configs = append(configs, &m.Webhooks[j].ClientConfig)
+			}
+			if w.trust(ctx, configs) {
+				_, err = api.MutatingWebhookConfigurations().Update(ctx, m, metav1.UpdateOptions{})
+				logErr("mutating webhook "+m.Name, err)
 			}
 		}
-		if changed {
-			_, err = w.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Update(ctx, m, metav1.UpdateOptions{})
-			logErr("mutating webhook "+m.Name, err)
-		}
 	}
-	vwcs, err := w.client.AdmissionregistrationV1().ValidatingWebhookConfigurations().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return
-	}
-	for i := range vwcs.Items {
-		v := &vwcs.Items[i]
-		changed := false
-		for j := range v.Webhooks {
-			if w.serve(ctx, v.Webhooks[j].ClientConfig.Service) && string(v.Webhooks[j].ClientConfig.CABundle) != string(w.caPEM) {
-				v.Webhooks[j].ClientConfig.CABundle, changed = w.caPEM, true
+	if vwcs, err := api.ValidatingWebhookConfigurations().List(ctx, metav1.ListOptions{}); err == nil {
+		for i := range vwcs.Items {
+			v := &vwcs.Items[i]
+			var configs []*admissionregistrationv1.WebhookClientConfig
+			for j := range v.Webhooks {
+				configs = append(configs, &v.Webhooks[j].ClientConfig)
+			}
+			if w.trust(ctx, configs) {
+				_, err = api.ValidatingWebhookConfigurations().Update(ctx, v, metav1.UpdateOptions{})
+				logErr("validating webhook "+v.Name, err)
 			}
 		}
-		if changed {
-			_, err = w.client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Update(ctx, v, metav1.UpdateOptions{})
-			logErr("validating webhook "+v.Name, err)
+	}
+}
+
+// trust serves each istiod webhook among configs and writes the stand-in's CA into its
+// caBundle; it reports whether any caBundle changed (the configuration needs an update).
+func (w *istiodWebhooks) trust(ctx context.Context, configs []*admissionregistrationv1.WebhookClientConfig) bool {
+	changed := false
+	for _, c := range configs {
+		if w.serve(ctx, c.Service) && string(c.CABundle) != string(w.caPEM) {
+			c.CABundle, changed = w.caPEM, true
 		}
 	}
+	return changed
 }
 
 // serve answers on the cluster IP and port of an istiod Service; false for any other
