@@ -6,11 +6,14 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/testhosts"
@@ -209,5 +212,228 @@ func TestFaultKilledUp(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestFaultBadHostStopsEverything: one host (the agent) of a bare site cannot sudo, then has
+// a full disk. Each time `up` fails naming that host and the reason, and nothing has changed
+// on any host: only preflights ran, no K3s unit, no compose project directory on the server.
+// Repaired, the next `up` converges.
+func TestFaultBadHostStopsEverything(t *testing.T) {
+	engineTools(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	s := jejuSite(t, "p")
+	user := s.hosts.User
+	for _, fault := range []struct {
+		name, breakIt, repair, want string
+	}{
+		{"no passwordless sudo", "rm /etc/sudoers.d/" + user, fmt.Sprintf("printf '%%s ALL=(ALL) NOPASSWD:ALL\\n' %s >/etc/sudoers.d/%s && chmod 0440 /etc/sudoers.d/%s", user, user, user),
+			"user " + user + " cannot run sudo without a password"},
+		{"disk full", "mount -t tmpfs -o size=8m tmpfs /var/lib && fallocate -l 7m /var/lib/filler", "umount /var/lib",
+			"only 1 MB free under /var/lib; K3s and its images need at least 10240 MB"},
+	} {
+		if _, err := s.hosts.AsRoot(ctx, "p-2", fault.breakIt); err != nil {
+			t.Fatal(err)
+		}
+		run, err := s.up(ctx)
+		if err == nil || len(run.failed) != 1 || !strings.Contains(run.failed["preflight-p-2"], "xgen-k3s[p-2]: error: "+fault.want) {
+			t.Errorf("%s: up failed with %v (%v), want preflight-p-2 alone to fail with %q", fault.name, run.failed, err, fault.want)
+		}
+		for _, op := range run.hostOps {
+			if !strings.Contains(op, "preflight") {
+				t.Errorf("%s: %s ran on a host before every preflight passed", fault.name, op)
+			}
+		}
+		if out, err := s.hosts.Run(ctx, "p-1", "ls /etc/systemd/system /srv"); err != nil || strings.Contains(out, "k3s") || strings.Contains(out, "xgen-infra") {
+			t.Errorf("%s: the server changed: %v\n%s", fault.name, err, out)
+		}
+		if _, err := s.hosts.AsRoot(ctx, "p-2", fault.repair); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.up(ctx); err != nil {
+		t.Fatalf("up after the repairs: %v", err)
+	}
+	if _, err := s.ws.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
+		t.Errorf("no-op preview: %v", err)
+	}
+}
+
+// dropSSHWhileRunning ends every SSH session on a host the moment a host script whose text
+// holds marker (e.g. "# up.sh:") runs there, once the engine has started resource name. The
+// channel gets how many sessions were ended (0: the script was never seen running).
+func (s *wholeSite) dropSSHWhileRunning(ctx context.Context, name, host, marker string) <-chan int {
+	dropped := make(chan int, 1)
+	started := false
+	s.watch = func(e apitype.EngineEvent) {
+		if e.ResourcePreEvent == nil || e.ResourcePreEvent.Planning || started || engine.URNName(e.ResourcePreEvent.Metadata.URN) != name {
+			return
+		}
+		started = true
+		go func() {
+			for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(10 * time.Millisecond) {
+				for _, cmdline := range s.hosts.Processes(host) {
+					if strings.Contains(cmdline, marker) {
+						dropped <- s.hosts.DropSSH(host)
+						return
+					}
+				}
+			}
+			dropped <- 0
+		}()
+	}
+	return dropped
+}
+
+// TestFaultSSHDrop: the SSH connection drops in the middle of a host command, twice: the
+// compose project's `up --wait` (after a compose change) and a K3s upgrade's install on the
+// agent, after its drain. Each `up` fails naming the command; the rerun runs it again and
+// converges: the compose project is up, no node is left cordoned, the nodes run the new
+// release.
+func TestFaultSSHDrop(t *testing.T) {
+	engineTools(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	s := jejuSite(t, "d")
+	if _, err := s.up(ctx); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	cluster := s.cluster(ctx)
+
+	s.setPath(ctx, "infra.compose.services.redis.maxMemory", "768mb")
+	dropped := s.dropSSHWhileRunning(ctx, "infra-up", "d-1", "# up.sh:")
+	run, err := s.up(ctx)
+	s.watch = nil
+	if n := <-dropped; n == 0 {
+		t.Fatal("infra-up was never seen running on d-1")
+	}
+	if err == nil || !strings.Contains(run.failed["infra-up"], "remote command exited without exit status") {
+		t.Errorf("up with the compose session dropped: %v; failures %v", err, run.failed)
+	}
+	if _, err := s.up(ctx); err != nil {
+		t.Fatalf("up after the drop: %v", err)
+	}
+	if out, err := s.hosts.Run(ctx, "d-1", "sudo -n docker compose --project-name xgen-infra --project-directory /srv/xgen-infra "+
+		"--file /srv/xgen-infra/compose.yaml --env-file /srv/xgen-infra/.env ps"); err != nil || strings.Count(out, "running") < 4 {
+		t.Errorf("the compose project after the rerun: %v\n%s", err, out)
+	}
+
+	s.setPath(ctx, "cluster.k3s.version", upgradeVersion)
+	s.setPath(ctx, "cluster.k3s.artifacts", standInArtifacts(t, upgradeVersion))
+	dropped = s.dropSSHWhileRunning(ctx, "install-d-2", "d-2", "# install.sh:")
+	run, err = s.up(ctx)
+	s.watch = nil
+	if n := <-dropped; n == 0 {
+		t.Fatal("install-d-2 was never seen running on d-2")
+	}
+	if err == nil || !strings.Contains(run.failed["install-d-2"], "remote command exited without exit status") {
+		t.Errorf("up with the install session dropped: %v; failures %v", err, run.failed)
+	}
+	if node, err := cluster.Client.CoreV1().Nodes().Get(ctx, "d-2", metav1.GetOptions{}); err != nil || !node.Spec.Unschedulable {
+		t.Errorf("d-2 after the failed install: %v, want it still cordoned by the drain", err)
+	}
+	run, err = s.up(ctx)
+	if err != nil {
+		t.Fatalf("up after the drop: %v", err)
+	}
+	ran := func(name string) bool {
+		return slices.ContainsFunc(run.hostOps, func(op string) bool { return !strings.HasPrefix(op, "delete") && strings.HasSuffix(op, " "+name) })
+	}
+	if !ran("install-d-2") || !ran("uncordon-d-2") {
+		t.Errorf("the rerun ran %v, want install-d-2 and uncordon-d-2", run.hostOps)
+	}
+	checkNodes(ctx, t, cluster, map[string]string{"d-1": upgradeVersion, "d-2": upgradeVersion})
+	if _, err := s.ws.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
+		t.Errorf("no-op preview: %v", err)
+	}
+}
+
+// TestFaultAPIServerRestart: the K3s server restarts (its API server with it) while the
+// kubernetes provider applies a service change and waits for its rollout. `up` finishes or
+// fails naming the resource; the rerun converges; nothing is created twice: every
+// Deployment keeps its uid, and no resource is created in both runs.
+func TestFaultAPIServerRestart(t *testing.T) {
+	engineTools(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	s := jejuSite(t, "r")
+	if _, err := s.up(ctx); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	cluster := s.cluster(ctx)
+	uids := func() map[string]string {
+		list, err := cluster.Client.AppsV1().Deployments("xgen").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, d := range list.Items {
+			out[d.Name] = string(d.UID)
+		}
+		return out
+	}
+	before := uids()
+
+	svc := changedService(t, s.ws.StackPath())
+	s.setPath(ctx, "services."+svc+".config.XGEN_TEST_CHANGE", "during-restart")
+	restarted := make(chan error, 1)
+	started := false
+	s.watch = func(e apitype.EngineEvent) {
+		if p := e.ResourcePreEvent; p != nil && !p.Planning && !started && p.Metadata.Type == "kubernetes:apps/v1:Deployment" && engine.URNName(p.Metadata.URN) == svc {
+			started = true
+			go func() {
+				_, err := s.hosts.Run(ctx, "r-1", "sudo -n systemctl restart k3s")
+				restarted <- err
+			}()
+		}
+	}
+	first, err := s.up(ctx)
+	s.watch = nil
+	if !started {
+		t.Fatalf("the Deployment %s was never applied", svc)
+	}
+	if err := <-restarted; err != nil {
+		t.Fatalf("restart of K3s: %v", err)
+	}
+	if err != nil {
+		for name := range first.failed {
+			if name == "" || strings.HasPrefix(name, "xgen-infra-") {
+				t.Errorf("up failed without naming the resource: %v", first.failed)
+			}
+		}
+		t.Logf("up during the restart failed at %v", first.failed)
+	} else {
+		t.Log("up finished through the restart")
+	}
+	second, err := s.up(ctx)
+	if err != nil {
+		t.Fatalf("up after the restart: %v", err)
+	}
+	created := map[string]bool{}
+	for _, st := range first.steps {
+		if st.Finished && !st.Failed && st.Op == apitype.OpCreate {
+			created[st.URN] = true
+		}
+	}
+	for _, st := range second.steps {
+		if st.Finished && (st.Op == apitype.OpCreate || st.Op == apitype.OpCreateReplacement) && created[st.URN] {
+			t.Errorf("%s %s was created in both runs", st.Type, st.Name)
+		}
+	}
+	if len(second.hostOps) > 0 {
+		t.Errorf("the rerun ran host commands %v", second.hostOps)
+	}
+	if after := uids(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("Deployments before %v, after %v", before, after)
+	}
+	if err := cluster.WaitAvailable(ctx, "xgen", []string{svc}, 2*time.Minute); err != nil {
+		t.Error(err)
+	}
+	if _, err := s.ws.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
+		t.Errorf("no-op preview: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -419,5 +420,36 @@ func TestEveryObjectUsesTheSiteProvider(t *testing.T) {
 				t.Errorf("%s: %s %s uses provider %q", stackFile, r.Type, r.Name, r.Provider)
 			}
 		}
+	}
+}
+
+// TestNoHostChangesBeforeEveryPreflight: on a site that installs K3s and runs the compose
+// infra, the first change on each host (K3s' host marker, the compose project) waits for
+// every host's preflight, so that one bad host stops the site before any change on any host.
+func TestNoHostChangesBeforeEveryPreflight(t *testing.T) {
+	for _, stackFile := range []string{"Pulumi.xgen.yaml", "Pulumi.xgen-jeju.yaml", "Pulumi.lotteimall.yaml"} {
+		t.Run(stackFile, func(t *testing.T) {
+			rec := stackRun(t, stackFile)
+			var preflights, gated []inprocess.Resource
+			for _, r := range rec.Resources {
+				switch {
+				case r.Type != "command:remote:Command":
+				case strings.HasPrefix(r.Name, "preflight-"):
+					preflights = append(preflights, r)
+				case strings.HasPrefix(r.Name, "host-") || r.Name == "infra-project":
+					gated = append(gated, r)
+				}
+			}
+			if len(preflights) == 0 || !slices.ContainsFunc(gated, func(r inprocess.Resource) bool { return r.Name == "infra-project" }) {
+				t.Fatalf("%d preflights, first changes %d: the site has no cluster and compose infra", len(preflights), len(gated))
+			}
+			for _, g := range gated {
+				for _, p := range preflights {
+					if !contains(g.DependsOn, p.URN) {
+						t.Errorf("%s does not wait for %s", g.Name, p.Name)
+					}
+				}
+			}
+		})
 	}
 }

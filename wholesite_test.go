@@ -113,6 +113,8 @@ type upRun struct {
 	hostOps []string
 	// eventLog is the file the engine wrote.
 	eventLog string
+	// failed are the engine's errors by resource name (engine.Failures).
+	failed map[string]string
 }
 
 // up runs `pulumi up` with an event log.
@@ -132,7 +134,7 @@ func (s *wholeSite) up(ctx context.Context, extra ...string) (upRun, error) {
 	if readErr != nil {
 		s.t.Fatal(readErr)
 	}
-	return upRun{steps: engineSteps(events), hostOps: engine.HostOperations(events), eventLog: path}, err
+	return upRun{steps: engineSteps(events), hostOps: engine.HostOperations(events), eventLog: path, failed: engine.Failures(events)}, err
 }
 
 // setPath sets one value of the site object (`pulumi config set --path site.<path>`).

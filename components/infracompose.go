@@ -37,6 +37,10 @@ type InfraComposeArgs struct {
 	// a closed network's compose images. Each is uploaded once (again only when its digest
 	// changes). Default none.
 	Images []ComposeImage
+	// After are checks of other hosts (the cluster's preflights, K3sCluster.Preflights)
+	// that must pass before the project changes, so that one bad host stops the site
+	// before any change on any host. Default none.
+	After []pulumi.Resource
 }
 
 // ComposeImage is one local image tarball, already checked against its digest.
@@ -162,7 +166,7 @@ func (c *InfraCompose) build(ctx *pulumi.Context, a InfraComposeArgs) error {
 	project, err := command("infra-project", remote.CommandArgs{
 		Create: pulumi.String(spec.CreateProject(host, gen)),
 		Delete: pulumi.String(spec.DeleteProject(host, gen, a.RemoveDataOnDestroy)),
-	}, preflight)
+	}, append([]pulumi.Resource{preflight}, a.After...)...)
 	if err != nil {
 		return err
 	}

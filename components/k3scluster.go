@@ -119,6 +119,11 @@ type K3sCluster struct {
 	Version pulumi.StringOutput `pulumi:"version"`
 	// Nodes are the cluster's nodes: name, address, roles, version.
 	Nodes pulumi.MapArrayOutput `pulumi:"nodes"`
+
+	// Preflights are the hosts' checks. Whatever else the program changes on these hosts
+	// waits for them (InfraComposeArgs.After), so that one bad host stops the site before
+	// any change on any host.
+	Preflights []pulumi.Resource
 }
 
 // Default values of K3sClusterArgs.
@@ -160,6 +165,7 @@ func NewK3sCluster(ctx *pulumi.Context, name string, args K3sClusterArgs, opts .
 	c.APIEndpoint = pulumi.String(b.endpoint).ToStringOutput()
 	c.Version = pulumi.String(args.Version).ToStringOutput()
 	c.Nodes = b.nodes.ToMapArrayOutput()
+	c.Preflights = b.preflights
 	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"kubeconfig": c.Kubeconfig, "apiEndpoint": c.APIEndpoint, "version": c.Version, "nodes": c.Nodes,
 	})
@@ -221,6 +227,7 @@ type clusterBuilder struct {
 	token      pulumi.StringOutput
 	kubeconfig pulumi.StringOutput
 	nodes      pulumi.MapArray
+	preflights []pulumi.Resource
 }
 
 type hostPlan struct {
@@ -255,6 +262,7 @@ func (b *clusterBuilder) build() error {
 		}
 		preflights = append(preflights, pf)
 	}
+	b.preflights = preflights
 
 	var previous pulumi.Resource // the last host's uncordon: upgrades go one host at a time
 	var members []pulumi.Resource

@@ -66,12 +66,13 @@ func Program(ctx *pulumi.Context) error {
 	// Hosts → cluster: with site.cluster the program installs K3s and reads its kubeconfig
 	// back; without it the cluster is someone else's and its kubeconfig is a secret.
 	var kubeconfig pulumi.StringInput = cfg.GetSecret("kubeconfig")
+	var preflights []pulumi.Resource // every host's checks: nothing on any host changes before they pass
 	if site.Config.Cluster != nil {
 		cluster, err := k3sCluster(ctx, site, cfg)
 		if err != nil {
 			return fmt.Errorf("site %s: %w", site.Name, err)
 		}
-		kubeconfig = cluster.Kubeconfig
+		kubeconfig, preflights = cluster.Kubeconfig, cluster.Preflights
 		ctx.Export("cluster", pulumi.Map{
 			"apiEndpoint": cluster.APIEndpoint, "version": cluster.Version, "nodes": cluster.Nodes,
 		})
@@ -136,7 +137,7 @@ func Program(ctx *pulumi.Context) error {
 	appDeps := []pulumi.Resource{ns, secrets}
 	var infra *components.InfraCompose
 	if site.Config.Infra.Compose != nil {
-		if infra, err = infraCompose(ctx, site, cfg); err != nil {
+		if infra, err = infraCompose(ctx, site, cfg, preflights); err != nil {
 			return fmt.Errorf("site %s: %w", site.Name, err)
 		}
 		ctx.Export("infra", infra.Services)
@@ -383,7 +384,7 @@ func seconds(d string) int {
 }
 
 // infraCompose runs the site's stateful services as a compose project on its host.
-func infraCompose(ctx *pulumi.Context, site *sites.Site, cfg *config.Config) (*components.InfraCompose, error) {
+func infraCompose(ctx *pulumi.Context, site *sites.Site, cfg *config.Config, after []pulumi.Resource) (*components.InfraCompose, error) {
 	c := site.Config
 	cc := c.Infra.Compose
 	address, hostKey, ssh := sites.ComposeHost(&c)
@@ -425,7 +426,7 @@ func infraCompose(ctx *pulumi.Context, site *sites.Site, cfg *config.Config) (*c
 		Host: components.ComposeHost{Name: name, Address: address, HostKey: hostKey},
 		SSH:  sshAccess(ctx, cfg, ssh), Spec: spec, Secrets: secrets,
 		WaitTimeoutSeconds:  seconds(cc.WaitTimeout),
-		RemoveDataOnDestroy: cc.RemoveDataOnDestroy,
+		RemoveDataOnDestroy: cc.RemoveDataOnDestroy, After: after,
 	}
 	if b := cc.Backup; b != nil {
 		args.Backup = &compose.Backup{Time: b.Time, RetentionDays: b.RetentionDays, Dir: b.Dir}

@@ -53,6 +53,18 @@ func Describe(e apitype.EngineEvent) string {
 	return ""
 }
 
+// Failures are the errors the engine reported per resource (by URN name): what failed and
+// the provider's message.
+func Failures(events []apitype.EngineEvent) map[string]string {
+	out := map[string]string{}
+	for _, e := range events {
+		if d := e.DiagnosticEvent; d != nil && d.Severity == "error" && d.URN != "" {
+			out[URNName(d.URN)] += d.Message
+		}
+	}
+	return out
+}
+
 // URNName is the name part of a URN (after the last "::").
 func URNName(urn string) string {
 	if i := strings.LastIndex(urn, "::"); i >= 0 {

@@ -279,6 +279,48 @@ func (h *Hosts) CutLink(name string) error { return ip("link", "set", h.Host(nam
 // RestoreLink puts a host back on the network.
 func (h *Hosts) RestoreLink(name string) error { return ip("link", "set", h.Host(name).veth, "up") }
 
+// Processes lists the command lines of the processes running on a host, by PID.
+func (h *Hosts) Processes(name string) map[int]string {
+	out := map[int]string{}
+	for _, pid := range netnsPIDs(h.Host(name).netns) {
+		if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+			out[pid] = strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	return out
+}
+
+// AsRoot runs a shell script as root on a host from outside it (in its mount, UTS and
+// network namespaces), for what the host's user cannot do for itself: repair its sudo.
+func (h *Hosts) AsRoot(ctx context.Context, name, script string) (string, error) {
+	for pid, cmdline := range h.Processes(name) {
+		if strings.Contains(cmdline, "sshd -D") { // the listener, in the host's namespaces
+			out, err := exec.CommandContext(ctx, "nsenter", "--target", strconv.Itoa(pid), "--mount", "--uts", "--net",
+				"/bin/sh", "-euc", script).CombinedOutput()
+			if err != nil {
+				return string(out), fmt.Errorf("testhosts: %s: as root: %w: %s", name, err, out)
+			}
+			return string(out), nil
+		}
+	}
+	return "", fmt.Errorf("testhosts: %s: its sshd is not running", name)
+}
+
+// DropSSH ends every SSH session on a host at once, as a dropped connection would (its
+// sshd session processes are killed; the listener stays, so the next connection works).
+// It returns how many sessions it ended.
+func (h *Hosts) DropSSH(name string) int {
+	n := 0
+	for pid, cmdline := range h.Processes(name) {
+		// Sessions are "sshd: USER [priv]" and "sshd: USER@notty"; the listener (its title
+		// "sshd: /usr/sbin/sshd -D ... [listener] ...") stays.
+		if strings.HasPrefix(cmdline, "sshd: ") && !strings.Contains(cmdline, "[listener]") && syscall.Kill(pid, syscall.SIGKILL) == nil {
+			n++
+		}
+	}
+	return n
+}
+
 // Stop kills every process in every host's network namespace (sshd, and whatever the
 // scripts started: the K3s stand-ins and their control planes), then removes the
 // namespaces and the bridge.
