@@ -7,7 +7,8 @@
 // a docker-archive. Every call's arguments are appended
 // to /var/log/docker-standin.log (what the tests scan for secrets). A running project with
 // qdrant serves a stand-in of Qdrant's snapshot API on its published HTTP port, for the
-// backup job. `touch /etc/docker-standin/stopped` makes the engine not answer.
+// backup job. `touch /etc/docker-standin/stopped` makes the engine not answer. With
+// /etc/docker-standin/real-services, postgres and redis are the real servers (real.go).
 package main
 
 import (
@@ -141,11 +142,23 @@ func composeCmd(args []string) {
 		if q, ok := p.Services["qdrant"]; ok {
 			startQdrant(g.project, q)
 		}
+		if realServices() {
+			if _, ok := p.Services["postgres"]; ok {
+				startPostgres(p, g.dir)
+			}
+			if _, ok := p.Services["redis"]; ok {
+				startRedis(p)
+			}
+		}
 		for _, name := range p.ServiceNames() {
 			fmt.Fprintf(os.Stderr, " Container %s-%s-1  Healthy\n", g.project, name)
 		}
 	case "down":
 		stopQdrant(g.project)
+		if realServices() {
+			stopPostgres(p)
+			stopRedis(g.project)
+		}
 		_ = os.RemoveAll(filepath.Join(stateDir, g.project))
 		if len(rest) > 0 && contains(rest, "--volumes") {
 			for _, v := range p.Volumes {
@@ -166,6 +179,10 @@ func composeCmd(args []string) {
 		svc, command := rest[1], rest[2:]
 		if _, ok := p.Services[svc]; !ok {
 			fail("service %q is not running", svc)
+		}
+		if realServices() && (svc == "postgres" || svc == "redis") {
+			execReal(p, g.dir, svc, command)
+			return
 		}
 		switch {
 		case len(command) == 2 && command[0] == "sh" && strings.HasPrefix(command[1], "/docker-entrypoint-initdb.d/"):
