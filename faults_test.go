@@ -524,3 +524,92 @@ func TestDataBackupRestore(t *testing.T) {
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// TestFaultComposeMove: the compose project's place changes. A new dataDir is refused
+// (naming the keys) before anything on a host runs; with allowMove it moves: the new place
+// is up, the old one keeps its data and loses its .env. A move to another host stops the
+// old host's project only after the new one is up, and the in-cluster Services follow. A
+// move away from a place deployed with removeDataOnDestroy is refused.
+func TestFaultComposeMove(t *testing.T) {
+	engineTools(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	s := jejuSite(t, "m")
+	if _, err := s.up(ctx); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	ls := func(host, paths string) string {
+		out, _ := s.hosts.Run(ctx, host, "sudo -n sh -c 'for p in "+paths+"; do [ -e $p ] && echo $p; done; true'")
+		return out
+	}
+	running := func(host, dir string) bool {
+		_, err := s.hosts.Run(ctx, host, "sudo -n docker compose --project-name xgen-infra --project-directory "+dir+
+			" --file "+dir+"/compose.yaml --env-file "+dir+"/.env ps | grep -q running")
+		return err == nil
+	}
+
+	s.setPath(ctx, "infra.compose.dataDir", "/srv/xgen-data")
+	run, err := s.up(ctx)
+	if err == nil || !strings.Contains(run.failed["infra-placement"], "would move from 198.18.") ||
+		!strings.Contains(run.failed["infra-placement"], "site.infra.compose.allowMove") {
+		t.Fatalf("a new dataDir: %v, failures %v; want infra-placement to refuse", err, run.failed)
+	}
+	if len(run.hostOps) > 0 {
+		t.Errorf("the refused move ran %v", run.hostOps)
+	}
+	if got := ls("m-1", "/srv/xgen-data /srv/xgen-infra/.env"); got != "/srv/xgen-infra/.env\n" {
+		t.Errorf("after the refusal m-1 has %q", got)
+	}
+
+	s.setPath(ctx, "infra.compose.allowMove", "true")
+	if _, err := s.up(ctx); err != nil {
+		t.Fatalf("move to /srv/xgen-data: %v", err)
+	}
+	if got := ls("m-1", "/srv/xgen-data/.env /srv/xgen-infra/.env /srv/xgen-infra/volumes/postgres"); got != "/srv/xgen-data/.env\n/srv/xgen-infra/volumes/postgres\n" {
+		t.Errorf("after the move in place m-1 has %q, want the new .env and the old data", got)
+	}
+	if !running("m-1", "/srv/xgen-data") {
+		t.Error("the project is not running from /srv/xgen-data")
+	}
+
+	s.setPath(ctx, "infra.compose.host", "m-2")
+	run, err = s.up(ctx)
+	if err != nil {
+		t.Fatalf("move to m-2: %v", err)
+	}
+	if up, stop := stepIndex(run.steps, "infra-up", true), stepIndex(run.steps, "infra-project", true); up < 0 || stop < 0 || func() bool {
+		for i := len(run.steps) - 1; i >= 0; i-- {
+			if st := run.steps[i]; st.Name == "infra-project" && st.Op == apitype.OpDeleteReplaced && st.Finished {
+				return i < up
+			}
+		}
+		return true
+	}() {
+		t.Errorf("the old host's project was not stopped after the new one was up: %v", changed(run.steps))
+	}
+	if running("m-1", "/srv/xgen-data") || !running("m-2", "/srv/xgen-data") {
+		t.Error("after the move to m-2 the project should run on m-2 only")
+	}
+	if got := ls("m-1", "/srv/xgen-data/.env /srv/xgen-data/volumes/postgres"); got != "/srv/xgen-data/volumes/postgres\n" {
+		t.Errorf("m-1 after the move: %q, want its data kept and its .env gone", got)
+	}
+	m2 := s.hosts.Host("m-2").Address
+	eps, err := s.cluster(ctx).Client.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=postgresql"})
+	if err != nil || len(eps.Items) != 1 || eps.Items[0].Endpoints[0].Addresses[0] != m2 {
+		t.Errorf("postgresql's EndpointSlice after the move: %v %+v, want %s", err, eps, m2)
+	}
+	if _, err := s.ws.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
+		t.Errorf("no-op preview after the moves: %v", err)
+	}
+
+	s.setPath(ctx, "infra.compose.removeDataOnDestroy", "true")
+	if _, err := s.up(ctx); err != nil {
+		t.Fatalf("removeDataOnDestroy: %v", err)
+	}
+	s.setPath(ctx, "infra.compose.dataDir", "/srv/xgen-infra")
+	run, err = s.up(ctx)
+	if err == nil || !strings.Contains(run.failed["infra-placement"], "was deployed with removeDataOnDestroy: true") {
+		t.Errorf("a move away from a place with removeDataOnDestroy: %v, failures %v", err, run.failed)
+	}
+}

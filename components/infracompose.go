@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -31,6 +32,11 @@ type InfraComposeArgs struct {
 	MinDiskMB int
 	// RemoveDataOnDestroy lets destroy remove the volumes and DataDir. Default false.
 	RemoveDataOnDestroy bool
+	// AllowMove lets the project move to another host or DataDir. The data does not move
+	// with it: without AllowMove such a change is refused before anything on a host
+	// changes. The old place's project is stopped (data kept) once the new one is up.
+	// Default false.
+	AllowMove bool
 	// Backup, when set, installs the nightly backup job and timer.
 	Backup *compose.Backup
 	// Images are image tarballs (docker-archive) the host loads before the project starts:
@@ -155,17 +161,27 @@ func (c *InfraCompose) build(ctx *pulumi.Context, a InfraComposeArgs) error {
 	envDigest := pulumi.ToSecret(env.ApplyT(func(e string) string { return digest(e) })).(pulumi.StringOutput)
 	triggers := pulumi.Array{pulumi.String(filesDigest), envDigest}
 
+	// Where the project lives; a change replaces the project (the new place's first, then
+	// the old place stops), and is refused without AllowMove.
+	place := pulumi.Array{pulumi.String(a.Host.Address + ":" + spec.DataDir)}
+	placement, err := local.NewCommand(ctx, "infra-placement", &local.CommandArgs{
+		Create: pulumi.String(spec.Placement(host, a.Host.Address, a.AllowMove, a.RemoveDataOnDestroy)),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return err
+	}
 	preflight, err := command("infra-preflight", remote.CommandArgs{
 		Create:   pulumi.String(spec.Preflight(host, a.MinDiskMB, a.Backup != nil)),
 		Triggers: triggers,
-	})
+	}, placement)
 	if err != nil {
 		return err
 	}
 	gen := c.generation(a, "project")
 	project, err := command("infra-project", remote.CommandArgs{
 		Create: pulumi.String(spec.CreateProject(host, gen)),
-		Delete: pulumi.String(spec.DeleteProject(host, gen, a.RemoveDataOnDestroy)),
+		Delete:   pulumi.String(spec.DeleteProject(host, gen, a.RemoveDataOnDestroy)),
+		Triggers: place,
 	}, append([]pulumi.Resource{preflight}, a.After...)...)
 	if err != nil {
 		return err
@@ -209,8 +225,9 @@ func (c *InfraCompose) build(ctx *pulumi.Context, a InfraComposeArgs) error {
 		bgen := c.generation(a, "backup")
 		if _, err := command("infra-backup", remote.CommandArgs{
 			Create: pulumi.String(spec.InstallBackup(host, *b, bgen)),
-			Delete: pulumi.String(spec.DeleteBackup(host, bgen)),
-			Stdin:  pulumi.String(spec.BackupJob(host, *b)),
+			Delete:   pulumi.String(spec.DeleteBackup(host, bgen)),
+			Stdin:    pulumi.String(spec.BackupJob(host, *b)),
+			Triggers: place,
 		}, up); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package components
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -87,17 +88,17 @@ func TestInfraComposeOrder(t *testing.T) {
 	}
 }
 
-// TestOnlyProjectAndBackupDelete: the project carries the only destructive delete, and
-// neither it nor the backup has triggers (a trigger replaces: the old delete would run).
+// TestOnlyProjectAndBackupDelete: the project carries the only destructive delete; it and
+// the backup are replaced (their old delete runs) only when the place changes: their only
+// trigger is the placement (host address and data directory).
 func TestOnlyProjectAndBackupDelete(t *testing.T) {
 	for name, r := range commands(runInfra(t, infraArgs(testRedisPassword))) {
 		plain, _ := r.PlainInputs()
 		_, hasDelete := plain["delete"]
-		_, hasTriggers := plain["triggers"]
 		switch name {
 		case "infra-project", "infra-backup":
-			if !hasDelete || hasTriggers {
-				t.Errorf("%s: delete %v, triggers %v", name, hasDelete, hasTriggers)
+			if triggers := fmt.Sprint(plain["triggers"]); !hasDelete || triggers != "[10.0.0.11:/srv/xgen-infra]" {
+				t.Errorf("%s: delete %v, triggers %v", name, hasDelete, triggers)
 			}
 		default:
 			if hasDelete {

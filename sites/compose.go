@@ -42,6 +42,10 @@ type ComposeConfig struct {
 	// RemoveDataOnDestroy lets `pulumi destroy` remove the volumes and DataDir. Default
 	// false: destroy stops the project and keeps every byte of data.
 	RemoveDataOnDestroy bool `json:"removeDataOnDestroy,omitempty"`
+	// AllowMove lets an update move the project to another host or DataDir. Default false:
+	// such a change is refused before anything on a host changes, because the data does
+	// not move with the project (move it first, or start empty on purpose).
+	AllowMove bool `json:"allowMove,omitempty"`
 	// Backup turns on a nightly pg_dump and Qdrant snapshot on the host. Default off.
 	Backup *BackupConfig `json:"backup,omitempty"`
 }

@@ -426,7 +426,7 @@ func infraCompose(ctx *pulumi.Context, site *sites.Site, cfg *config.Config, aft
 		Host: components.ComposeHost{Name: name, Address: address, HostKey: hostKey},
 		SSH:  sshAccess(ctx, cfg, ssh), Spec: spec, Secrets: secrets,
 		WaitTimeoutSeconds:  seconds(cc.WaitTimeout),
-		RemoveDataOnDestroy: cc.RemoveDataOnDestroy, After: after,
+		RemoveDataOnDestroy: cc.RemoveDataOnDestroy, AllowMove: cc.AllowMove, After: after,
 	}
 	if b := cc.Backup; b != nil {
 		args.Backup = &compose.Backup{Time: b.Time, RetentionDays: b.RetentionDays, Dir: b.Dir}

@@ -61,6 +61,14 @@ func (s Spec) Preflight(host string, minDiskMB int, backup bool) string {
 		param("MIN_DISK_MB", strconv.Itoa(minDiskMB)), param("NEED_BACKUP", strconv.FormatBool(backup)))
 }
 
+// Placement is the local check of where the project lives (address:DataDir): it refuses a
+// move unless allowMove, and a move away from a place deployed with removeData. It runs on
+// the operator's machine, not on the host.
+func (s Spec) Placement(host, address string, allowMove, removeData bool) string {
+	return s.command("placement", host, param("PLACEMENT", address+":"+s.DataDir),
+		param("ALLOW_MOVE", strconv.FormatBool(allowMove)), param("REMOVE_DATA", strconv.FormatBool(removeData)))
+}
+
 // CreateProject makes the directories and records generation gen.
 func (s Spec) CreateProject(host, gen string) string {
 	return s.command("project", host, param("VOLUMES", strings.Join(s.Volumes(), " ")), param("GEN", gen))

@@ -233,6 +233,7 @@ func TestScriptsPassShellcheck(t *testing.T) {
 	sha := strings.Repeat("c", 64)
 	commands := map[string]string{
 		"preflight":        s.Preflight("h", 5120, true),
+		"placement":        s.Placement("h", "192.0.2.31", false, true),
 		"project":          s.CreateProject("h", "g"),
 		"project-delete":   s.DeleteProject("h", "g", true),
 		"write-file":       s.WriteFile("h", ComposeFile, "0600"),
