@@ -85,8 +85,9 @@ func renderRecorded(t testing.TB, rec *inprocess.Recorder) map[string][]byte {
 		files["_aws/"+kind+"-"+res.Name+".yaml"] = y
 	}
 	// Host commands as they run: reviewing a change to a script or a host is reading a diff.
+	// (Local commands, e.g. infra-placement, run on the operator's machine; same place.)
 	for _, res := range rec.Resources {
-		if res.Type != "command:remote:Command" {
+		if res.Type != "command:remote:Command" && res.Type != "command:local:Command" {
 			continue
 		}
 		plain, _ := res.PlainInputs()

@@ -82,15 +82,21 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 	if probs := decodeStrict([]byte(rawSite), SiteKey, &c); len(probs) > 0 {
 		return nil, probs
 	}
+	var raw Config
+	if err := json.Unmarshal([]byte(rawSite), &raw); err != nil { // a deep copy before defaults
+		return nil, err
+	}
 	SetDefaults(&c)
 	if s3 := c.AWS; s3 != nil && s3.S3 != nil && s3.S3.UserName == "" {
 		s3.S3.UserName = stack + "-objects"
 	}
 	probs := Validate(&c, cat, SiteKey)
+	ignored := &problemList{prefix: SiteKey}
+	checkIgnored(ignored, &raw, &c)
 	probs = append(probs, checkSecrets(stack, &c, config, secretKeys)...)
 	probs = append(probs, checkAWSCredentials(stack, &c, config, secretKeys)...)
 	if len(probs) > 0 {
-		return nil, probs
+		return nil, append(probs, ignored.list...)
 	}
 
 	services, err := resolveServices(&c, cat)
@@ -98,8 +104,9 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 		return nil, fmt.Errorf("site %s: %w", stack, err)
 	}
 	env := c.Environments[c.Environment]
-	sp := &problemList{prefix: SiteKey}
+	sp := &problemList{prefix: SiteKey, list: ignored.list}
 	validateServices(sp, services, &c, cat)
+	checkIgnoredInServices(sp, services, &c)
 	if len(sp.list) > 0 {
 		return nil, sp.list
 	}

@@ -63,4 +63,6 @@ done
 as_root mkdir -p "$(dirname "$MARKER")"
 # shellcheck disable=SC2016 # expanded by the inner shell
 printf '%s\n' "$GEN" | as_root sh -c 'umask 077 && cat >"$1"' sh "$MARKER"
+# shellcheck disable=SC2016 # expanded by the inner shell
+printf '%s\n' "$DATA_DIR" | as_root sh -c 'umask 077 && cat >"$1"' sh "$MARKER.data-dir"
 log "project $PROJECT: $DATA_DIR ready"
