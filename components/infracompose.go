@@ -179,7 +179,7 @@ func (c *InfraCompose) build(ctx *pulumi.Context, a InfraComposeArgs) error {
 	}
 	gen := c.generation(a, "project")
 	project, err := command("infra-project", remote.CommandArgs{
-		Create: pulumi.String(spec.CreateProject(host, gen)),
+		Create:   pulumi.String(spec.CreateProject(host, gen)),
 		Delete:   pulumi.String(spec.DeleteProject(host, gen, a.RemoveDataOnDestroy)),
 		Triggers: place,
 	}, append([]pulumi.Resource{preflight}, a.After...)...)
@@ -224,7 +224,7 @@ func (c *InfraCompose) build(ctx *pulumi.Context, a InfraComposeArgs) error {
 	if b := a.Backup; b != nil {
 		bgen := c.generation(a, "backup")
 		if _, err := command("infra-backup", remote.CommandArgs{
-			Create: pulumi.String(spec.InstallBackup(host, *b, bgen)),
+			Create:   pulumi.String(spec.InstallBackup(host, *b, bgen)),
 			Delete:   pulumi.String(spec.DeleteBackup(host, bgen)),
 			Stdin:    pulumi.String(spec.BackupJob(host, *b)),
 			Triggers: place,
