@@ -1,6 +1,7 @@
 package components
 
 import (
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -23,4 +24,10 @@ func objectMeta(name, namespace string, extra ...map[string]string) *metav1.Obje
 		meta.Namespace = pulumi.String(namespace)
 	}
 	return meta
+}
+
+// NewNamespace registers a Namespace with the labels every XGEN object carries. A
+// Namespace is no component: it has no children to parent.
+func NewNamespace(ctx *pulumi.Context, name string, opts ...pulumi.ResourceOption) (*corev1.Namespace, error) {
+	return corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{Metadata: objectMeta(name, "")}, opts...)
 }

@@ -18,6 +18,10 @@ type SecretKey struct {
 	// EnvName is the key in the Kubernetes Secret `xgen-secrets` and so the environment
 	// variable the applications read. Empty for secrets the program itself uses.
 	EnvName string
+	// ComposeEnv is the variable in the compose project's .env (what compose.yaml reads as
+	// ${VAR:?}), for a secret the compose infra uses; "" otherwise. The compose package's
+	// constants must match (a stack test checks them).
+	ComposeEnv string
 	// What the value is, for error messages and the README.
 	What string
 	// requiredWhen says whether a site needs it; nil means always.
@@ -33,29 +37,41 @@ func (k SecretKey) Required(c *Config) bool {
 	return k.requiredWhen == nil || k.requiredWhen(c)
 }
 
+// The secret stack config keys (without the project namespace): each named once, here.
+const (
+	SecretKubeconfig             = "kubeconfig"
+	SecretSSHPrivateKey          = "sshPrivateKey"
+	SecretPostgresPassword       = "postgresPassword"
+	SecretPostgresAdminPassword  = "postgresAdminPassword"
+	SecretRedisPassword          = "redisPassword"
+	SecretObjectStorageAccessKey = "objectStorageAccessKey"
+	SecretObjectStorageSecretKey = "objectStorageSecretKey"
+	SecretRegistryPassword       = "registryPassword"
+)
+
 // SecretKeys are all secret stack config keys. The EnvName values are exactly the names
 // the applications read: a Secret key that the code does not read falls back to a
 // default silently (the S3 403 incident at xgen-aww).
 var SecretKeys = []SecretKey{
-	{ConfigKey: "kubeconfig", What: "kubeconfig of the target cluster (file contents)", check: checkKubeconfig,
+	{ConfigKey: SecretKubeconfig, What: "kubeconfig of the target cluster (file contents)", check: checkKubeconfig,
 		requiredWhen:  func(c *Config) bool { return c.Cluster == nil && (c.AWS == nil || c.AWS.EKS == nil) },
 		unusedBecause: "site.cluster or site.aws.eks is set, so the program builds the kubeconfig itself"},
-	{ConfigKey: "sshPrivateKey", What: "private SSH key of cluster.ssh.user on the cluster hosts (file contents)", check: checkPrivateKey,
+	{ConfigKey: SecretSSHPrivateKey, What: "private SSH key of cluster.ssh.user on the cluster hosts (file contents)", check: checkPrivateKey,
 		requiredWhen:  func(c *Config) bool { return c.Cluster != nil || c.Infra.Compose != nil },
 		unusedBecause: "there is neither site.cluster nor infra.compose, so the program logs in to no host"},
-	{ConfigKey: "postgresPassword", EnvName: "POSTGRES_PASSWORD", What: "PostgreSQL password of infra.postgres.user"},
-	{ConfigKey: "postgresAdminPassword", What: "password of the PostgreSQL superuser (postgres) on the compose host",
+	{ConfigKey: SecretPostgresPassword, EnvName: "POSTGRES_PASSWORD", ComposeEnv: "XGEN_DB_PASSWORD", What: "PostgreSQL password of infra.postgres.user"},
+	{ConfigKey: SecretPostgresAdminPassword, ComposeEnv: "XGEN_POSTGRES_ADMIN_PASSWORD", What: "password of the PostgreSQL superuser (postgres) on the compose host",
 		requiredWhen: func(c *Config) bool {
 			cc := c.Infra.Compose
 			return cc != nil && cc.Services != nil && cc.Services.Postgres != nil
 		},
 		unusedBecause: "infra.compose does not run postgres, so the program sets up no database server"},
-	{ConfigKey: "redisPassword", EnvName: "REDIS_PASSWORD", What: "Redis password (requirepass)"},
-	{ConfigKey: "objectStorageAccessKey", EnvName: ObjectStorageAccessKeyEnv, What: "MinIO access key, or an AWS access key id for S3",
+	{ConfigKey: SecretRedisPassword, EnvName: "REDIS_PASSWORD", ComposeEnv: "XGEN_REDIS_PASSWORD", What: "Redis password (requirepass)"},
+	{ConfigKey: SecretObjectStorageAccessKey, EnvName: ObjectStorageAccessKeyEnv, ComposeEnv: "XGEN_MINIO_ROOT_USER", What: "MinIO access key, or an AWS access key id for S3",
 		requiredWhen: func(c *Config) bool { return !usesS3IAMUser(c) }, unusedBecause: objectKeysUnused},
-	{ConfigKey: "objectStorageSecretKey", EnvName: ObjectStorageSecretKeyEnv, What: "MinIO secret key, or an AWS secret access key for S3",
+	{ConfigKey: SecretObjectStorageSecretKey, EnvName: ObjectStorageSecretKeyEnv, ComposeEnv: "XGEN_MINIO_ROOT_PASSWORD", What: "MinIO secret key, or an AWS secret access key for S3",
 		requiredWhen: func(c *Config) bool { return !usesS3IAMUser(c) }, unusedBecause: objectKeysUnused},
-	{ConfigKey: "registryPassword", What: "password of image.registryUsername at image.registry",
+	{ConfigKey: SecretRegistryPassword, What: "password of image.registryUsername at image.registry",
 		requiredWhen:  func(c *Config) bool { return c.Image.RegistryUsername != "" },
 		unusedBecause: "there is no image.registryUsername, so no image pull Secret is made"},
 }
