@@ -22,7 +22,7 @@ lint: shellcheck
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	shellcheck -x -P SCRIPTDIR tools/*.sh .ci/run .ci/comment.sh
-	shellcheck -s sh internal/testhosts/scripts/*.sh
+	shellcheck -s sh internal/testkit/testhosts/scripts/*.sh
 
 # shellcheck comes from Debian's package; installed on first use.
 shellcheck:

@@ -14,9 +14,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"xgen-infra/components"
-	"xgen-infra/internal/harness"
-	"xgen-infra/internal/helmrender"
 	"xgen-infra/internal/inprocess"
+	"xgen-infra/internal/testkit/harness"
+	"xgen-infra/internal/testkit/helmrender"
 	"xgen-infra/sites"
 )
 

@@ -16,9 +16,9 @@ import (
 
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/fleet"
-	"xgen-infra/internal/harness"
 	"xgen-infra/internal/inprocess"
-	"xgen-infra/internal/testhosts"
+	"xgen-infra/internal/testkit/harness"
+	"xgen-infra/internal/testkit/testhosts"
 	"xgen-infra/sites"
 )
 

@@ -24,8 +24,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"xgen-infra/internal/engine"
-	"xgen-infra/internal/harness"
 	"xgen-infra/internal/inprocess"
+	"xgen-infra/internal/testkit/harness"
 	"xgen-infra/sites"
 )
 

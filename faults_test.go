@@ -16,9 +16,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"xgen-infra/internal/debian"
 	"xgen-infra/internal/engine"
-	"xgen-infra/internal/testhosts"
+	"xgen-infra/internal/testkit/debian"
+	"xgen-infra/internal/testkit/testhosts"
 )
 
 // jejuSite is xgen-jeju's whole site on two fresh test hosts, <prefix>-1 (server) and

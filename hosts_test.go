@@ -4,7 +4,7 @@ package main
 // → K3s installed by exactly the commands K3sCluster registers, run over real SSH by
 // testhosts.Engine (pulumi-command's semantics; its provider cannot be had here) → the apps
 // applied through the kubeconfig read back from the first server. K3s itself is the
-// TEST-ONLY stand-in of internal/testhosts/k3s-standin, uploaded as air-gapped artifacts.
+// TEST-ONLY stand-in of internal/testkit/testhosts/k3s-standin, uploaded as air-gapped artifacts.
 
 import (
 	"context"
@@ -19,8 +19,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"xgen-infra/internal/harness"
-	"xgen-infra/internal/testhosts"
+	"xgen-infra/internal/testkit/harness"
+	"xgen-infra/internal/testkit/testhosts"
 	"xgen-infra/sites"
 )
 

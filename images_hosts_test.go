@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"xgen-infra/images/bundle"
-	"xgen-infra/internal/testhosts"
+	"xgen-infra/internal/testkit/testhosts"
 	"xgen-infra/sites"
 )
 

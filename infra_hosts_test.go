@@ -2,7 +2,7 @@ package main
 
 // InfraCompose over real SSH on a test host (layer 4): exactly the commands the component
 // registers, run by testhosts.Engine with pulumi-command's semantics, against the TEST-ONLY
-// docker stand-in (internal/testhosts/docker-standin: compose-go loads what it is given).
+// docker stand-in (internal/testkit/testhosts/docker-standin: compose-go loads what it is given).
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"xgen-infra/internal/debian"
 	"xgen-infra/internal/inprocess"
-	"xgen-infra/internal/testhosts"
+	"xgen-infra/internal/testkit/debian"
+	"xgen-infra/internal/testkit/testhosts"
 	"xgen-infra/sites"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"xgen-infra/internal/inprocess"
-	"xgen-infra/internal/testregistry"
+	"xgen-infra/internal/testkit/testregistry"
 	"xgen-infra/sites"
 	"xgen-infra/stack"
 )

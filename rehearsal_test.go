@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"xgen-infra/internal/harness"
 	"xgen-infra/internal/inprocess"
+	"xgen-infra/internal/testkit/harness"
 	"xgen-infra/sites"
 )
 

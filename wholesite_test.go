@@ -19,9 +19,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
 	"xgen-infra/internal/engine"
-	"xgen-infra/internal/harness"
-	"xgen-infra/internal/helmrender"
-	"xgen-infra/internal/testhosts"
+	"xgen-infra/internal/testkit/harness"
+	"xgen-infra/internal/testkit/helmrender"
+	"xgen-infra/internal/testkit/testhosts"
 )
 
 // wholeSite is one stack file deployed whole to test hosts by the real engine.

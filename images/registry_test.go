@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"xgen-infra/internal/testregistry"
+	"xgen-infra/internal/testkit/testregistry"
 )
 
 func TestPreflightAgainstARealRegistry(t *testing.T) {

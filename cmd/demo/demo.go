@@ -19,8 +19,8 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"xgen-infra/internal/engine"
-	"xgen-infra/internal/harness"
-	"xgen-infra/internal/testhosts"
+	"xgen-infra/internal/testkit/harness"
+	"xgen-infra/internal/testkit/testhosts"
 )
 
 func toolsDir() string {

@@ -15,9 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"xgen-infra/internal/engine"
-	"xgen-infra/internal/harness"
-	"xgen-infra/internal/helmrender"
-	"xgen-infra/internal/testhosts"
+	"xgen-infra/internal/testkit/harness"
+	"xgen-infra/internal/testkit/helmrender"
+	"xgen-infra/internal/testkit/testhosts"
 )
 
 // demoVersion is the K3s release the stand-in artifacts claim to be.

@@ -1,6 +1,6 @@
 // Command demo is the local rehearsal (`make demo`, `make cluster`, `make demo-down`): a real
 // `pulumi up` of the xgen stack, with the real Pulumi CLI and kubernetes provider that
-// `make tools` builds, against a throwaway control plane on this machine (internal/harness).
+// `make tools` builds, against a throwaway control plane on this machine (internal/testkit/harness).
 // It is not a deployment and it is not linked into the Pulumi program.
 //
 //	go run ./cmd/demo [demo]   bare test hosts → K3s → the xgen site's apps, a summary, run

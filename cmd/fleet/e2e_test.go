@@ -17,8 +17,8 @@ import (
 
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/fleet"
-	"xgen-infra/internal/harness"
 	"xgen-infra/internal/inprocess"
+	"xgen-infra/internal/testkit/harness"
 	"xgen-infra/stack"
 )
 

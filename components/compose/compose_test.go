@@ -14,7 +14,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"xgen-infra/components/hostscript"
-	"xgen-infra/internal/debian"
+	"xgen-infra/internal/testkit/debian"
 )
 
 // siteSpec is a project like an on-prem site's (every service).

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"xgen-infra/internal/debian"
+	"xgen-infra/internal/testkit/debian"
 )
 
 const pgBin = "/usr/lib/postgresql/15/bin"

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"xgen-infra/internal/debian"
-	"xgen-infra/internal/testregistry"
+	"xgen-infra/internal/testkit/debian"
+	"xgen-infra/internal/testkit/testregistry"
 )
 
 func TestSkopeoArgsAreExact(t *testing.T) {

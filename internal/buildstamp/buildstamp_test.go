@@ -102,7 +102,7 @@ func TestInputsOfTheProgram(t *testing.T) {
 			t.Errorf("inputs lack %s: %s", want, joined)
 		}
 	}
-	for _, not := range []string{"internal/harness", "internal/testhosts", "internal/engine", "cmd/", "third_party", "/root/go"} {
+	for _, not := range []string{"internal/testkit/harness", "internal/testkit/testhosts", "internal/engine", "cmd/", "third_party", "/root/go"} {
 		if strings.Contains(joined, not) {
 			t.Errorf("inputs hold %s: %s", not, joined)
 		}

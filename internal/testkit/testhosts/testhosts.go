@@ -28,7 +28,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"xgen-infra/internal/debian"
+	"xgen-infra/internal/testkit/debian"
 )
 
 var (

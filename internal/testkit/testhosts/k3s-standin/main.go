@@ -46,7 +46,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
-	"xgen-infra/internal/harness"
+	"xgen-infra/internal/testkit/harness"
 )
 
 // Set at build time.

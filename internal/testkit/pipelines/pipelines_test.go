@@ -15,8 +15,8 @@ import (
 )
 
 const (
-	workflow = "../../.github/workflows/merge-request.yml"
-	gitlab   = "../../.gitlab-ci.yml"
+	workflow = "../../../.github/workflows/merge-request.yml"
+	gitlab   = "../../../.gitlab-ci.yml"
 )
 
 func actionlint(t *testing.T) string {

@@ -28,7 +28,7 @@ func StandInArtifacts(dir, version, toolsDir string) error {
 	}
 	build := exec.Command("go", "build", "-trimpath", "-ldflags",
 		fmt.Sprintf("-X main.version=%s -X main.toolsDir=%s", version, tools),
-		"-o", filepath.Join(dir, "k3s"), "./internal/testhosts/k3s-standin")
+		"-o", filepath.Join(dir, "k3s"), "./internal/testkit/testhosts/k3s-standin")
 	build.Dir = strings.TrimSpace(string(root))
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the k3s stand-in: %v\n%s", err, out)
@@ -60,7 +60,7 @@ func BuildDockerStandIn(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	build := exec.Command("go", "build", "-trimpath", "-o", out, "./internal/testhosts/docker-standin")
+	build := exec.Command("go", "build", "-trimpath", "-o", out, "./internal/testkit/testhosts/docker-standin")
 	build.Dir = strings.TrimSpace(string(root))
 	if msg, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building the docker stand-in: %v\n%s", err, msg)
