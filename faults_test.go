@@ -2,7 +2,7 @@ package main
 
 // Faults an operator lives through, each on a whole site (xgen-jeju's, a server and an agent)
 // deployed from bare test hosts by the real engine with the real providers (wholesite_test.go),
-// and the recovery the README ("When things go wrong") tells operators.
+// and the recovery docs/operations.md ("When things go wrong") tells operators.
 
 import (
 	"context"
@@ -144,7 +144,7 @@ func (s *wholeSite) upKilledAt(ctx context.Context, typ, name string) upRun {
 
 // TestFaultKilledUp: `pulumi up` killed mid-host-layer (the agent's install running) and,
 // after recovery, mid-apps (a Deployment being created). Each time the stack is locked and
-// has pending operations; the README's recovery (`pulumi cancel`, then `pulumi refresh
+// has pending operations; the documented recovery (`pulumi cancel`, then `pulumi refresh
 // --clear-pending-creates`, then `pulumi up`) converges it; the cluster is the same one (no
 // second cluster-init); no secret is left on a host outside 0600 files.
 func TestFaultKilledUp(t *testing.T) {
@@ -174,7 +174,7 @@ func TestFaultKilledUp(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "the stack is currently locked") {
 			t.Fatalf("up after the kill: %v, want the lock named", err)
 		}
-		// The recovery the README gives.
+		// The recovery docs/operations.md gives.
 		for _, step := range [][]string{{"cancel", "--yes"}, {"refresh", "--clear-pending-creates", "--yes", "--skip-preview"}} {
 			if _, err := s.ws.Run(ctx, nil, step...); err != nil {
 				t.Fatalf("pulumi %s: %v", strings.Join(step, " "), err)
@@ -440,20 +440,20 @@ func TestFaultAPIServerRestart(t *testing.T) {
 	}
 }
 
-// readmeBlock is the first ```sh block after heading in the README, verbatim.
-func readmeBlock(t *testing.T, heading string) string {
+// docBlock is the first ```sh block after heading in a documentation page, verbatim.
+func docBlock(t *testing.T, page, heading string) string {
 	t.Helper()
-	data, err := os.ReadFile("README.md")
+	data, err := os.ReadFile(page)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, after, ok := strings.Cut(string(data), "\n"+heading+"\n")
 	if !ok {
-		t.Fatalf("README has no %q", heading)
+		t.Fatalf("%s has no %q", page, heading)
 	}
 	_, block, ok := strings.Cut(after, "```sh\n")
 	if block, _, ok = strings.Cut(block, "```"); !ok {
-		t.Fatalf("README %q has no sh block", heading)
+		t.Fatalf("%s %q has no sh block", page, heading)
 	}
 	return block
 }
@@ -461,7 +461,7 @@ func readmeBlock(t *testing.T, heading string) string {
 // TestDataBackupRestore: real PostgreSQL 15 and Redis servers behind the compose project
 // (the docker stand-in's real services) on xgen-jeju with the nightly backup. The app's
 // role writes rows; Redis keeps a key through a compose restart (append-only file); the
-// nightly job's pg_dump is restored with the README's steps after the database's data
+// nightly job's pg_dump is restored with the documented steps after the database's data
 // directory was lost, and the rows are back, owned by the app's role. The site converges
 // afterwards with no change.
 func TestDataBackupRestore(t *testing.T) {
@@ -514,9 +514,9 @@ func TestDataBackupRestore(t *testing.T) {
 	if out, err := s.hosts.Run(ctx, "b-1", "sudo -n sh -euc "+shellQuote(rows)); err == nil {
 		t.Fatalf("the new database already has the rows: %s", out)
 	}
-	sh(readmeBlock(t, "### Restoring a backup"))
+	sh(docBlock(t, "docs/infra.md", "## Restoring a backup"))
 	if got := sh(rows); got != "500|xgen" {
-		t.Errorf("after the README's restore: %q, want 500 rows owned by xgen", got)
+		t.Errorf("after the documented restore: %q, want 500 rows owned by xgen", got)
 	}
 	if _, err := s.ws.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
 		t.Errorf("no-op preview after the restore: %v", err)

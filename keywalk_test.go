@@ -2,7 +2,7 @@ package main
 
 // Every key the site decoder accepts, on every site shape: set to a value the program
 // accepts, it must change what the program registers (or produce a warning); a key that is
-// accepted and changes nothing is silently dropped on that shape — the README says an ignored
+// accepted and changes nothing is silently dropped on that shape — docs/configuration.md says an ignored
 // setting is an error. Keys found by reflection over sites.Config (every JSON field, maps by
 // one representative key), so a new key is walked without touching this test.
 

@@ -7,7 +7,7 @@ import (
 
 // checkIgnored reports every setting the operator wrote (raw, before defaults) that the
 // site's shape (c, after defaults) would ignore: a setting that changes nothing is an
-// error naming why (README "Configuration reference"). The key walk test
+// error naming why (docs/configuration.md). The key walk test
 // (keywalk_test.go) finds the settings this list must cover.
 func checkIgnored(p *problemList, raw, c *Config) {
 	env := c.Environments[c.Environment]

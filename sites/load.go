@@ -73,7 +73,7 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 	if !ok || rawSite == "" {
 		probs := checkConfigKeys(config)
 		return nil, append(probs, Problem{Key: SiteKey, Fix: fmt.Sprintf(
-			"is missing; add the site object to Pulumi.%s.yaml (see README \"Configuration reference\")", stack)})
+			"is missing; add the site object to Pulumi.%s.yaml (see docs/configuration.md)", stack)})
 	}
 	if probs := checkConfigKeys(config); len(probs) > 0 {
 		return nil, probs

@@ -559,7 +559,7 @@ func TestBadConfigClasses(t *testing.T) {
 		{"streaming path /", "ingress: {streamingPaths: [/]}\n" + minimalSite,
 			`xgen-infra:site.ingress.streamingPaths[0]: "/": would send every request, /api/ included, down the streaming route; name the stream endpoints, e.g. "/api/workflow/execute/deploy/stream"`},
 		{"credential-like var name", "vars: {AWS_SECRET_ACCESS_KEY: abc}\n" + minimalSite,
-			`xgen-infra:site.vars.AWS_SECRET_ACCESS_KEY: looks like a credential, and plain config is stored and shown in clear text; the secrets the apps read are the stack's secret keys (README "Secrets": postgresPassword, redisPassword, objectStorageAccessKey, objectStorageSecretKey, registryPassword), set with pulumi config set --secret`},
+			`xgen-infra:site.vars.AWS_SECRET_ACCESS_KEY: looks like a credential, and plain config is stored and shown in clear text; the secrets the apps read are the stack's secret keys (docs/configuration.md "Secrets": postgresPassword, redisPassword, objectStorageAccessKey, objectStorageSecretKey, registryPassword), set with pulumi config set --secret`},
 		{"password inside a URL", none + "services: {xgen-core: {config: {DATABASE_URL: 'postgresql://xgen:hunter2@db:5432/plateerag'}}}",
 			`xgen-infra:site.services.xgen-core.config.DATABASE_URL: holds a URL with a password in it, which plain config would store in clear text; give host, user and database as separate values and the password as a secret (pulumi config set --secret postgresPassword)`},
 		// Messages: invisible characters in keys are shown escaped.

@@ -269,7 +269,7 @@ func validateEnvVar(p *problemList, path, key, value string, secretNames map[str
 		return
 	}
 	if credentialName.MatchString(key) {
-		p.add(path, nil, "looks like a credential, and plain config is stored and shown in clear text; the secrets the apps read are the stack's secret keys (README \"Secrets\": postgresPassword, redisPassword, objectStorageAccessKey, objectStorageSecretKey, registryPassword), set with pulumi config set --secret")
+		p.add(path, nil, "looks like a credential, and plain config is stored and shown in clear text; the secrets the apps read are the stack's secret keys (docs/configuration.md \"Secrets\": postgresPassword, redisPassword, objectStorageAccessKey, objectStorageSecretKey, registryPassword), set with pulumi config set --secret")
 	}
 	if urlWithPassword.MatchString(value) {
 		p.add(path, nil, "holds a URL with a password in it, which plain config would store in clear text; give host, user and database as separate values and the password as a secret (pulumi config set --secret postgresPassword)")
