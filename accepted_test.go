@@ -49,14 +49,6 @@ func generateSite(r *rand.Rand) map[string]any {
 	maybe(r, site, "namespace", pick(r, "xgen", "acme-busan", strings.Repeat("n", 63), "x1"))
 	maybe(r, site, "project", pick(r, "xgen", "p", "lotte-mall"))
 	maybe(r, site, "sitePath", pick(r, "main", "aww", "a.b_c-d", "lotteimall"))
-	envCfg := map[string]any{}
-	maybe(r, envCfg, "domain", pick(r, "xgen.example.com", "*.example.com", "a.b.c.example.co.kr",
-		strings.Repeat("a", 63)+".example.com", "*", rare(r, "xn--9n2bp8q.example", "10.0.0.5")))
-	if envCfg["domain"] != nil {
-		maybe(r, envCfg, "tlsCredentialName", pick(r, "xgen-tls", "a.b-c"))
-	}
-	site["environments"] = map[string]any{env: envCfg}
-
 	image := map[string]any{}
 	maybe(r, image, "registry", pick(r, "docker.x2bee.com", "10.100.1.65:5000", "registry:1", "r.example.com:65535", "localhost"))
 	maybe(r, image, "tag", pick(r, "latest-amd64", "2026.11.1", "v1", strings.Repeat("t", 128), "_x"))
@@ -78,13 +70,31 @@ func generateSite(r *rand.Rand) map[string]any {
 
 	site["vars"] = map[string]any{"APP_SITE": pick(r, "x", "", "한국어 사이트", strings.Repeat("v", 1000)), "_A1": "1"}
 
+	// Settings the site's shape would ignore are refused (docs/configuration.md): each is
+	// generated only where it has an effect (a domain routes, no domain exposes a node port).
 	ingress := map[string]any{"type": pick(r, "istio", "istio", "traefik", "none")}
-	maybe(r, ingress, "exposeType", pick(r, "NodePort", "LoadBalancer"))
-	maybe(r, ingress, "nodePort", pick(r, 0, 30000, 32767))
-	maybe(r, ingress, "streamingPaths", []any{pick(r, "/api/stream", "/a/b-c_d.e~f", "/"+strings.Repeat("p", 200))})
-	maybe(r, ingress, "gatewaySelector", map[string]any{pick(r, "istio", "app.kubernetes.io/name"): pick(r, "ingressgateway", "a.b-c_d", rare(r, strings.Repeat("g", 63), "ingress gateway"))})
-	if ingress["type"] == "istio" {
-		maybe(r, ingress, "sharedGateway", pick(r, "istio-system/istio-gateway", "gw/a.b"))
+	envCfg := map[string]any{}
+	if ingress["type"] != "none" {
+		maybe(r, envCfg, "domain", pick(r, "xgen.example.com", "*.example.com", "a.b.c.example.co.kr",
+			strings.Repeat("a", 63)+".example.com", "*", rare(r, "xn--9n2bp8q.example", "10.0.0.5")))
+	}
+	if envCfg["domain"] != nil {
+		maybe(r, envCfg, "tlsCredentialName", pick(r, "xgen-tls", "a.b-c"))
+	}
+	site["environments"] = map[string]any{env: envCfg}
+	hasDomain := envCfg["domain"] != nil
+	if !hasDomain && ingress["type"] != "none" {
+		maybe(r, ingress, "exposeType", pick(r, "NodePort", "LoadBalancer"))
+		maybe(r, ingress, "nodePort", pick(r, 0, 30000, 32767))
+	}
+	if hasDomain {
+		maybe(r, ingress, "streamingPaths", []any{pick(r, "/api/stream", "/a/b-c_d.e~f", "/"+strings.Repeat("p", 200))})
+		if ingress["type"] == "istio" {
+			maybe(r, ingress, "sharedGateway", pick(r, "istio-system/istio-gateway", "gw/a.b"))
+		}
+		if ingress["type"] == "istio" && ingress["sharedGateway"] == nil {
+			maybe(r, ingress, "gatewaySelector", map[string]any{pick(r, "istio", "app.kubernetes.io/name"): pick(r, "ingressgateway", "a.b-c_d", rare(r, strings.Repeat("g", 63), "ingress gateway"))})
+		}
 	}
 	site["ingress"] = ingress
 

@@ -84,8 +84,11 @@ func withRehearsalHost(site map[string]any) {
 		infra = map[string]any{}
 		site["infra"] = infra
 	}
+	_, compose := infra["compose"]
 	delete(infra, "compose")
-	if infra["hostAddress"] == nil {
+	// The compose infra (or K3s' first server) becomes the rehearsal's host; a site whose
+	// infra all has its own hosts has none (its hostAddress would be refused as ignored).
+	if _, cluster := site["cluster"]; (compose || cluster) && infra["hostAddress"] == nil {
 		infra["hostAddress"] = rehearsalHostAddress
 	}
 }
