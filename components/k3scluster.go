@@ -12,7 +12,6 @@ import (
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"golang.org/x/crypto/ssh"
 
 	"xgen-infra/components/k3s"
 )
@@ -68,29 +67,6 @@ type K3sArtifacts struct {
 	Binary, BinarySHA256, Images, ImagesSHA256 string
 }
 
-// SSHAccess is the login to the hosts.
-type SSHAccess struct {
-	// User with passwordless sudo. Required.
-	User string
-	// Port of sshd. Required.
-	Port int
-	// PrivateKey (secret) of User. Required.
-	PrivateKey pulumi.StringInput
-	// PrivateKeyFingerprint is the SHA256 fingerprint of PrivateKey's public key (not
-	// secret): part of each host's generation, so a new key never reruns an uninstall.
-	PrivateKeyFingerprint string
-	// ConnectTimeoutSeconds bounds the one connection attempt. Default 10.
-	ConnectTimeoutSeconds int
-	// Bastion is an optional jump host.
-	Bastion *SSHBastion
-}
-
-// SSHBastion is a jump host reached with the same key.
-type SSHBastion struct {
-	Address, User, HostKey string
-	Port                   int
-}
-
 // K3sHost is one host.
 type K3sHost struct {
 	Name, Address, HostKey string
@@ -133,16 +109,6 @@ const (
 	DefaultMinDiskMB           = 10240
 	DefaultConnectTimeout      = 10
 )
-
-// PublicKeyFingerprint is the SHA256 fingerprint of a private key's public half ("" when
-// the key cannot be parsed: validation reports that before the component is built).
-func PublicKeyFingerprint(privateKey string) string {
-	signer, err := ssh.ParsePrivateKey([]byte(privateKey))
-	if err != nil {
-		return ""
-	}
-	return ssh.FingerprintSHA256(signer.PublicKey())
-}
 
 // NewK3sCluster registers, per host: preflight → host marker (carries the only uninstall) →
 // K3s files → drain (first server) → install → uncordon (first server) → labels and taints
@@ -253,7 +219,7 @@ func (b *clusterBuilder) build() error {
 	var preflights []pulumi.Resource
 	for _, hp := range hosts {
 		pf, err := b.command("preflight-"+hp.host.Name, hp.host, remote.CommandArgs{
-			Create: pulumi.String(k3s.Preflight(hp.host.Name, hp.role, hp.host.GPU, a.InstallMode, a.MinDiskMB)),
+			Create: pulumi.String(k3s.Preflight(hp.host.Name, k3s.PreflightOptions{Role: hp.role, GPU: hp.host.GPU, InstallMode: a.InstallMode, MinDiskMB: a.MinDiskMB})),
 			// Preflight runs again before every install, upgrade or reconfiguration.
 			Triggers: pulumi.Array{pulumi.String(b.installDigest(hp))},
 		})

@@ -5,6 +5,7 @@ import (
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"golang.org/x/crypto/ssh"
 )
 
 // sshConnection is how every host command connects: the pinned host key, one dial attempt
@@ -35,4 +36,37 @@ func hostCommand(ctx *pulumi.Context, parent pulumi.Resource, name string, conn 
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return cmd, nil
+}
+
+// SSHAccess is the login to the hosts.
+type SSHAccess struct {
+	// User with passwordless sudo. Required.
+	User string
+	// Port of sshd. Required.
+	Port int
+	// PrivateKey (secret) of User. Required.
+	PrivateKey pulumi.StringInput
+	// PrivateKeyFingerprint is the SHA256 fingerprint of PrivateKey's public key (not
+	// secret): part of each host's generation, so a new key never reruns an uninstall.
+	PrivateKeyFingerprint string
+	// ConnectTimeoutSeconds bounds the one connection attempt. Default 10.
+	ConnectTimeoutSeconds int
+	// Bastion is an optional jump host.
+	Bastion *SSHBastion
+}
+
+// SSHBastion is a jump host reached with the same key.
+type SSHBastion struct {
+	Address, User, HostKey string
+	Port                   int
+}
+
+// PublicKeyFingerprint is the SHA256 fingerprint of a private key's public half ("" when
+// the key cannot be parsed: validation reports that before the component is built).
+func PublicKeyFingerprint(privateKey string) string {
+	signer, err := ssh.ParsePrivateKey([]byte(privateKey))
+	if err != nil {
+		return ""
+	}
+	return ssh.FingerprintSHA256(signer.PublicKey())
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 
-	"xgen-infra/components/hostscript"
 	"xgen-infra/internal/testkit/debian"
+	"xgen-infra/internal/testkit/shellcheck"
 )
 
 // siteSpec is a project like an on-prem site's (every service).
@@ -251,7 +251,7 @@ func TestScriptsPassShellcheck(t *testing.T) {
 		}
 	}
 	for name, cmd := range commands {
-		if err := hostscript.Shellcheck(cmd); err != nil {
+		if err := shellcheck.Check(cmd); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

@@ -7,13 +7,11 @@
 package hostscript
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
-	"os/exec"
 	"strings"
 )
 
@@ -86,19 +84,4 @@ func Generation(values ...string) string {
 // WriteFile writes standard input to target as root with mode (e.g. "0600").
 func (s Set) WriteFile(host, target, mode string) string {
 	return s.Command("write-file", host, Param{"TARGET", target}, Param{"MODE", mode})
-}
-
-// Shellcheck lints a command exactly as it is sent (POSIX sh); for tests.
-func Shellcheck(command string) error {
-	if _, err := exec.LookPath("shellcheck"); err != nil {
-		return fmt.Errorf("shellcheck is missing; `make lint` installs it (Debian package shellcheck)")
-	}
-	sc := exec.Command("shellcheck", "-s", "sh", "-")
-	sc.Stdin = strings.NewReader(command)
-	var out bytes.Buffer
-	sc.Stdout, sc.Stderr = &out, &out
-	if err := sc.Run(); err != nil {
-		return fmt.Errorf("%v\n%s", err, out.String())
-	}
-	return nil
 }

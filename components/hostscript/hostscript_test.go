@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"xgen-infra/internal/testkit/shellcheck"
 )
 
 func TestCommandIsHeaderCommonLibOwnLibScript(t *testing.T) {
@@ -15,7 +17,7 @@ func TestCommandIsHeaderCommonLibOwnLibScript(t *testing.T) {
 	if cmd != want {
 		t.Errorf("command:\n%s\nwant:\n%s", cmd, want)
 	}
-	if err := Shellcheck(cmd); err != nil {
+	if err := shellcheck.Check(cmd); err != nil {
 		t.Error(err)
 	}
 }

@@ -40,20 +40,15 @@ const (
 // MemberMarker is the first server's marker for a node's membership.
 func MemberMarker(node string) string { return markers + "/members/" + node }
 
-// Param is one script parameter (a local type: keyless literals stay vet-clean).
-type Param struct{ Name, Value string }
-
 // scriptSet is the K3s scripts; log lines read "xgen-k3s[host]: ...".
 var scriptSet = hostscript.Set{FS: scripts, Tag: "xgen-k3s"}
 
 // Script returns the command text of scripts/<name>.sh for host with params.
-func Script(name, host string, params ...Param) string {
-	hp := make([]hostscript.Param, len(params))
-	for i, p := range params {
-		hp[i] = hostscript.Param(p)
-	}
-	return scriptSet.Command(name, host, hp...)
+func Script(name, host string, params ...hostscript.Param) string {
+	return scriptSet.Command(name, host, params...)
 }
+
+func param(name, value string) hostscript.Param { return hostscript.Param{Name: name, Value: value} }
 
 // ScriptNames lists the scripts a K3s command can be built from (without lib), for tests.
 func ScriptNames() []string { return scriptSet.Names() }
@@ -64,10 +59,22 @@ func Quote(s string) string { return hostscript.Quote(s) }
 // Generation: see hostscript.Generation.
 func Generation(values ...string) string { return hostscript.Generation(values...) }
 
+// PreflightOptions are what preflight checks a host for.
+type PreflightOptions struct {
+	// Role is "server" or "agent".
+	Role string
+	// GPU: the NVIDIA driver and container toolkit must answer.
+	GPU bool
+	// InstallMode is "online" (curl must be there) or "airgapped".
+	InstallMode string
+	// MinDiskMB is the free space wanted under /var/lib.
+	MinDiskMB int
+}
+
 // Preflight checks a host before any change.
-func Preflight(host, role string, gpu bool, installMode string, minDiskMB int) string {
-	return Script("preflight", host, Param{"ROLE", role}, Param{"GPU", fmt.Sprint(gpu)},
-		Param{"INSTALL_MODE", installMode}, Param{"MIN_DISK_MB", fmt.Sprint(minDiskMB)})
+func Preflight(host string, o PreflightOptions) string {
+	return Script("preflight", host, param("ROLE", o.Role), param("GPU", fmt.Sprint(o.GPU)),
+		param("INSTALL_MODE", o.InstallMode), param("MIN_DISK_MB", fmt.Sprint(o.MinDiskMB)))
 }
 
 // WriteFile writes standard input to target as root with mode (e.g. "0600").
@@ -75,7 +82,7 @@ func WriteFile(host, target, mode string) string { return scriptSet.WriteFile(ho
 
 // ReadFile waits for a root-owned file and prints it (run with logging off, stdout secret).
 func ReadFile(host, source string, timeoutSeconds int) string {
-	return Script("read-file", host, Param{"SOURCE", source}, Param{"READY_TIMEOUT", fmt.Sprint(timeoutSeconds)})
+	return Script("read-file", host, param("SOURCE", source), param("READY_TIMEOUT", fmt.Sprint(timeoutSeconds)))
 }
 
 // Install describes one host's install.
@@ -90,11 +97,11 @@ type Install struct {
 
 // Command is the install (and upgrade, and restart) command.
 func (in Install) Command() string {
-	params := []Param{{"ROLE", in.Role}, {"K3S_VERSION", in.Version}, {"INSTALL_MODE", in.Mode},
-		{"READY_TIMEOUT", fmt.Sprint(in.ReadyTimeoutSeconds)}, {"CONFIG_SHA256", in.ConfigSHA256}}
+	params := []hostscript.Param{param("ROLE", in.Role), param("K3S_VERSION", in.Version), param("INSTALL_MODE", in.Mode),
+		param("READY_TIMEOUT", fmt.Sprint(in.ReadyTimeoutSeconds)), param("CONFIG_SHA256", in.ConfigSHA256)}
 	if in.Mode == "airgapped" {
-		params = append(params, Param{"STAGED_BINARY", in.StagedBinary}, Param{"BINARY_SHA256", in.BinarySHA256},
-			Param{"STAGED_IMAGES", in.StagedImages}, Param{"IMAGES_SHA256", in.ImagesSHA256}, Param{"IMAGES_NAME", in.ImagesName})
+		params = append(params, param("STAGED_BINARY", in.StagedBinary), param("BINARY_SHA256", in.BinarySHA256),
+			param("STAGED_IMAGES", in.StagedImages), param("IMAGES_SHA256", in.ImagesSHA256), param("IMAGES_NAME", in.ImagesName))
 	}
 	return Script("install", in.Host, params...)
 }
@@ -116,8 +123,8 @@ func ImportImages(host string, images []BundleImage, readyTimeoutSeconds int) st
 	for i, im := range images {
 		lines[i] = im.SHA256 + " " + im.Name + " " + im.Staged
 	}
-	return Script("import-images", host, Param{"IMAGES", strings.Join(lines, "\n")},
-		Param{"READY_TIMEOUT", fmt.Sprint(readyTimeoutSeconds)})
+	return Script("import-images", host, param("IMAGES", strings.Join(lines, "\n")),
+		param("READY_TIMEOUT", fmt.Sprint(readyTimeoutSeconds)))
 }
 
 // StagedPath is where an air-gapped artifact is uploaded (named by its digest, so that a new
@@ -128,40 +135,40 @@ func StagedPath(name, sha string) string {
 
 // Drain cordons and drains node before an upgrade (runs on the first server).
 func Drain(host, node, version, drainTimeout string) string {
-	return Script("drain", host, Param{"NODE", node}, Param{"K3S_VERSION", version}, Param{"DRAIN_TIMEOUT", drainTimeout})
+	return Script("drain", host, param("NODE", node), param("K3S_VERSION", version), param("DRAIN_TIMEOUT", drainTimeout))
 }
 
 // Uncordon waits for node to be Ready on version and uncordons it (first server).
 func Uncordon(host, node, version string, readyTimeoutSeconds int) string {
-	return Script("uncordon", host, Param{"NODE", node}, Param{"K3S_VERSION", version},
-		Param{"READY_TIMEOUT", fmt.Sprint(readyTimeoutSeconds)})
+	return Script("uncordon", host, param("NODE", node), param("K3S_VERSION", version),
+		param("READY_TIMEOUT", fmt.Sprint(readyTimeoutSeconds)))
 }
 
 // NodeMetadata makes node's labels and taints exactly these (first server).
 func NodeMetadata(host, node string, labels map[string]string, taints []string) string {
-	return Script("node-metadata", host, Param{"NODE", node}, Param{"LABELS", joinLabels(labels)},
-		Param{"TAINTS", strings.Join(sortedCopy(taints), " ")})
+	return Script("node-metadata", host, param("NODE", node), param("LABELS", joinLabels(labels)),
+		param("TAINTS", strings.Join(sortedCopy(taints), " ")))
 }
 
 // Mark records generation gen in marker, removing clear ("" for none).
 func Mark(host, marker, gen, clear string) string {
-	return Script("mark", host, Param{"MARKER", marker}, Param{"GEN", gen}, Param{"CLEAR", clear})
+	return Script("mark", host, param("MARKER", marker), param("GEN", gen), param("CLEAR", clear))
 }
 
 // GuardDelete marks a destroy of the whole stack (first server).
 func GuardDelete(host, gen string) string {
-	return Script("guard-delete", host, Param{"GEN", gen})
+	return Script("guard-delete", host, param("GEN", gen))
 }
 
 // MemberDelete drains and deletes a node removed from the config (first server).
 func MemberDelete(host, node, gen, drainTimeout string) string {
-	return Script("member-delete", host, Param{"NODE", node}, Param{"GEN", gen}, Param{"DRAIN_TIMEOUT", drainTimeout})
+	return Script("member-delete", host, param("NODE", node), param("GEN", gen), param("DRAIN_TIMEOUT", drainTimeout))
 }
 
 // HostDelete is the only uninstall (see scripts/host-delete.sh).
 func HostDelete(host, role, node, gen string, uninstallOnDestroy bool) string {
-	return Script("host-delete", host, Param{"ROLE", role}, Param{"NODE", node}, Param{"GEN", gen},
-		Param{"UNINSTALL_ON_DESTROY", fmt.Sprint(uninstallOnDestroy)})
+	return Script("host-delete", host, param("ROLE", role), param("NODE", node), param("GEN", gen),
+		param("UNINSTALL_ON_DESTROY", fmt.Sprint(uninstallOnDestroy)))
 }
 
 // NodeConfig is one host's /etc/rancher/k3s/config.yaml.

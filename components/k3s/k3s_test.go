@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"xgen-infra/components/hostscript"
+	"xgen-infra/internal/testkit/shellcheck"
 )
 
 func TestQuote(t *testing.T) {
@@ -157,7 +157,7 @@ func TestImportImagesParameters(t *testing.T) {
 func TestScriptsPassShellcheck(t *testing.T) {
 	in := Install{Host: "h", Role: "agent", Version: "v1.31.4+k3s1", Mode: "online", ReadyTimeoutSeconds: 60, ConfigSHA256: "x"}
 	commands := map[string]string{
-		"preflight":     Preflight("h", "server", true, "online", 1024),
+		"preflight":     Preflight("h", PreflightOptions{Role: "server", GPU: true, InstallMode: "online", MinDiskMB: 1024}),
 		"write-file":    WriteFile("h", ConfigPath, "0600"),
 		"read-file":     ReadFile("h", KubeconfigPath, 60),
 		"install":       in.Command(),
@@ -176,7 +176,7 @@ func TestScriptsPassShellcheck(t *testing.T) {
 		}
 	}
 	for name, cmd := range commands {
-		if err := hostscript.Shellcheck(cmd); err != nil {
+		if err := shellcheck.Check(cmd); err != nil {
 			t.Errorf("%s: shellcheck: %v", name, err)
 		}
 	}
