@@ -1,6 +1,7 @@
 package components
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -116,19 +117,27 @@ func NewInfraCompose(ctx *pulumi.Context, name string, args InfraComposeArgs, op
 
 func (a *InfraComposeArgs) check() error {
 	s := a.Secrets
-	switch {
-	case a.Host.Address == "" || a.Host.HostKey == "":
-		return fmt.Errorf("Host.Address and Host.HostKey are required")
-	case a.SSH.User == "" || a.SSH.Port == 0 || a.SSH.PrivateKey == nil:
-		return fmt.Errorf("SSH.User, SSH.Port and SSH.PrivateKey are required")
-	case a.Spec.Postgres != nil && (s.PostgresAdminPassword == nil || s.PostgresPassword == nil):
-		return fmt.Errorf("postgres needs Secrets.PostgresAdminPassword and PostgresPassword")
-	case a.Spec.Redis != nil && s.RedisPassword == nil:
-		return fmt.Errorf("redis needs Secrets.RedisPassword")
-	case a.Spec.MinIO != nil && (s.MinIOAccessKey == nil || s.MinIOSecretKey == nil):
-		return fmt.Errorf("minio needs Secrets.MinIOAccessKey and MinIOSecretKey")
+	var errs []error
+	add := func(msg string) { errs = append(errs, errors.New(msg)) }
+	if a.Host.Address == "" || a.Host.HostKey == "" {
+		add("Host.Address and Host.HostKey are required")
 	}
-	return a.Spec.Check()
+	if a.SSH.User == "" || a.SSH.Port == 0 || a.SSH.PrivateKey == nil {
+		add("SSH.User, SSH.Port and SSH.PrivateKey are required")
+	}
+	if a.Spec.Postgres != nil && (s.PostgresAdminPassword == nil || s.PostgresPassword == nil) {
+		add("postgres needs Secrets.PostgresAdminPassword and PostgresPassword")
+	}
+	if a.Spec.Redis != nil && s.RedisPassword == nil {
+		add("redis needs Secrets.RedisPassword")
+	}
+	if a.Spec.MinIO != nil && (s.MinIOAccessKey == nil || s.MinIOSecretKey == nil) {
+		add("minio needs Secrets.MinIOAccessKey and MinIOSecretKey")
+	}
+	if err := a.Spec.Check(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 func (c *InfraCompose) build(ctx *pulumi.Context, a InfraComposeArgs) error {

@@ -3,6 +3,7 @@ package components
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"path"
@@ -138,32 +139,37 @@ func NewK3sCluster(ctx *pulumi.Context, name string, args K3sClusterArgs, opts .
 }
 
 func (a *K3sClusterArgs) check() error {
-	switch {
-	case a.Version == "":
-		return fmt.Errorf("Version is required")
-	case a.InstallMode != "online" && a.InstallMode != "airgapped":
-		return fmt.Errorf("InstallMode %q: use online or airgapped", a.InstallMode)
-	case a.InstallMode == "airgapped" && a.Artifacts == nil:
-		return fmt.Errorf("airgapped needs Artifacts")
-	case len(a.Servers) == 0:
-		return fmt.Errorf("at least one server is required")
-	case a.SSH.User == "" || a.SSH.PrivateKey == nil || a.SSH.Port == 0:
-		return fmt.Errorf("SSH.User, SSH.Port and SSH.PrivateKey are required")
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if a.Version == "" {
+		add("Version is required")
+	}
+	if a.InstallMode != "online" && a.InstallMode != "airgapped" {
+		add("InstallMode %q: use online or airgapped", a.InstallMode)
+	}
+	if a.InstallMode == "airgapped" && a.Artifacts == nil {
+		add("airgapped needs Artifacts")
+	}
+	if len(a.Servers) == 0 {
+		add("at least one server is required")
+	}
+	if a.SSH.User == "" || a.SSH.PrivateKey == nil || a.SSH.Port == 0 {
+		add("SSH.User, SSH.Port and SSH.PrivateKey are required")
 	}
 	names := map[string]bool{}
 	for _, im := range a.ImageBundle {
 		name := k3s.BundleImageName(im.Path)
 		switch {
 		case len(im.SHA256) != 64 || strings.Trim(im.SHA256, "0123456789abcdef") != "":
-			return fmt.Errorf("ImageBundle %s: SHA256 %q is not a hex SHA-256", im.Path, im.SHA256)
+			add("ImageBundle %s: SHA256 %q is not a hex SHA-256", im.Path, im.SHA256)
 		case !strings.HasSuffix(name, ".tar"):
-			return fmt.Errorf("ImageBundle %s: not a .tar file", im.Path)
+			add("ImageBundle %s: not a .tar file", im.Path)
 		case names[name]:
-			return fmt.Errorf("ImageBundle %s: a second file named %s", im.Path, path.Base(im.Path))
+			add("ImageBundle %s: a second file named %s", im.Path, path.Base(im.Path))
 		}
 		names[name] = true
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (a *K3sClusterArgs) setDefaults() {

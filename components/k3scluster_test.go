@@ -225,3 +225,25 @@ func TestK3sClusterConnectionsAndFiles(t *testing.T) {
 		t.Errorf("upload path %v", p["remotePath"])
 	}
 }
+
+// TestArgsReportEveryProblem: a component's args are checked before anything is
+// registered, and every problem is reported at once (not the first only).
+func TestArgsReportEveryProblem(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		check func() error
+		want  []string
+	}{
+		{"K3sCluster", (&K3sClusterArgs{InstallMode: "ftp"}).check,
+			[]string{"Version is required", `InstallMode "ftp"`, "at least one server", "SSH.User, SSH.Port and SSH.PrivateKey"}},
+		{"InfraCompose", (&InfraComposeArgs{}).check,
+			[]string{"Host.Address and Host.HostKey", "SSH.User, SSH.Port and SSH.PrivateKey"}},
+	} {
+		err := tc.check()
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %v lacks %q", tc.name, err, w)
+			}
+		}
+	}
+}
