@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
@@ -82,7 +83,7 @@ type InfraCompose struct {
 
 // Default values of InfraComposeArgs.
 const (
-	DefaultComposeWaitSeconds = 300
+	DefaultComposeWaitSeconds = int(compose.DefaultWaitTimeout / time.Second)
 	DefaultComposeMinDiskMB   = 5120
 )
 

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -105,10 +106,10 @@ type K3sCluster struct {
 
 // Default values of K3sClusterArgs.
 const (
-	DefaultReadyTimeoutSeconds = 300
+	DefaultReadyTimeoutSeconds = int(k3s.DefaultReadyTimeout / time.Second)
 	DefaultDrainTimeout        = "5m"
 	DefaultMinDiskMB           = 10240
-	DefaultConnectTimeout      = 10
+	DefaultConnectTimeout      = int(k3s.DefaultConnectTimeout / time.Second)
 )
 
 // NewK3sCluster registers, per host: preflight → host marker (carries the only uninstall) →
@@ -186,7 +187,7 @@ func (a *K3sClusterArgs) setDefaults() {
 		a.SSH.ConnectTimeoutSeconds = DefaultConnectTimeout
 	}
 	if a.APIEndpoint == "" {
-		a.APIEndpoint = net.JoinHostPort(a.Servers[0].Address, "6443")
+		a.APIEndpoint = net.JoinHostPort(a.Servers[0].Address, strconv.Itoa(k3s.APIPort))
 	}
 }
 
@@ -482,7 +483,7 @@ func (b *clusterBuilder) nodeConfig(hp hostPlan) k3s.NodeConfig {
 	labels, taints := nodeMetadata(h)
 	nc := k3s.NodeConfig{Role: hp.role, Name: h.Name, Address: h.Address, Labels: labels, Taints: taints}
 	if hp.index > 0 {
-		nc.Server = "https://" + net.JoinHostPort(b.first.Address, "6443")
+		nc.Server = "https://" + net.JoinHostPort(b.first.Address, strconv.Itoa(k3s.APIPort))
 	}
 	if hp.role == "server" {
 		nc.ClusterInit = hp.index == 0 && len(a.Servers) > 1
@@ -534,8 +535,8 @@ func nodeMetadata(h K3sHost) (map[string]string, []string) {
 	}
 	taints := append([]string(nil), h.Taints...)
 	if h.GPU {
-		labels["nvidia.com/gpu.present"] = "true"
-		taints = append(taints, "nvidia.com/gpu=present:NoSchedule")
+		labels[k3s.GPULabelKey] = k3s.GPULabelValue
+		taints = append(taints, k3s.GPUTaint)
 	}
 	return labels, uniqueSorted(taints)
 }

@@ -13,6 +13,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"xgen-infra/components/k3s"
 	"xgen-infra/images/bundle"
 )
 
@@ -118,13 +119,30 @@ type NodeConfig struct {
 
 // Cluster defaults and choices.
 const (
-	DefaultClusterCIDR  = "10.42.0.0/16"
-	DefaultServiceCIDR  = "10.43.0.0/16"
-	DefaultReadyTimeout = "5m"
-	DefaultSSHPort      = 22
-	DefaultSSHTimeout   = "10s"
-	K3sAPIPort          = 6443
+	DefaultClusterCIDR = "10.42.0.0/16"
+	DefaultServiceCIDR = "10.43.0.0/16"
+	DefaultSSHPort     = 22
+	K3sAPIPort         = k3s.APIPort
 )
+
+// Defaults the K3s package decides (what the K3sCluster component would use too), as they
+// are written in a stack file.
+var (
+	DefaultReadyTimeout = durationText(k3s.DefaultReadyTimeout)
+	DefaultSSHTimeout   = durationText(k3s.DefaultConnectTimeout)
+)
+
+// durationText writes a duration as an operator would: "5m", "10s", "1h30m".
+func durationText(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
 
 // DisableableComponents are the packaged K3s components `cluster.disable` may name.
 var DisableableComponents = []string{"traefik", "servicelb", "local-storage", "metrics-server"}
@@ -142,9 +160,9 @@ var (
 
 // GPULabel and GPUTaint mark a GPU host (the label is what GPU services select).
 const (
-	GPULabelKey   = "nvidia.com/gpu.present"
-	GPULabelValue = "true"
-	GPUTaint      = "nvidia.com/gpu=present:NoSchedule"
+	GPULabelKey   = k3s.GPULabelKey
+	GPULabelValue = k3s.GPULabelValue
+	GPUTaint      = k3s.GPUTaint
 )
 
 // setClusterDefaults fills a cluster's unset fields; part of SetDefaults.

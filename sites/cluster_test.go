@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"xgen-infra/internal/inprocess"
 )
@@ -170,5 +171,18 @@ func TestArtifactsAreChecked(t *testing.T) {
 	write("k3s", "tampered")
 	if _, err := ReadArtifacts(dir); err == nil || !strings.Contains(err.Error(), "k3s does not match its SHA-256") {
 		t.Errorf("a tampered binary: %v", err)
+	}
+}
+
+// TestDurationText: the defaults the K3s and compose packages decide, written as in a stack
+// file (what the reference shows).
+func TestDurationText(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{DefaultReadyTimeout, "5m"}, {DefaultSSHTimeout, "10s"}, {DefaultComposeWaitTimeout, "5m"},
+		{durationText(90 * time.Minute), "1h30m"}, {durationText(2 * time.Hour), "2h"}, {durationText(45 * time.Second), "45s"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"xgen-infra/components/compose"
 )
 
 // ComposeConfig runs the stateful services (PostgreSQL, Redis, Qdrant, MinIO) as one Docker
@@ -109,19 +111,21 @@ type BackupConfig struct {
 // Compose defaults. Images pin the seeds' versions (postgres 15.4, redis 8.0); the seeds ran
 // qdrant and minio at `latest`, pinned here to releases current when this was written.
 const (
-	DefaultComposeDataDir     = "/srv/xgen-infra"
-	DefaultComposeWaitTimeout = "5m"
-	DefaultPostgresImage      = "postgres:15.4"
-	DefaultRedisImage         = "redis:8.0-alpine"
-	DefaultQdrantImage        = "qdrant/qdrant:v1.13.4"
-	DefaultMinIOImage         = "minio/minio:RELEASE.2025-04-22T22-12-26Z"
-	DefaultMinIOInitImage     = "minio/mc:RELEASE.2025-04-16T18-13-26Z"
-	DefaultMinIOConsolePort   = 9001
-	DefaultRedisMaxMemory     = "2gb"
-	DefaultRedisPolicy        = "allkeys-lru"
-	DefaultBackupTime         = "03:00"
-	DefaultBackupRetention    = 7
+	DefaultComposeDataDir   = "/srv/xgen-infra"
+	DefaultPostgresImage    = "postgres:15.4"
+	DefaultRedisImage       = "redis:8.0-alpine"
+	DefaultQdrantImage      = "qdrant/qdrant:v1.13.4"
+	DefaultMinIOImage       = "minio/minio:RELEASE.2025-04-22T22-12-26Z"
+	DefaultMinIOInitImage   = "minio/mc:RELEASE.2025-04-16T18-13-26Z"
+	DefaultMinIOConsolePort = 9001
+	DefaultRedisMaxMemory   = "2gb"
+	DefaultRedisPolicy      = "allkeys-lru"
+	DefaultBackupTime       = "03:00"
+	DefaultBackupRetention  = 7
 )
+
+// DefaultComposeWaitTimeout is the compose package's (what InfraCompose would use too).
+var DefaultComposeWaitTimeout = durationText(compose.DefaultWaitTimeout)
 
 // RedisPolicies are Redis' maxmemory-policy values.
 var RedisPolicies = []string{"noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"}

@@ -73,6 +73,9 @@ type MinIO struct {
 	Buckets                       []string
 }
 
+// DefaultWaitTimeout bounds `docker compose up --wait` (sites and InfraCompose read it).
+const DefaultWaitTimeout = 5 * time.Minute
+
 // Secrets are the values only the .env file carries.
 type Secrets struct {
 	// PostgresAdminPassword is the superuser's; PostgresPassword the application role's.

@@ -11,6 +11,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -35,6 +36,21 @@ const (
 	HostMarker       = markers + "/host"
 	GuardMarker      = markers + "/guard"
 	DestroyingMarker = markers + "/destroying"
+)
+
+// What K3s is, and the defaults decided once (sites and the K3sCluster component read them).
+const (
+	// APIPort is K3s' API server port.
+	APIPort = 6443
+	// GPULabelKey=GPULabelValue marks a GPU node (what GPU services select); GPUTaint keeps
+	// other pods off it.
+	GPULabelKey   = "nvidia.com/gpu.present"
+	GPULabelValue = "true"
+	GPUTaint      = "nvidia.com/gpu=present:NoSchedule"
+	// DefaultReadyTimeout bounds each wait for a service or node.
+	DefaultReadyTimeout = 5 * time.Minute
+	// DefaultConnectTimeout bounds one SSH connection attempt.
+	DefaultConnectTimeout = 10 * time.Second
 )
 
 // MemberMarker is the first server's marker for a node's membership.
