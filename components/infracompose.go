@@ -44,16 +44,11 @@ type InfraComposeArgs struct {
 	// Images are image tarballs (docker-archive) the host loads before the project starts:
 	// a closed network's compose images. Each is uploaded once (again only when its digest
 	// changes). Default none.
-	Images []ComposeImage
+	Images []BundleImage
 	// After are checks of other hosts (the cluster's preflights, K3sCluster.Preflights)
 	// that must pass before the project changes, so that one bad host stops the site
 	// before any change on any host. Default none.
 	After []pulumi.Resource
-}
-
-// ComposeImage is one local image tarball, already checked against its digest.
-type ComposeImage struct {
-	Path, SHA256 string
 }
 
 // ComposeHost is the host that runs the project.
@@ -248,23 +243,11 @@ func (c *InfraCompose) build(ctx *pulumi.Context, a InfraComposeArgs) error {
 // loadImages uploads the bundle's compose images (each to a path named by its digest) and
 // has docker load what this host has not loaded yet.
 func (c *InfraCompose) loadImages(ctx *pulumi.Context, a InfraComposeArgs, conn remote.ConnectionArgs, project pulumi.Resource) (pulumi.Resource, error) {
-	deps := []pulumi.Resource{project}
-	var images []compose.BundleImage
-	for _, im := range a.Images {
-		name := path.Base(im.Path)
-		staged := compose.StagedPath(name, im.SHA256)
-		cp, err := remote.NewCopyToRemote(ctx, "infra-image-"+strings.TrimSuffix(name, ".tar"), &remote.CopyToRemoteArgs{
-			Connection: conn,
-			Source:     pulumi.NewFileAsset(im.Path),
-			RemotePath: pulumi.String(staged),
-			Triggers:   pulumi.Array{pulumi.String(staged)},
-		}, pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{project}))
-		if err != nil {
-			return nil, err
-		}
-		deps = append(deps, cp)
-		images = append(images, compose.BundleImage{Name: name, SHA256: im.SHA256, Staged: staged})
+	uploads, images, err := uploadBundle(ctx, c, conn, "infra-image-", a.Images, path.Base, compose.StagingPrefix, project)
+	if err != nil {
+		return nil, err
 	}
+	deps := append([]pulumi.Resource{project}, uploads...)
 	return hostCommand(ctx, c, "infra-images", conn, remote.CommandArgs{
 		Create: pulumi.String(a.Spec.LoadImages(a.Host.Name, images)),
 	}, pulumi.DependsOn(deps))

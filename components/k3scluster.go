@@ -56,12 +56,7 @@ type K3sClusterArgs struct {
 	// ImageBundle are image tarballs (docker-archive) every node imports after its
 	// install, before pods come back on it: a closed network needs no registry. Each is
 	// uploaded once (re-uploaded only when its digest changes). Default none.
-	ImageBundle []K3sImage
-}
-
-// K3sImage is one local image tarball, already checked against its digest.
-type K3sImage struct {
-	Path, SHA256 string
+	ImageBundle []BundleImage
 }
 
 // K3sArtifacts are local release files, already checked against their digests.
@@ -439,23 +434,12 @@ func (b *clusterBuilder) importImages(hp hostPlan, marker, install pulumi.Resour
 	if len(a.ImageBundle) == 0 {
 		return install, nil
 	}
-	deps := []pulumi.Resource{install}
-	var images []k3s.BundleImage
-	for _, im := range a.ImageBundle {
-		name := k3s.BundleImageName(im.Path)
-		staged := k3s.StagedPath(name, im.SHA256)
-		cp, err := remote.NewCopyToRemote(b.ctx, "image-"+h.Name+"-"+strings.TrimSuffix(path.Base(im.Path), ".tar"), &remote.CopyToRemoteArgs{
-			Connection: b.connection(h),
-			Source:     pulumi.NewFileAsset(im.Path),
-			RemotePath: pulumi.String(staged),
-			Triggers:   pulumi.Array{pulumi.String(staged)},
-		}, pulumi.Parent(b.parent), pulumi.DependsOn([]pulumi.Resource{marker}))
-		if err != nil {
-			return nil, err
-		}
-		deps = append(deps, cp)
-		images = append(images, k3s.BundleImage{Name: name, SHA256: im.SHA256, Staged: staged})
+	uploads, images, err := uploadBundle(b.ctx, b.parent, b.connection(h), "image-"+h.Name+"-", a.ImageBundle,
+		k3s.BundleImageName, k3s.StagingDir, marker)
+	if err != nil {
+		return nil, err
 	}
+	deps := append([]pulumi.Resource{install}, uploads...)
 	return b.command("images-"+h.Name, h, remote.CommandArgs{
 		Create: pulumi.String(k3s.ImportImages(h.Name, images, a.ReadyTimeoutSeconds)),
 	}, pulumi.DependsOn(deps))

@@ -2,10 +2,14 @@ package components
 
 import (
 	"fmt"
+	"path"
+	"strings"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"golang.org/x/crypto/ssh"
+
+	"xgen-infra/components/hostscript"
 )
 
 // sshConnection is how every host command connects: the pinned host key, one dial attempt
@@ -69,4 +73,36 @@ func PublicKeyFingerprint(privateKey string) string {
 		return ""
 	}
 	return ssh.FingerprintSHA256(signer.PublicKey())
+}
+
+// BundleImage is one local image tarball of a site's bundle, already checked against its
+// digest (a closed network's images: K3s nodes import them, the compose host loads them).
+type BundleImage struct {
+	Path, SHA256 string
+}
+
+// uploadBundle uploads each image to its host (CopyToRemote, after dep) at a path named by
+// its digest, so that only a changed file goes again; resources are named prefix+<file
+// without .tar>. It returns the uploads and what the host script then reads (each image
+// under nameOf(path)).
+func uploadBundle(ctx *pulumi.Context, parent pulumi.Resource, conn remote.ConnectionArgs, prefix string, images []BundleImage,
+	nameOf func(string) string, stagingPrefix string, dep pulumi.Resource) ([]pulumi.Resource, []hostscript.StagedFile, error) {
+	var uploads []pulumi.Resource
+	var staged []hostscript.StagedFile
+	for _, im := range images {
+		name := nameOf(im.Path)
+		to := hostscript.StagedPath(stagingPrefix, name, im.SHA256)
+		cp, err := remote.NewCopyToRemote(ctx, prefix+strings.TrimSuffix(path.Base(im.Path), ".tar"), &remote.CopyToRemoteArgs{
+			Connection: conn,
+			Source:     pulumi.NewFileAsset(im.Path),
+			RemotePath: pulumi.String(to),
+			Triggers:   pulumi.Array{pulumi.String(to)},
+		}, pulumi.Parent(parent), pulumi.DependsOn([]pulumi.Resource{dep}))
+		if err != nil {
+			return nil, nil, err
+		}
+		uploads = append(uploads, cp)
+		staged = append(staged, hostscript.StagedFile{Name: name, SHA256: im.SHA256, Staged: to})
+	}
+	return uploads, staged, nil
 }

@@ -52,9 +52,7 @@ func k3sCluster(ctx *pulumi.Context, site *sites.Site, sec secretValues) (*compo
 		args.Artifacts = &components.K3sArtifacts{Binary: art.Binary, BinarySHA256: art.BinarySHA256, Images: art.Images, ImagesSHA256: art.ImagesSHA256}
 	}
 	// The image bundle's cluster images (checked when the site was loaded) go to every node.
-	for _, f := range bundleFiles(site, sites.RuntimeCluster) {
-		args.ImageBundle = append(args.ImageBundle, components.K3sImage(f))
-	}
+	args.ImageBundle = bundleFiles(site, sites.RuntimeCluster)
 	for _, h := range cl.Servers {
 		args.Servers = append(args.Servers, k3sHost(h))
 	}

@@ -62,23 +62,18 @@ func infraCompose(ctx *pulumi.Context, site *sites.Site, sec secretValues, after
 		args.Backup = &compose.Backup{Time: b.Time, RetentionDays: b.RetentionDays, Dir: b.Dir}
 	}
 	// The image bundle's compose images (checked when the site was loaded) go to the host.
-	for _, f := range bundleFiles(site, sites.RuntimeDocker) {
-		args.Images = append(args.Images, components.ComposeImage(f))
-	}
+	args.Images = bundleFiles(site, sites.RuntimeDocker)
 	return components.NewInfraCompose(ctx, "infra", args)
 }
 
-// bundleFile is one tarball of the site's image bundle.
-type bundleFile struct{ Path, SHA256 string }
-
 // bundleFiles are the image bundle's tarballs for one runtime (none without a bundle).
-func bundleFiles(site *sites.Site, runtime string) []bundleFile {
-	var out []bundleFile
+func bundleFiles(site *sites.Site, runtime string) []components.BundleImage {
+	var out []components.BundleImage
 	if m := site.ImageBundle; m != nil {
 		dir := site.Config.Cluster.K3s.ImageBundle
 		for _, im := range m.Images {
 			if im.Runtime == runtime {
-				out = append(out, bundleFile{Path: filepath.Join(dir, filepath.FromSlash(im.File)), SHA256: im.SHA256})
+				out = append(out, components.BundleImage{Path: filepath.Join(dir, filepath.FromSlash(im.File)), SHA256: im.SHA256})
 			}
 		}
 	}

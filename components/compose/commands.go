@@ -91,25 +91,16 @@ func (s Spec) Up(host string, waitTimeoutSeconds int) string {
 		param("INIT_DB", strconv.FormatBool(s.Postgres != nil)), param("INIT_BUCKETS", strconv.FormatBool(s.MinIO != nil)))
 }
 
-// BundleImage is one image tarball of a bundle on its way to the compose host.
-type BundleImage struct {
-	// Name of the file, SHA256 of its content, Staged the upload path.
-	Name, SHA256, Staged string
-}
+// StagingPrefix is where the compose host's bundle tarballs are uploaded
+// (hostscript.StagedPath).
+const StagingPrefix = "/var/tmp/xgen-infra"
 
-// StagedPath is where a bundle tarball is uploaded (named by its digest: a new build is a
-// new upload, an old file is never half-overwritten).
-func StagedPath(name, sha string) string {
-	return "/var/tmp/xgen-infra-" + sha[:12] + "-" + name
-}
+// StagedPath is where a bundle tarball is uploaded.
+func StagedPath(name, sha string) string { return hostscript.StagedPath(StagingPrefix, name, sha) }
 
 // LoadImages has docker load the uploaded tarballs it has not loaded yet.
-func (s Spec) LoadImages(host string, images []BundleImage) string {
-	lines := make([]string, len(images))
-	for i, im := range images {
-		lines[i] = im.SHA256 + " " + im.Name + " " + im.Staged
-	}
-	return s.command("load-images", host, param("IMAGES", strings.Join(lines, "\n")))
+func (s Spec) LoadImages(host string, images []hostscript.StagedFile) string {
+	return s.command("load-images", host, hostscript.StagedFilesParam(images))
 }
 
 // Backup is the nightly backup's schedule.

@@ -13,6 +13,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"xgen-infra/components/hostscript"
 	"xgen-infra/internal/testkit/debian"
 	"xgen-infra/internal/testkit/shellcheck"
 )
@@ -215,7 +216,7 @@ func TestCommandHeadersAreExact(t *testing.T) {
 		t.Errorf("write-file parameters:\n%.200s", got)
 	}
 	sha := strings.Repeat("c", 64)
-	got = s.LoadImages("h1", []BundleImage{{Name: "redis_8.0-alpine.tar", SHA256: sha, Staged: StagedPath("redis_8.0-alpine.tar", sha)}})
+	got = s.LoadImages("h1", []hostscript.StagedFile{{Name: "redis_8.0-alpine.tar", SHA256: sha, Staged: StagedPath("redis_8.0-alpine.tar", sha)}})
 	if !strings.Contains(got, "DATA_DIR='/srv/xgen-infra'\nIMAGES='"+sha+" redis_8.0-alpine.tar /var/tmp/xgen-infra-cccccccccccc-redis_8.0-alpine.tar'\n") {
 		t.Errorf("load-images parameters:\n%.400s", got)
 	}
@@ -241,7 +242,7 @@ func TestScriptsPassShellcheck(t *testing.T) {
 		"backup":           s.BackupJob("h", b),
 		"backup-install":   s.InstallBackup("h", b, "g"),
 		"backup-delete":    s.DeleteBackup("h", "g"),
-		"load-images":      s.LoadImages("h", []BundleImage{{Name: "postgres_15.4.tar", SHA256: sha, Staged: StagedPath("postgres_15.4.tar", sha)}}),
+		"load-images":      s.LoadImages("h", []hostscript.StagedFile{{Name: "postgres_15.4.tar", SHA256: sha, Staged: StagedPath("postgres_15.4.tar", sha)}}),
 		"initdb":           initDBScript,
 		"redis-entrypoint": redisEntrypoint,
 	}

@@ -85,3 +85,22 @@ func Generation(values ...string) string {
 func (s Set) WriteFile(host, target, mode string) string {
 	return s.Command("write-file", host, Param{"TARGET", target}, Param{"MODE", mode})
 }
+
+// StagedFile is a local file on its way to a host: uploaded to Staged, a path named by its
+// digest (a new build is a new upload; an old file is never half-overwritten), then placed
+// or loaded under Name by a host script.
+type StagedFile struct {
+	Name, SHA256, Staged string
+}
+
+// StagedPath is where a file is uploaded: prefix-<first 12 of sha>-name.
+func StagedPath(prefix, name, sha string) string { return prefix + "-" + sha[:12] + "-" + name }
+
+// StagedFilesParam is the host scripts' IMAGES parameter: "sha name staged" per line.
+func StagedFilesParam(files []StagedFile) Param {
+	lines := make([]string, len(files))
+	for i, f := range files {
+		lines[i] = f.SHA256 + " " + f.Name + " " + f.Staged
+	}
+	return Param{Name: "IMAGES", Value: strings.Join(lines, "\n")}
+}

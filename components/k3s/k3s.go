@@ -122,32 +122,21 @@ func (in Install) Command() string {
 	return Script("install", in.Host, params...)
 }
 
-// BundleImage is one tarball of an image bundle on its way to a node.
-type BundleImage struct {
-	// Name in the images directory (xgen-*.tar), SHA256 of the file, Staged the upload path.
-	Name, SHA256, Staged string
-}
-
 // BundleImageName is the name a bundle file gets in K3s' images directory: the program's
 // own files start with xgen- (stale ones are removed, nobody else's are touched).
 func BundleImageName(file string) string { return "xgen-" + path.Base(file) }
 
 // ImportImages places the uploaded bundle tarballs into the images directory and imports
 // the new ones (runs on every node after its install).
-func ImportImages(host string, images []BundleImage, readyTimeoutSeconds int) string {
-	lines := make([]string, len(images))
-	for i, im := range images {
-		lines[i] = im.SHA256 + " " + im.Name + " " + im.Staged
-	}
-	return Script("import-images", host, param("IMAGES", strings.Join(lines, "\n")),
+// Each image's Name is its name in the images directory (BundleImageName).
+func ImportImages(host string, images []hostscript.StagedFile, readyTimeoutSeconds int) string {
+	return Script("import-images", host, hostscript.StagedFilesParam(images),
 		param("READY_TIMEOUT", fmt.Sprint(readyTimeoutSeconds)))
 }
 
 // StagedPath is where an air-gapped artifact is uploaded (named by its digest, so that a new
 // file is a new upload and an old one is never half-overwritten).
-func StagedPath(name, sha string) string {
-	return fmt.Sprintf("%s-%s-%s", StagingDir, sha[:12], name)
-}
+func StagedPath(name, sha string) string { return hostscript.StagedPath(StagingDir, name, sha) }
 
 // Drain cordons and drains node before an upgrade (runs on the first server).
 func Drain(host, node, version, drainTimeout string) string {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"xgen-infra/components/hostscript"
 	"xgen-infra/internal/testkit/shellcheck"
 )
 
@@ -142,7 +143,7 @@ func TestGenerationDependsOnEveryValue(t *testing.T) {
 // The bundle's file list reaches the script exactly, one "sha name staged" line per image.
 func TestImportImagesParameters(t *testing.T) {
 	a, b := strings.Repeat("a", 64), strings.Repeat("b", 64)
-	got := ImportImages("node-1", []BundleImage{
+	got := ImportImages("node-1", []hostscript.StagedFile{
 		{Name: BundleImageName("cluster/reg_x_core_1.tar"), SHA256: a, Staged: StagedPath("xgen-reg_x_core_1.tar", a)},
 		{Name: "xgen-b.tar", SHA256: b, Staged: "/var/tmp/xgen-k3s-bbbbbbbbbbbb-xgen-b.tar"},
 	}, 90)
@@ -168,7 +169,7 @@ func TestScriptsPassShellcheck(t *testing.T) {
 		"guard-delete":  GuardDelete("h", "g"),
 		"member-delete": MemberDelete("h", "n", "g", "5m"),
 		"host-delete":   HostDelete("h", "agent", "n", "g", false),
-		"import-images": ImportImages("h", []BundleImage{{Name: "xgen-a.tar", SHA256: strings.Repeat("a", 64), Staged: StagedPath("xgen-a.tar", strings.Repeat("a", 64))}}, 60),
+		"import-images": ImportImages("h", []hostscript.StagedFile{{Name: "xgen-a.tar", SHA256: strings.Repeat("a", 64), Staged: StagedPath("xgen-a.tar", strings.Repeat("a", 64))}}, 60),
 	}
 	for _, name := range ScriptNames() {
 		if _, ok := commands[name]; !ok {
