@@ -69,11 +69,11 @@ type InfraCompose struct {
 	// Services: per compose service its address, port(s) and image.
 	Services pulumi.MapOutput `pulumi:"services"`
 
-	// Address is where the cluster reaches the services (the host's address); Endpoints
-	// the in-cluster Services they back. Both are known before anything runs, so that the
-	// selector-less Services are planned in a first preview.
-	Address   string
-	Endpoints []HostService
+	// Address is where the cluster reaches the services (the host's address), known before
+	// anything runs, so that the selector-less Services are planned in a first preview.
+	// Which Services the project backs is the site's to say (sites.Site.HostServices: one
+	// table of infra endpoints).
+	Address string
 }
 
 // Default values of InfraComposeArgs.
@@ -100,7 +100,7 @@ func NewInfraCompose(ctx *pulumi.Context, name string, args InfraComposeArgs, op
 	if args.SSH.ConnectTimeoutSeconds == 0 {
 		args.SSH.ConnectTimeoutSeconds = DefaultConnectTimeout
 	}
-	c := &InfraCompose{Address: args.Host.Address, Endpoints: composeEndpoints(args.Spec)}
+	c := &InfraCompose{Address: args.Host.Address}
 	if err := ctx.RegisterComponentResource("xgen:index:InfraCompose", name, c, opts...); err != nil {
 		return nil, err
 	}
@@ -259,24 +259,6 @@ func (c *InfraCompose) generation(a InfraComposeArgs, what string) string {
 	s := a.SSH
 	return hostscript.Generation(what, a.Host.Address, strconv.Itoa(s.Port), s.User, a.Host.HostKey, s.PrivateKeyFingerprint,
 		a.Spec.ProjectName(), a.Spec.DataDir, strconv.FormatBool(a.RemoveDataOnDestroy))
-}
-
-// composeEndpoints are the in-cluster Services the project backs, with its published ports.
-func composeEndpoints(s compose.Spec) []HostService {
-	var out []HostService
-	if p := s.Postgres; p != nil {
-		out = append(out, HostService{Name: "postgresql", Ports: []HostPort{{Name: "postgres", Port: p.Port}}})
-	}
-	if r := s.Redis; r != nil {
-		out = append(out, HostService{Name: "redis", Ports: []HostPort{{Name: "redis", Port: r.Port}}})
-	}
-	if q := s.Qdrant; q != nil {
-		out = append(out, HostService{Name: "qdrant", Ports: []HostPort{{Name: "http", Port: q.HTTPPort}, {Name: "grpc", Port: q.GRPCPort}}})
-	}
-	if m := s.MinIO; m != nil {
-		out = append(out, HostService{Name: "minio", Ports: []HostPort{{Name: "api", Port: m.Port}}})
-	}
-	return out
 }
 
 func composeServicesOutput(a InfraComposeArgs) pulumi.Map {

@@ -230,8 +230,6 @@ func clusterNodes(c *Config) []NodeConfig {
 	return append(append([]NodeConfig(nil), c.Cluster.Servers...), c.Cluster.Agents...)
 }
 
-// composeServiceNames maps compose service names to the in-cluster Service they back.
-var composeServiceNames = map[string]string{"postgres": "postgresql", "redis": "redis", "qdrant": "qdrant", "minio": "minio"}
 
 // ComposeServiceNames lists the services the project runs, by compose name, sorted.
 func ComposeServiceNames(c *Config) []string {
@@ -372,20 +370,14 @@ func validateComposeServices(p *problemList, c *Config) {
 	}
 
 	// Served exactly the in-cluster endpoints.
-	inCluster := map[string]HostService{}
-	for _, hs := range inClusterInfra(c) {
-		inCluster[hs.Name] = hs
-	}
-	external := map[string]string{"postgres": "infra.postgres.host", "redis": "infra.redis.host", "qdrant": "infra.qdrant.host", "minio": "infra.objectStorage.endpoint"}
 	running := ComposeServiceNames(c)
-	for _, name := range running {
-		if _, ok := inCluster[composeServiceNames[name]]; !ok {
-			p.add(key+"."+name, nil, "runs on the compose host, but %s points elsewhere; remove this service, or leave %s at its default (the in-cluster name)", external[name], external[name])
-		}
-	}
-	for _, name := range []string{"minio", "postgres", "qdrant", "redis"} {
-		if _, ok := inCluster[composeServiceNames[name]]; ok && !slices.Contains(running, name) {
-			p.add(key, nil, "has no %s, but %s is the in-cluster name, which only the compose project would serve; add services.%s: {} or set %s to the external address", name, external[name], name, external[name])
+	for _, e := range infraEntries(c.Infra) {
+		inCluster, runs := e.host == clusterHost(e.service, c.Infra.Namespace), slices.Contains(running, e.compose)
+		switch {
+		case runs && !inCluster:
+			p.add(key+"."+e.compose, nil, "runs on the compose host, but %s points elsewhere; remove this service, or leave %s at its default (the in-cluster name)", e.hostKey, e.hostKey)
+		case inCluster && !runs:
+			p.add(key, nil, "has no %s, but %s is the in-cluster name, which only the compose project would serve; add services.%s: {} or set %s to the external address", e.compose, e.hostKey, e.compose, e.hostKey)
 		}
 	}
 

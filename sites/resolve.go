@@ -62,26 +62,27 @@ func hostServices(c *Config) []HostService {
 }
 
 // infraEntry is one infra endpoint: its name for services (ServiceSpec.Infra), the name of
-// its in-cluster Service, the host the site addresses it by, and its ports.
+// its in-cluster Service, the compose service that serves it on a compose host, the config
+// key of its host, the host the site addresses it by, and its ports.
 type infraEntry struct {
-	endpoint, service, host string
-	ports                   []HostPort
+	endpoint, service, compose, hostKey, host string
+	ports                                     []HostPort
 }
 
-// infraEntries is every infra endpoint of the site, in one place for the host Services and
-// the network policies.
+// infraEntries is every infra endpoint of the site: the one table the host Services, the
+// compose project's services and the network policies are derived from.
 func infraEntries(in InfraConfig) []infraEntry {
 	out := []infraEntry{
-		{"postgres", "postgresql", in.Postgres.Host, []HostPort{{"postgres", in.Postgres.Port}}},
-		{"redis", "redis", in.Redis.Host, []HostPort{{"redis", in.Redis.Port}}},
-		{"qdrant", "qdrant", in.Qdrant.Host, []HostPort{{"http", in.Qdrant.Port}, {"grpc", in.Qdrant.GRPCPort}}},
+		{"postgres", "postgresql", "postgres", "infra.postgres.host", in.Postgres.Host, []HostPort{{"postgres", in.Postgres.Port}}},
+		{"redis", "redis", "redis", "infra.redis.host", in.Redis.Host, []HostPort{{"redis", in.Redis.Port}}},
+		{"qdrant", "qdrant", "qdrant", "infra.qdrant.host", in.Qdrant.Host, []HostPort{{"http", in.Qdrant.Port}, {"grpc", in.Qdrant.GRPCPort}}},
 	}
 	if u, err := url.Parse(in.ObjectStorage.Endpoint); err == nil {
 		port, _ := strconv.Atoi(u.Port())
 		if port == 0 {
 			port = map[string]int{"http": 80, "https": 443}[u.Scheme]
 		}
-		out = append(out, infraEntry{"objectStorage", "minio", u.Hostname(), []HostPort{{"api", port}}})
+		out = append(out, infraEntry{"objectStorage", "minio", "minio", "infra.objectStorage.endpoint", u.Hostname(), []HostPort{{"api", port}}})
 	}
 	return out
 }

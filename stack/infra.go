@@ -92,18 +92,19 @@ func hostServices(ctx *pulumi.Context, site *sites.Site, infra *components.Infra
 		}
 		deps = append(deps, ns)
 	}
+	// The site's one table of infra endpoints (sites.Site.HostServices) says which Services
+	// point at the host; with the compose project, the host is its host.
 	args := components.HostServicesArgs{Namespace: infraNS, Address: site.Config.Infra.HostAddress}
-	if infra != nil {
-		args.Address, args.Services = infra.Address, infra.Endpoints
-		deps = append(deps, infra)
-	} else {
-		for _, hs := range site.HostServices {
-			svc := components.HostService{Name: hs.Name}
-			for _, p := range hs.Ports {
-				svc.Ports = append(svc.Ports, components.HostPort{Name: p.Name, Port: p.Port})
-			}
-			args.Services = append(args.Services, svc)
+	for _, hs := range site.HostServices {
+		svc := components.HostService{Name: hs.Name}
+		for _, p := range hs.Ports {
+			svc.Ports = append(svc.Ports, components.HostPort{Name: p.Name, Port: p.Port})
 		}
+		args.Services = append(args.Services, svc)
+	}
+	if infra != nil {
+		args.Address = infra.Address
+		deps = append(deps, infra)
 	}
 	return components.NewHostServices(ctx, "host-infra", args, k8s, pulumi.DependsOn(deps))
 }
