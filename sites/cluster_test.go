@@ -3,6 +3,7 @@ package sites
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,5 +185,28 @@ func TestDurationText(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
 		}
+	}
+}
+
+// TestClusterDisable: K3s' Traefik is left out unless the site is routed by it; the
+// operator's own choices are kept, sorted, once.
+func TestClusterDisable(t *testing.T) {
+	for _, tc := range []struct {
+		ingress string
+		disable []string
+		want    string
+	}{
+		{"istio", nil, "[traefik]"},
+		{"none", []string{"servicelb"}, "[servicelb traefik]"},
+		{"traefik", []string{"metrics-server"}, "[metrics-server]"},
+		{"istio", []string{"traefik", "local-storage"}, "[local-storage traefik]"},
+	} {
+		s := &Site{Config: Config{Ingress: IngressConfig{Type: tc.ingress}, Cluster: &ClusterConfig{Disable: tc.disable}}}
+		if got := fmt.Sprint(s.ClusterDisable()); got != tc.want {
+			t.Errorf("ingress %s, disable %v: %s, want %s", tc.ingress, tc.disable, got, tc.want)
+		}
+	}
+	if got := (&Site{}).ClusterDisable(); got != nil {
+		t.Errorf("no cluster: %v", got)
 	}
 }

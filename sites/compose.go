@@ -230,7 +230,6 @@ func clusterNodes(c *Config) []NodeConfig {
 	return append(append([]NodeConfig(nil), c.Cluster.Servers...), c.Cluster.Agents...)
 }
 
-
 // ComposeServiceNames lists the services the project runs, by compose name, sorted.
 func ComposeServiceNames(c *Config) []string {
 	cc := c.Infra.Compose

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -147,6 +148,32 @@ type Service struct {
 	Config map[string]string
 	// ConfigSource names the layer each environment key came from (see Precedence).
 	ConfigSource map[string]string
+}
+
+// ClusterDisable is the K3s components the cluster leaves out: cluster.disable, and
+// Traefik unless the site is routed by it (sorted).
+func (s *Site) ClusterDisable() []string {
+	if s.Config.Cluster == nil {
+		return nil
+	}
+	disable := append([]string(nil), s.Config.Cluster.Disable...)
+	if s.Config.Ingress.Type != "traefik" && !slices.Contains(disable, "traefik") {
+		disable = append(disable, "traefik")
+	}
+	sort.Strings(disable)
+	return disable
+}
+
+// HostPort is the port named port of host Service service (0 when the site has none).
+func (s *Site) HostPort(service, port string) int {
+	for _, hs := range s.HostServices {
+		for _, p := range hs.Ports {
+			if hs.Name == service && p.Name == port {
+				return p.Port
+			}
+		}
+	}
+	return 0
 }
 
 // Service returns the named service, if the site runs it.

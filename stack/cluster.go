@@ -5,8 +5,6 @@ package stack
 import (
 	"fmt"
 	"net"
-	"slices"
-	"sort"
 	"strconv"
 	"time"
 
@@ -33,7 +31,7 @@ func k3sCluster(ctx *pulumi.Context, site *sites.Site, sec secretValues) (*compo
 	args := components.K3sClusterArgs{
 		Version: cl.K3s.Version, InstallMode: cl.K3s.Install,
 		SSH:     sshAccess(ctx, sec, &cl.SSH),
-		Disable: clusterDisable(site), TLSSANs: cl.TLSSANs,
+		Disable: site.ClusterDisable(), TLSSANs: cl.TLSSANs,
 		ClusterCIDR: cl.ClusterCIDR, ServiceCIDR: cl.ServiceCIDR,
 		ReadyTimeoutSeconds: seconds(cl.ReadyTimeout), UninstallOnDestroy: cl.UninstallOnDestroy,
 	}
@@ -68,16 +66,6 @@ func k3sCluster(ctx *pulumi.Context, site *sites.Site, sec secretValues) (*compo
 		args.Registry.Password = sec[sites.SecretRegistryPassword]
 	}
 	return components.NewK3sCluster(ctx, "k3s", args)
-}
-
-// clusterDisable keeps Traefik only for a site routed by Traefik.
-func clusterDisable(site *sites.Site) []string {
-	disable := append([]string(nil), site.Config.Cluster.Disable...)
-	if site.Config.Ingress.Type != "traefik" && !slices.Contains(disable, "traefik") {
-		disable = append(disable, "traefik")
-	}
-	sort.Strings(disable)
-	return disable
 }
 
 func k3sHost(h sites.NodeConfig) components.K3sHost {

@@ -40,12 +40,7 @@ func infraCompose(ctx *pulumi.Context, site *sites.Site, sec secretValues, after
 		spec.Qdrant = &compose.Qdrant{Image: q.Image, MemoryLimit: q.MemoryLimit, HTTPPort: c.Infra.Qdrant.Port, GRPCPort: c.Infra.Qdrant.GRPCPort}
 	}
 	if m := s.MinIO; m != nil {
-		port := 0
-		for _, hs := range site.HostServices {
-			if hs.Name == "minio" {
-				port = hs.Ports[0].Port
-			}
-		}
+		port := site.HostPort("minio", "api")
 		store := c.Infra.ObjectStorage
 		spec.MinIO = &compose.MinIO{Image: m.Image, InitImage: m.InitImage, MemoryLimit: m.MemoryLimit, Port: port,
 			ConsolePort: m.ConsolePort, Buckets: []string{store.DocumentBucket, store.FileStorageBucket}}
