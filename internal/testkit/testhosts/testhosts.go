@@ -93,20 +93,9 @@ func (h *Hosts) start(ctx context.Context, specs []Spec) error {
 	if err := os.MkdirAll(h.dir, 0o700); err != nil {
 		return err
 	}
-	// A private /24 of 198.18.0.0/15 (RFC 2544, for network tests) per set of hosts.
-	var b [2]byte
-	_, _ = rand.Read(b[:])
-	subnet := 1 + int(binary.BigEndian.Uint16(b[:]))%250
-	h.id = fmt.Sprintf("%04x", binary.BigEndian.Uint16(b[:]))
-	h.bridge = "xgb" + h.id
-	h.Gateway = fmt.Sprintf("198.18.%d.1", subnet)
-	if err := ip("link", "add", h.bridge, "type", "bridge"); err != nil {
+	subnet, err := h.claimSubnet()
+	if err != nil {
 		return err
-	}
-	for _, args := range [][]string{{"addr", "add", h.Gateway + "/24", "dev", h.bridge}, {"link", "set", h.bridge, "up"}} {
-		if err := ip(args...); err != nil {
-			return err
-		}
 	}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -261,6 +250,48 @@ func stopNetns(ns string) error {
 		return fmt.Errorf("processes %v did not stop", left)
 	}
 	return nil
+}
+
+// claimSubnet gives the set a private /24 of 198.18.0.0/15 (RFC 2544, for network tests)
+// that no interface on this machine has, and its bridge. Sets are started by parallel tests
+// in several test processes: the choice and the bridge's address are made under a lock
+// file, so that two sets never share a subnet (their hosts' addresses would clash).
+func (h *Hosts) claimSubnet() (int, error) {
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "xgen-testhosts.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return 0, fmt.Errorf("testhosts: lock: %w", err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it too
+	out, err := exec.Command("ip", "-o", "-4", "addr", "show").Output()
+	if err != nil {
+		return 0, fmt.Errorf("testhosts: ip addr: %w", err)
+	}
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	start := int(binary.BigEndian.Uint16(b[:]))
+	for i := 0; i < 250; i++ {
+		subnet := 1 + (start+i)%250
+		if strings.Contains(string(out), fmt.Sprintf(" 198.18.%d.", subnet)) {
+			continue
+		}
+		h.id = fmt.Sprintf("%04x", (start+i)%0x10000)
+		h.bridge = "xgb" + h.id
+		h.Gateway = fmt.Sprintf("198.18.%d.1", subnet)
+		if err := ip("link", "add", h.bridge, "type", "bridge"); err != nil {
+			return 0, err
+		}
+		for _, args := range [][]string{{"addr", "add", h.Gateway + "/24", "dev", h.bridge}, {"link", "set", h.bridge, "up"}} {
+			if err := ip(args...); err != nil {
+				return 0, err
+			}
+		}
+		return subnet, nil
+	}
+	return 0, fmt.Errorf("testhosts: every subnet of 198.18.1-250.0/24 is in use")
 }
 
 // Host returns the host of that name.
