@@ -2,6 +2,7 @@ package sites
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -110,6 +111,9 @@ type InfraEndpoint struct {
 	Address   string
 	Namespace string
 	Ports     []int
+	// CIDR is what a network policy allows for an endpoint outside the cluster (no
+	// Namespace): the address's /32 (or /128), or 0.0.0.0/0 for a DNS name.
+	CIDR string
 }
 
 // InfraEndpoints: an endpoint addressed by its in-cluster Service name is the host behind
@@ -126,6 +130,14 @@ func (s *Site) InfraEndpoints() []InfraEndpoint {
 			ep.Address = in.HostAddress
 			if ep.Address == "" {
 				ep.Namespace = in.Namespace
+			}
+		}
+		if ep.Namespace == "" { // outside the cluster: the address only, or (a DNS name) anywhere
+			ep.CIDR = "0.0.0.0/0"
+			if ip := net.ParseIP(ep.Address); ip != nil && ip.To4() != nil {
+				ep.CIDR = ep.Address + "/32"
+			} else if ip != nil {
+				ep.CIDR = ep.Address + "/128"
 			}
 		}
 		out = append(out, ep)
@@ -174,6 +186,33 @@ func (s *Site) HostPort(service, port string) int {
 		}
 	}
 	return 0
+}
+
+// ExposedToIngress says whether the ingress reaches svc: nothing with ingress.type none;
+// the frontend (domain: true) on a site without a domain; else the domain's service and the
+// services with routes.
+func (s *Site) ExposedToIngress(svc Service) bool {
+	switch {
+	case s.Config.Ingress.Type == "none":
+		return false
+	case s.Domain == "":
+		return *svc.Spec.Domain
+	default:
+		return *svc.Spec.Domain || len(svc.Spec.Routes) > 0
+	}
+}
+
+// Pinned is svc deployed by digest (the image preflight's; "" leaves it on its tag), with
+// IfNotPresent unless image.pullPolicy says otherwise: a digest never changes.
+func (s *Site) Pinned(svc Service, digest string) Service {
+	if digest == "" || strings.Contains(svc.Image, "@") {
+		return svc
+	}
+	svc.Image += "@" + digest
+	if s.Config.Image.PullPolicy == "" {
+		svc.PullPolicy = "IfNotPresent"
+	}
+	return svc
 }
 
 // Service returns the named service, if the site runs it.

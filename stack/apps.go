@@ -3,8 +3,6 @@ package stack
 // Apps: each resolved service as XgenService's arguments, and the namespace's policies.
 
 import (
-	"net"
-
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"xgen-infra/components"
@@ -76,35 +74,21 @@ func probe(p *sites.ProbeSpec) components.Probe {
 // address (a host known only by name, such as S3, on its port only).
 func networkPolicyArgs(site *sites.Site) components.NetworkPoliciesArgs {
 	args := components.NetworkPoliciesArgs{Namespace: site.Config.Namespace, Labels: map[string]string{"xgen.ai/site": site.Name}}
-	ing := site.Config.Ingress
-	exposed := func(spec sites.ServiceSpec) bool { return false }
-	switch {
+	switch ing := site.Config.Ingress; {
 	case ing.Type == components.IngressNone:
 	case site.Domain == "":
 		args.Ingress = &components.IngressSource{Anywhere: true}
-		exposed = func(spec sites.ServiceSpec) bool { return *spec.Domain }
 	case ing.Type == components.IngressTraefik:
 		args.Ingress = &components.IngressSource{PodLabels: map[string]string{"app.kubernetes.io/name": "traefik"}}
-		exposed = func(spec sites.ServiceSpec) bool { return *spec.Domain || len(spec.Routes) > 0 }
 	default:
 		args.Ingress = &components.IngressSource{PodLabels: ing.GatewaySelector}
-		exposed = func(spec sites.ServiceSpec) bool { return *spec.Domain || len(spec.Routes) > 0 }
 	}
 	endpoints := map[string]components.PolicyEndpoint{}
 	for _, e := range site.InfraEndpoints() {
-		pe := components.PolicyEndpoint{Name: e.Name, Namespace: e.Namespace, Ports: e.Ports}
-		if e.Namespace == "" {
-			pe.CIDR = "0.0.0.0/0"
-			if ip := net.ParseIP(e.Address); ip != nil && ip.To4() != nil {
-				pe.CIDR = e.Address + "/32"
-			} else if ip != nil {
-				pe.CIDR = e.Address + "/128"
-			}
-		}
-		endpoints[e.Name] = pe
+		endpoints[e.Name] = components.PolicyEndpoint{Name: e.Name, Namespace: e.Namespace, Ports: e.Ports, CIDR: e.CIDR}
 	}
 	for _, svc := range site.Services {
-		ps := components.PolicyService{Name: svc.Name, Port: *svc.Spec.Port, FromIngress: exposed(svc.Spec)}
+		ps := components.PolicyService{Name: svc.Name, Port: *svc.Spec.Port, FromIngress: site.ExposedToIngress(svc)}
 		for _, callee := range svc.Spec.Calls {
 			if _, runs := site.Service(callee); runs {
 				ps.Calls = append(ps.Calls, callee)
@@ -123,7 +107,7 @@ func networkPolicyArgs(site *sites.Site) components.NetworkPoliciesArgs {
 func appsLayer(ctx *pulumi.Context, site *sites.Site, secrets *components.SiteSecrets, digests map[string]string, opts ...pulumi.ResourceOption) (pulumi.StringMap, error) {
 	images := pulumi.StringMap{}
 	for _, svc := range site.Services {
-		svc = pinned(site, svc, digests)
+		svc = site.Pinned(svc, digests[svc.Image])
 		if _, err := components.NewXgenService(ctx, svc.Name, serviceArgs(site, svc, secrets), opts...); err != nil {
 			return nil, err
 		}

@@ -4,8 +4,6 @@ package stack
 // anything is registered, and deployed by digest.
 
 import (
-	"strings"
-
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"xgen-infra/images"
@@ -30,21 +28,4 @@ func imagePreflight(ctx *pulumi.Context, site *sites.Site) (map[string]string, e
 		refs = append(refs, svc.Image)
 	}
 	return images.Preflight(ctx.Context(), reg, refs)
-}
-
-// pinned deploys a service by the digest its tag points at now ("name:tag@sha256:..."): a
-// new image pushed under the same tag then rolls exactly the service it belongs to, and a
-// node never runs something else than what was deployed. A digest never changes, so the
-// pull policy is IfNotPresent unless image.pullPolicy says otherwise. Without a digest (the
-// preflight off: offline) the tag is deployed, with the tag's pull policy.
-func pinned(site *sites.Site, svc sites.Service, digests map[string]string) sites.Service {
-	digest := digests[svc.Image]
-	if digest == "" || strings.Contains(svc.Image, "@") {
-		return svc
-	}
-	svc.Image += "@" + digest
-	if site.Config.Image.PullPolicy == "" {
-		svc.PullPolicy = "IfNotPresent"
-	}
-	return svc
 }
