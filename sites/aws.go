@@ -70,12 +70,13 @@ func usesS3IAMUser(c *Config) bool {
 
 // setAWSDefaults fills site.aws; part of SetDefaults, before the infra defaults (the object
 // storage endpoint and buckets follow S3).
-func setAWSDefaults(c *Config) {
+func setAWSDefaults(c *Config, stack string) {
 	a := c.AWS
 	if a == nil || a.S3 == nil {
 		return
 	}
 	s3 := a.S3
+	setString(&s3.UserName, stack+"-objects")
 	if s3.Versioning == nil {
 		on := true
 		s3.Versioning = &on

@@ -24,9 +24,9 @@ var DefaultStreamingPaths = []string{
 	"/api/workflow/execute/deploy/stream",
 }
 
-// SetDefaults fills every unset site-level field. It is the only place site defaults are
-// applied; per-service defaults come from the catalog.
-func SetDefaults(c *Config) {
+// SetDefaults fills every unset site-level field of stack's site. It is the only place site
+// defaults are applied; per-service defaults come from the catalog.
+func SetDefaults(c *Config, stack string) {
 	setString(&c.Project, DefaultProject)
 	setString(&c.Namespace, c.Project)
 	setString(&c.SitePath, DefaultSitePath)
@@ -35,7 +35,7 @@ func SetDefaults(c *Config) {
 	setString(&c.Image.Registry, DefaultRegistry)
 	setString(&c.Image.Tag, DefaultTag)
 
-	setAWSDefaults(c) // before the infra's: the object storage endpoint follows S3
+	setAWSDefaults(c, stack) // before the infra's: the object storage endpoint follows S3
 	in := &c.Infra
 	setString(&in.Namespace, DefaultInfraNamespace)
 	setString(&in.Postgres.Host, clusterHost("postgresql", in.Namespace))

@@ -86,10 +86,7 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 	if err := json.Unmarshal([]byte(rawSite), &raw); err != nil { // a deep copy before defaults
 		return nil, err
 	}
-	SetDefaults(&c)
-	if s3 := c.AWS; s3 != nil && s3.S3 != nil && s3.S3.UserName == "" {
-		s3.S3.UserName = stack + "-objects"
-	}
+	SetDefaults(&c, stack)
 	probs := Validate(&c, cat, SiteKey)
 	ignored := &problemList{prefix: SiteKey}
 	checkIgnored(ignored, &raw, &c)
@@ -161,7 +158,7 @@ func RequiredSecrets(config map[string]string) ([]string, error) {
 	if probs := decodeStrict([]byte(config[SiteKey]), SiteKey, &c); len(probs) > 0 {
 		return nil, probs
 	}
-	SetDefaults(&c)
+	SetDefaults(&c, "")
 	var keys []string
 	for _, k := range SecretKeys {
 		if k.Required(&c) {

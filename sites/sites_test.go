@@ -20,7 +20,7 @@ const testKubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cl
 func requiredSecrets(siteJSON string) (map[string]string, []string) {
 	var c Config
 	decodeStrict([]byte(siteJSON), SiteKey, &c)
-	SetDefaults(&c)
+	SetDefaults(&c, "test")
 	cfg := map[string]string{}
 	var keys []string
 	for _, k := range SecretKeys {
