@@ -317,12 +317,11 @@ func fleetSiteFile(src, dst, name string) error {
 	}
 	site := file["config"].(map[string]any)["xgen-infra:site"].(map[string]any)
 	site["namespace"] = name
-	infra, _ := site["infra"].(map[string]any)
-	if infra == nil {
-		infra = map[string]any{}
-		site["infra"] = infra
+	// Its own infra namespace where the site has one (host Services at hostAddress); a site
+	// whose infra all has its own hosts has none (the setting would be refused as ignored).
+	if infra, _ := site["infra"].(map[string]any); infra != nil && infra["hostAddress"] != nil {
+		infra["namespace"] = name + "-infra"
 	}
-	infra["namespace"] = name + "-infra"
 	out, err := sigsyaml.Marshal(file)
 	if err != nil {
 		return err
