@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 
+	"xgen-infra/components/endpoint"
+
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	discoveryv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/discovery/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -23,21 +25,7 @@ type HostServicesArgs struct {
 	// Required.
 	Address string
 	// Services to expose. Required, at least one.
-	Services []HostService
-}
-
-// HostService is one service on the host.
-type HostService struct {
-	// Name of the Service, e.g. "postgresql" (postgresql.<namespace>.svc.cluster.local).
-	Name string
-	// Ports the service listens on, on the host and in the Service alike.
-	Ports []HostPort
-}
-
-// HostPort is a named TCP port.
-type HostPort struct {
-	Name string
-	Port int
+	Services []endpoint.Service
 }
 
 // HostServices is a set of selector-less Services, each with an EndpointSlice pointing at

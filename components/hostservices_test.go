@@ -6,6 +6,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"xgen-infra/components/endpoint"
 	"xgen-infra/internal/inprocess"
 )
 
@@ -25,9 +26,9 @@ func TestHostServices(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.wantType, func(t *testing.T) {
-			rec, err := runHostServices(HostServicesArgs{Namespace: "xgen-system", Address: tc.address, Services: []HostService{
-				{Name: "postgresql", Ports: []HostPort{{"postgres", 5432}}},
-				{Name: "qdrant", Ports: []HostPort{{"http", 6333}, {"grpc", 6334}}},
+			rec, err := runHostServices(HostServicesArgs{Namespace: "xgen-system", Address: tc.address, Services: []endpoint.Service{
+				{Name: "postgresql", Ports: []endpoint.Port{{Name: "postgres", Port: 5432}}},
+				{Name: "qdrant", Ports: []endpoint.Port{{Name: "http", Port: 6333}, {Name: "grpc", Port: 6334}}},
 			}})
 			if err != nil {
 				t.Fatal(err)
@@ -61,7 +62,7 @@ func TestHostServices(t *testing.T) {
 
 func TestHostServicesRefusesUnusableAddresses(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1", "0.0.0.0", "infra-host", ""} {
-		rec, err := runHostServices(HostServicesArgs{Namespace: "xgen-system", Address: addr, Services: []HostService{{Name: "redis", Ports: []HostPort{{"redis", 6379}}}}})
+		rec, err := runHostServices(HostServicesArgs{Namespace: "xgen-system", Address: addr, Services: []endpoint.Service{{Name: "redis", Ports: []endpoint.Port{{Name: "redis", Port: 6379}}}}})
 		if err == nil || !strings.Contains(err.Error(), "host services") {
 			t.Errorf("%q: got %v", addr, err)
 		}

@@ -1,20 +1,28 @@
 package sites
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"xgen-infra/internal/inprocess"
 )
 
-// testPrivateKey is a fixed ed25519 key for the sshPrivateKey secret.
-var testPrivateKey = inprocess.PrivateKeyPEM(make([]byte, 32))
+// testPrivateKey is a fixed ed25519 key for the sshPrivateKey secret (PKCS#8 PEM, as
+// inprocess.PrivateKeyPEM writes it; that package imports this one).
+var testPrivateKey = func() string {
+	der, err := x509.MarshalPKCS8PrivateKey(ed25519.NewKeyFromSeed(make([]byte, 32)))
+	if err != nil {
+		panic(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}()
 
 const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMC7sdolJu6mTZshErUhkmf00a/2gf5ebVbOmQ61+JOb"
 

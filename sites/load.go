@@ -65,6 +65,12 @@ func configKeys() []string {
 // (objects JSON-encoded); secretKeys lists the keys that were set with --secret.
 // All problems of steps 1-5 are returned together when they can be found together.
 func Parse(stack string, config map[string]string, secretKeys []string) (*Site, error) {
+	return parse(stack, config, secretKeys, true)
+}
+
+// parse is Parse; with secretsRead false, secret values are neither required nor checked
+// (ParseWithoutSecrets).
+func parse(stack string, config map[string]string, secretKeys []string, secretsRead bool) (*Site, error) {
 	cat, err := LoadCatalog()
 	if err != nil {
 		return nil, err
@@ -90,7 +96,7 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 	probs := Validate(&c, cat, SiteKey)
 	ignored := &problemList{prefix: SiteKey}
 	checkIgnored(ignored, &raw, &c)
-	probs = append(probs, checkSecrets(stack, &c, config, secretKeys)...)
+	probs = append(probs, checkSecrets(stack, &c, config, secretKeys, secretsRead)...)
 	probs = append(probs, checkAWSCredentials(stack, &c, config, secretKeys)...)
 	if len(probs) > 0 {
 		return nil, append(probs, ignored.list...)
@@ -209,8 +215,8 @@ func checkConfigKeys(config map[string]string) Problems {
 
 // checkSecrets reports required secrets that are missing, secrets set in plain text, a
 // secret set that nothing uses, and a kubeconfig that is not one. Secret values are looked at,
-// never printed.
-func checkSecrets(stack string, c *Config, config map[string]string, secretKeys []string) Problems {
+// never printed. With secretsRead false, only the plain-text and unused checks apply.
+func checkSecrets(stack string, c *Config, config map[string]string, secretKeys []string, secretsRead bool) Problems {
 	var probs Problems
 	for _, k := range SecretKeys {
 		key := ConfigNamespace + ":" + k.ConfigKey
@@ -220,14 +226,14 @@ func checkSecrets(stack string, c *Config, config map[string]string, secretKeys 
 			probs = append(probs, Problem{Key: key, Fix: fmt.Sprintf(
 				"is stored in plain text; remove it from Pulumi.%s.yaml and run: pulumi config set --secret %s --stack %s (it prompts for the value, or reads it from standard input)",
 				stack, k.ConfigKey, stack)})
-		case (!set || v == "") && k.Required(c):
+		case (!set || v == "") && k.Required(c) && secretsRead:
 			probs = append(probs, Problem{Key: key, Fix: fmt.Sprintf(
 				"is missing (%s); run: pulumi config set --secret %s --stack %s (it prompts for the value, or reads it from standard input)",
 				k.What, k.ConfigKey, stack)})
 		case set && v != "" && !k.Required(c):
 			probs = append(probs, Problem{Key: key, Fix: fmt.Sprintf(
 				"is set but not used: %s; remove it (pulumi config rm %s --stack %s) or set what uses it", k.unusedBecause, k.ConfigKey, stack)})
-		case set && k.check != nil:
+		case set && k.check != nil && secretsRead:
 			if fix := k.check(stack, v); fix != "" {
 				probs = append(probs, Problem{Key: key, Fix: fix})
 			}

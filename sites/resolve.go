@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"xgen-infra/components/endpoint"
 	"xgen-infra/images/bundle"
 )
 
@@ -32,7 +33,7 @@ type Site struct {
 	HasRegistryCredentials bool
 	// HostServices are the infra services reached through in-cluster Services backed by
 	// infra.hostAddress; empty without a host address.
-	HostServices []HostService
+	HostServices []endpoint.Service
 	// Warnings are things an operator should know that do not stop a deployment.
 	Warnings []string
 	// Placeholders are cluster host addresses that are TEST-NET-1 placeholders
@@ -42,21 +43,9 @@ type Site struct {
 	ImageBundle *bundle.Manifest
 }
 
-// HostService is an infra service on the host, exposed in infra.namespace.
-type HostService struct {
-	Name  string
-	Ports []HostPort
-}
-
-// HostPort is a named port of a host service.
-type HostPort struct {
-	Name string
-	Port int
-}
-
 // hostServices lists the infra endpoints that point at their in-cluster default name,
 // i.e. that live on the host: an external address (e.g. S3, a database VM) needs none.
-func hostServices(c *Config) []HostService {
+func hostServices(c *Config) []endpoint.Service {
 	if c.Infra.HostAddress == "" {
 		return nil
 	}
@@ -68,33 +57,33 @@ func hostServices(c *Config) []HostService {
 // key of its host, the host the site addresses it by, and its ports.
 type infraEntry struct {
 	endpoint, service, compose, hostKey, host string
-	ports                                     []HostPort
+	ports                                     []endpoint.Port
 }
 
 // infraEntries is every infra endpoint of the site: the one table the host Services, the
 // compose project's services and the network policies are derived from.
 func infraEntries(in InfraConfig) []infraEntry {
 	out := []infraEntry{
-		{"postgres", "postgresql", "postgres", "infra.postgres.host", in.Postgres.Host, []HostPort{{"postgres", in.Postgres.Port}}},
-		{"redis", "redis", "redis", "infra.redis.host", in.Redis.Host, []HostPort{{"redis", in.Redis.Port}}},
-		{"qdrant", "qdrant", "qdrant", "infra.qdrant.host", in.Qdrant.Host, []HostPort{{"http", in.Qdrant.Port}, {"grpc", in.Qdrant.GRPCPort}}},
+		{"postgres", "postgresql", "postgres", "infra.postgres.host", in.Postgres.Host, []endpoint.Port{{Name: "postgres", Port: in.Postgres.Port}}},
+		{"redis", "redis", "redis", "infra.redis.host", in.Redis.Host, []endpoint.Port{{Name: "redis", Port: in.Redis.Port}}},
+		{"qdrant", "qdrant", "qdrant", "infra.qdrant.host", in.Qdrant.Host, []endpoint.Port{{Name: "http", Port: in.Qdrant.Port}, {Name: "grpc", Port: in.Qdrant.GRPCPort}}},
 	}
 	if u, err := url.Parse(in.ObjectStorage.Endpoint); err == nil {
 		port, _ := strconv.Atoi(u.Port())
 		if port == 0 {
 			port = map[string]int{"http": 80, "https": 443}[u.Scheme]
 		}
-		out = append(out, infraEntry{"objectStorage", "minio", "minio", "infra.objectStorage.endpoint", u.Hostname(), []HostPort{{"api", port}}})
+		out = append(out, infraEntry{"objectStorage", "minio", "minio", "infra.objectStorage.endpoint", u.Hostname(), []endpoint.Port{{Name: "api", Port: port}}})
 	}
 	return out
 }
 
 // inClusterInfra lists the infra endpoints addressed by their in-cluster default name.
-func inClusterInfra(c *Config) []HostService {
-	var out []HostService
+func inClusterInfra(c *Config) []endpoint.Service {
+	var out []endpoint.Service
 	for _, e := range infraEntries(c.Infra) {
 		if e.host == clusterHost(e.service, c.Infra.Namespace) {
-			out = append(out, HostService{Name: e.service, Ports: e.ports})
+			out = append(out, endpoint.Service{Name: e.service, Ports: e.ports})
 		}
 	}
 	return out

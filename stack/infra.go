@@ -90,13 +90,7 @@ func hostServices(ctx *pulumi.Context, site *sites.Site, infra *components.Infra
 	// The site's one table of infra endpoints (sites.Site.HostServices) says which Services
 	// point at the host; with the compose project, the host is its host.
 	args := components.HostServicesArgs{Namespace: infraNS, Address: site.Config.Infra.HostAddress}
-	for _, hs := range site.HostServices {
-		svc := components.HostService{Name: hs.Name}
-		for _, p := range hs.Ports {
-			svc.Ports = append(svc.Ports, components.HostPort{Name: p.Name, Port: p.Port})
-		}
-		args.Services = append(args.Services, svc)
-	}
+	args.Services = site.HostServices
 	if infra != nil {
 		args.Address = infra.Address
 		deps = append(deps, infra)

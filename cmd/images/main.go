@@ -22,7 +22,6 @@ import (
 	"text/tabwriter"
 
 	"xgen-infra/images/bundle"
-	"xgen-infra/internal/inprocess"
 	"xgen-infra/sites"
 )
 
@@ -118,18 +117,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// siteImages loads a stack file as the program would (secrets as placeholders: the list
-// needs none; relative paths from the project directory, as under Pulumi) and returns its
+// siteImages loads a stack file as the program would (secrets not read: the list needs
+// none; relative paths from the project directory, as under Pulumi) and returns its
 // images. The stack's own cluster.k3s.imageBundle is left out: it is what `bundle` writes,
 // and a bundle that lacks a new image must not stop the command that writes it again.
 func siteImages(dir, stack string) ([]sites.SiteImage, *sites.Site, error) {
 	stackFile := filepath.Join(dir, "Pulumi."+stack+".yaml")
-	config, secretKeys, err := inprocess.LoadStackFile(stackFile)
+	f, err := sites.ReadStackFile(stackFile)
 	if err != nil {
 		return nil, nil, err
 	}
 	var raw map[string]any
-	if err := json.Unmarshal([]byte(config[sites.SiteKey]), &raw); err != nil {
+	if err := json.Unmarshal([]byte(f.Config[sites.SiteKey]), &raw); err != nil {
 		return nil, nil, fmt.Errorf("%s: %s: %w", stackFile, sites.SiteKey, err)
 	}
 	if cl, ok := raw["cluster"].(map[string]any); ok {
@@ -141,15 +140,7 @@ func siteImages(dir, stack string) ([]sites.SiteImage, *sites.Site, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	config[sites.SiteKey] = string(data)
-	required, err := sites.RequiredSecrets(config)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", stackFile, err)
-	}
-	for i, k := range required {
-		required[i] = sites.ConfigNamespace + ":" + k
-	}
-	secretKeys = inprocess.AddPlaceholderSecrets(config, secretKeys, required...)
+	f.Config[sites.SiteKey] = string(data)
 	wd, err := os.Getwd()
 	if err != nil {
 		return nil, nil, err
@@ -158,7 +149,7 @@ func siteImages(dir, stack string) ([]sites.SiteImage, *sites.Site, error) {
 		return nil, nil, err
 	}
 	defer func() { _ = os.Chdir(wd) }()
-	site, err := sites.Parse(stack, config, secretKeys)
+	site, err := sites.ParseWithoutSecrets(stack, f)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", stackFile, err)
 	}

@@ -4,12 +4,12 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
+	"xgen-infra/sites"
 
 	"gopkg.in/yaml.v3"
 )
@@ -57,43 +57,18 @@ current-context: placeholder
 `, token)
 }
 
-// LoadStackFile reads a Pulumi.<stack>.yaml and returns its config the way the Pulumi
-// engine hands it to a program: full keys, strings as they are, objects and lists
-// JSON-encoded. Encrypted ("secure:") values are replaced by Placeholder and listed in
-// secretKeys.
+// LoadStackFile reads a Pulumi.<stack>.yaml (sites.ReadStackFile) and returns its config
+// with every encrypted value replaced by Placeholder, listed in secretKeys: the form the
+// in-process runs and rendered manifests use.
 func LoadStackFile(path string) (config map[string]string, secretKeys []string, err error) {
-	data, err := os.ReadFile(path)
+	f, err := sites.ReadStackFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	var file struct {
-		Config map[string]any `yaml:"config"`
+	for _, key := range f.Secure {
+		f.Config[key] = Placeholder(key)
 	}
-	if err := yaml.Unmarshal(data, &file); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	config = map[string]string{}
-	for key, v := range file.Config {
-		if m, ok := v.(map[string]any); ok && len(m) == 1 {
-			if _, secure := m["secure"]; secure {
-				config[key] = Placeholder(key)
-				secretKeys = append(secretKeys, key)
-				continue
-			}
-		}
-		switch x := v.(type) {
-		case string:
-			config[key] = x
-		default:
-			js, err := json.Marshal(x)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s: config %s: %w", path, key, err)
-			}
-			config[key] = string(js)
-		}
-	}
-	sort.Strings(secretKeys)
-	return config, secretKeys, nil
+	return f.Config, f.Secure, nil
 }
 
 // AddPlaceholderSecrets sets every key that the stack file does not set to a secret

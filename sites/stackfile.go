@@ -1,0 +1,74 @@
+package sites
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+)
+
+// StackFile is a Pulumi.<stack>.yaml's config the way the engine hands it to a program: full
+// keys, strings as they are, objects and lists JSON-encoded. Encrypted ("secure:") values are
+// not decrypted (only the engine holds the key): their keys are in Secure, their values are
+// absent from Config.
+type StackFile struct {
+	Config map[string]string
+	Secure []string
+}
+
+// ReadStackFile reads a stack file. Tools that need a site without running the engine (image
+// lists, status) read it here, then ParseWithoutSecrets.
+func ReadStackFile(path string) (StackFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return StackFile{}, err
+	}
+	var file struct {
+		Config map[string]any `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		return StackFile{}, fmt.Errorf("%s: %w", path, err)
+	}
+	f := StackFile{Config: map[string]string{}}
+	for key, v := range file.Config {
+		if m, ok := v.(map[string]any); ok && len(m) == 1 {
+			if _, secure := m["secure"]; secure {
+				f.Secure = append(f.Secure, key)
+				continue
+			}
+		}
+		switch x := v.(type) {
+		case string:
+			f.Config[key] = x
+		default:
+			js, err := json.Marshal(x)
+			if err != nil {
+				return StackFile{}, fmt.Errorf("%s: config %s: %w", path, key, err)
+			}
+			f.Config[key] = string(js)
+		}
+	}
+	sort.Strings(f.Secure)
+	return f, nil
+}
+
+// encryptedValue stands for a secret's value that was not decrypted.
+const encryptedValue = "(encrypted, not read)"
+
+// ParseWithoutSecrets resolves a stack file's site for commands that must not read secrets:
+// the encrypted keys count as set, a required secret the file lacks is not a problem (it may
+// be set in another way only the engine sees), and no secret's value is checked. Everything
+// else is checked as Parse checks it. Relative paths resolve from the working directory, as
+// under Pulumi: run it from the project directory.
+func ParseWithoutSecrets(stack string, f StackFile) (*Site, error) {
+	config := make(map[string]string, len(f.Config)+len(f.Secure))
+	for k, v := range f.Config {
+		config[k] = v
+	}
+	for _, k := range f.Secure {
+		config[k] = encryptedValue
+	}
+	return parse(stack, config, f.Secure, false)
+}
