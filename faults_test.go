@@ -125,15 +125,7 @@ func (s *wholeSite) upKilledAt(ctx context.Context, typ, name string) upRun {
 	upCtx, kill := context.WithCancel(ctx) // exec.CommandContext kills with SIGKILL
 	defer kill()
 	killed := false
-	s.watch = func(e apitype.EngineEvent) {
-		if e.ResourcePreEvent == nil || e.ResourcePreEvent.Planning || killed {
-			return
-		}
-		if m := e.ResourcePreEvent.Metadata; m.Type == typ && engine.URNName(m.URN) == name {
-			killed = true
-			kill()
-		}
-	}
+	s.onStepStart(typ, name, func() { killed = true; kill() })
 	defer func() { s.watch = nil }()
 	run, err := s.up(upCtx)
 	if err == nil || !killed {
@@ -268,12 +260,7 @@ func TestFaultBadHostStopsEverything(t *testing.T) {
 // channel gets how many sessions were ended (0: the script was never seen running).
 func (s *wholeSite) dropSSHWhileRunning(ctx context.Context, name, host, marker string) <-chan int {
 	dropped := make(chan int, 1)
-	started := false
-	s.watch = func(e apitype.EngineEvent) {
-		if e.ResourcePreEvent == nil || e.ResourcePreEvent.Planning || started || engine.URNName(e.ResourcePreEvent.Metadata.URN) != name {
-			return
-		}
-		started = true
+	s.onStepStart("", name, func() {
 		go func() {
 			for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(10 * time.Millisecond) {
 				for _, cmdline := range s.hosts.Processes(host) {
@@ -285,8 +272,23 @@ func (s *wholeSite) dropSSHWhileRunning(ctx context.Context, name, host, marker 
 			}
 			dropped <- 0
 		}()
-	}
+	})
 	return dropped
+}
+
+// onStepStart calls f once, when the engine starts the step (not the plan) of the resource
+// of that name and, unless typ is "", that type.
+func (s *wholeSite) onStepStart(typ, name string, f func()) {
+	done := false
+	s.watch = func(e apitype.EngineEvent) {
+		if e.ResourcePreEvent == nil || e.ResourcePreEvent.Planning || done {
+			return
+		}
+		if m := e.ResourcePreEvent.Metadata; (typ == "" || m.Type == typ) && engine.URNName(m.URN) == name {
+			done = true
+			f()
+		}
+	}
 }
 
 // TestFaultSSHDrop: the SSH connection drops in the middle of a host command, twice: the

@@ -17,7 +17,7 @@ import (
 // sshAccess is the login to the site's hosts with the sshPrivateKey secret; only the key's
 // public fingerprint is kept in plain text.
 func sshAccess(ctx *pulumi.Context, sec secretValues, s *sites.SSHConfig) components.SSHAccess {
-	rawKey, _ := ctx.GetConfig(sites.ConfigNamespace + ":" + sites.SecretSSHPrivateKey)
+	rawKey := plainSecret(ctx, sites.SecretSSHPrivateKey)
 	return components.SSHAccess{
 		User: s.User, Port: s.Port, PrivateKey: sec[sites.SecretSSHPrivateKey],
 		PrivateKeyFingerprint: components.PublicKeyFingerprint(rawKey),

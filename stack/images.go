@@ -20,8 +20,7 @@ func imagePreflight(ctx *pulumi.Context, site *sites.Site) (map[string]string, e
 	img := site.Config.Image
 	reg := &images.Registry{Host: img.Registry, Username: img.RegistryUsername, PlainHTTP: img.RegistryPlainHTTP}
 	if reg.Username != "" {
-		// The plain value, for the registry's token service only; never logged.
-		reg.Password, _ = ctx.GetConfig(sites.ConfigNamespace + ":registryPassword")
+		reg.Password = plainSecret(ctx, sites.SecretRegistryPassword) // for its token service only
 	}
 	var refs []string
 	for _, svc := range site.Services {

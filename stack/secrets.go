@@ -26,6 +26,14 @@ func readSecrets(cfg *config.Config, site *sites.Site) secretValues {
 	return out
 }
 
+// plainSecret is a secret's plain value, for what must use it before any resource exists
+// (the image preflight logs in to the registry) or only for a public digest of it (the SSH
+// key's fingerprint); never logged, exported or written.
+func plainSecret(ctx *pulumi.Context, configKey string) string {
+	v, _ := ctx.GetConfig(sites.ConfigNamespace + ":" + configKey)
+	return v
+}
+
 // siteSecrets is the Kubernetes Secret the applications read (each secret under its
 // EnvName) and, with registry credentials, the image pull Secret.
 func siteSecrets(ctx *pulumi.Context, site *sites.Site, sec secretValues, aws *awsResources, opts ...pulumi.ResourceOption) (*components.SiteSecrets, error) {
