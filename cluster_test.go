@@ -84,18 +84,32 @@ func TestClusterRunsEverySite(t *testing.T) {
 			c := startCluster(t)
 			objs := rehearsalObjects(t, stackFile, nil)
 
-			// Every object is accepted under strict validation.
-			applied, err := c.Apply(ctx, bodies(objs))
+			// Every object is accepted under strict validation (with a volume for each claim,
+			// standing in for K3s' local-path provisioner).
+			applied, err := c.Apply(ctx, append(volumesFor(objs), bodies(objs)...))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(applied) != len(objs) {
+			if len(applied) != len(objs)+len(volumesFor(objs)) {
 				t.Fatalf("applied %d of %d objects", len(applied), len(objs))
 			}
 
 			ns, deployments := deploymentsOf(objs)
 			if err := c.WaitAvailable(ctx, ns, deployments, 90*time.Second); err != nil {
 				t.Fatalf("%v\ncontroller-manager log:\n%s", err, c.Log("kube-controller-manager"))
+			}
+			// The add-ons' workloads (observability: Prometheus, Grafana, kube-state-metrics,
+			// node-exporter on every node) run too.
+			addonDeployments, addonDaemonSets := addonWorkloads(objs)
+			for addonNS, names := range addonDeployments {
+				if err := c.WaitAvailable(ctx, addonNS, names, 90*time.Second); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for addonNS, names := range addonDaemonSets {
+				if err := c.WaitDaemonSetsReady(ctx, addonNS, names, 90*time.Second); err != nil {
+					t.Fatal(err)
+				}
 			}
 			checkPlacement(ctx, t, c, ns, objs)
 			checkHostEndpoints(ctx, t, c, objs)
@@ -164,17 +178,61 @@ func deepCopy(t testing.TB, m map[string]any) map[string]any {
 	return out
 }
 
-// deploymentsOf returns the application namespace and its Deployment names.
+// deploymentsOf returns the application namespace (the frontend's: every site runs it) and
+// its Deployment names; the add-ons' are addonWorkloads'.
 func deploymentsOf(objs []inprocess.Object) (string, []string) {
 	var ns string
+	for _, o := range objs {
+		if o.Kind == "Deployment" && o.Name == "xgen-frontend" {
+			ns = o.Namespace
+		}
+	}
 	var names []string
 	for _, o := range objs {
-		if o.Kind == "Deployment" {
-			ns = o.Namespace
+		if o.Kind == "Deployment" && o.Namespace == ns {
 			names = append(names, o.Name)
 		}
 	}
 	return ns, names
+}
+
+// volumesFor is a static PersistentVolume bound to each PersistentVolumeClaim of objs, of its
+// class and size: what K3s' local-path provisioner would make.
+func volumesFor(objs []inprocess.Object) []map[string]any {
+	var pvs []map[string]any
+	for _, o := range objs {
+		if o.Kind != "PersistentVolumeClaim" {
+			continue
+		}
+		spec, _ := o.Body["spec"].(map[string]any)
+		pvs = append(pvs, map[string]any{"apiVersion": "v1", "kind": "PersistentVolume",
+			"metadata": map[string]any{"name": "pv-" + o.Namespace + "-" + o.Name},
+			"spec": map[string]any{
+				"capacity":         get(spec, "resources", "requests"),
+				"accessModes":      spec["accessModes"],
+				"storageClassName": spec["storageClassName"],
+				"claimRef":         map[string]any{"namespace": o.Namespace, "name": o.Name},
+				"hostPath":         map[string]any{"path": "/var/lib/rancher/k3s/storage/" + o.Namespace + "_" + o.Name},
+			}})
+	}
+	return pvs
+}
+
+// addonWorkloads are the Deployments and DaemonSets outside the application namespace (the
+// add-ons' own objects, not the charts'), by namespace.
+func addonWorkloads(objs []inprocess.Object) (deployments, daemonSets map[string][]string) {
+	appNS, _ := deploymentsOf(objs)
+	deployments, daemonSets = map[string][]string{}, map[string][]string{}
+	for _, o := range objs {
+		switch {
+		case o.Namespace == appNS:
+		case o.Kind == "Deployment":
+			deployments[o.Namespace] = append(deployments[o.Namespace], o.Name)
+		case o.Kind == "DaemonSet":
+			daemonSets[o.Namespace] = append(daemonSets[o.Namespace], o.Name)
+		}
+	}
+	return deployments, daemonSets
 }
 
 // checkPlacement: GPU services run only on GPU nodes, nothing else does, and a service
@@ -186,7 +244,7 @@ func checkPlacement(ctx context.Context, t *testing.T, c *harness.Cluster, ns st
 		t.Fatal(err)
 	}
 	for _, o := range objs {
-		if o.Kind != "Deployment" {
+		if o.Kind != "Deployment" || o.Namespace != ns {
 			continue
 		}
 		gpu := get(o.Body, "spec", "template", "spec", "nodeSelector", "nvidia.com/gpu.present") == "true"

@@ -47,6 +47,26 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 	const xgenHost = "192.0.2.11" // Pulumi.xgen.yaml: the compose host (xgen-gpu-1)
 	app := func(ns, svc string) string { return ns + "/" + svc }
 	x := func(svc string) string { return app("xgen", svc) }
+	obs := func(name string) string { return app("xgen-observability", name) }
+	// The observability add-on (xgen, xgen-jeju): Prometheus scrapes the services on their
+	// metrics port and the exporters; Grafana asks Prometheus and is reached on its node port.
+	observabilityFlows := []flow{
+		{obs("prometheus"), x("xgen-core"), "TCP", 8000, true},
+		{obs("prometheus"), x("xgen-frontend"), "TCP", 3000, true},
+		{obs("prometheus"), x("xgen-core"), "TCP", 22, false},
+		{obs("grafana"), x("xgen-core"), "TCP", 8000, false},
+		{obs("kube-state-metrics"), x("xgen-core"), "TCP", 8000, false},
+		{obs("prometheus"), obs("kube-state-metrics"), "TCP", 8080, true},
+		{obs("prometheus"), obs("node-exporter"), "TCP", 9100, true},
+		{obs("grafana"), obs("prometheus"), "TCP", 9090, true},
+		{outside, obs("grafana"), "TCP", 3000, true},
+		{outside, obs("prometheus"), "TCP", 9090, false},
+		{intruder, obs("prometheus"), "TCP", 9090, false},
+		{intruder, obs("kube-state-metrics"), "TCP", 8080, false},
+		{intruder, obs("node-exporter"), "TCP", 9100, false},
+		{obs("grafana"), obs("kube-state-metrics"), "TCP", 8080, false},
+		{x("xgen-core"), obs("prometheus"), "TCP", 9090, false},
+	}
 	cases := []struct {
 		stackFile string
 		flows     []flow
@@ -93,6 +113,8 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 			{outside, x("xgen-frontend"), "TCP", 3000, false},
 			{x("xgen-core"), intruder, "TCP", 8000, false},
 		}},
+		{"Pulumi.xgen.yaml", observabilityFlows},
+		{"Pulumi.xgen-jeju.yaml", observabilityFlows},
 		// No domain: the frontend's node port takes clients from anywhere; nothing else does.
 		{"Pulumi.xgen-jeju.yaml", []flow{
 			{outside, x("xgen-frontend"), "TCP", 3000, true},
@@ -121,8 +143,8 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 			{intruder, app("lotteimall", "xgen-core"), "TCP", 8000, false},
 		}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.stackFile, func(t *testing.T) {
+	for i, tc := range cases {
+		t.Run(fmt.Sprintf("%d-%s", i, tc.stackFile), func(t *testing.T) {
 			pe := policyEngine(t, view(t, tc.stackFile))
 			for _, f := range tc.flows {
 				got, err := pe.CheckIfAllowed(f.src, f.dst, f.proto, strconv.Itoa(f.port))
@@ -168,7 +190,7 @@ func policyEngine(t *testing.T, v siteView) *eval.PolicyEngine {
 			}
 			policies = append(policies, &np)
 			namespaces[o.Namespace] = true
-		case "Deployment":
+		case "Deployment", "DaemonSet":
 			labels := map[string]string{}
 			if err := convert(get(o.Body, "spec", "template", "metadata", "labels"), &labels); err != nil {
 				t.Fatal(err)

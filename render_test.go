@@ -54,10 +54,15 @@ func renderRecorded(t testing.TB, rec *inprocess.Recorder) map[string][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, dup := files[o.File()]; dup {
-			t.Fatalf("two objects render to %s", o.File())
+		file := o.File()
+		// An add-on's objects are read together, whatever their namespace.
+		if addon := addonOf(rec, o.Resource); addon != "" {
+			file = "_addons/" + addon + "/" + file
 		}
-		files[o.File()] = y
+		if _, dup := files[file]; dup {
+			t.Fatalf("two objects render to %s", file)
+		}
+		files[file] = y
 	}
 	// What the add-on charts create, rendered from the recorded chart inputs.
 	renderCharts(t, rec, files)
@@ -100,6 +105,24 @@ func renderRecorded(t testing.TB, rec *inprocess.Recorder) map[string][]byte {
 		}
 	}
 	return files
+}
+
+// addonComponents are the add-on components whose objects render under _addons/<name>/.
+var addonComponents = map[string]string{"xgen:index:Observability": "observability"}
+
+// addonOf is the add-on a resource belongs to (one of its ancestors is an add-on
+// component), or "".
+func addonOf(rec *inprocess.Recorder, res inprocess.Resource) string {
+	for {
+		parent, ok := rec.ByURN(res.Parent)
+		if !ok {
+			return ""
+		}
+		if name, ok := addonComponents[parent.Type]; ok {
+			return name
+		}
+		res = parent
+	}
 }
 
 // TestRendered fails when rendered/ is stale; `make render` (go test -run TestRendered

@@ -24,8 +24,17 @@ type NetworkPoliciesArgs struct {
 	// DNS is the cluster DNS every pod may query. Default: pods labelled k8s-app=kube-dns
 	// in kube-system (CoreDNS on K3s and EKS alike), UDP and TCP 53.
 	DNS *DNSPeer
+	// Scraper is the metrics scraper (the observability add-on's Prometheus), admitted to
+	// every service on its MetricsPort. Default none.
+	Scraper *ScrapeSource
 	// Labels are added to every policy. Default none.
 	Labels map[string]string
+}
+
+// ScrapeSource is the pods that scrape the services' metrics.
+type ScrapeSource struct {
+	Namespace string
+	PodLabels map[string]string
 }
 
 // PolicyService is one service's flows.
@@ -38,6 +47,8 @@ type PolicyService struct {
 	Calls []string
 	// FromIngress admits the ingress (Args.Ingress) on Port.
 	FromIngress bool
+	// MetricsPort is where Args.Scraper scrapes it. Default 0: Port.
+	MetricsPort int
 	// Egress are destinations outside the namespace: the infra endpoints.
 	Egress []PolicyEndpoint
 }
@@ -152,6 +163,19 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args NetworkPoliciesAr
 			}
 			ingress = append(ingress, rule)
 		}
+		if sc := args.Scraper; sc != nil {
+			metrics := s.MetricsPort
+			if metrics == 0 {
+				metrics = s.Port
+			}
+			ingress = append(ingress, networkingv1.NetworkPolicyIngressRuleArgs{
+				From: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
+					NamespaceSelector: namespaceSelector(sc.Namespace),
+					PodSelector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(sc.PodLabels)},
+				}},
+				Ports: networkingv1.NetworkPolicyPortArray{port("TCP", metrics)},
+			})
+		}
 		for _, callee := range s.Calls {
 			egress = append(egress, networkingv1.NetworkPolicyEgressRuleArgs{
 				To:    networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{PodSelector: podsNamed(callee)}},
@@ -198,6 +222,9 @@ func (a *NetworkPoliciesArgs) validate() error {
 		if s.Port < 1 || s.Port > 65535 {
 			errs = append(errs, fmt.Errorf("service %s: port %d is not a TCP port", s.Name, s.Port))
 		}
+		if s.MetricsPort < 0 || s.MetricsPort > 65535 {
+			errs = append(errs, fmt.Errorf("service %s: metrics port %d is not a TCP port", s.Name, s.MetricsPort))
+		}
 		if s.FromIngress && (a.Ingress == nil || (!a.Ingress.Anywhere && len(a.Ingress.PodLabels) == 0)) {
 			errs = append(errs, fmt.Errorf("service %s is reached from the ingress, but Ingress names no source", s.Name))
 		}
@@ -207,6 +234,9 @@ func (a *NetworkPoliciesArgs) validate() error {
 				errs = append(errs, fmt.Errorf("service %s: egress %s needs exactly one of a CIDR or a namespace, and ports", s.Name, e.Name))
 			}
 		}
+	}
+	if sc := a.Scraper; sc != nil && (sc.Namespace == "" || len(sc.PodLabels) == 0) {
+		errs = append(errs, errors.New("Scraper needs a namespace and pod labels"))
 	}
 	for _, s := range a.Services {
 		for _, callee := range s.Calls {

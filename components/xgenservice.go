@@ -40,6 +40,10 @@ type XgenServiceArgs struct {
 	ImagePullSecrets []string
 	// Port the container listens on; the Service exposes the same port as "http". Required.
 	Port int
+	// MetricsPort is a second container port, "metrics", where the service serves its
+	// metrics (Prometheus' pod discovery sees only declared ports). Default 0: the metrics
+	// are on Port.
+	MetricsPort int
 	// Replicas when Autoscaling is nil. Default 0 means 1.
 	Replicas int
 	// Autoscaling, when set, creates an autoscaling/v2 HPA and leaves the Deployment's
@@ -358,13 +362,11 @@ func (a *XgenServiceArgs) podSpec(name string, envFrom corev1.EnvFromSourceArray
 		Name:            pulumi.String(name),
 		Image:           pulumi.String(a.Image),
 		ImagePullPolicy: pulumi.String(pullPolicy),
-		Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{
-			Name: pulumi.String("http"), ContainerPort: pulumi.Int(a.Port), Protocol: pulumi.String("TCP"),
-		}},
-		EnvFrom:        envFrom,
-		Resources:      &corev1.ResourceRequirementsArgs{Requests: requests, Limits: limits},
-		LivenessProbe:  tcpProbe(a.Probes.Liveness),
-		ReadinessProbe: httpProbe(a.Probes.Path, a.Probes.Readiness),
+		Ports:           containerPortsOf(a.Port, a.MetricsPort),
+		EnvFrom:         envFrom,
+		Resources:       &corev1.ResourceRequirementsArgs{Requests: requests, Limits: limits},
+		LivenessProbe:   tcpProbe(a.Probes.Liveness),
+		ReadinessProbe:  httpProbe(a.Probes.Path, a.Probes.Readiness),
 		SecurityContext: &corev1.SecurityContextArgs{
 			AllowPrivilegeEscalation: pulumi.Bool(false),
 			Privileged:               pulumi.Bool(false),
@@ -471,4 +473,18 @@ func ConfigChecksum(data map[string]string) string {
 		fmt.Fprintf(h, "%d:%s=%d:%s\n", len(k), k, len(data[k]), data[k])
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// containerPortsOf are the service's port ("http") and, if it is another one, its metrics
+// port ("metrics").
+func containerPortsOf(port, metricsPort int) corev1.ContainerPortArray {
+	ports := corev1.ContainerPortArray{corev1.ContainerPortArgs{
+		Name: pulumi.String("http"), ContainerPort: pulumi.Int(port), Protocol: pulumi.String("TCP"),
+	}}
+	if metricsPort != 0 && metricsPort != port {
+		ports = append(ports, corev1.ContainerPortArgs{
+			Name: pulumi.String("metrics"), ContainerPort: pulumi.Int(metricsPort), Protocol: pulumi.String("TCP"),
+		})
+	}
+	return ports
 }

@@ -21,6 +21,9 @@ type AddonsConfig struct {
 	// Registry runs a registry in the cluster on a node port (the seeds' localhost:30500),
 	// wired into every node's registries.yaml. Default off.
 	Registry *RegistryAddonConfig `json:"registry,omitempty"`
+	// Observability runs Prometheus and Grafana for the site (sites/observability.go).
+	// Default off.
+	Observability *ObservabilityConfig `json:"observability,omitempty"`
 }
 
 // RegistryAddonConfig is the site registry add-on (`cluster.addons.registry`). Images pushed
@@ -146,6 +149,7 @@ func setAddonDefaults(c *Config) {
 		setInt(&g.HTTPSNodePort, DefaultIstioHTTPSNodePort)
 	}
 	setInt(&g.Replicas, 1)
+	setObservabilityDefaults(c)
 	if r := a.Registry; r != nil && r.Enabled {
 		setString(&r.Image, DefaultRegistryAddonImage)
 		setInt(&r.NodePort, DefaultRegistryAddonNodePort)
@@ -158,6 +162,7 @@ func setAddonDefaults(c *Config) {
 // validateAddons reports every problem of cluster.addons.
 func validateAddons(p *problemList, c *Config) {
 	validateRegistryAddon(p, c)
+	validateObservability(p, c)
 	if c.Cluster == nil || c.Cluster.Addons.Istio == nil || !*c.Cluster.Addons.Istio.Enabled {
 		return
 	}
@@ -263,13 +268,9 @@ func validateRegistryAddon(p *problemList, c *Config) {
 	if r.NodePort < 30000 || r.NodePort > 32767 {
 		p.add(k+".nodePort", r.NodePort, "must be a node port from 30000 to 32767")
 	}
-	taken := map[int]string{}
-	if c.Environments[c.Environment].Domain == "" && c.Ingress.Type != "none" && c.Ingress.ExposeType == "NodePort" && c.Ingress.NodePort != nil {
-		taken[*c.Ingress.NodePort] = "ingress.nodePort"
-	}
-	if is := c.Cluster.Addons.Istio; is != nil && *is.Enabled && is.Gateway.ServiceType == "NodePort" {
-		taken[is.Gateway.HTTPNodePort] = "cluster.addons.istio.gateway.httpNodePort"
-		taken[is.Gateway.HTTPSNodePort] = "cluster.addons.istio.gateway.httpsNodePort"
+	taken := takenNodePorts(c)
+	if c.ObservabilityEnabled() {
+		taken[c.Cluster.Addons.Observability.Grafana.NodePort] = "cluster.addons.observability.grafana.nodePort"
 	}
 	if other, ok := taken[r.NodePort]; ok {
 		p.add(k+".nodePort", r.NodePort, "is also %s; give the registry its own node port", other)

@@ -3,6 +3,7 @@ package sites
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -135,4 +136,81 @@ func TestBadRegistryAddonConfigs(t *testing.T) {
 		{"namespace of the infra", on(", namespace: xgen-system"), "site.cluster.addons.registry.namespace", "its own"},
 	}
 	checkBadConfigs(t, cases)
+}
+
+func TestBadObservabilityConfigs(t *testing.T) {
+	const k = "site.cluster.addons.observability"
+	on := func(fields string) string {
+		return istioSite("  addons: {observability: {enabled: true" + fields + "}}\n")
+	}
+	cases := []badConfig{
+		{"namespace of the site", on(", namespace: xgen"), k + ".namespace", "its own"},
+		{"namespace not a label", on(", namespace: Obs_NS"), k + ".namespace", "namespace name"},
+		{"retention", on(", prometheus: {retention: 2 weeks}"), k + ".prometheus.retention", "Prometheus duration"},
+		{"zero retention", on(", prometheus: {retention: 0s}"), k + ".prometheus.retention", "Prometheus duration"},
+		{"volume size", on(", prometheus: {volumeSize: big}"), k + ".prometheus.volumeSize", "a size like"},
+		{"remote write with credentials", on(", prometheus: {remoteWriteURL: 'https://user:pw@prom.example.com/api/v1/write'}"), k + ".prometheus.remoteWriteURL", "without credentials"},
+		{"remote write not http", on(", prometheus: {remoteWriteURL: 'ftp://prom.example.com'}"), k + ".prometheus.remoteWriteURL", "http(s) URL"},
+		{"node port range", on(", grafana: {nodePort: 3000}"), k + ".grafana.nodePort", "30000 to 32767"},
+		{"node port of the frontend", clusterSite(oneServer + "  addons: {observability: {enabled: true, grafana: {nodePort: 30080}}}\n"), k + ".grafana.nodePort", "is also ingress.nodePort"},
+		{"node port of the registry", on(", grafana: {nodePort: 30500}}, registry: {enabled: true"), k + ".grafana.nodePort", "is also cluster.addons.registry.nodePort"},
+		{"registry on grafana's port", on("}, registry: {enabled: true, nodePort: 30300"), "site.cluster.addons.registry.nodePort", "is also cluster.addons.observability.grafana.nodePort"},
+		{"latest image", on(", images: {grafana: 'grafana/grafana:latest'}"), k + ".images.grafana", "pinned tag"},
+		{"untagged image", on(", images: {prometheus: prom/prometheus}"), k + ".images.prometheus", "pinned tag"},
+		{"local storage disabled", istioSite("  disable: [local-storage]\n  addons: {observability: {enabled: true}}\n"), k + ".storageClass", "cluster.disable removes"},
+		{"a key with the add-on off", istioSite("  addons: {observability: {enabled: false, prometheus: {retention: 7d}}}\n"), k + ".prometheus.retention", "has no effect"},
+		{"metrics path without the add-on", withCore(istioSite(""), "{metrics: {path: /prom}}"), "site.services.xgen-core.metrics.path", "has no effect"},
+		{"metrics path not a path", withCore(on(""), "{metrics: {path: metrics}}"), "site.services.xgen-core.metrics.path", "URL path"},
+		{"metrics port", withCore(on(""), "{metrics: {port: 70000}}"), "site.services.xgen-core.metrics.port", ""},
+	}
+	checkBadConfigs(t, cases)
+}
+
+// The add-on's defaults, its secret and its images.
+func TestObservabilityDefaults(t *testing.T) {
+	site, err := parseSite(t, istioSite("  addons: {observability: {enabled: true}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := site.Config.Cluster.Addons.Observability
+	if o.Namespace != DefaultObservabilityNamespace || o.Prometheus.Retention != "15d" || o.Prometheus.VolumeSize != "20Gi" ||
+		o.Grafana.NodePort != 30300 || o.StorageClass != "local-path" || o.Images != DefaultObservabilityImages {
+		t.Errorf("defaults: %+v", o)
+	}
+	need, _ := RequiredSecrets(map[string]string{SiteKey: mustJSON(t, istioSite("  addons: {observability: {enabled: true}}\n"))})
+	if !slices.Contains(need, SecretGrafanaAdminPassword) {
+		t.Errorf("required secrets %v lack %s", need, SecretGrafanaAdminPassword)
+	}
+	images, err := site.Images()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for _, im := range images {
+		refs = append(refs, im.Ref)
+	}
+	for _, want := range []string{o.Images.Prometheus, o.Images.Grafana, o.Images.KubeStateMetrics, o.Images.NodeExporter} {
+		if !slices.Contains(refs, want) {
+			t.Errorf("image list lacks %s", want)
+		}
+	}
+	for _, svc := range site.Services {
+		if *svc.Spec.Metrics.Path != "/metrics" || svc.MetricsPort() != *svc.Spec.Port {
+			t.Errorf("%s: metrics %s:%d", svc.Name, *svc.Spec.Metrics.Path, svc.MetricsPort())
+		}
+	}
+}
+
+// withCore sets the site's xgen-core entry.
+func withCore(site, spec string) string {
+	return strings.Replace(site, "  xgen-core: {}", "  xgen-core: "+spec, 1)
+}
+
+func mustJSON(t *testing.T, siteYAML string) string {
+	t.Helper()
+	js, err := yamlToJSON([]byte(siteYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(js)
 }

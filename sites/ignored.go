@@ -15,6 +15,7 @@ func checkIgnored(p *problemList, raw, c *Config) {
 	ownGateway := c.Ingress.Type == "istio" && env.Domain != "" && c.Ingress.SharedGateway == ""
 
 	if r := raw.Cluster; r != nil {
+		checkIgnoredObservability(p, &r.Addons)
 		if reg := r.Addons.Registry; reg != nil && !reg.Enabled {
 			for key, set := range map[string]bool{"image": reg.Image != "", "nodePort": reg.NodePort != 0, "storage": reg.Storage != "",
 				"storageClass": reg.StorageClass != "", "namespace": reg.Namespace != "", "removeDataOnDestroy": reg.RemoveDataOnDestroy} {
@@ -101,6 +102,9 @@ func checkIgnoredInServices(p *problemList, services []Service, c *Config) {
 			if st.InitialDelaySeconds != nil || st.PeriodSeconds != nil || st.TimeoutSeconds != nil {
 				p.add("services."+name+".probes.startup", nil, "timings have no effect: the service has no startup probe (failureThreshold 0); set probes.startup.failureThreshold or remove them")
 			}
+		}
+		if m := spec.Metrics; m != nil && m.Path != nil && !c.ObservabilityEnabled() {
+			p.add("services."+name+".metrics.path", *m.Path, "has no effect: nothing scrapes the service without cluster.addons.observability; remove it or enable the add-on")
 		}
 	}
 }

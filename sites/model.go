@@ -229,9 +229,19 @@ type ServiceSpec struct {
 	// Infra are the infra endpoints the service reaches: postgres, redis, qdrant,
 	// objectStorage. A site's list replaces the catalog's. Default none.
 	Infra []string `json:"infra,omitempty"`
+	// Metrics is where the observability add-on's Prometheus scrapes the service.
+	Metrics *MetricsSpec `json:"metrics,omitempty"`
 	// DeployTimeout is how long `pulumi up` waits for the Deployment to become
 	// available (Go duration, e.g. "10m"); slow model loads need more.
 	DeployTimeout string `json:"deployTimeout,omitempty"`
+}
+
+// MetricsSpec is a service's Prometheus metrics endpoint.
+type MetricsSpec struct {
+	// Path of the metrics (Prometheus' text format). Default "/metrics".
+	Path *string `json:"path,omitempty"`
+	// Port the metrics are served on; 0 means the service's port. Default 0.
+	Port *int `json:"port,omitempty"`
 }
 
 // AutoscalingSpec configures the HorizontalPodAutoscaler.

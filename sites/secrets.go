@@ -47,6 +47,7 @@ const (
 	SecretObjectStorageAccessKey = "objectStorageAccessKey"
 	SecretObjectStorageSecretKey = "objectStorageSecretKey"
 	SecretRegistryPassword       = "registryPassword"
+	SecretGrafanaAdminPassword   = "grafanaAdminPassword"
 )
 
 // SecretKeys are all secret stack config keys. The EnvName values are exactly the names
@@ -74,6 +75,9 @@ var SecretKeys = []SecretKey{
 	{ConfigKey: SecretRegistryPassword, What: "password of image.registryUsername at image.registry",
 		requiredWhen:  func(c *Config) bool { return c.Image.RegistryUsername != "" },
 		unusedBecause: "there is no image.registryUsername, so no image pull Secret is made"},
+	{ConfigKey: SecretGrafanaAdminPassword, What: "password of Grafana's admin user (the observability add-on)",
+		requiredWhen:  func(c *Config) bool { return c.ObservabilityEnabled() },
+		unusedBecause: "cluster.addons.observability is off, so there is no Grafana"},
 }
 
 // The environment names of the object storage keys (what the applications read).

@@ -285,6 +285,12 @@ func validateServices(p *problemList, services []Service, c *Config, cat *Catalo
 		s, path := svc.Spec, "services."+svc.Name
 		site := c.Services[svc.Name] // what the site itself wrote (nil fields: not set)
 		validatePort(p, path+".port", *s.Port)
+		if m := s.Metrics; !strings.HasPrefix(*m.Path, "/") || strings.ContainsAny(*m.Path, " ?#") {
+			p.add(path+".metrics.path", *m.Path, "must be a URL path like \"/metrics\"")
+		}
+		if m := s.Metrics; *m.Port != 0 {
+			validatePort(p, path+".metrics.port", *m.Port)
+		}
 		if s.Tag != "" && !imageTag.MatchString(s.Tag) {
 			p.add(path+".tag", s.Tag, "must be an image tag (letters, digits, '_', '.', '-')")
 		}

@@ -1,18 +1,20 @@
 package stack
 
 // Add-ons on a cluster the program made: the site registry (every node pulls
-// localhost:<port>/...) and Istio, whose gateway the site's Gateway binds to.
+// localhost:<port>/...), Istio, whose gateway the site's Gateway binds to, and
+// observability (Prometheus scraping the site's services, Grafana).
 
 import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"xgen-infra/components"
+	"xgen-infra/components/observability"
 	"xgen-infra/sites"
 )
 
 // addonsLayer registers the site's add-ons, exports them, and returns what the ingress
 // waits for (the mesh).
-func addonsLayer(ctx *pulumi.Context, site *sites.Site, k8s pulumi.ResourceOption) ([]pulumi.Resource, error) {
+func addonsLayer(ctx *pulumi.Context, site *sites.Site, sec secretValues, k8s pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	outputs := pulumi.Map{}
 	var mesh []pulumi.Resource
 	if site.Config.RegistryAddonEnabled() {
@@ -36,8 +38,44 @@ func addonsLayer(ctx *pulumi.Context, site *sites.Site, k8s pulumi.ResourceOptio
 			"version": istio.Version, "namespace": istio.Namespace, "gatewayService": istio.GatewayService,
 		}
 	}
+	if site.Config.ObservabilityEnabled() {
+		obs, err := components.NewObservability(ctx, "observability", observabilityArgs(site, sec), k8s)
+		if err != nil {
+			return nil, err
+		}
+		o := site.Config.Cluster.Addons.Observability
+		outputs["observability"] = pulumi.Map{
+			"namespace": pulumi.String(o.Namespace), "prometheusURL": obs.PrometheusURL,
+			// Grafana answers on its node port on every node; the first server is one.
+			"grafanaURL": pulumi.Sprintf("http://%s:%d/", site.Config.Cluster.Servers[0].Address, obs.GrafanaNodePort),
+		}
+	}
 	if len(outputs) > 0 {
 		ctx.Export("addons", outputs)
 	}
 	return mesh, nil
+}
+
+// observabilityArgs: the site's services as scrape targets (their metrics port and path from
+// the catalog) and the add-on's settings.
+func observabilityArgs(site *sites.Site, sec secretValues) components.ObservabilityArgs {
+	o := site.Config.Cluster.Addons.Observability
+	args := components.ObservabilityArgs{
+		Site: site.Name, Namespace: o.Namespace, SiteNamespace: site.Config.Namespace,
+		Retention: o.Prometheus.Retention, VolumeSize: o.Prometheus.VolumeSize, StorageClass: o.StorageClass,
+		RemoteWriteURL: o.Prometheus.RemoteWriteURL, GrafanaNodePort: o.Grafana.NodePort,
+		GrafanaAdminPassword: sec[sites.SecretGrafanaAdminPassword],
+		PrometheusImage:      o.Images.Prometheus, GrafanaImage: o.Images.Grafana,
+		KubeStateMetricsImage: o.Images.KubeStateMetrics, NodeExporterImage: o.Images.NodeExporter,
+		RemoveDataOnDestroy: o.RemoveDataOnDestroy, NetworkPolicies: *site.Config.NetworkPolicy.Enabled,
+	}
+	for _, svc := range site.Services {
+		args.Targets = append(args.Targets, observability.Target{
+			Service: svc.Name, Namespace: site.Config.Namespace, Port: svc.MetricsPort(), Path: *svc.Spec.Metrics.Path,
+		})
+		if *svc.Spec.Autoscaling.Enabled {
+			args.HPAs = append(args.HPAs, svc.Name)
+		}
+	}
+	return args
 }

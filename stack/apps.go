@@ -17,6 +17,7 @@ func serviceArgs(site *sites.Site, svc sites.Service, secrets *components.SiteSe
 		Image:           svc.Image,
 		ImagePullPolicy: svc.PullPolicy,
 		Port:            *s.Port,
+		MetricsPort:     *s.Metrics.Port,
 		Replicas:        *s.Replicas,
 		Resources: components.Resources{
 			RequestsCPU: s.Resources.Requests.CPU, RequestsMemory: s.Resources.Requests.Memory,
@@ -83,12 +84,15 @@ func networkPolicyArgs(site *sites.Site) components.NetworkPoliciesArgs {
 	default:
 		args.Ingress = &components.IngressSource{PodLabels: ing.GatewaySelector}
 	}
+	if site.Config.ObservabilityEnabled() {
+		args.Scraper = components.ObservabilityScraper(site.Config.Cluster.Addons.Observability.Namespace)
+	}
 	endpoints := map[string]components.PolicyEndpoint{}
 	for _, e := range site.InfraEndpoints() {
 		endpoints[e.Name] = components.PolicyEndpoint{Name: e.Name, Namespace: e.Namespace, Ports: e.Ports, CIDR: e.CIDR}
 	}
 	for _, svc := range site.Services {
-		ps := components.PolicyService{Name: svc.Name, Port: *svc.Spec.Port, FromIngress: site.ExposedToIngress(svc)}
+		ps := components.PolicyService{Name: svc.Name, Port: *svc.Spec.Port, FromIngress: site.ExposedToIngress(svc), MetricsPort: svc.MetricsPort()}
 		for _, callee := range svc.Spec.Calls {
 			if _, runs := site.Service(callee); runs {
 				ps.Calls = append(ps.Calls, callee)

@@ -126,7 +126,7 @@ func Program(ctx *pulumi.Context) error {
 	}
 
 	// Add-ons → ingress: the site registry, and the mesh the site's Gateway binds to.
-	mesh, err := addonsLayer(ctx, site, k8s)
+	mesh, err := addonsLayer(ctx, site, sec, k8s)
 	if err != nil {
 		return fmt.Errorf("site %s: %w", site.Name, err)
 	}

@@ -231,6 +231,11 @@ func printSummary(ctx context.Context, ws *engine.Workspace, c *harness.Cluster,
 	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "\nsite:\t%v (environment %v)\n", outputs["site"], outputs["environment"])
 	fmt.Fprintf(w, "urls:\t%v\n", outputs["urls"])
+	if addons, ok := outputs["addons"].(map[string]any); ok {
+		if obs, ok := addons["observability"].(map[string]any); ok {
+			fmt.Fprintf(w, "grafana:\t%v (user admin, password: the grafanaAdminPassword secret)\n", obs["grafanaURL"])
+		}
+	}
 
 	deps, err := c.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {

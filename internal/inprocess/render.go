@@ -63,7 +63,10 @@ func (r *Recorder) KubernetesObjects() ([]Object, error) {
 		if a.Namespace != b.Namespace {
 			return a.Namespace < b.Namespace
 		}
-		return a.Name < b.Name
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.Kind < b.Kind // a ClusterRole and its binding share a name
 	})
 	return objs, nil
 }

@@ -197,6 +197,30 @@ func (c *Cluster) WaitAvailable(ctx context.Context, namespace string, names []s
 	return nil
 }
 
+// WaitDaemonSetsReady waits until every named DaemonSet in namespace runs a ready, current
+// pod on every node it is scheduled to (at least one).
+func (c *Cluster) WaitDaemonSetsReady(ctx context.Context, namespace string, names []string, timeout time.Duration) error {
+	pending := ""
+	err := poll(ctx, timeout, func() (bool, error) {
+		if err := c.exited(); err != nil {
+			return false, err
+		}
+		for _, name := range names {
+			d, err := c.Client.AppsV1().DaemonSets(namespace).Get(ctx, name, metav1.GetOptions{})
+			if err != nil || d.Status.ObservedGeneration < d.Generation || d.Status.DesiredNumberScheduled == 0 ||
+				d.Status.NumberReady < d.Status.DesiredNumberScheduled || d.Status.UpdatedNumberScheduled < d.Status.DesiredNumberScheduled {
+				pending = name
+				return false, nil
+			}
+		}
+		return true, nil
+	}, "DaemonSets to be ready")
+	if err != nil {
+		return fmt.Errorf("%w (still waiting for %s/%s)", err, namespace, pending)
+	}
+	return nil
+}
+
 // RolledOut says whether a Deployment has its current template fully rolled out and is
 // Available.
 func RolledOut(d *appsv1.Deployment) bool {

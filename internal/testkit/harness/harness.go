@@ -240,6 +240,9 @@ func (c *Cluster) boot(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if err := inlineTLSFiles(cfg); err != nil {
+		return err
+	}
 	cfg.QPS, cfg.Burst = 200, 400
 	c.Config = cfg
 	if c.Client, err = kubernetes.NewForConfig(cfg); err != nil {
@@ -690,4 +693,24 @@ func Attach(kubeconfig []byte) (*Cluster, error) {
 		return nil, err
 	}
 	return &Cluster{Config: cfg, Client: client}, nil
+}
+
+// inlineTLSFiles reads the client's certificate files into the config: client-go watches
+// certificate files for rotation and, once a test's directory is gone, logs every few
+// seconds that it cannot load them.
+func inlineTLSFiles(cfg *rest.Config) error {
+	for _, f := range []struct {
+		file *string
+		data *[]byte
+	}{{&cfg.CertFile, &cfg.CertData}, {&cfg.KeyFile, &cfg.KeyData}, {&cfg.CAFile, &cfg.CAData}} {
+		if *f.file == "" {
+			continue
+		}
+		data, err := os.ReadFile(*f.file)
+		if err != nil {
+			return err
+		}
+		*f.data, *f.file = data, ""
+	}
+	return nil
 }

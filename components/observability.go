@@ -1,0 +1,518 @@
+package components
+
+import (
+	"errors"
+	"fmt"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"xgen-infra/components/observability"
+)
+
+// ObservabilityArgs runs a site's metrics and dashboards: Prometheus (scraping the site's
+// services, kube-state-metrics, node-exporter on every node and the kubelets' cAdvisor) and
+// Grafana with the Prometheus data source and the site's dashboard provisioned from files.
+type ObservabilityArgs struct {
+	// Site is the site's name: the "site" label of every series. Required.
+	Site string
+	// Namespace of the add-on. Required.
+	Namespace string
+	// SiteNamespace is the namespace of the site's services. Required.
+	SiteNamespace string
+	// Targets are the site's services Prometheus scrapes (port and path each). Required.
+	Targets []observability.Target
+	// HPAs are the services that autoscale (the dashboard's HPA panel). Default none.
+	HPAs []string
+	// Retention of the metrics ("15d") and VolumeSize of their volume ("20Gi"). Required.
+	Retention, VolumeSize string
+	// StorageClass of the metrics volume. Required.
+	StorageClass string
+	// RemoteWriteURL also receives every sample. Default none.
+	RemoteWriteURL string
+	// GrafanaNodePort is where Grafana is reached, on every node. Required.
+	GrafanaNodePort int
+	// GrafanaAdminPassword is the admin user's password (a secret). Required.
+	GrafanaAdminPassword pulumi.StringInput
+	// Images, each pinned. Required.
+	PrometheusImage, GrafanaImage, KubeStateMetricsImage, NodeExporterImage string
+	// RemoveDataOnDestroy lets destroy delete the metrics volume and the namespace. Default
+	// false: both are left in the cluster (retainOnDelete).
+	RemoveDataOnDestroy bool
+	// NetworkPolicies restricts who reaches the add-on (the site's networkPolicy.enabled).
+	// Default false: no policies.
+	NetworkPolicies bool
+}
+
+// Observability is the running add-on.
+type Observability struct {
+	pulumi.ResourceState
+
+	// PrometheusURL is Prometheus' in-cluster address.
+	PrometheusURL pulumi.StringOutput
+	// GrafanaNodePort is the node port Grafana answers on.
+	GrafanaNodePort pulumi.IntOutput
+}
+
+// The add-on's ports and user.
+const (
+	prometheusPort = 9090
+	grafanaPort    = 3000
+	// nobody: Prometheus', node-exporter's and kube-state-metrics' images run as it.
+	observabilityUID = 65534
+	// grafana's image user.
+	grafanaUID = 472
+)
+
+func (a *ObservabilityArgs) check() error {
+	var errs []error
+	if a.Site == "" || a.Namespace == "" || a.SiteNamespace == "" {
+		errs = append(errs, errors.New("Site, Namespace and SiteNamespace are required"))
+	}
+	if len(a.Targets) == 0 {
+		errs = append(errs, errors.New("at least one target is required"))
+	}
+	if a.Retention == "" || a.VolumeSize == "" || a.StorageClass == "" {
+		errs = append(errs, errors.New("Retention, VolumeSize and StorageClass are required"))
+	}
+	if a.GrafanaNodePort < 30000 || a.GrafanaNodePort > 32767 {
+		errs = append(errs, fmt.Errorf("GrafanaNodePort %d: a node port is from 30000 to 32767", a.GrafanaNodePort))
+	}
+	if a.GrafanaAdminPassword == nil {
+		errs = append(errs, errors.New("GrafanaAdminPassword is required"))
+	}
+	if a.PrometheusImage == "" || a.GrafanaImage == "" || a.KubeStateMetricsImage == "" || a.NodeExporterImage == "" {
+		errs = append(errs, errors.New("every image is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// NewObservability registers the add-on.
+func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, opts ...pulumi.ResourceOption) (*Observability, error) {
+	if err := args.check(); err != nil {
+		return nil, fmt.Errorf("observability %s: %w", name, err)
+	}
+	var services []string
+	for _, t := range args.Targets {
+		services = append(services, t.Service)
+	}
+	promConfig, err := observability.PrometheusConfig(observability.PrometheusArgs{
+		Site: args.Site, Namespace: args.Namespace, Services: args.Targets, RemoteWriteURL: args.RemoteWriteURL,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("observability %s: %w", name, err)
+	}
+	dash, err := observability.SiteDashboard(observability.DashboardArgs{
+		Site: args.Site, Namespace: args.SiteNamespace, Services: services, HPAs: args.HPAs,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("observability %s: %w", name, err)
+	}
+	promURL := fmt.Sprintf("http://prometheus.%s.svc:%d", args.Namespace, prometheusPort)
+	datasources, err := observability.GrafanaDatasources(promURL)
+	if err != nil {
+		return nil, fmt.Errorf("observability %s: %w", name, err)
+	}
+	provider, err := observability.GrafanaDashboardProvider()
+	if err != nil {
+		return nil, fmt.Errorf("observability %s: %w", name, err)
+	}
+
+	o := &Observability{}
+	if err := ctx.RegisterComponentResource("xgen:index:Observability", name, o, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(o)
+	keep := pulumi.RetainOnDelete(!args.RemoveDataOnDestroy) // the metrics are data
+	ns, err := NewNamespace(ctx, args.Namespace, parent, keep)
+	if err != nil {
+		return nil, err
+	}
+	inNS := pulumi.DependsOn([]pulumi.Resource{ns})
+	b := &obsBuilder{ctx: ctx, name: name, ns: args.Namespace, opts: []pulumi.ResourceOption{parent, inNS}}
+
+	// Prometheus: reads pods and nodes (discovery) and the kubelets through the API server.
+	b.serviceAccountWithRole("prometheus", []rbacv1.PolicyRuleArgs{
+		rule("", []string{"pods", "nodes", "services", "endpoints"}, "get", "list", "watch"),
+		rule("", []string{"nodes/proxy", "nodes/metrics"}, "get"),
+	})
+	b.configMap("prometheus-config", map[string]string{"prometheus.yml": promConfig})
+	b.configMap("prometheus-rules", map[string]string{"xgen.yaml": observability.Rules})
+	pvc, err := corev1.NewPersistentVolumeClaim(ctx, name+"-prometheus-data", &corev1.PersistentVolumeClaimArgs{
+		Metadata: objectMeta("prometheus-data", args.Namespace, map[string]string{NameLabel: "prometheus"}),
+		Spec: &corev1.PersistentVolumeClaimSpecArgs{
+			AccessModes:      pulumi.StringArray{pulumi.String("ReadWriteOnce")},
+			StorageClassName: pulumi.String(args.StorageClass),
+			Resources: &corev1.VolumeResourceRequirementsArgs{
+				Requests: pulumi.StringMap{"storage": pulumi.String(args.VolumeSize)},
+			},
+		},
+	}, parent, keep, inNS)
+	if err != nil {
+		return nil, err
+	}
+	b.deployment("prometheus", observabilityUID, true, &corev1.ContainerArgs{
+		Name:  pulumi.String("prometheus"),
+		Image: pulumi.String(args.PrometheusImage),
+		Args: pulumi.ToStringArray([]string{
+			"--config.file=/etc/prometheus/prometheus.yml",
+			"--storage.tsdb.path=/prometheus",
+			"--storage.tsdb.retention.time=" + args.Retention,
+			"--web.listen-address=:" + fmt.Sprint(prometheusPort),
+		}),
+		Ports:           containerPorts("http", prometheusPort),
+		ReadinessProbe:  httpGetProbe("/-/ready", prometheusPort, 10),
+		LivenessProbe:   httpGetProbe("/-/healthy", prometheusPort, 30),
+		Resources:       resources("200m", "512Mi", "2Gi"),
+		SecurityContext: containerSecurity(true),
+		VolumeMounts: corev1.VolumeMountArray{
+			mount("config", "/etc/prometheus"), mount("rules", observability.RulesDir), mount("data", "/prometheus"),
+		},
+	}, corev1.VolumeArray{
+		configMapVolume("config", "prometheus-config"), configMapVolume("rules", "prometheus-rules"),
+		&corev1.VolumeArgs{Name: pulumi.String("data"), PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{ClaimName: pulumi.String("prometheus-data")}},
+	}, pvc)
+	b.service("prometheus", "ClusterIP", prometheusPort, 0)
+
+	// kube-state-metrics: the objects' state (replicas, restarts, requests, node conditions).
+	b.serviceAccountWithRole("kube-state-metrics", []rbacv1.PolicyRuleArgs{
+		rule("", []string{"pods", "nodes", "namespaces", "services", "persistentvolumeclaims", "persistentvolumes", "resourcequotas", "replicationcontrollers", "limitranges", "configmaps", "secrets", "endpoints"}, "list", "watch"),
+		rule("apps", []string{"deployments", "daemonsets", "statefulsets", "replicasets"}, "list", "watch"),
+		rule("batch", []string{"jobs", "cronjobs"}, "list", "watch"),
+		rule("autoscaling", []string{"horizontalpodautoscalers"}, "list", "watch"),
+		rule("policy", []string{"poddisruptionbudgets"}, "list", "watch"),
+		rule("storage.k8s.io", []string{"storageclasses"}, "list", "watch"),
+		rule("discovery.k8s.io", []string{"endpointslices"}, "list", "watch"),
+		rule("networking.k8s.io", []string{"networkpolicies", "ingresses"}, "list", "watch"),
+		rule("coordination.k8s.io", []string{"leases"}, "list", "watch"),
+	})
+	b.deployment("kube-state-metrics", observabilityUID, true, &corev1.ContainerArgs{
+		Name:  pulumi.String("kube-state-metrics"),
+		Image: pulumi.String(args.KubeStateMetricsImage),
+		Args: pulumi.ToStringArray([]string{
+			fmt.Sprintf("--port=%d", observability.KubeStateMetricsPort),
+			// No Secret contents ever, and only the labels the dashboards use.
+			"--metric-labels-allowlist=pods=[app.kubernetes.io/name],deployments=[app.kubernetes.io/name]",
+		}),
+		Ports:           containerPorts("http-metrics", observability.KubeStateMetricsPort),
+		ReadinessProbe:  httpGetProbe("/readyz", observability.KubeStateMetricsPort, 10),
+		LivenessProbe:   httpGetProbe("/livez", observability.KubeStateMetricsPort, 30),
+		Resources:       resources("50m", "128Mi", "512Mi"),
+		SecurityContext: containerSecurity(true),
+	}, nil)
+
+	// node-exporter on every node (GPU nodes included): the hosts' disks, CPU and memory.
+	b.nodeExporter(args.NodeExporterImage)
+
+	// Grafana: the data source and the dashboard are files; the admin password a Secret.
+	_, err = corev1.NewSecret(ctx, name+"-grafana-admin", &corev1.SecretArgs{
+		Metadata: objectMeta("grafana-admin", args.Namespace, map[string]string{NameLabel: "grafana"}),
+		Type:     pulumi.String("Opaque"),
+		Data:     pulumi.StringMap{"user": base64Output(pulumi.String("admin")), "password": base64Output(args.GrafanaAdminPassword)},
+	}, parent, inNS)
+	if err != nil {
+		return nil, err
+	}
+	b.configMap("grafana-datasources", map[string]string{"datasources.yaml": datasources})
+	b.configMap("grafana-dashboard-provider", map[string]string{"xgen.yaml": provider})
+	b.configMap("grafana-dashboards", map[string]string{"xgen-site-" + args.Site + ".json": dash})
+	secretEnv := func(env, key string) *corev1.EnvVarArgs {
+		return &corev1.EnvVarArgs{Name: pulumi.String(env), ValueFrom: &corev1.EnvVarSourceArgs{
+			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: pulumi.String("grafana-admin"), Key: pulumi.String(key)}}}
+	}
+	b.deployment("grafana", grafanaUID, false, &corev1.ContainerArgs{
+		Name:  pulumi.String("grafana"),
+		Image: pulumi.String(args.GrafanaImage),
+		Env: corev1.EnvVarArray{
+			secretEnv("GF_SECURITY_ADMIN_USER", "user"),
+			secretEnv("GF_SECURITY_ADMIN_PASSWORD", "password"),
+			// A closed network: no update checks, no plugin downloads, no usage reports.
+			&corev1.EnvVarArgs{Name: pulumi.String("GF_ANALYTICS_REPORTING_ENABLED"), Value: pulumi.String("false")},
+			&corev1.EnvVarArgs{Name: pulumi.String("GF_ANALYTICS_CHECK_FOR_UPDATES"), Value: pulumi.String("false")},
+			&corev1.EnvVarArgs{Name: pulumi.String("GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES"), Value: pulumi.String("false")},
+			&corev1.EnvVarArgs{Name: pulumi.String("GF_PLUGINS_PREINSTALL_DISABLED"), Value: pulumi.String("true")},
+			&corev1.EnvVarArgs{Name: pulumi.String("GF_USERS_ALLOW_SIGN_UP"), Value: pulumi.String("false")},
+			&corev1.EnvVarArgs{Name: pulumi.String("GF_PATHS_DATA"), Value: pulumi.String("/var/lib/grafana/data")},
+		},
+		Ports:           containerPorts("http", grafanaPort),
+		ReadinessProbe:  httpGetProbe("/api/health", grafanaPort, 10),
+		LivenessProbe:   httpGetProbe("/api/health", grafanaPort, 30),
+		Resources:       resources("100m", "256Mi", "1Gi"),
+		SecurityContext: containerSecurity(true),
+		VolumeMounts: corev1.VolumeMountArray{
+			mount("datasources", "/etc/grafana/provisioning/datasources"),
+			mount("dashboard-provider", "/etc/grafana/provisioning/dashboards"),
+			mount("dashboards", observability.DashboardsDir),
+			// Grafana's sqlite and sessions: nothing in it that the files do not recreate.
+			mount("data", "/var/lib/grafana/data"),
+			mount("tmp", "/tmp"),
+		},
+	}, corev1.VolumeArray{
+		configMapVolume("datasources", "grafana-datasources"),
+		configMapVolume("dashboard-provider", "grafana-dashboard-provider"),
+		configMapVolume("dashboards", "grafana-dashboards"),
+		&corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
+		&corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
+	})
+	b.service("grafana", "NodePort", grafanaPort, args.GrafanaNodePort)
+
+	if args.NetworkPolicies {
+		b.networkPolicies(args)
+	}
+	if b.err != nil {
+		return nil, fmt.Errorf("observability %s: %w", name, b.err)
+	}
+	o.PrometheusURL = pulumi.String(promURL).ToStringOutput()
+	o.GrafanaNodePort = pulumi.Int(args.GrafanaNodePort).ToIntOutput()
+	if err := ctx.RegisterResourceOutputs(o, pulumi.Map{
+		"prometheusURL": o.PrometheusURL, "grafanaNodePort": o.GrafanaNodePort,
+	}); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// obsBuilder registers the add-on's objects in its namespace, keeping the first error.
+type obsBuilder struct {
+	ctx  *pulumi.Context
+	name string
+	ns   string
+	opts []pulumi.ResourceOption
+	err  error
+}
+
+func (b *obsBuilder) keep(err error) {
+	if b.err == nil {
+		b.err = err
+	}
+}
+
+func (b *obsBuilder) resourceName(object string) string { return b.name + "-" + object }
+
+func (b *obsBuilder) serviceAccountWithRole(app string, rules []rbacv1.PolicyRuleArgs) {
+	meta := func(name, ns string) *metav1.ObjectMetaArgs {
+		return objectMeta(name, ns, map[string]string{NameLabel: app})
+	}
+	_, err := corev1.NewServiceAccount(b.ctx, b.resourceName(app), &corev1.ServiceAccountArgs{
+		Metadata: meta(app, b.ns), AutomountServiceAccountToken: pulumi.Bool(false),
+	}, b.opts...)
+	b.keep(err)
+	// Cluster-wide names carry the namespace: two sites' add-ons must not share them.
+	cluster := b.ns + "-" + app
+	var ruleArgs rbacv1.PolicyRuleArray
+	for _, r := range rules {
+		ruleArgs = append(ruleArgs, r)
+	}
+	_, err = rbacv1.NewClusterRole(b.ctx, b.resourceName(app), &rbacv1.ClusterRoleArgs{
+		Metadata: meta(cluster, ""), Rules: ruleArgs,
+	}, b.opts...)
+	b.keep(err)
+	_, err = rbacv1.NewClusterRoleBinding(b.ctx, b.resourceName(app), &rbacv1.ClusterRoleBindingArgs{
+		Metadata: meta(cluster, ""),
+		RoleRef:  rbacv1.RoleRefArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("ClusterRole"), Name: pulumi.String(cluster)},
+		Subjects: rbacv1.SubjectArray{rbacv1.SubjectArgs{Kind: pulumi.String("ServiceAccount"), Name: pulumi.String(app), Namespace: pulumi.String(b.ns)}},
+	}, b.opts...)
+	b.keep(err)
+}
+
+func (b *obsBuilder) configMap(name string, data map[string]string) {
+	_, err := corev1.NewConfigMap(b.ctx, b.resourceName(name), &corev1.ConfigMapArgs{
+		Metadata: objectMeta(name, b.ns), Data: pulumi.ToStringMap(data),
+	}, b.opts...)
+	b.keep(err)
+}
+
+// deployment runs one replica of app. api says whether it reads the Kubernetes API (its
+// service account's token is mounted only then).
+func (b *obsBuilder) deployment(app string, uid int, api bool, c *corev1.ContainerArgs, volumes corev1.VolumeArray, after ...pulumi.Resource) {
+	labels := map[string]string{NameLabel: app}
+	spec := &corev1.PodSpecArgs{
+		AutomountServiceAccountToken: pulumi.Bool(api),
+		SecurityContext:              podSecurity(uid),
+		Containers:                   corev1.ContainerArray{c},
+		Volumes:                      volumes,
+	}
+	if api {
+		spec.ServiceAccountName = pulumi.String(app)
+	}
+	opts := append(append([]pulumi.ResourceOption{}, b.opts...), pulumi.DependsOn(after))
+	_, err := appsv1.NewDeployment(b.ctx, b.resourceName(app), &appsv1.DeploymentArgs{
+		Metadata: objectMeta(app, b.ns, labels),
+		Spec: &appsv1.DeploymentSpecArgs{
+			Replicas: pulumi.Int(1),
+			// One volume, one writer: the old pod goes before the new one starts.
+			Strategy: &appsv1.DeploymentStrategyArgs{Type: pulumi.String("Recreate")},
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(labels)},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels)},
+				Spec:     spec,
+			},
+		},
+	}, opts...)
+	b.keep(err)
+}
+
+func (b *obsBuilder) service(app, typ string, port, nodePort int) {
+	p := &corev1.ServicePortArgs{Name: pulumi.String("http"), Port: pulumi.Int(port), TargetPort: pulumi.Int(port)}
+	if nodePort != 0 {
+		p.NodePort = pulumi.Int(nodePort)
+	}
+	_, err := corev1.NewService(b.ctx, b.resourceName(app), &corev1.ServiceArgs{
+		Metadata: objectMeta(app, b.ns, map[string]string{NameLabel: app}),
+		Spec: &corev1.ServiceSpecArgs{
+			Type: pulumi.String(typ), Selector: pulumi.StringMap{NameLabel: pulumi.String(app)},
+			Ports: corev1.ServicePortArray{p},
+		},
+	}, b.opts...)
+	b.keep(err)
+}
+
+// nodeExporter runs on every node, GPU nodes included, reading the host's /proc, /sys and
+// root filesystem read-only; the pod network's own address is scraped (no host network).
+func (b *obsBuilder) nodeExporter(image string) {
+	labels := map[string]string{NameLabel: "node-exporter"}
+	hostPath := func(name, path string) *corev1.VolumeArgs {
+		return &corev1.VolumeArgs{Name: pulumi.String(name), HostPath: &corev1.HostPathVolumeSourceArgs{Path: pulumi.String(path)}}
+	}
+	roMount := func(name, path string) *corev1.VolumeMountArgs {
+		return &corev1.VolumeMountArgs{Name: pulumi.String(name), MountPath: pulumi.String(path), ReadOnly: pulumi.Bool(true),
+			MountPropagation: pulumi.String("HostToContainer")}
+	}
+	_, err := appsv1.NewDaemonSet(b.ctx, b.resourceName("node-exporter"), &appsv1.DaemonSetArgs{
+		Metadata: objectMeta("node-exporter", b.ns, labels),
+		Spec: &appsv1.DaemonSetSpecArgs{
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(labels)},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels)},
+				Spec: &corev1.PodSpecArgs{
+					AutomountServiceAccountToken: pulumi.Bool(false),
+					SecurityContext:              podSecurity(observabilityUID),
+					// Every node: GPU nodes are tainted and are hosts like the others.
+					Tolerations: corev1.TolerationArray{corev1.TolerationArgs{Operator: pulumi.String("Exists")}},
+					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
+						Name:  pulumi.String("node-exporter"),
+						Image: pulumi.String(image),
+						Args: pulumi.ToStringArray([]string{
+							"--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/host/root",
+							fmt.Sprintf("--web.listen-address=:%d", observability.NodeExporterPort),
+							"--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run/k3s|var/lib/kubelet/pods|var/lib/rancher/k3s/agent/containerd)($|/)",
+						}),
+						Ports:           containerPorts("http-metrics", observability.NodeExporterPort),
+						ReadinessProbe:  httpGetProbe("/", observability.NodeExporterPort, 10),
+						Resources:       resources("20m", "32Mi", "128Mi"),
+						SecurityContext: containerSecurity(true),
+						VolumeMounts: corev1.VolumeMountArray{
+							roMount("proc", "/host/proc"), roMount("sys", "/host/sys"), roMount("root", "/host/root"),
+						},
+					}},
+					Volumes: corev1.VolumeArray{hostPath("proc", "/proc"), hostPath("sys", "/sys"), hostPath("root", "/")},
+				},
+			},
+		},
+	}, b.opts...)
+	b.keep(err)
+}
+
+// networkPolicies allow exactly the add-on's flows into its namespace: Prometheus scrapes
+// the exporters; Grafana asks Prometheus; Grafana is reached on its port from anywhere (its
+// node port). Everything else into the add-on is denied. Prometheus' scrape of the site's
+// services is allowed by the site's own policies (NetworkPoliciesArgs.Scraper,
+// ObservabilityScraper).
+func (b *obsBuilder) networkPolicies(a ObservabilityArgs) {
+	fromPrometheus := networkingv1.NetworkPolicyPeerArgs{
+		NamespaceSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"kubernetes.io/metadata.name": pulumi.String(a.Namespace)}},
+		PodSelector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{NameLabel: pulumi.String("prometheus")}},
+	}
+	policy := func(resource, name, ns string, podApps []string, from []networkingv1.NetworkPolicyPeerArgs, ports []int) {
+		sel := &metav1.LabelSelectorArgs{}
+		if len(podApps) > 0 {
+			sel.MatchExpressions = metav1.LabelSelectorRequirementArray{metav1.LabelSelectorRequirementArgs{
+				Key: pulumi.String(NameLabel), Operator: pulumi.String("In"), Values: pulumi.ToStringArray(podApps)}}
+		}
+		var rules networkingv1.NetworkPolicyIngressRuleArray
+		if ports != nil {
+			portArgs := networkingv1.NetworkPolicyPortArray{}
+			for _, p := range ports {
+				portArgs = append(portArgs, networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(p)})
+			}
+			rule := networkingv1.NetworkPolicyIngressRuleArgs{Ports: portArgs}
+			if from != nil {
+				peers := networkingv1.NetworkPolicyPeerArray{}
+				for _, f := range from {
+					peers = append(peers, f)
+				}
+				rule.From = peers
+			}
+			rules = append(rules, rule)
+		}
+		_, err := networkingv1.NewNetworkPolicy(b.ctx, b.resourceName(resource), &networkingv1.NetworkPolicyArgs{
+			Metadata: objectMeta(name, ns),
+			Spec: &networkingv1.NetworkPolicySpecArgs{
+				PodSelector: sel, PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")}, Ingress: rules,
+			},
+		}, b.opts...)
+		b.keep(err)
+	}
+	policy("deny-ingress", "observability-default-deny-ingress", a.Namespace, nil, nil, nil)
+	policy("allow-scrape-exporters", "allow-prometheus-scrape", a.Namespace, []string{"node-exporter", "kube-state-metrics"},
+		[]networkingv1.NetworkPolicyPeerArgs{fromPrometheus}, []int{observability.NodeExporterPort, observability.KubeStateMetricsPort})
+	policy("allow-grafana-to-prometheus", "allow-grafana-to-prometheus", a.Namespace, []string{"prometheus"},
+		[]networkingv1.NetworkPolicyPeerArgs{{PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{NameLabel: pulumi.String("grafana")}}}},
+		[]int{prometheusPort})
+	// Grafana's node port: from anywhere the node port is reachable (no from: every source).
+	policy("allow-grafana", "allow-grafana-ui", a.Namespace, []string{"grafana"}, nil, []int{grafanaPort})
+}
+
+// ObservabilityScraper is the add-on's Prometheus as the site's policies admit it.
+func ObservabilityScraper(namespace string) *ScrapeSource {
+	return &ScrapeSource{Namespace: namespace, PodLabels: map[string]string{NameLabel: "prometheus"}}
+}
+
+func rule(group string, resources []string, verbs ...string) rbacv1.PolicyRuleArgs {
+	return rbacv1.PolicyRuleArgs{ApiGroups: pulumi.ToStringArray([]string{group}), Resources: pulumi.ToStringArray(resources), Verbs: pulumi.ToStringArray(verbs)}
+}
+
+func podSecurity(uid int) *corev1.PodSecurityContextArgs {
+	return &corev1.PodSecurityContextArgs{
+		RunAsNonRoot: pulumi.Bool(true), RunAsUser: pulumi.Int(uid), RunAsGroup: pulumi.Int(uid), FsGroup: pulumi.Int(uid),
+		SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+	}
+}
+
+func containerSecurity(readOnlyRoot bool) *corev1.SecurityContextArgs {
+	return &corev1.SecurityContextArgs{
+		AllowPrivilegeEscalation: pulumi.Bool(false),
+		ReadOnlyRootFilesystem:   pulumi.Bool(readOnlyRoot),
+		Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
+	}
+}
+
+func containerPorts(name string, port int) corev1.ContainerPortArray {
+	return corev1.ContainerPortArray{&corev1.ContainerPortArgs{Name: pulumi.String(name), ContainerPort: pulumi.Int(port)}}
+}
+
+func httpGetProbe(path string, port, period int) *corev1.ProbeArgs {
+	return &corev1.ProbeArgs{
+		HttpGet:       &corev1.HTTPGetActionArgs{Path: pulumi.String(path), Port: pulumi.Int(port)},
+		PeriodSeconds: pulumi.Int(period), TimeoutSeconds: pulumi.Int(5), FailureThreshold: pulumi.Int(3),
+	}
+}
+
+func resources(cpu, memory, memoryLimit string) *corev1.ResourceRequirementsArgs {
+	return &corev1.ResourceRequirementsArgs{
+		Requests: pulumi.StringMap{"cpu": pulumi.String(cpu), "memory": pulumi.String(memory)},
+		Limits:   pulumi.StringMap{"memory": pulumi.String(memoryLimit)},
+	}
+}
+
+func mount(name, path string) *corev1.VolumeMountArgs {
+	return &corev1.VolumeMountArgs{Name: pulumi.String(name), MountPath: pulumi.String(path)}
+}
+
+func configMapVolume(name, configMap string) *corev1.VolumeArgs {
+	return &corev1.VolumeArgs{Name: pulumi.String(name), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(configMap)}}
+}

@@ -1,0 +1,133 @@
+package components
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
+
+	"xgen-infra/components/observability"
+	"xgen-infra/internal/inprocess"
+)
+
+func observabilityArgs() ObservabilityArgs {
+	return ObservabilityArgs{
+		Site: "xgen", Namespace: "xgen-observability", SiteNamespace: "xgen",
+		Targets: []observability.Target{
+			{Service: "xgen-core", Namespace: "xgen", Port: 8000, Path: "/metrics"},
+			{Service: "xgen-frontend", Namespace: "xgen", Port: 3000, Path: "/metrics"},
+		},
+		HPAs:      []string{"xgen-core"},
+		Retention: "15d", VolumeSize: "20Gi", StorageClass: "local-path", GrafanaNodePort: 30300,
+		GrafanaAdminPassword: pulumi.ToSecret(pulumi.String("s3cret-grafana")).(pulumi.StringOutput),
+		PrometheusImage:      "quay.io/prometheus/prometheus:v3.5.0", GrafanaImage: "docker.io/grafana/grafana:12.1.1",
+		KubeStateMetricsImage: "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0",
+		NodeExporterImage:     "quay.io/prometheus/node-exporter:v1.9.1",
+		NetworkPolicies:       true,
+	}
+}
+
+func runObservability(t *testing.T, args ObservabilityArgs) (*inprocess.Recorder, error) {
+	t.Helper()
+	return inprocess.Run(func(ctx *pulumi.Context) error {
+		_, err := NewObservability(ctx, "observability", args)
+		return err
+	}, "test", "test", nil, nil)
+}
+
+// The add-on's objects: the metrics outlive destroy unless opted in; every container is
+// hardened; the token is mounted only where the API is read; Grafana's password is a secret
+// and only in its Secret; the Prometheus config in the ConfigMap is the generated one.
+func TestObservabilityObjects(t *testing.T) {
+	for _, removeData := range []bool{false, true} {
+		args := observabilityArgs()
+		args.RemoveDataOnDestroy = removeData
+		rec, err := runObservability(t, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, typ := range []string{"kubernetes:core/v1:Namespace", "kubernetes:core/v1:PersistentVolumeClaim"} {
+			res := byType(rec, typ)
+			if len(res) != 1 || res[0].RetainOnDelete == removeData {
+				t.Errorf("removeDataOnDestroy %v: %s retainOnDelete %v", removeData, typ, res[0].RetainOnDelete)
+			}
+		}
+	}
+	rec, err := runObservability(t, observabilityArgs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiReaders := map[string]bool{"prometheus": true, "kube-state-metrics": true}
+	workloads := append(byType(rec, "kubernetes:apps/v1:Deployment"), byType(rec, "kubernetes:apps/v1:DaemonSet")...)
+	if len(workloads) != 4 {
+		t.Fatalf("%d workloads, want prometheus, kube-state-metrics, grafana, node-exporter", len(workloads))
+	}
+	for _, w := range workloads {
+		in, _ := w.PlainInputs()
+		name := fmt.Sprint(inprocess.Get(in, "metadata", "name"))
+		pod := inprocess.Get(in, "spec", "template", "spec").(map[string]any)
+		if fmt.Sprint(pod["automountServiceAccountToken"]) != fmt.Sprint(apiReaders[name]) {
+			t.Errorf("%s: automountServiceAccountToken %v", name, pod["automountServiceAccountToken"])
+		}
+		if inprocess.Get(pod, "securityContext", "runAsNonRoot") != true {
+			t.Errorf("%s: not runAsNonRoot", name)
+		}
+		c := inprocess.Get(pod, "containers", 0).(map[string]any)
+		sc := c["securityContext"].(map[string]any)
+		if sc["readOnlyRootFilesystem"] != true || sc["allowPrivilegeEscalation"] != false || inprocess.Get(sc, "capabilities", "drop", 0) != "ALL" {
+			t.Errorf("%s: container security %v", name, sc)
+		}
+		if inprocess.Get(c, "resources", "limits", "memory") == nil || inprocess.Get(c, "resources", "requests", "cpu") == nil {
+			t.Errorf("%s: resources %v", name, c["resources"])
+		}
+	}
+	for _, res := range rec.Resources {
+		plain, _ := res.PlainInputs()
+		if text, _ := yaml.Marshal(plain); strings.Contains(string(text), "s3cret-grafana") {
+			t.Errorf("%s %s shows Grafana's password in plain inputs", res.Type, res.Name)
+		}
+	}
+	secret := byName(rec, "kubernetes:core/v1:Secret", "observability-grafana-admin")
+	if _, secrets := secret.PlainInputs(); len(secrets) == 0 {
+		t.Error("the Grafana admin Secret's data is not a Pulumi secret")
+	}
+	cm, _ := byName(rec, "kubernetes:core/v1:ConfigMap", "observability-prometheus-config").PlainInputs()
+	want, _ := observability.PrometheusConfig(observability.PrometheusArgs{Site: "xgen", Namespace: "xgen-observability", Services: observabilityArgs().Targets})
+	if inprocess.Get(cm, "data", "prometheus.yml") != want {
+		t.Error("the ConfigMap's prometheus.yml is not the generated config")
+	}
+	if n := len(byType(rec, "kubernetes:networking.k8s.io/v1:NetworkPolicy")); n != 4 {
+		t.Errorf("%d network policies, want 4", n)
+	}
+	args := observabilityArgs()
+	args.NetworkPolicies = false
+	if off, _ := runObservability(t, args); len(byType(off, "kubernetes:networking.k8s.io/v1:NetworkPolicy")) != 0 {
+		t.Error("network policies with NetworkPolicies false")
+	}
+	svc, _ := byName(rec, "kubernetes:core/v1:Service", "observability-grafana").PlainInputs()
+	if fmt.Sprint(inprocess.Get(svc, "spec", "ports", 0, "nodePort")) != "30300" {
+		t.Errorf("grafana service: %v", svc["spec"])
+	}
+}
+
+func TestObservabilityArgsReportEveryProblem(t *testing.T) {
+	err := (&ObservabilityArgs{GrafanaNodePort: 80}).check()
+	for _, want := range []string{"Site, Namespace and SiteNamespace", "at least one target", "Retention, VolumeSize and StorageClass",
+		"GrafanaNodePort 80", "GrafanaAdminPassword is required", "every image"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v lacks %q", err, want)
+		}
+	}
+}
+
+// byName is the recorded resource of that type and name (it panics without one).
+func byName(rec *inprocess.Recorder, typ, name string) inprocess.Resource {
+	for _, r := range rec.Resources {
+		if r.Type == typ && r.Name == name {
+			return r
+		}
+	}
+	panic("no resource " + name)
+}
