@@ -66,6 +66,24 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 		{intruder, obs("node-exporter"), "TCP", 9100, false},
 		{obs("grafana"), obs("kube-state-metrics"), "TCP", 8080, false},
 		{x("xgen-core"), obs("prometheus"), "TCP", 9090, false},
+		// Logs: the collector to Loki; Grafana reads Loki; nobody else.
+		{obs("otel-collector"), obs("loki"), "TCP", 3100, true},
+		{obs("grafana"), obs("loki"), "TCP", 3100, true},
+		{intruder, obs("loki"), "TCP", 3100, false},
+		{x("xgen-core"), obs("loki"), "TCP", 3100, false},
+	}
+	// Traces (xgen): the services send spans to the collector, the collector to Tempo,
+	// Grafana reads Tempo.
+	traceFlows := []flow{
+		{x("xgen-core"), obs("otel-collector"), "TCP", 4318, true},
+		{x("xgen-frontend"), obs("otel-collector"), "TCP", 4318, true},
+		{x("xgen-core"), obs("otel-collector"), "TCP", 4317, false},
+		{x("xgen-core"), obs("tempo"), "TCP", 4317, false},
+		{intruder, obs("otel-collector"), "TCP", 4318, false},
+		{obs("otel-collector"), obs("tempo"), "TCP", 4317, true},
+		{obs("grafana"), obs("tempo"), "TCP", 3200, true},
+		{obs("grafana"), obs("tempo"), "TCP", 4317, false},
+		{intruder, obs("tempo"), "TCP", 3200, false},
 	}
 	cases := []struct {
 		stackFile string
@@ -113,8 +131,9 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 			{outside, x("xgen-frontend"), "TCP", 3000, false},
 			{x("xgen-core"), intruder, "TCP", 8000, false},
 		}},
-		{"Pulumi.xgen.yaml", observabilityFlows},
-		{"Pulumi.xgen-jeju.yaml", observabilityFlows},
+		{"Pulumi.xgen.yaml", append(observabilityFlows, traceFlows...)},
+		{"Pulumi.xgen-jeju.yaml", append(observabilityFlows,
+			flow{x("xgen-core"), obs("otel-collector"), "TCP", 4318, false})}, // no traces there
 		// No domain: the frontend's node port takes clients from anywhere; nothing else does.
 		{"Pulumi.xgen-jeju.yaml", []flow{
 			{outside, x("xgen-frontend"), "TCP", 3000, true},

@@ -3,6 +3,8 @@ package components
 import (
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -14,9 +16,11 @@ import (
 	"xgen-infra/components/observability"
 )
 
-// ObservabilityArgs runs a site's metrics and dashboards: Prometheus (scraping the site's
-// services, kube-state-metrics, node-exporter on every node and the kubelets' cAdvisor) and
-// Grafana with the Prometheus data source and the site's dashboard provisioned from files.
+// ObservabilityArgs runs a site's metrics, logs, traces and dashboards: Prometheus (scraping
+// the site's services, kube-state-metrics, node-exporter on every node and the kubelets'
+// cAdvisor), an OpenTelemetry Collector on every node shipping the pods' logs to Loki and
+// the services' traces to Tempo, and Grafana with the data sources and the site's dashboard
+// provisioned from files.
 type ObservabilityArgs struct {
 	// Site is the site's name: the "site" label of every series. Required.
 	Site string
@@ -38,14 +42,34 @@ type ObservabilityArgs struct {
 	GrafanaNodePort int
 	// GrafanaAdminPassword is the admin user's password (a secret). Required.
 	GrafanaAdminPassword pulumi.StringInput
-	// Images, each pinned. Required.
+	// Logs ships every pod's log. Default nil: none.
+	Logs *ObservabilityLogs
+	// Traces runs Tempo and the collector's OTLP receiver. Default nil: none.
+	Traces *ObservabilityTraces
+	// Images, each pinned. Required; LokiImage with Logs (and no LokiURL), TempoImage with
+	// Traces, CollectorImage with either.
 	PrometheusImage, GrafanaImage, KubeStateMetricsImage, NodeExporterImage string
+	LokiImage, TempoImage, CollectorImage                                   string
 	// RemoveDataOnDestroy lets destroy delete the metrics volume and the namespace. Default
 	// false: both are left in the cluster (retainOnDelete).
 	RemoveDataOnDestroy bool
 	// NetworkPolicies restricts who reaches the add-on (the site's networkPolicy.enabled).
 	// Default false: no policies.
 	NetworkPolicies bool
+}
+
+// ObservabilityLogs is where the logs go and how long they stay.
+type ObservabilityLogs struct {
+	// LokiURL is the customer's Loki (its base URL); "" runs ours.
+	LokiURL string
+	// Retention ("7d") and VolumeSize ("10Gi") of our Loki. Required without LokiURL.
+	Retention, VolumeSize string
+}
+
+// ObservabilityTraces is how long traces stay.
+type ObservabilityTraces struct {
+	// Retention ("72h", a Go duration) and VolumeSize ("5Gi") of Tempo. Required.
+	Retention, VolumeSize string
 }
 
 // Observability is the running add-on.
@@ -88,6 +112,15 @@ func (a *ObservabilityArgs) check() error {
 	if a.PrometheusImage == "" || a.GrafanaImage == "" || a.KubeStateMetricsImage == "" || a.NodeExporterImage == "" {
 		errs = append(errs, errors.New("every image is required"))
 	}
+	if l := a.Logs; l != nil && l.LokiURL == "" && (l.Retention == "" || l.VolumeSize == "" || a.LokiImage == "") {
+		errs = append(errs, errors.New("Logs without a LokiURL needs Retention, VolumeSize and LokiImage"))
+	}
+	if tr := a.Traces; tr != nil && (tr.Retention == "" || tr.VolumeSize == "" || a.TempoImage == "") {
+		errs = append(errs, errors.New("Traces needs Retention, VolumeSize and TempoImage"))
+	}
+	if (a.Logs != nil || a.Traces != nil) && a.CollectorImage == "" {
+		errs = append(errs, errors.New("Logs or Traces need CollectorImage"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -113,7 +146,17 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 		return nil, fmt.Errorf("observability %s: %w", name, err)
 	}
 	promURL := fmt.Sprintf("http://prometheus.%s.svc:%d", args.Namespace, prometheusPort)
-	datasources, err := observability.GrafanaDatasources(promURL)
+	var lokiURL, tempoURL string
+	if l := args.Logs; l != nil {
+		lokiURL = strings.TrimSuffix(l.LokiURL, "/")
+		if lokiURL == "" {
+			lokiURL = fmt.Sprintf("http://loki.%s.svc:%d", args.Namespace, observability.LokiPort)
+		}
+	}
+	if args.Traces != nil {
+		tempoURL = fmt.Sprintf("http://tempo.%s.svc:%d", args.Namespace, observability.TempoPort)
+	}
+	datasources, err := observability.GrafanaDatasources(promURL, lokiURL, tempoURL)
 	if err != nil {
 		return nil, fmt.Errorf("observability %s: %w", name, err)
 	}
@@ -261,6 +304,11 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 	b.service("grafana", "NodePort", grafanaPort, args.GrafanaNodePort)
 
 	if args.NetworkPolicies {
+		if args.Logs != nil || args.Traces != nil {
+			if err := b.logsAndTraces(args, lokiURL, keep); err != nil {
+				return nil, err
+			}
+		}
 		b.networkPolicies(args)
 	}
 	if b.err != nil {
@@ -274,6 +322,144 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 		return nil, err
 	}
 	return o, nil
+}
+
+// logsAndTraces runs Loki (unless the customer's is named) and Tempo (with traces), each on
+// its own kept volume, and the collector on every node.
+func (b *obsBuilder) logsAndTraces(a ObservabilityArgs, lokiURL string, keep pulumi.ResourceOption) error {
+	const lokiUID = 10001 // Loki's, Tempo's and the collector's image user
+	if l := a.Logs; l != nil && l.LokiURL == "" {
+		conf, err := observability.LokiConfig(l.Retention)
+		if err != nil {
+			return err
+		}
+		b.configMap("loki-config", map[string]string{"loki.yaml": conf})
+		pvc := b.volume("loki", a.StorageClass, l.VolumeSize, keep)
+		b.deployment("loki", lokiUID, false, &corev1.ContainerArgs{
+			Name:            pulumi.String("loki"),
+			Image:           pulumi.String(a.LokiImage),
+			Args:            pulumi.ToStringArray([]string{"-config.file=/etc/loki/loki.yaml", "-target=all"}),
+			Ports:           containerPorts("http", observability.LokiPort),
+			ReadinessProbe:  httpGetProbe("/ready", observability.LokiPort, 10),
+			Resources:       resources("100m", "256Mi", "1Gi"),
+			SecurityContext: containerSecurity(true),
+			VolumeMounts:    corev1.VolumeMountArray{mount("config", "/etc/loki"), mount("data", "/loki"), mount("tmp", "/tmp")},
+		}, corev1.VolumeArray{configMapVolume("config", "loki-config"), claimVolume("data", "loki-data"), emptyDir("tmp")}, pvc)
+		b.service("loki", "ClusterIP", observability.LokiPort, 0)
+	}
+	var tempoEndpoint string
+	if tr := a.Traces; tr != nil {
+		conf, err := observability.TempoConfig(tr.Retention)
+		if err != nil {
+			return err
+		}
+		b.configMap("tempo-config", map[string]string{"tempo.yaml": conf})
+		pvc := b.volume("tempo", a.StorageClass, tr.VolumeSize, keep)
+		b.deployment("tempo", lokiUID, false, &corev1.ContainerArgs{
+			Name:  pulumi.String("tempo"),
+			Image: pulumi.String(a.TempoImage),
+			Args:  pulumi.ToStringArray([]string{"-config.file=/etc/tempo/tempo.yaml"}),
+			Ports: corev1.ContainerPortArray{
+				&corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(observability.TempoPort)},
+				&corev1.ContainerPortArgs{Name: pulumi.String("otlp-grpc"), ContainerPort: pulumi.Int(observability.OTLPGRPCPort)},
+			},
+			ReadinessProbe:  httpGetProbe("/ready", observability.TempoPort, 10),
+			Resources:       resources("100m", "256Mi", "1Gi"),
+			SecurityContext: containerSecurity(true),
+			VolumeMounts:    corev1.VolumeMountArray{mount("config", "/etc/tempo"), mount("data", "/var/tempo"), mount("tmp", "/tmp")},
+		}, corev1.VolumeArray{configMapVolume("config", "tempo-config"), claimVolume("data", "tempo-data"), emptyDir("tmp")}, pvc)
+		b.servicePorts("tempo", "ClusterIP", map[string]int{"http": observability.TempoPort, "otlp-grpc": observability.OTLPGRPCPort})
+		tempoEndpoint = fmt.Sprintf("tempo.%s.svc:%d", a.Namespace, observability.OTLPGRPCPort)
+	}
+	var lokiOTLP string
+	if a.Logs != nil {
+		lokiOTLP = lokiURL + "/otlp"
+	}
+	conf, err := observability.CollectorConfig(observability.CollectorArgs{
+		Site: a.Site, Namespace: a.Namespace, LokiOTLPURL: lokiOTLP, TempoEndpoint: tempoEndpoint,
+	})
+	if err != nil {
+		return err
+	}
+	b.configMap("otel-collector-config", map[string]string{"config.yaml": conf})
+	b.collector(a.CollectorImage, a.Logs != nil, a.Traces != nil)
+	if a.Traces != nil {
+		b.servicePorts("otel-collector", "ClusterIP", map[string]int{"otlp-grpc": observability.OTLPGRPCPort, "otlp-http": observability.OTLPHTTPPort})
+	}
+	return nil
+}
+
+// collector runs the OpenTelemetry Collector on every node. Reading the pods' log files
+// (root's, 0640) takes root: it runs as UID 0 with every capability dropped, read-only,
+// the log directory mounted read-only; without logs it runs as its image's user.
+func (b *obsBuilder) collector(image string, logs, traces bool) {
+	labels := map[string]string{NameLabel: "otel-collector"}
+	uid := 10001
+	if logs {
+		uid = 0
+	}
+	sec := &corev1.PodSecurityContextArgs{
+		RunAsUser: pulumi.Int(uid), RunAsGroup: pulumi.Int(uid), RunAsNonRoot: pulumi.Bool(uid != 0),
+		SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+	}
+	ports := corev1.ContainerPortArray{&corev1.ContainerPortArgs{Name: pulumi.String("health"), ContainerPort: pulumi.Int(13133)}}
+	if traces {
+		ports = append(ports,
+			&corev1.ContainerPortArgs{Name: pulumi.String("otlp-grpc"), ContainerPort: pulumi.Int(observability.OTLPGRPCPort)},
+			&corev1.ContainerPortArgs{Name: pulumi.String("otlp-http"), ContainerPort: pulumi.Int(observability.OTLPHTTPPort)})
+	}
+	mounts := corev1.VolumeMountArray{mount("config", "/etc/otelcol")}
+	volumes := corev1.VolumeArray{configMapVolume("config", "otel-collector-config")}
+	if logs {
+		mounts = append(mounts, &corev1.VolumeMountArgs{Name: pulumi.String("pod-logs"), MountPath: pulumi.String(observability.PodLogsDir), ReadOnly: pulumi.Bool(true)})
+		volumes = append(volumes, &corev1.VolumeArgs{Name: pulumi.String("pod-logs"),
+			HostPath: &corev1.HostPathVolumeSourceArgs{Path: pulumi.String(observability.PodLogsDir)}})
+	}
+	_, err := appsv1.NewDaemonSet(b.ctx, b.resourceName("otel-collector"), &appsv1.DaemonSetArgs{
+		Metadata: objectMeta("otel-collector", b.ns, labels),
+		Spec: &appsv1.DaemonSetSpecArgs{
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(labels)},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels)},
+				Spec: &corev1.PodSpecArgs{
+					AutomountServiceAccountToken: pulumi.Bool(false),
+					SecurityContext:              sec,
+					// Every node's pods log, GPU nodes' too.
+					Tolerations: corev1.TolerationArray{corev1.TolerationArgs{Operator: pulumi.String("Exists")}},
+					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
+						Name:  pulumi.String("otel-collector"),
+						Image: pulumi.String(image),
+						Args:  pulumi.ToStringArray([]string{"--config=/etc/otelcol/config.yaml"}),
+						Env: corev1.EnvVarArray{&corev1.EnvVarArgs{Name: pulumi.String("NODE_NAME"), ValueFrom: &corev1.EnvVarSourceArgs{
+							FieldRef: &corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String("spec.nodeName")}}}},
+						Ports:           ports,
+						ReadinessProbe:  httpGetProbe("/", 13133, 10),
+						Resources:       resources("50m", "128Mi", "512Mi"),
+						SecurityContext: containerSecurity(true),
+						VolumeMounts:    mounts,
+					}},
+					Volumes: volumes,
+				},
+			},
+		},
+	}, b.opts...)
+	b.keep(err)
+}
+
+// volume is app's data volume ("<app>-data"), kept on destroy unless opted out.
+func (b *obsBuilder) volume(app, storageClass, size string, keep pulumi.ResourceOption) pulumi.Resource {
+	pvc, err := corev1.NewPersistentVolumeClaim(b.ctx, b.resourceName(app+"-data"), &corev1.PersistentVolumeClaimArgs{
+		Metadata: objectMeta(app+"-data", b.ns, map[string]string{NameLabel: app}),
+		Spec: &corev1.PersistentVolumeClaimSpecArgs{
+			AccessModes:      pulumi.StringArray{pulumi.String("ReadWriteOnce")},
+			StorageClassName: pulumi.String(storageClass),
+			Resources: &corev1.VolumeResourceRequirementsArgs{
+				Requests: pulumi.StringMap{"storage": pulumi.String(size)},
+			},
+		},
+	}, append(append([]pulumi.ResourceOption{}, b.opts...), keep)...)
+	b.keep(err)
+	return pvc
 }
 
 // obsBuilder registers the add-on's objects in its namespace, keeping the first error.
@@ -356,6 +542,21 @@ func (b *obsBuilder) deployment(app string, uid int, api bool, c *corev1.Contain
 	b.keep(err)
 }
 
+// servicePorts is a ClusterIP-style Service of app with several named ports.
+func (b *obsBuilder) servicePorts(app, typ string, ports map[string]int) {
+	var ps corev1.ServicePortArray
+	for _, name := range sortedKeys(ports) {
+		ps = append(ps, &corev1.ServicePortArgs{Name: pulumi.String(name), Port: pulumi.Int(ports[name]), TargetPort: pulumi.Int(ports[name])})
+	}
+	_, err := corev1.NewService(b.ctx, b.resourceName(app), &corev1.ServiceArgs{
+		Metadata: objectMeta(app, b.ns, map[string]string{NameLabel: app}),
+		Spec: &corev1.ServiceSpecArgs{
+			Type: pulumi.String(typ), Selector: pulumi.StringMap{NameLabel: pulumi.String(app)}, Ports: ps,
+		},
+	}, b.opts...)
+	b.keep(err)
+}
+
 func (b *obsBuilder) service(app, typ string, port, nodePort int) {
 	p := &corev1.ServicePortArgs{Name: pulumi.String("http"), Port: pulumi.Int(port), TargetPort: pulumi.Int(port)}
 	if nodePort != 0 {
@@ -418,8 +619,9 @@ func (b *obsBuilder) nodeExporter(image string) {
 }
 
 // networkPolicies allow exactly the add-on's flows into its namespace: Prometheus scrapes
-// the exporters; Grafana asks Prometheus; Grafana is reached on its port from anywhere (its
-// node port). Everything else into the add-on is denied. Prometheus' scrape of the site's
+// the exporters; Grafana asks Prometheus, Loki and Tempo; the collector sends to Loki and
+// Tempo; the site's services send spans to the collector; Grafana is reached on its port
+// from anywhere (its node port). Everything else into the add-on is denied. Prometheus' scrape of the site's
 // services is allowed by the site's own policies (NetworkPoliciesArgs.Scraper,
 // ObservabilityScraper).
 func (b *obsBuilder) networkPolicies(a ObservabilityArgs) {
@@ -465,6 +667,24 @@ func (b *obsBuilder) networkPolicies(a ObservabilityArgs) {
 		[]int{prometheusPort})
 	// Grafana's node port: from anywhere the node port is reachable (no from: every source).
 	policy("allow-grafana", "allow-grafana-ui", a.Namespace, []string{"grafana"}, nil, []int{grafanaPort})
+	pods := func(app string) networkingv1.NetworkPolicyPeerArgs {
+		return networkingv1.NetworkPolicyPeerArgs{PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{NameLabel: pulumi.String(app)}}}
+	}
+	if a.Logs != nil && a.Logs.LokiURL == "" {
+		policy("allow-to-loki", "allow-to-loki", a.Namespace, []string{"loki"},
+			[]networkingv1.NetworkPolicyPeerArgs{pods("otel-collector"), pods("grafana")}, []int{observability.LokiPort})
+	}
+	if a.Traces != nil {
+		policy("allow-collector-to-tempo", "allow-collector-to-tempo", a.Namespace, []string{"tempo"},
+			[]networkingv1.NetworkPolicyPeerArgs{pods("otel-collector")}, []int{observability.OTLPGRPCPort})
+		policy("allow-grafana-to-tempo", "allow-grafana-to-tempo", a.Namespace, []string{"tempo"},
+			[]networkingv1.NetworkPolicyPeerArgs{pods("grafana")}, []int{observability.TempoPort})
+		// The site's services send their spans (their own policies allow the egress).
+		policy("allow-traces", "allow-site-traces", a.Namespace, []string{"otel-collector"},
+			[]networkingv1.NetworkPolicyPeerArgs{{NamespaceSelector: &metav1.LabelSelectorArgs{
+				MatchLabels: pulumi.StringMap{"kubernetes.io/metadata.name": pulumi.String(a.SiteNamespace)}}}},
+			[]int{observability.OTLPHTTPPort})
+	}
 }
 
 // ObservabilityScraper is the add-on's Prometheus as the site's policies admit it.
@@ -511,6 +731,23 @@ func resources(cpu, memory, memoryLimit string) *corev1.ResourceRequirementsArgs
 
 func mount(name, path string) *corev1.VolumeMountArgs {
 	return &corev1.VolumeMountArgs{Name: pulumi.String(name), MountPath: pulumi.String(path)}
+}
+
+func claimVolume(name, claim string) *corev1.VolumeArgs {
+	return &corev1.VolumeArgs{Name: pulumi.String(name), PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{ClaimName: pulumi.String(claim)}}
+}
+
+func emptyDir(name string) *corev1.VolumeArgs {
+	return &corev1.VolumeArgs{Name: pulumi.String(name), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}}
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func configMapVolume(name, configMap string) *corev1.VolumeArgs {

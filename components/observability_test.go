@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 
@@ -26,6 +27,10 @@ func observabilityArgs() ObservabilityArgs {
 		KubeStateMetricsImage: "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0",
 		NodeExporterImage:     "quay.io/prometheus/node-exporter:v1.9.1",
 		NetworkPolicies:       true,
+		Logs:                  &ObservabilityLogs{Retention: "7d", VolumeSize: "10Gi"},
+		Traces:                &ObservabilityTraces{Retention: "72h", VolumeSize: "5Gi"},
+		LokiImage:             "docker.io/grafana/loki:3.5.3", TempoImage: "docker.io/grafana/tempo:2.8.2",
+		CollectorImage: "docker.io/otel/opentelemetry-collector-contrib:0.131.0",
 	}
 }
 
@@ -49,10 +54,14 @@ func TestObservabilityObjects(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, typ := range []string{"kubernetes:core/v1:Namespace", "kubernetes:core/v1:PersistentVolumeClaim"} {
-			res := byType(rec, typ)
-			if len(res) != 1 || res[0].RetainOnDelete == removeData {
-				t.Errorf("removeDataOnDestroy %v: %s retainOnDelete %v", removeData, typ, res[0].RetainOnDelete)
+			for _, res := range byType(rec, typ) {
+				if res.RetainOnDelete == removeData {
+					t.Errorf("removeDataOnDestroy %v: %s %s retainOnDelete %v", removeData, typ, res.Name, res.RetainOnDelete)
+				}
 			}
+		}
+		if n := len(byType(rec, "kubernetes:core/v1:PersistentVolumeClaim")); n != 3 {
+			t.Errorf("%d volumes, want Prometheus', Loki's and Tempo's", n)
 		}
 	}
 	rec, err := runObservability(t, observabilityArgs())
@@ -61,8 +70,8 @@ func TestObservabilityObjects(t *testing.T) {
 	}
 	apiReaders := map[string]bool{"prometheus": true, "kube-state-metrics": true}
 	workloads := append(byType(rec, "kubernetes:apps/v1:Deployment"), byType(rec, "kubernetes:apps/v1:DaemonSet")...)
-	if len(workloads) != 4 {
-		t.Fatalf("%d workloads, want prometheus, kube-state-metrics, grafana, node-exporter", len(workloads))
+	if len(workloads) != 7 {
+		t.Fatalf("%d workloads, want prometheus, kube-state-metrics, grafana, loki, tempo, node-exporter, otel-collector", len(workloads))
 	}
 	for _, w := range workloads {
 		in, _ := w.PlainInputs()
@@ -71,8 +80,9 @@ func TestObservabilityObjects(t *testing.T) {
 		if fmt.Sprint(pod["automountServiceAccountToken"]) != fmt.Sprint(apiReaders[name]) {
 			t.Errorf("%s: automountServiceAccountToken %v", name, pod["automountServiceAccountToken"])
 		}
-		if inprocess.Get(pod, "securityContext", "runAsNonRoot") != true {
-			t.Errorf("%s: not runAsNonRoot", name)
+		// Only the collector reading the nodes' pod logs (root's files) runs as root.
+		if nonRoot := inprocess.Get(pod, "securityContext", "runAsNonRoot"); nonRoot != (name != "otel-collector") {
+			t.Errorf("%s: runAsNonRoot %v", name, nonRoot)
 		}
 		c := inprocess.Get(pod, "containers", 0).(map[string]any)
 		sc := c["securityContext"].(map[string]any)
@@ -98,8 +108,14 @@ func TestObservabilityObjects(t *testing.T) {
 	if inprocess.Get(cm, "data", "prometheus.yml") != want {
 		t.Error("the ConfigMap's prometheus.yml is not the generated config")
 	}
-	if n := len(byType(rec, "kubernetes:networking.k8s.io/v1:NetworkPolicy")); n != 4 {
-		t.Errorf("%d network policies, want 4", n)
+	if n := len(byType(rec, "kubernetes:networking.k8s.io/v1:NetworkPolicy")); n != 8 {
+		t.Errorf("%d network policies, want 8", n)
+	}
+	ds, _ := byName(rec, "kubernetes:core/v1:ConfigMap", "observability-grafana-datasources").PlainInputs()
+	for _, want := range []string{"uid: xgen-prometheus", "uid: xgen-loki", "uid: xgen-tempo", "http://loki.xgen-observability.svc:3100"} {
+		if !strings.Contains(fmt.Sprint(inprocess.Get(ds, "data", "datasources.yaml")), want) {
+			t.Errorf("datasources lack %q", want)
+		}
 	}
 	args := observabilityArgs()
 	args.NetworkPolicies = false
@@ -130,4 +146,54 @@ func byName(rec *inprocess.Recorder, typ, name string) inprocess.Resource {
 		}
 	}
 	panic("no resource " + name)
+}
+
+// Logs to the customer's Loki: no Loki runs, the collector sends to theirs; no logs and no
+// traces: no collector either; logs without traces: the collector runs without OTLP ports.
+func TestObservabilityLogsAndTracesShapes(t *testing.T) {
+	cases := []struct {
+		name      string
+		edit      func(*ObservabilityArgs)
+		workloads []string
+		lokiOTLP  string
+	}{
+		{"customer's Loki", func(a *ObservabilityArgs) {
+			a.Logs = &ObservabilityLogs{LokiURL: "http://loki.monitoring:3100/"}
+			a.Traces = nil
+		}, []string{"grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus"}, "http://loki.monitoring:3100/otlp"},
+		{"metrics only", func(a *ObservabilityArgs) { a.Logs, a.Traces = nil, nil },
+			[]string{"grafana", "kube-state-metrics", "node-exporter", "prometheus"}, ""},
+		{"traces only", func(a *ObservabilityArgs) { a.Logs = nil },
+			[]string{"grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus", "tempo"}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := observabilityArgs()
+			tc.edit(&args)
+			rec, err := runObservability(t, args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, w := range append(byType(rec, "kubernetes:apps/v1:Deployment"), byType(rec, "kubernetes:apps/v1:DaemonSet")...) {
+				in, _ := w.PlainInputs()
+				names = append(names, fmt.Sprint(inprocess.Get(in, "metadata", "name")))
+			}
+			sort.Strings(names)
+			if strings.Join(names, " ") != strings.Join(tc.workloads, " ") {
+				t.Errorf("workloads %v, want %v", names, tc.workloads)
+			}
+			for _, r := range byType(rec, "kubernetes:core/v1:ConfigMap") {
+				in, _ := r.PlainInputs()
+				if text := fmt.Sprint(inprocess.Get(in, "data", "config.yaml")); r.Name == "observability-otel-collector-config" {
+					if tc.lokiOTLP != "" && !strings.Contains(text, "endpoint: "+tc.lokiOTLP) {
+						t.Errorf("collector does not send to %s:\n%s", tc.lokiOTLP, text)
+					}
+					if tc.lokiOTLP == "" && strings.Contains(text, "filelog") {
+						t.Errorf("collector reads logs without logs:\n%s", text)
+					}
+				}
+			}
+		})
+	}
 }

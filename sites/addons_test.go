@@ -162,6 +162,15 @@ func TestBadObservabilityConfigs(t *testing.T) {
 		{"metrics path without the add-on", withCore(istioSite(""), "{metrics: {path: /prom}}"), "site.services.xgen-core.metrics.path", "has no effect"},
 		{"metrics path not a path", withCore(on(""), "{metrics: {path: metrics}}"), "site.services.xgen-core.metrics.path", "URL path"},
 		{"metrics port", withCore(on(""), "{metrics: {port: 70000}}"), "site.services.xgen-core.metrics.port", ""},
+		{"logs retention", on(", logs: {retention: a week}"), k + ".logs.retention", "a duration"},
+		{"loki url", on(", logs: {lokiURL: 'loki:3100'}"), k + ".logs.lokiURL", "http(s) base URL"},
+		{"loki url and a volume", on(", logs: {lokiURL: 'http://loki.monitoring:3100', volumeSize: 10Gi}"), k + ".logs.volumeSize", "none runs here"},
+		{"logs key with logs off", on(", logs: {enabled: false, retention: 7d}"), k + ".logs.retention", "has no effect"},
+		{"traces retention", on(", traces: {enabled: true, retention: 3d}"), k + ".traces.retention", "Go duration"},
+		{"traces volume", on(", traces: {enabled: true, volumeSize: lots}"), k + ".traces.volumeSize", "a size like"},
+		{"traces key with traces off", on(", traces: {retention: 72h}"), k + ".traces.retention", "has no effect"},
+		{"tempo image with traces off", on(", images: {tempo: 'grafana/tempo:2.8.2'}"), k + ".images.tempo", "has no effect"},
+		{"loki image with the customer's Loki", on(", logs: {lokiURL: 'http://loki.monitoring:3100'}, images: {loki: 'grafana/loki:3.5.3'}"), k + ".images.loki", "has no effect"},
 	}
 	checkBadConfigs(t, cases)
 }
@@ -198,6 +207,38 @@ func TestObservabilityDefaults(t *testing.T) {
 		if *svc.Spec.Metrics.Path != "/metrics" || svc.MetricsPort() != *svc.Spec.Port {
 			t.Errorf("%s: metrics %s:%d", svc.Name, *svc.Spec.Metrics.Path, svc.MetricsPort())
 		}
+		if _, set := svc.Config["OTEL_EXPORTER_OTLP_ENDPOINT"]; set {
+			t.Errorf("%s is pointed at a collector without traces", svc.Name)
+		}
+	}
+	if !*o.Logs.Enabled || o.Logs.Retention != "7d" || o.Logs.VolumeSize != "10Gi" || o.Traces.Enabled || o.Traces.Retention != "" {
+		t.Errorf("logs and traces defaults: %+v %+v", o.Logs, o.Traces)
+	}
+}
+
+// With traces, every service gets the OpenTelemetry variables (as whom: its own name); the
+// images follow what runs.
+func TestObservabilityTraces(t *testing.T) {
+	site, err := parseSite(t, istioSite("  addons: {observability: {enabled: true, traces: {enabled: true}, logs: {lokiURL: 'http://loki.monitoring:3100'}}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range site.Services {
+		if svc.Config["OTEL_EXPORTER_OTLP_ENDPOINT"] != "http://otel-collector.xgen-observability.svc.cluster.local:4318" ||
+			svc.Config["OTEL_SERVICE_NAME"] != svc.Name || svc.ConfigSource["OTEL_SERVICE_NAME"] != LayerGlobal {
+			t.Errorf("%s: %v", svc.Name, svc.Config)
+		}
+	}
+	images, _ := site.Images()
+	var fors []string
+	for _, im := range images {
+		fors = append(fors, im.For)
+	}
+	if !slices.Contains(fors, "tempo") || !slices.Contains(fors, "otel-collector") || slices.Contains(fors, "loki") {
+		t.Errorf("images for %v: want tempo and the collector, no loki (the customer's)", fors)
+	}
+	if site.Config.RunsLoki() || !site.Config.LogsEnabled() {
+		t.Error("the customer's Loki: logs shipped, none run")
 	}
 }
 

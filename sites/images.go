@@ -56,12 +56,7 @@ func (s *Site) Images() ([]SiteImage, error) {
 		out = append(out, SiteImage{Ref: c.Cluster.Addons.Registry.Image, For: "registry", Runtime: RuntimeCluster})
 	}
 	if c.ObservabilityEnabled() {
-		im := c.Cluster.Addons.Observability.Images
-		out = append(out,
-			SiteImage{Ref: im.Prometheus, For: "prometheus", Runtime: RuntimeCluster},
-			SiteImage{Ref: im.Grafana, For: "grafana", Runtime: RuntimeCluster},
-			SiteImage{Ref: im.KubeStateMetrics, For: "kube-state-metrics", Runtime: RuntimeCluster},
-			SiteImage{Ref: im.NodeExporter, For: "node-exporter", Runtime: RuntimeCluster})
+		out = append(out, c.Cluster.Addons.Observability.RunImages()...)
 	}
 	if c.Cluster != nil && c.Cluster.K3s.Install == "airgapped" && c.Cluster.K3s.Artifacts != "" {
 		refs, err := readImageList(filepath.Join(c.Cluster.K3s.Artifacts, K3sImagesList))

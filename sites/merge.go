@@ -10,7 +10,7 @@ import (
 // are never written to a ConfigMap: the pod gets them from the Secret `xgen-secrets`,
 // mounted after the ConfigMap so that Kubernetes, too, lets the Secret win.
 const (
-	LayerGlobal      = "global"       // catalog global.config plus derived infra and service URLs
+	LayerGlobal      = "global"       // catalog global.config plus derived infra and service URLs (and, with traces, OTEL_*)
 	LayerService     = "service"      // catalog services.<name>.config
 	LayerEnvironment = "environment"  // catalog services.<name>.environments.<env>.config
 	LayerSiteVars    = "site vars"    // stack config site.vars (every service)

@@ -1,16 +1,19 @@
 package sites
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // ObservabilityConfig is the observability add-on (`cluster.addons.observability`): what the
 // old system's observability/ stack gave every site. Metrics (Prometheus scraping the site's
-// services, the nodes and kube-state) and Grafana with its dashboards as code.
+// services, the nodes and kube-state), logs (every pod's, to Loki), traces (the services'
+// OpenTelemetry spans, to Tempo) and Grafana with its data sources and dashboards as code.
 type ObservabilityConfig struct {
 	// Enabled runs it. Default false.
 	Enabled bool `json:"enabled,omitempty"`
@@ -20,6 +23,10 @@ type ObservabilityConfig struct {
 	StorageClass string `json:"storageClass,omitempty"`
 	// Prometheus is the metrics store.
 	Prometheus PrometheusConfig `json:"prometheus,omitempty"`
+	// Logs ships every pod's log to Loki.
+	Logs LogsConfig `json:"logs,omitempty"`
+	// Traces receives the services' traces.
+	Traces TracesConfig `json:"traces,omitempty"`
 	// Grafana is the dashboards' server.
 	Grafana GrafanaConfig `json:"grafana,omitempty"`
 	// Images of the add-on, each pinned. Defaults: DefaultObservabilityImages.
@@ -40,6 +47,31 @@ type PrometheusConfig struct {
 	RemoteWriteURL string `json:"remoteWriteURL,omitempty"`
 }
 
+// LogsConfig is the add-on's log shipping: an OpenTelemetry Collector on every node reads
+// the pods' log files and sends them to Loki.
+type LogsConfig struct {
+	// Enabled ships the logs. Default true.
+	Enabled *bool `json:"enabled,omitempty"`
+	// Retention of the logs in Loki, a Prometheus duration ("7d", "168h"). Default "7d".
+	Retention string `json:"retention,omitempty"`
+	// VolumeSize of Loki's volume. Default "10Gi".
+	VolumeSize string `json:"volumeSize,omitempty"`
+	// LokiURL is a Loki of the customer's own (bring your own): the logs go to its OTLP
+	// endpoint (<LokiURL>/otlp) and no Loki runs here. Default none.
+	LokiURL string `json:"lokiURL,omitempty"`
+}
+
+// TracesConfig is the add-on's tracing: the services get OTEL_EXPORTER_OTLP_ENDPOINT and
+// OTEL_SERVICE_NAME, send their spans to the collector, which keeps them in Tempo.
+type TracesConfig struct {
+	// Enabled points the services at the collector and runs Tempo. Default false.
+	Enabled bool `json:"enabled,omitempty"`
+	// Retention of the traces, a Go duration ("72h"). Default "72h".
+	Retention string `json:"retention,omitempty"`
+	// VolumeSize of Tempo's volume. Default "5Gi".
+	VolumeSize string `json:"volumeSize,omitempty"`
+}
+
 // GrafanaConfig is the add-on's Grafana: its admin password is the grafanaAdminPassword
 // secret.
 type GrafanaConfig struct {
@@ -53,6 +85,9 @@ type ObservabilityImages struct {
 	Grafana          string `json:"grafana,omitempty"`
 	KubeStateMetrics string `json:"kubeStateMetrics,omitempty"`
 	NodeExporter     string `json:"nodeExporter,omitempty"`
+	Loki             string `json:"loki,omitempty"`
+	Tempo            string `json:"tempo,omitempty"`
+	Collector        string `json:"collector,omitempty"`
 }
 
 // Observability add-on defaults.
@@ -62,6 +97,10 @@ const (
 	DefaultPrometheusVolumeSize    = "20Gi"
 	DefaultGrafanaNodePort         = 30300
 	DefaultObservabilityStorageCls = "local-path"
+	DefaultLogsRetention           = "7d"
+	DefaultLokiVolumeSize          = "10Gi"
+	DefaultTracesRetention         = "72h"
+	DefaultTempoVolumeSize         = "5Gi"
 )
 
 // DefaultObservabilityImages are the pinned images of the add-on.
@@ -70,6 +109,9 @@ var DefaultObservabilityImages = ObservabilityImages{
 	Grafana:          "docker.io/grafana/grafana:12.1.1",
 	KubeStateMetrics: "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0",
 	NodeExporter:     "quay.io/prometheus/node-exporter:v1.9.1",
+	Loki:             "docker.io/grafana/loki:3.5.3",
+	Tempo:            "docker.io/grafana/tempo:2.8.2",
+	Collector:        "docker.io/otel/opentelemetry-collector-contrib:0.131.0",
 }
 
 // promDuration is Prometheus' duration syntax (model.ParseDuration), e.g. "15d", "1w2d".
@@ -91,11 +133,42 @@ func setObservabilityDefaults(c *Config) {
 	setString(&o.Prometheus.Retention, DefaultPrometheusRetention)
 	setString(&o.Prometheus.VolumeSize, DefaultPrometheusVolumeSize)
 	setInt(&o.Grafana.NodePort, DefaultGrafanaNodePort)
+	if o.Logs.Enabled == nil {
+		on := true
+		o.Logs.Enabled = &on
+	}
+	if *o.Logs.Enabled {
+		setString(&o.Logs.Retention, DefaultLogsRetention)
+		if o.Logs.LokiURL == "" {
+			setString(&o.Logs.VolumeSize, DefaultLokiVolumeSize)
+		}
+	}
+	if o.Traces.Enabled {
+		setString(&o.Traces.Retention, DefaultTracesRetention)
+		setString(&o.Traces.VolumeSize, DefaultTempoVolumeSize)
+	}
 	d := DefaultObservabilityImages
 	setString(&o.Images.Prometheus, d.Prometheus)
 	setString(&o.Images.Grafana, d.Grafana)
 	setString(&o.Images.KubeStateMetrics, d.KubeStateMetrics)
 	setString(&o.Images.NodeExporter, d.NodeExporter)
+	setString(&o.Images.Loki, d.Loki)
+	setString(&o.Images.Tempo, d.Tempo)
+	setString(&o.Images.Collector, d.Collector)
+}
+
+// LogsEnabled and TracesEnabled say whether the site ships logs and traces (after
+// SetDefaults); RunsLoki whether Loki runs here (not when the customer's is named).
+func (c *Config) LogsEnabled() bool {
+	return c.ObservabilityEnabled() && *c.Cluster.Addons.Observability.Logs.Enabled
+}
+
+func (c *Config) TracesEnabled() bool {
+	return c.ObservabilityEnabled() && c.Cluster.Addons.Observability.Traces.Enabled
+}
+
+func (c *Config) RunsLoki() bool {
+	return c.LogsEnabled() && c.Cluster.Addons.Observability.Logs.LokiURL == ""
 }
 
 // validateObservability reports every problem of cluster.addons.observability.
@@ -126,6 +199,29 @@ func validateObservability(p *problemList, c *Config) {
 			p.add(k+".prometheus.remoteWriteURL", u, "must be an http(s) URL of a remote-write endpoint without credentials, e.g. \"https://prometheus.example.com/api/v1/write\"")
 		}
 	}
+	if l := o.Logs; *l.Enabled {
+		if !promDuration.MatchString(l.Retention) || l.Retention == "" {
+			p.add(k+".logs.retention", l.Retention, "must be a duration like %q or \"168h\"", DefaultLogsRetention)
+		}
+		if l.LokiURL != "" {
+			if u, err := url.Parse(l.LokiURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+				p.add(k+".logs.lokiURL", l.LokiURL, "must be the http(s) base URL of a Loki without credentials, e.g. \"http://loki.monitoring:3100\" (the logs go to <lokiURL>/otlp)")
+			}
+			if l.VolumeSize != "" {
+				p.add(k+".logs.volumeSize", l.VolumeSize, "has no effect: logs.lokiURL names the customer's Loki, so none runs here; remove it")
+			}
+		} else if q, err := resource.ParseQuantity(l.VolumeSize); err != nil || q.Sign() <= 0 {
+			p.add(k+".logs.volumeSize", l.VolumeSize, "must be a size like %q", DefaultLokiVolumeSize)
+		}
+	}
+	if tr := o.Traces; tr.Enabled {
+		if d, err := time.ParseDuration(tr.Retention); err != nil || d < time.Hour {
+			p.add(k+".traces.retention", tr.Retention, "must be a Go duration of at least an hour, like %q", DefaultTracesRetention)
+		}
+		if q, err := resource.ParseQuantity(tr.VolumeSize); err != nil || q.Sign() <= 0 {
+			p.add(k+".traces.volumeSize", tr.VolumeSize, "must be a size like %q", DefaultTempoVolumeSize)
+		}
+	}
 	if n := o.Grafana.NodePort; n < 30000 || n > 32767 {
 		p.add(k+".grafana.nodePort", n, "must be a node port from 30000 to 32767")
 	} else if other, ok := takenNodePorts(c)[n]; ok || (c.RegistryAddonEnabled() && c.Cluster.Addons.Registry.NodePort == n) {
@@ -134,8 +230,7 @@ func validateObservability(p *problemList, c *Config) {
 		}
 		p.add(k+".grafana.nodePort", n, "is also %s; give Grafana its own node port", other)
 	}
-	for key, ref := range map[string]string{"prometheus": o.Images.Prometheus, "grafana": o.Images.Grafana,
-		"kubeStateMetrics": o.Images.KubeStateMetrics, "nodeExporter": o.Images.NodeExporter} {
+	for key, ref := range imagesByKey(o.Images) {
 		if !pinnedImage.MatchString(ref) || hasLatestTag(ref) {
 			p.add(k+".images."+key, ref, "must be an image with a pinned tag or digest, e.g. %q", imageOf(DefaultObservabilityImages, key))
 		}
@@ -163,15 +258,69 @@ func hasLatestTag(ref string) bool {
 	return len(ref) > 7 && ref[len(ref)-7:] == ":latest"
 }
 
-func imageOf(im ObservabilityImages, key string) string {
-	return map[string]string{"prometheus": im.Prometheus, "grafana": im.Grafana,
-		"kubeStateMetrics": im.KubeStateMetrics, "nodeExporter": im.NodeExporter}[key]
+func imageOf(im ObservabilityImages, key string) string { return imagesByKey(im)[key] }
+
+// imagesByKey are the add-on's images by their key under images.
+func imagesByKey(im ObservabilityImages) map[string]string {
+	return map[string]string{"prometheus": im.Prometheus, "grafana": im.Grafana, "kubeStateMetrics": im.KubeStateMetrics,
+		"nodeExporter": im.NodeExporter, "loki": im.Loki, "tempo": im.Tempo, "collector": im.Collector}
+}
+
+// Images are the add-on's images the site runs: Loki only without the customer's, Tempo
+// only with traces, the collector with logs or traces.
+func (o *ObservabilityConfig) RunImages() []SiteImage {
+	im := o.Images
+	out := []SiteImage{
+		{Ref: im.Prometheus, For: "prometheus", Runtime: RuntimeCluster},
+		{Ref: im.Grafana, For: "grafana", Runtime: RuntimeCluster},
+		{Ref: im.KubeStateMetrics, For: "kube-state-metrics", Runtime: RuntimeCluster},
+		{Ref: im.NodeExporter, For: "node-exporter", Runtime: RuntimeCluster},
+	}
+	if *o.Logs.Enabled && o.Logs.LokiURL == "" {
+		out = append(out, SiteImage{Ref: im.Loki, For: "loki", Runtime: RuntimeCluster})
+	}
+	if o.Traces.Enabled {
+		out = append(out, SiteImage{Ref: im.Tempo, For: "tempo", Runtime: RuntimeCluster})
+	}
+	if *o.Logs.Enabled || o.Traces.Enabled {
+		out = append(out, SiteImage{Ref: im.Collector, For: "otel-collector", Runtime: RuntimeCluster})
+	}
+	return out
 }
 
 // checkIgnoredObservability: the add-on's keys with the add-on off.
 func checkIgnoredObservability(p *problemList, raw *AddonsConfig) {
 	o := raw.Observability
-	if o == nil || o.Enabled {
+	if o == nil {
+		return
+	}
+	if o.Enabled {
+		// Keys of a part that is off.
+		const k = "cluster.addons.observability."
+		if l := o.Logs; l.Enabled != nil && !*l.Enabled {
+			for key, set := range map[string]bool{"retention": l.Retention != "", "volumeSize": l.VolumeSize != "", "lokiURL": l.LokiURL != ""} {
+				if set {
+					p.add(k+"logs."+key, nil, "has no effect: logs.enabled is false; remove it or ship the logs")
+				}
+			}
+		}
+		if tr := o.Traces; !tr.Enabled {
+			for key, set := range map[string]bool{"retention": tr.Retention != "", "volumeSize": tr.VolumeSize != ""} {
+				if set {
+					p.add(k+"traces."+key, nil, "has no effect: traces.enabled is false; remove it or enable traces")
+				}
+			}
+		}
+		logs := o.Logs.Enabled == nil || *o.Logs.Enabled
+		for key, unused := range map[string]bool{
+			"loki":      o.Images.Loki != "" && (!logs || o.Logs.LokiURL != ""),
+			"tempo":     o.Images.Tempo != "" && !o.Traces.Enabled,
+			"collector": o.Images.Collector != "" && !logs && !o.Traces.Enabled,
+		} {
+			if unused {
+				p.add(k+"images."+key, nil, "has no effect: the add-on runs no %s here (logs off, logs.lokiURL, or traces off); remove it", key)
+			}
+		}
 		return
 	}
 	for key, set := range map[string]bool{"namespace": o.Namespace != "", "storageClass": o.StorageClass != "",
@@ -179,6 +328,10 @@ func checkIgnoredObservability(p *problemList, raw *AddonsConfig) {
 		"prometheus.remoteWriteURL": o.Prometheus.RemoteWriteURL != "", "grafana.nodePort": o.Grafana.NodePort != 0,
 		"images.prometheus": o.Images.Prometheus != "", "images.grafana": o.Images.Grafana != "",
 		"images.kubeStateMetrics": o.Images.KubeStateMetrics != "", "images.nodeExporter": o.Images.NodeExporter != "",
+		"images.loki": o.Images.Loki != "", "images.tempo": o.Images.Tempo != "", "images.collector": o.Images.Collector != "",
+		"logs.enabled": o.Logs.Enabled != nil, "logs.retention": o.Logs.Retention != "", "logs.volumeSize": o.Logs.VolumeSize != "",
+		"logs.lokiURL": o.Logs.LokiURL != "", "traces.enabled": o.Traces.Enabled, "traces.retention": o.Traces.Retention != "",
+		"traces.volumeSize":   o.Traces.VolumeSize != "",
 		"removeDataOnDestroy": o.RemoveDataOnDestroy} {
 		if set {
 			p.add("cluster.addons.observability."+key, nil, "has no effect: cluster.addons.observability.enabled is false; remove it or enable the add-on")
@@ -192,4 +345,16 @@ func (s Service) MetricsPort() int {
 		return p
 	}
 	return *s.Spec.Port
+}
+
+// The collector's in-cluster OTLP/HTTP endpoint, what the services send their traces to.
+const collectorOTLPPort = 4318
+
+// TracesEndpoint is the OTLP/HTTP endpoint the services send their traces to ("" without
+// traces).
+func (c *Config) TracesEndpoint() string {
+	if !c.TracesEnabled() {
+		return ""
+	}
+	return fmt.Sprintf("http://otel-collector.%s.svc.cluster.local:%d", c.Cluster.Addons.Observability.Namespace, collectorOTLPPort)
 }

@@ -2,6 +2,7 @@ package sites
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -244,8 +245,16 @@ func resolveServices(c *Config, cat *Catalog) ([]Service, error) {
 	services := make([]Service, 0, len(names))
 	for _, name := range names {
 		entry := cat.Services[name]
+		global := derived
+		if endpoint := c.TracesEndpoint(); endpoint != "" {
+			// The OpenTelemetry SDKs' standard variables: where to send, and as whom.
+			global = maps.Clone(derived)
+			global["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+			global["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
+			global["OTEL_SERVICE_NAME"] = name
+		}
 		cfg, source, err := MergeConfig([]ConfigLayer{
-			{LayerGlobal, derived},
+			{LayerGlobal, global},
 			{LayerService, entry.Config},
 			{LayerEnvironment, entry.Environments[c.Environment].Config},
 			{LayerSiteVars, c.Vars},

@@ -68,6 +68,13 @@ func observabilityArgs(site *sites.Site, sec secretValues) components.Observabil
 		PrometheusImage:      o.Images.Prometheus, GrafanaImage: o.Images.Grafana,
 		KubeStateMetricsImage: o.Images.KubeStateMetrics, NodeExporterImage: o.Images.NodeExporter,
 		RemoveDataOnDestroy: o.RemoveDataOnDestroy, NetworkPolicies: *site.Config.NetworkPolicy.Enabled,
+		LokiImage: o.Images.Loki, TempoImage: o.Images.Tempo, CollectorImage: o.Images.Collector,
+	}
+	if site.Config.LogsEnabled() {
+		args.Logs = &components.ObservabilityLogs{LokiURL: o.Logs.LokiURL, Retention: o.Logs.Retention, VolumeSize: o.Logs.VolumeSize}
+	}
+	if site.Config.TracesEnabled() {
+		args.Traces = &components.ObservabilityTraces{Retention: o.Traces.Retention, VolumeSize: o.Traces.VolumeSize}
 	}
 	for _, svc := range site.Services {
 		args.Targets = append(args.Targets, observability.Target{

@@ -6,6 +6,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"xgen-infra/components"
+	"xgen-infra/components/observability"
 	"xgen-infra/sites"
 )
 
@@ -100,6 +101,10 @@ func networkPolicyArgs(site *sites.Site) components.NetworkPoliciesArgs {
 		}
 		for _, name := range svc.Spec.Infra {
 			ps.Egress = append(ps.Egress, endpoints[name])
+		}
+		if site.Config.TracesEnabled() { // spans to the observability add-on's collector
+			ps.Egress = append(ps.Egress, components.PolicyEndpoint{Name: "traces",
+				Namespace: site.Config.Cluster.Addons.Observability.Namespace, Ports: []int{observability.OTLPHTTPPort}})
 		}
 		args.Services = append(args.Services, ps)
 	}

@@ -92,16 +92,38 @@ func SiteDashboard(a DashboardArgs) (string, error) {
 	return string(out), nil
 }
 
-// GrafanaDatasources is Grafana's provisioning file for the Prometheus data source at
-// prometheusURL (read-only in the UI: the file is the truth).
-func GrafanaDatasources(prometheusURL string) (string, error) {
-	out, err := yaml.Marshal(map[string]any{
-		"apiVersion": 1,
-		"datasources": []map[string]any{{
-			"name": "Prometheus", "type": "prometheus", "uid": DatasourceUID, "access": "proxy",
-			"url": prometheusURL, "isDefault": true, "editable": false,
-		}},
-	})
+// The provisioned data sources' uids.
+const (
+	LokiDatasourceUID  = "xgen-loki"
+	TempoDatasourceUID = "xgen-tempo"
+)
+
+// GrafanaDatasources is Grafana's provisioning file for the data sources (read-only in the
+// UI: the file is the truth): Prometheus, and Loki and Tempo when their URL is not "".
+// Traces link to their logs and the other way round.
+func GrafanaDatasources(prometheusURL, lokiURL, tempoURL string) (string, error) {
+	sources := []map[string]any{{
+		"name": "Prometheus", "type": "prometheus", "uid": DatasourceUID, "access": "proxy",
+		"url": prometheusURL, "isDefault": true, "editable": false,
+	}}
+	if lokiURL != "" {
+		loki := map[string]any{"name": "Loki", "type": "loki", "uid": LokiDatasourceUID, "access": "proxy", "url": lokiURL, "editable": false}
+		if tempoURL != "" {
+			loki["jsonData"] = map[string]any{"derivedFields": []any{map[string]any{
+				"name": "trace_id", "matcherType": "label", "matcherRegex": "trace_id",
+				"datasourceUid": TempoDatasourceUID, "url": "$${__value.raw}",
+			}}}
+		}
+		sources = append(sources, loki)
+	}
+	if tempoURL != "" {
+		tempo := map[string]any{"name": "Tempo", "type": "tempo", "uid": TempoDatasourceUID, "access": "proxy", "url": tempoURL, "editable": false}
+		if lokiURL != "" {
+			tempo["jsonData"] = map[string]any{"tracesToLogsV2": map[string]any{"datasourceUid": LokiDatasourceUID, "filterByTraceID": true}}
+		}
+		sources = append(sources, tempo)
+	}
+	out, err := yaml.Marshal(map[string]any{"apiVersion": 1, "datasources": sources})
 	return string(out), err
 }
 
