@@ -58,6 +58,9 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 		{obs("kube-state-metrics"), x("xgen-core"), "TCP", 8000, false},
 		{obs("prometheus"), obs("kube-state-metrics"), "TCP", 8080, true},
 		{obs("prometheus"), obs("node-exporter"), "TCP", 9100, true},
+		{obs("prometheus"), obs("blackbox-exporter"), "TCP", 9115, true},
+		{intruder, obs("blackbox-exporter"), "TCP", 9115, false},
+		{obs("grafana"), obs("blackbox-exporter"), "TCP", 9115, false},
 		{obs("grafana"), obs("prometheus"), "TCP", 9090, true},
 		{outside, obs("grafana"), "TCP", 3000, true},
 		{outside, obs("prometheus"), "TCP", 9090, false},
@@ -75,6 +78,9 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 	// Traces (xgen): the services send spans to the collector, the collector to Tempo,
 	// Grafana reads Tempo.
 	traceFlows := []flow{
+		// xgen has a GPU host: its DCGM exporter is scraped by Prometheus alone.
+		{obs("prometheus"), obs("dcgm-exporter"), "TCP", 9400, true},
+		{intruder, obs("dcgm-exporter"), "TCP", 9400, false},
 		{x("xgen-core"), obs("otel-collector"), "TCP", 4318, true},
 		{x("xgen-frontend"), obs("otel-collector"), "TCP", 4318, true},
 		{x("xgen-core"), obs("otel-collector"), "TCP", 4317, false},

@@ -13,6 +13,7 @@ import (
 	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"xgen-infra/components/k3s"
 	"xgen-infra/components/observability"
 )
 
@@ -42,6 +43,9 @@ type ObservabilityArgs struct {
 	GrafanaNodePort int
 	// GrafanaAdminPassword is the admin user's password (a secret). Required.
 	GrafanaAdminPassword pulumi.StringInput
+	// Probes are the infra endpoints (as the applications reach them) the blackbox exporter
+	// checks. Default none: no exporter.
+	Probes []observability.Probe
 	// Logs ships every pod's log. Default nil: none.
 	Logs *ObservabilityLogs
 	// Traces runs Tempo and the collector's OTLP receiver. Default nil: none.
@@ -50,6 +54,13 @@ type ObservabilityArgs struct {
 	// Traces, CollectorImage with either.
 	PrometheusImage, GrafanaImage, KubeStateMetricsImage, NodeExporterImage string
 	LokiImage, TempoImage, CollectorImage                                   string
+	// BlackboxExporterImage runs the probes. Required with Probes.
+	BlackboxExporterImage string
+	// GPUNodes runs the NVIDIA DCGM exporter on the GPU nodes (labelled and tainted as
+	// K3sCluster marks them). Default false.
+	GPUNodes bool
+	// DCGMExporterImage is its image. Required with GPUNodes.
+	DCGMExporterImage string
 	// RemoveDataOnDestroy lets destroy delete the metrics volume and the namespace. Default
 	// false: both are left in the cluster (retainOnDelete).
 	RemoveDataOnDestroy bool
@@ -118,6 +129,12 @@ func (a *ObservabilityArgs) check() error {
 	if tr := a.Traces; tr != nil && (tr.Retention == "" || tr.VolumeSize == "" || a.TempoImage == "") {
 		errs = append(errs, errors.New("Traces needs Retention, VolumeSize and TempoImage"))
 	}
+	if a.GPUNodes && a.DCGMExporterImage == "" {
+		errs = append(errs, errors.New("GPUNodes needs DCGMExporterImage"))
+	}
+	if len(a.Probes) > 0 && a.BlackboxExporterImage == "" {
+		errs = append(errs, errors.New("Probes need BlackboxExporterImage"))
+	}
 	if (a.Logs != nil || a.Traces != nil) && a.CollectorImage == "" {
 		errs = append(errs, errors.New("Logs or Traces need CollectorImage"))
 	}
@@ -135,12 +152,14 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 	}
 	promConfig, err := observability.PrometheusConfig(observability.PrometheusArgs{
 		Site: args.Site, Namespace: args.Namespace, Services: args.Targets, RemoteWriteURL: args.RemoteWriteURL,
+		Probes: args.Probes, GPU: args.GPUNodes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("observability %s: %w", name, err)
 	}
 	dash, err := observability.SiteDashboard(observability.DashboardArgs{
 		Site: args.Site, Namespace: args.SiteNamespace, Services: services, HPAs: args.HPAs,
+		Infra: len(args.Probes) > 0, GPU: args.GPUNodes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("observability %s: %w", name, err)
@@ -247,6 +266,30 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 		Resources:       resources("50m", "128Mi", "512Mi"),
 		SecurityContext: containerSecurity(true),
 	}, nil)
+
+	// The blackbox exporter: is each infra endpoint answering where the services reach it?
+	if len(args.Probes) > 0 {
+		bb, err := observability.BlackboxConfig()
+		if err != nil {
+			return nil, fmt.Errorf("observability %s: %w", name, err)
+		}
+		b.configMap("blackbox-exporter-config", map[string]string{"blackbox.yml": bb})
+		b.deployment("blackbox-exporter", observabilityUID, false, &corev1.ContainerArgs{
+			Name:            pulumi.String("blackbox-exporter"),
+			Image:           pulumi.String(args.BlackboxExporterImage),
+			Args:            pulumi.ToStringArray([]string{"--config.file=/etc/blackbox/blackbox.yml", fmt.Sprintf("--web.listen-address=:%d", observability.BlackboxPort)}),
+			Ports:           containerPorts("http", observability.BlackboxPort),
+			ReadinessProbe:  httpGetProbe("/-/healthy", observability.BlackboxPort, 10),
+			Resources:       resources("20m", "32Mi", "128Mi"),
+			SecurityContext: containerSecurity(true),
+			VolumeMounts:    corev1.VolumeMountArray{mount("config", "/etc/blackbox")},
+		}, corev1.VolumeArray{configMapVolume("config", "blackbox-exporter-config")})
+		b.service("blackbox-exporter", "ClusterIP", observability.BlackboxPort, 0)
+	}
+
+	if args.GPUNodes {
+		b.dcgmExporter(args.DCGMExporterImage)
+	}
 
 	// node-exporter on every node (GPU nodes included): the hosts' disks, CPU and memory.
 	b.nodeExporter(args.NodeExporterImage)
@@ -439,6 +482,50 @@ func (b *obsBuilder) collector(image string, logs, traces bool) {
 						VolumeMounts:    mounts,
 					}},
 					Volumes: volumes,
+				},
+			},
+		},
+	}, b.opts...)
+	b.keep(err)
+}
+
+// dcgmExporter runs NVIDIA's DCGM exporter on the GPU nodes only: GPU utilisation, memory,
+// temperature and power per GPU. It reads the GPUs through the node's NVIDIA container
+// runtime (as xgen-model does) and, as NVIDIA ships it, runs as root with SYS_ADMIN (DCGM's
+// profiling counters need it) and a writable root; every other capability is dropped.
+func (b *obsBuilder) dcgmExporter(image string) {
+	labels := map[string]string{NameLabel: "dcgm-exporter"}
+	_, err := appsv1.NewDaemonSet(b.ctx, b.resourceName("dcgm-exporter"), &appsv1.DaemonSetArgs{
+		Metadata: objectMeta("dcgm-exporter", b.ns, labels),
+		Spec: &appsv1.DaemonSetSpecArgs{
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(labels)},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels)},
+				Spec: &corev1.PodSpecArgs{
+					AutomountServiceAccountToken: pulumi.Bool(false),
+					NodeSelector:                 pulumi.StringMap{k3s.GPULabelKey: pulumi.String(k3s.GPULabelValue)},
+					Tolerations: corev1.TolerationArray{corev1.TolerationArgs{
+						Key: pulumi.String("nvidia.com/gpu"), Operator: pulumi.String("Exists"), Effect: pulumi.String("NoSchedule")}},
+					SecurityContext: &corev1.PodSecurityContextArgs{
+						RunAsUser: pulumi.Int(0), RunAsNonRoot: pulumi.Bool(false),
+						SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+					},
+					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
+						Name:  pulumi.String("dcgm-exporter"),
+						Image: pulumi.String(image),
+						Env: corev1.EnvVarArray{
+							&corev1.EnvVarArgs{Name: pulumi.String("DCGM_EXPORTER_LISTEN"), Value: pulumi.String(fmt.Sprintf(":%d", observability.DCGMExporterPort))},
+							&corev1.EnvVarArgs{Name: pulumi.String("NVIDIA_VISIBLE_DEVICES"), Value: pulumi.String("all")},
+						},
+						Ports:          containerPorts("metrics", observability.DCGMExporterPort),
+						ReadinessProbe: httpGetProbe("/health", observability.DCGMExporterPort, 10),
+						Resources:      resources("50m", "128Mi", "512Mi"),
+						SecurityContext: &corev1.SecurityContextArgs{
+							AllowPrivilegeEscalation: pulumi.Bool(false),
+							Capabilities: &corev1.CapabilitiesArgs{
+								Drop: pulumi.StringArray{pulumi.String("ALL")}, Add: pulumi.StringArray{pulumi.String("SYS_ADMIN")}},
+						},
+					}},
 				},
 			},
 		},
@@ -660,8 +747,9 @@ func (b *obsBuilder) networkPolicies(a ObservabilityArgs) {
 		b.keep(err)
 	}
 	policy("deny-ingress", "observability-default-deny-ingress", a.Namespace, nil, nil, nil)
-	policy("allow-scrape-exporters", "allow-prometheus-scrape", a.Namespace, []string{"node-exporter", "kube-state-metrics"},
-		[]networkingv1.NetworkPolicyPeerArgs{fromPrometheus}, []int{observability.NodeExporterPort, observability.KubeStateMetricsPort})
+	policy("allow-scrape-exporters", "allow-prometheus-scrape", a.Namespace, []string{"node-exporter", "kube-state-metrics", "blackbox-exporter", "dcgm-exporter"},
+		[]networkingv1.NetworkPolicyPeerArgs{fromPrometheus},
+		[]int{observability.NodeExporterPort, observability.KubeStateMetricsPort, observability.BlackboxPort, observability.DCGMExporterPort})
 	policy("allow-grafana-to-prometheus", "allow-grafana-to-prometheus", a.Namespace, []string{"prometheus"},
 		[]networkingv1.NetworkPolicyPeerArgs{{PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{NameLabel: pulumi.String("grafana")}}}},
 		[]int{prometheusPort})

@@ -20,8 +20,10 @@ func observabilityArgs() ObservabilityArgs {
 			{Service: "xgen-core", Namespace: "xgen", Port: 8000, Path: "/metrics"},
 			{Service: "xgen-frontend", Namespace: "xgen", Port: 3000, Path: "/metrics"},
 		},
-		HPAs:      []string{"xgen-core"},
-		Retention: "15d", VolumeSize: "20Gi", StorageClass: "local-path", GrafanaNodePort: 30300,
+		HPAs:                  []string{"xgen-core"},
+		Probes:                []observability.Probe{{Name: "postgres", Address: "postgresql.xgen-system.svc.cluster.local:5432"}},
+		BlackboxExporterImage: "quay.io/prometheus/blackbox-exporter:v0.27.0",
+		Retention:             "15d", VolumeSize: "20Gi", StorageClass: "local-path", GrafanaNodePort: 30300,
 		GrafanaAdminPassword: pulumi.ToSecret(pulumi.String("s3cret-grafana")).(pulumi.StringOutput),
 		PrometheusImage:      "quay.io/prometheus/prometheus:v3.5.0", GrafanaImage: "docker.io/grafana/grafana:12.1.1",
 		KubeStateMetricsImage: "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0",
@@ -70,8 +72,8 @@ func TestObservabilityObjects(t *testing.T) {
 	}
 	apiReaders := map[string]bool{"prometheus": true, "kube-state-metrics": true}
 	workloads := append(byType(rec, "kubernetes:apps/v1:Deployment"), byType(rec, "kubernetes:apps/v1:DaemonSet")...)
-	if len(workloads) != 7 {
-		t.Fatalf("%d workloads, want prometheus, kube-state-metrics, grafana, loki, tempo, node-exporter, otel-collector", len(workloads))
+	if len(workloads) != 8 {
+		t.Fatalf("%d workloads, want prometheus, kube-state-metrics, blackbox-exporter, grafana, loki, tempo, node-exporter, otel-collector", len(workloads))
 	}
 	for _, w := range workloads {
 		in, _ := w.PlainInputs()
@@ -104,7 +106,8 @@ func TestObservabilityObjects(t *testing.T) {
 		t.Error("the Grafana admin Secret's data is not a Pulumi secret")
 	}
 	cm, _ := byName(rec, "kubernetes:core/v1:ConfigMap", "observability-prometheus-config").PlainInputs()
-	want, _ := observability.PrometheusConfig(observability.PrometheusArgs{Site: "xgen", Namespace: "xgen-observability", Services: observabilityArgs().Targets})
+	want, _ := observability.PrometheusConfig(observability.PrometheusArgs{Site: "xgen", Namespace: "xgen-observability",
+		Services: observabilityArgs().Targets, Probes: observabilityArgs().Probes})
 	if inprocess.Get(cm, "data", "prometheus.yml") != want {
 		t.Error("the ConfigMap's prometheus.yml is not the generated config")
 	}
@@ -129,9 +132,9 @@ func TestObservabilityObjects(t *testing.T) {
 }
 
 func TestObservabilityArgsReportEveryProblem(t *testing.T) {
-	err := (&ObservabilityArgs{GrafanaNodePort: 80}).check()
+	err := (&ObservabilityArgs{GrafanaNodePort: 80, GPUNodes: true, Probes: []observability.Probe{{Name: "redis", Address: "redis:6379"}}}).check()
 	for _, want := range []string{"Site, Namespace and SiteNamespace", "at least one target", "Retention, VolumeSize and StorageClass",
-		"GrafanaNodePort 80", "GrafanaAdminPassword is required", "every image"} {
+		"GrafanaNodePort 80", "GrafanaAdminPassword is required", "every image", "Probes need BlackboxExporterImage", "GPUNodes needs DCGMExporterImage"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%v lacks %q", err, want)
 		}
@@ -160,11 +163,15 @@ func TestObservabilityLogsAndTracesShapes(t *testing.T) {
 		{"customer's Loki", func(a *ObservabilityArgs) {
 			a.Logs = &ObservabilityLogs{LokiURL: "http://loki.monitoring:3100/"}
 			a.Traces = nil
-		}, []string{"grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus"}, "http://loki.monitoring:3100/otlp"},
-		{"metrics only", func(a *ObservabilityArgs) { a.Logs, a.Traces = nil, nil },
+		}, []string{"blackbox-exporter", "grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus"}, "http://loki.monitoring:3100/otlp"},
+		{"a GPU site", func(a *ObservabilityArgs) {
+			a.Logs, a.Traces, a.Probes = nil, nil, nil
+			a.GPUNodes, a.DCGMExporterImage = true, "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04"
+		}, []string{"dcgm-exporter", "grafana", "kube-state-metrics", "node-exporter", "prometheus"}, ""},
+		{"metrics only, no infra to probe", func(a *ObservabilityArgs) { a.Logs, a.Traces, a.Probes = nil, nil, nil },
 			[]string{"grafana", "kube-state-metrics", "node-exporter", "prometheus"}, ""},
 		{"traces only", func(a *ObservabilityArgs) { a.Logs = nil },
-			[]string{"grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus", "tempo"}, ""},
+			[]string{"blackbox-exporter", "grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus", "tempo"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package sites
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -254,4 +255,33 @@ func mustJSON(t *testing.T, siteYAML string) string {
 		t.Fatal(err)
 	}
 	return string(js)
+}
+
+// The infra is probed where the services reach it: the host Services' names on a compose
+// site, the external address otherwise.
+func TestInfraProbes(t *testing.T) {
+	site, err := parseSite(t, istioSite("  addons: {observability: {enabled: true}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, p := range site.InfraProbes() {
+		got[p.Name] = p.Address
+	}
+	want := map[string]string{
+		"postgres": "postgresql.xgen-system.svc.cluster.local:5432", "redis": "redis.xgen-system.svc.cluster.local:6379",
+		"qdrant": "qdrant.xgen-system.svc.cluster.local:6333", "objectStorage": "minio.xgen-system.svc.cluster.local:9000",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("probes %v, want %v", got, want)
+	}
+	external, err := parseSite(t, strings.Replace(istioSite("  addons: {observability: {enabled: true}}\n"), "services:", "infra: {postgres: {host: 10.100.1.70}}\nservices:", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range external.InfraProbes() {
+		if p.Name == "postgres" && p.Address != "10.100.1.70:5432" {
+			t.Errorf("external postgres probed at %s", p.Address)
+		}
+	}
 }

@@ -15,7 +15,7 @@ func checkIgnored(p *problemList, raw, c *Config) {
 	ownGateway := c.Ingress.Type == "istio" && env.Domain != "" && c.Ingress.SharedGateway == ""
 
 	if r := raw.Cluster; r != nil {
-		checkIgnoredObservability(p, &r.Addons)
+		checkIgnoredObservability(p, &r.Addons, c)
 		if reg := r.Addons.Registry; reg != nil && !reg.Enabled {
 			for key, set := range map[string]bool{"image": reg.Image != "", "nodePort": reg.NodePort != 0, "storage": reg.Storage != "",
 				"storageClass": reg.StorageClass != "", "namespace": reg.Namespace != "", "removeDataOnDestroy": reg.RemoveDataOnDestroy} {

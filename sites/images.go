@@ -56,7 +56,7 @@ func (s *Site) Images() ([]SiteImage, error) {
 		out = append(out, SiteImage{Ref: c.Cluster.Addons.Registry.Image, For: "registry", Runtime: RuntimeCluster})
 	}
 	if c.ObservabilityEnabled() {
-		out = append(out, c.Cluster.Addons.Observability.RunImages()...)
+		out = append(out, c.Cluster.Addons.Observability.RunImages(c.HasGPUHosts())...)
 	}
 	if c.Cluster != nil && c.Cluster.K3s.Install == "airgapped" && c.Cluster.K3s.Artifacts != "" {
 		refs, err := readImageList(filepath.Join(c.Cluster.K3s.Artifacts, K3sImagesList))

@@ -88,6 +88,8 @@ type ObservabilityImages struct {
 	Loki             string `json:"loki,omitempty"`
 	Tempo            string `json:"tempo,omitempty"`
 	Collector        string `json:"collector,omitempty"`
+	BlackboxExporter string `json:"blackboxExporter,omitempty"`
+	DCGMExporter     string `json:"dcgmExporter,omitempty"`
 }
 
 // Observability add-on defaults.
@@ -112,6 +114,8 @@ var DefaultObservabilityImages = ObservabilityImages{
 	Loki:             "docker.io/grafana/loki:3.5.3",
 	Tempo:            "docker.io/grafana/tempo:2.8.2",
 	Collector:        "docker.io/otel/opentelemetry-collector-contrib:0.131.0",
+	BlackboxExporter: "quay.io/prometheus/blackbox-exporter:v0.27.0",
+	DCGMExporter:     "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04",
 }
 
 // promDuration is Prometheus' duration syntax (model.ParseDuration), e.g. "15d", "1w2d".
@@ -155,6 +159,8 @@ func setObservabilityDefaults(c *Config) {
 	setString(&o.Images.Loki, d.Loki)
 	setString(&o.Images.Tempo, d.Tempo)
 	setString(&o.Images.Collector, d.Collector)
+	setString(&o.Images.BlackboxExporter, d.BlackboxExporter)
+	setString(&o.Images.DCGMExporter, d.DCGMExporter)
 }
 
 // LogsEnabled and TracesEnabled say whether the site ships logs and traces (after
@@ -263,18 +269,33 @@ func imageOf(im ObservabilityImages, key string) string { return imagesByKey(im)
 // imagesByKey are the add-on's images by their key under images.
 func imagesByKey(im ObservabilityImages) map[string]string {
 	return map[string]string{"prometheus": im.Prometheus, "grafana": im.Grafana, "kubeStateMetrics": im.KubeStateMetrics,
-		"nodeExporter": im.NodeExporter, "loki": im.Loki, "tempo": im.Tempo, "collector": im.Collector}
+		"nodeExporter": im.NodeExporter, "loki": im.Loki, "tempo": im.Tempo, "collector": im.Collector,
+		"blackboxExporter": im.BlackboxExporter, "dcgmExporter": im.DCGMExporter}
+}
+
+// HasGPUHosts says whether a host of site.cluster is a GPU host (gpu: true).
+func (c *Config) HasGPUHosts() bool {
+	if c.Cluster == nil {
+		return false
+	}
+	for _, n := range append(append([]NodeConfig(nil), c.Cluster.Servers...), c.Cluster.Agents...) {
+		if n.GPU {
+			return true
+		}
+	}
+	return false
 }
 
 // Images are the add-on's images the site runs: Loki only without the customer's, Tempo
-// only with traces, the collector with logs or traces.
-func (o *ObservabilityConfig) RunImages() []SiteImage {
+// only with traces, the collector with logs or traces, the GPU exporter with GPU hosts.
+func (o *ObservabilityConfig) RunImages(gpu bool) []SiteImage {
 	im := o.Images
 	out := []SiteImage{
 		{Ref: im.Prometheus, For: "prometheus", Runtime: RuntimeCluster},
 		{Ref: im.Grafana, For: "grafana", Runtime: RuntimeCluster},
 		{Ref: im.KubeStateMetrics, For: "kube-state-metrics", Runtime: RuntimeCluster},
 		{Ref: im.NodeExporter, For: "node-exporter", Runtime: RuntimeCluster},
+		{Ref: im.BlackboxExporter, For: "blackbox-exporter", Runtime: RuntimeCluster},
 	}
 	if *o.Logs.Enabled && o.Logs.LokiURL == "" {
 		out = append(out, SiteImage{Ref: im.Loki, For: "loki", Runtime: RuntimeCluster})
@@ -285,16 +306,22 @@ func (o *ObservabilityConfig) RunImages() []SiteImage {
 	if *o.Logs.Enabled || o.Traces.Enabled {
 		out = append(out, SiteImage{Ref: im.Collector, For: "otel-collector", Runtime: RuntimeCluster})
 	}
+	if gpu {
+		out = append(out, SiteImage{Ref: im.DCGMExporter, For: "dcgm-exporter", Runtime: RuntimeCluster})
+	}
 	return out
 }
 
 // checkIgnoredObservability: the add-on's keys with the add-on off.
-func checkIgnoredObservability(p *problemList, raw *AddonsConfig) {
+func checkIgnoredObservability(p *problemList, raw *AddonsConfig, c *Config) {
 	o := raw.Observability
 	if o == nil {
 		return
 	}
 	if o.Enabled {
+		if o.Images.DCGMExporter != "" && !c.HasGPUHosts() {
+			p.add("cluster.addons.observability.images.dcgmExporter", nil, "has no effect: no host of site.cluster is a GPU host (gpu: true); remove it")
+		}
 		// Keys of a part that is off.
 		const k = "cluster.addons.observability."
 		if l := o.Logs; l.Enabled != nil && !*l.Enabled {
@@ -328,7 +355,7 @@ func checkIgnoredObservability(p *problemList, raw *AddonsConfig) {
 		"prometheus.remoteWriteURL": o.Prometheus.RemoteWriteURL != "", "grafana.nodePort": o.Grafana.NodePort != 0,
 		"images.prometheus": o.Images.Prometheus != "", "images.grafana": o.Images.Grafana != "",
 		"images.kubeStateMetrics": o.Images.KubeStateMetrics != "", "images.nodeExporter": o.Images.NodeExporter != "",
-		"images.loki": o.Images.Loki != "", "images.tempo": o.Images.Tempo != "", "images.collector": o.Images.Collector != "",
+		"images.loki": o.Images.Loki != "", "images.blackboxExporter": o.Images.BlackboxExporter != "", "images.tempo": o.Images.Tempo != "", "images.collector": o.Images.Collector != "",
 		"logs.enabled": o.Logs.Enabled != nil, "logs.retention": o.Logs.Retention != "", "logs.volumeSize": o.Logs.VolumeSize != "",
 		"logs.lokiURL": o.Logs.LokiURL != "", "traces.enabled": o.Traces.Enabled, "traces.retention": o.Traces.Retention != "",
 		"traces.volumeSize":   o.Traces.VolumeSize != "",

@@ -135,6 +135,25 @@ func (s *Site) InfraEndpoints() []InfraEndpoint {
 	return out
 }
 
+// InfraProbe is an infra endpoint as the applications address it ("host:port", the first
+// port), for the observability add-on's probes.
+type InfraProbe struct {
+	Name    string // postgres, redis, qdrant, objectStorage
+	Address string
+}
+
+// InfraProbes are the site's infra endpoints, probed by the observability add-on through
+// the same names (the host Services, or the external address) the applications use.
+func (s *Site) InfraProbes() []InfraProbe {
+	var out []InfraProbe
+	for _, e := range infraEntries(s.Config.Infra) {
+		if e.host != "" && len(e.ports) > 0 && e.ports[0].Port > 0 {
+			out = append(out, InfraProbe{Name: e.endpoint, Address: net.JoinHostPort(e.host, strconv.Itoa(e.ports[0].Port))})
+		}
+	}
+	return out
+}
+
 // Service is one resolved service.
 type Service struct {
 	// Name is the catalog name, also the Deployment/Service name (e.g. "xgen-core").

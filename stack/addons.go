@@ -69,6 +69,11 @@ func observabilityArgs(site *sites.Site, sec secretValues) components.Observabil
 		KubeStateMetricsImage: o.Images.KubeStateMetrics, NodeExporterImage: o.Images.NodeExporter,
 		RemoveDataOnDestroy: o.RemoveDataOnDestroy, NetworkPolicies: *site.Config.NetworkPolicy.Enabled,
 		LokiImage: o.Images.Loki, TempoImage: o.Images.Tempo, CollectorImage: o.Images.Collector,
+		BlackboxExporterImage: o.Images.BlackboxExporter,
+		GPUNodes:              site.Config.HasGPUHosts(), DCGMExporterImage: o.Images.DCGMExporter,
+	}
+	for _, p := range site.InfraProbes() {
+		args.Probes = append(args.Probes, observability.Probe{Name: p.Name, Address: p.Address})
 	}
 	if site.Config.LogsEnabled() {
 		args.Logs = &components.ObservabilityLogs{LokiURL: o.Logs.LokiURL, Retention: o.Logs.Retention, VolumeSize: o.Logs.VolumeSize}

@@ -31,6 +31,10 @@ type DashboardArgs struct {
 	Services []string
 	// HPAs are the services that autoscale.
 	HPAs []string
+	// Infra says whether the infra endpoints are probed (the infra panel).
+	Infra bool
+	// GPU says whether the site has GPU nodes (the GPU panels).
+	GPU bool
 }
 
 // SiteDashboard is the site's dashboard as Grafana's JSON model: each service's CPU and
@@ -80,6 +84,20 @@ func SiteDashboard(a DashboardArgs) (string, error) {
 		b = b.WithPanel(panel("HPA replicas: current vs. desired", "short",
 			q("A", fmt.Sprintf(`kube_horizontalpodautoscaler_status_current_replicas{namespace=%q, horizontalpodautoscaler=~%q}`, a.Namespace, strings.Join(sorted(a.HPAs), "|")), "{{horizontalpodautoscaler}} current"),
 			q("B", fmt.Sprintf(`kube_horizontalpodautoscaler_status_desired_replicas{namespace=%q, horizontalpodautoscaler=~%q}`, a.Namespace, strings.Join(sorted(a.HPAs), "|")), "{{horizontalpodautoscaler}} desired")))
+	}
+	if a.Infra {
+		b = b.WithPanel(panel("Infra reachable (1 = answers)", "short",
+			q("A", fmt.Sprintf(`max by (infra) (probe_success{site=%q, job=~"infra|infra-redis"})`, a.Site), "{{infra}}"),
+		)).WithPanel(panel("Infra answer time", "s",
+			q("A", fmt.Sprintf(`max by (infra) (probe_duration_seconds{site=%q, job=~"infra|infra-redis"})`, a.Site), "{{infra}}"),
+		))
+	}
+	if a.GPU {
+		b = b.WithRow(dashboard.NewRowBuilder("GPU")).
+			WithPanel(panel("GPU utilisation", "percent",
+				q("A", fmt.Sprintf(`avg by (node, gpu) (DCGM_FI_DEV_GPU_UTIL{site=%q})`, a.Site), "{{node}} GPU {{gpu}}"))).
+			WithPanel(panel("GPU memory used", "decmbytes",
+				q("A", fmt.Sprintf(`sum by (node, gpu) (DCGM_FI_DEV_FB_USED{site=%q})`, a.Site), "{{node}} GPU {{gpu}}")))
 	}
 	d, err := b.Build()
 	if err != nil {

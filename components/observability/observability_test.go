@@ -19,7 +19,10 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func siteArgs(remoteWrite string) PrometheusArgs {
-	return PrometheusArgs{Site: "xgen", Namespace: "xgen-observability", RemoteWriteURL: remoteWrite, Services: []Target{
+	return PrometheusArgs{Site: "xgen", Namespace: "xgen-observability", RemoteWriteURL: remoteWrite, Probes: []Probe{
+		{Name: "postgres", Address: "postgresql.xgen-system.svc.cluster.local:5432"},
+		{Name: "redis", Address: "redis.xgen-system.svc.cluster.local:6379"},
+	}, Services: []Target{
 		{Service: "xgen-frontend", Namespace: "xgen", Port: 3000, Path: "/api/metrics"},
 		{Service: "xgen-core", Namespace: "xgen", Port: 8000, Path: "/metrics"},
 	}}
@@ -44,7 +47,7 @@ func TestPrometheusConfigLoadsInPrometheus(t *testing.T) {
 		for _, sc := range cfg.ScrapeConfigs {
 			jobs = append(jobs, sc.JobName)
 		}
-		want := "xgen-core xgen-frontend node-exporter kube-state-metrics kubelet-cadvisor prometheus"
+		want := "xgen-core xgen-frontend node-exporter kube-state-metrics kubelet-cadvisor infra infra-redis prometheus"
 		if strings.Join(jobs, " ") != want {
 			t.Errorf("jobs = %v, want %s", jobs, want)
 		}
@@ -137,7 +140,7 @@ func TestRulesLoadInPrometheus(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"PodCrashLooping", "DeploymentUnavailable", "NodeNotReady", "DiskFilling", "DiskAlmostFull", "TargetDown"} {
+	for _, want := range []string{"PodCrashLooping", "DeploymentUnavailable", "NodeNotReady", "DiskFilling", "DiskAlmostFull", "TargetDown", "InfraDown"} {
 		if !alerts[want] {
 			t.Errorf("no alert %s", want)
 		}
@@ -152,11 +155,11 @@ func TestSiteDashboard(t *testing.T) {
 		hpas []string
 		want int // panels
 	}{
-		{"with HPAs", []string{"xgen-core"}, 9},
-		{"without HPAs", nil, 8},
+		{"with HPAs", []string{"xgen-core"}, 14},
+		{"without HPAs", nil, 13},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			text, err := SiteDashboard(DashboardArgs{Site: "xgen", Namespace: "xgen", Services: []string{"xgen-core", "xgen-frontend"}, HPAs: tc.hpas})
+			text, err := SiteDashboard(DashboardArgs{Site: "xgen", Namespace: "xgen", Services: []string{"xgen-core", "xgen-frontend"}, HPAs: tc.hpas, Infra: true, GPU: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,8 +187,8 @@ func TestSiteDashboard(t *testing.T) {
 					if _, err := p.ParseExpr(target.Expr); err != nil {
 						t.Errorf("%s: %q: %v", panel.Title, target.Expr, err)
 					}
-					if !strings.Contains(target.Expr, `namespace="xgen"`) {
-						t.Errorf("%s: %q is not limited to the site's namespace", panel.Title, target.Expr)
+					if !strings.Contains(target.Expr, `namespace="xgen"`) && !strings.Contains(target.Expr, `site="xgen"`) {
+						t.Errorf("%s: %q is not limited to the site", panel.Title, target.Expr)
 					}
 				}
 			}
@@ -200,5 +203,45 @@ func TestSiteDashboard(t *testing.T) {
 	}
 	if _, err := SiteDashboard(DashboardArgs{Site: "xgen"}); err == nil {
 		t.Error("a dashboard without services was built")
+	}
+}
+
+// The infra probes: Prometheus asks the blackbox exporter to probe each endpoint at the
+// address the applications use, labelled by infra, with Redis spoken to in its protocol.
+func TestInfraProbesRelabelling(t *testing.T) {
+	text, err := PrometheusConfig(siteArgs(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(text, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range cfg.ScrapeConfigs {
+		if sc.JobName != "infra" && sc.JobName != "infra-redis" {
+			continue
+		}
+		module := map[string]string{"infra": "tcp_connect", "infra-redis": "redis_ping"}[sc.JobName]
+		if sc.MetricsPath != "/probe" || sc.Params.Get("module") != module {
+			t.Errorf("%s: path %s, params %v", sc.JobName, sc.MetricsPath, sc.Params)
+		}
+		group := sc.ServiceDiscoveryConfigs
+		if len(group) != 1 {
+			t.Fatalf("%s: %d discovery configs", sc.JobName, len(group))
+		}
+		lb := labels.NewBuilder(labels.FromStrings(model.AddressLabel, "postgresql.xgen-system.svc.cluster.local:5432", "infra", "postgres"))
+		if !relabel.ProcessBuilder(lb, sc.RelabelConfigs...) {
+			t.Fatalf("%s: target dropped", sc.JobName)
+		}
+		got := lb.Labels()
+		if got.Get(model.AddressLabel) != "blackbox-exporter.xgen-observability.svc:9115" ||
+			got.Get("__param_target") != "postgresql.xgen-system.svc.cluster.local:5432" ||
+			got.Get(model.InstanceLabel) != "postgresql.xgen-system.svc.cluster.local:5432" || got.Get("site") != "xgen" {
+			t.Errorf("%s: %v", sc.JobName, got)
+		}
+	}
+	bb, err := BlackboxConfig()
+	if err != nil || !strings.Contains(bb, "tcp_connect") || !strings.Contains(bb, `expect: ^(\+PONG|-NOAUTH)`) {
+		t.Errorf("blackbox config: %v\n%s", err, bb)
 	}
 }

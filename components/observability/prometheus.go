@@ -38,6 +38,18 @@ type PrometheusArgs struct {
 	Services []Target
 	// RemoteWriteURL, if set, also receives every sample (bring your own monitoring).
 	RemoteWriteURL string
+	// Probes are the infra endpoints the blackbox exporter checks (one "infra" job).
+	Probes []Probe
+	// GPU scrapes the NVIDIA DCGM exporter on the GPU nodes.
+	GPU bool
+}
+
+// Probe is an infra endpoint checked by a TCP connection ("redis" also by a PING).
+type Probe struct {
+	// Name is the infra endpoint (postgres, redis, qdrant, objectStorage): its "infra" label.
+	Name string
+	// Address is "host:port", as the applications reach it.
+	Address string
 }
 
 // The in-cluster names the configuration points at.
@@ -47,6 +59,8 @@ const (
 	// KubeStateMetricsPort and NodeExporterPort are the exporters' metrics ports.
 	KubeStateMetricsPort = 8080
 	NodeExporterPort     = 9100
+	BlackboxPort         = 9115
+	DCGMExporterPort     = 9400
 	// ScrapeInterval is how often every target is scraped.
 	ScrapeInterval = 30 * time.Second
 )
@@ -76,16 +90,17 @@ type promGlobal struct {
 }
 
 type scrapeConfig struct {
-	JobName              string            `yaml:"job_name"`
-	MetricsPath          string            `yaml:"metrics_path,omitempty"`
-	Scheme               string            `yaml:"scheme,omitempty"`
-	KubernetesSDConfigs  []kubernetesSD    `yaml:"kubernetes_sd_configs,omitempty"`
-	StaticConfigs        []staticConfig    `yaml:"static_configs,omitempty"`
-	Authorization        *authorization    `yaml:"authorization,omitempty"`
-	TLSConfig            *tlsConfig        `yaml:"tls_config,omitempty"`
-	RelabelConfigs       []*relabel.Config `yaml:"relabel_configs,omitempty"`
-	MetricRelabelConfigs []*relabel.Config `yaml:"metric_relabel_configs,omitempty"`
-	HonorLabels          bool              `yaml:"honor_labels,omitempty"`
+	JobName              string              `yaml:"job_name"`
+	MetricsPath          string              `yaml:"metrics_path,omitempty"`
+	Scheme               string              `yaml:"scheme,omitempty"`
+	KubernetesSDConfigs  []kubernetesSD      `yaml:"kubernetes_sd_configs,omitempty"`
+	StaticConfigs        []staticConfig      `yaml:"static_configs,omitempty"`
+	Authorization        *authorization      `yaml:"authorization,omitempty"`
+	TLSConfig            *tlsConfig          `yaml:"tls_config,omitempty"`
+	RelabelConfigs       []*relabel.Config   `yaml:"relabel_configs,omitempty"`
+	MetricRelabelConfigs []*relabel.Config   `yaml:"metric_relabel_configs,omitempty"`
+	HonorLabels          bool                `yaml:"honor_labels,omitempty"`
+	Params               map[string][]string `yaml:"params,omitempty"`
 }
 
 type kubernetesSD struct {
@@ -104,7 +119,8 @@ type sdSelector struct {
 }
 
 type staticConfig struct {
-	Targets []string `yaml:"targets"`
+	Targets []string          `yaml:"targets"`
+	Labels  map[string]string `yaml:"labels,omitempty"`
 }
 
 type authorization struct {
@@ -153,6 +169,14 @@ func PrometheusConfig(a PrometheusArgs) (string, error) {
 		// kube-state-metrics reports other objects' labels: its own must not overwrite them.
 		withHonorLabels(podJob("kube-state-metrics", a.Site, a.Namespace, "kube-state-metrics", KubeStateMetricsPort)),
 		cadvisorJob(a.Site),
+	)
+	if len(a.Probes) > 0 {
+		c.ScrapeConfigs = append(c.ScrapeConfigs, infraJob(a.Site, a.Namespace, a.Probes)...)
+	}
+	if a.GPU {
+		c.ScrapeConfigs = append(c.ScrapeConfigs, podJob("dcgm-exporter", a.Site, a.Namespace, "dcgm-exporter", DCGMExporterPort))
+	}
+	c.ScrapeConfigs = append(c.ScrapeConfigs,
 		scrapeConfig{JobName: "prometheus", StaticConfigs: []staticConfig{{Targets: []string{"localhost:9090"}}},
 			RelabelConfigs: []*relabel.Config{setLabel(LabelSite, a.Site)}},
 	)
@@ -202,6 +226,53 @@ func podJob(job, site, namespace, name string, port int) scrapeConfig {
 			copyLabel("__meta_kubernetes_namespace", "namespace"),
 		},
 	}
+}
+
+// infraJob asks the blackbox exporter to probe each infra endpoint (the multi-target
+// exporter pattern: the target becomes the exporter's ?target=, the exporter the address).
+// Redis gets its own job: its module speaks the protocol.
+func infraJob(site, namespace string, probes []Probe) []scrapeConfig {
+	exporter := fmt.Sprintf("blackbox-exporter.%s.svc:%d", namespace, BlackboxPort)
+	job := func(name, module string) scrapeConfig {
+		return scrapeConfig{
+			JobName: name, MetricsPath: "/probe", Params: map[string][]string{"module": {module}},
+			RelabelConfigs: []*relabel.Config{
+				copyLabel(model.AddressLabel, model.ParamLabelPrefix+"target"),
+				copyLabel(model.ParamLabelPrefix+"target", model.InstanceLabel),
+				setLabel(model.AddressLabel, exporter),
+				setLabel(LabelSite, site),
+			},
+		}
+	}
+	tcp, redis := job("infra", "tcp_connect"), job("infra-redis", "redis_ping")
+	for _, p := range probes {
+		sc := staticConfig{Targets: []string{p.Address}, Labels: map[string]string{"infra": p.Name}}
+		if p.Name == "redis" {
+			redis.StaticConfigs = append(redis.StaticConfigs, sc)
+		} else {
+			tcp.StaticConfigs = append(tcp.StaticConfigs, sc)
+		}
+	}
+	var out []scrapeConfig
+	for _, j := range []scrapeConfig{tcp, redis} {
+		if len(j.StaticConfigs) > 0 {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// BlackboxConfig is the blackbox exporter's modules: a TCP connection, and for Redis a PING
+// answered by PONG or by the demand to authenticate (the server speaks Redis; no password
+// is given to the exporter).
+func BlackboxConfig() (string, error) {
+	return marshal("blackbox config", map[string]any{"modules": map[string]any{
+		"tcp_connect": map[string]any{"prober": "tcp", "timeout": "5s"},
+		"redis_ping": map[string]any{"prober": "tcp", "timeout": "5s", "tcp": map[string]any{"query_response": []any{
+			map[string]any{"send": "PING"},
+			map[string]any{"expect": `^(\+PONG|-NOAUTH)`},
+		}}},
+	}})
 }
 
 func withHonorLabels(j scrapeConfig) scrapeConfig {

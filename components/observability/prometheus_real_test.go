@@ -213,7 +213,7 @@ func TestRealPrometheusScrapesThroughGeneratedConfig(t *testing.T) {
 			names = append(names, r.Name)
 		}
 	}
-	if len(names) != 6 {
-		t.Errorf("Prometheus loaded rules %v, want our 6 alerts", names)
+	if len(names) != 7 {
+		t.Errorf("Prometheus loaded rules %v, want our 7 alerts", names)
 	}
 }
