@@ -40,6 +40,19 @@ func (v siteView) names(kind string) []string {
 	return out
 }
 
+// appNames are the names of the objects of kind in the site's own namespace ns (the
+// add-ons' are in theirs).
+func (v siteView) appNames(kind, ns string) []string {
+	var out []string
+	for _, o := range v.objs {
+		if o.Kind == kind && o.Namespace == ns {
+			out = append(out, o.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 func (v siteView) object(t *testing.T, kind, name string) map[string]any {
 	t.Helper()
 	for _, o := range v.objs {
@@ -79,7 +92,7 @@ func TestSiteXgen(t *testing.T) {
 	v := view(t, "Pulumi.xgen.yaml")
 	want := append(append([]string{}, sixServices...), "xgen-model")
 	sort.Strings(want)
-	if got := v.names("Deployment"); !reflect.DeepEqual(got, want) {
+	if got := v.appNames("Deployment", "xgen"); !reflect.DeepEqual(got, want) {
 		t.Errorf("deployments = %v, want %v", got, want)
 	}
 	model := v.object(t, "Deployment", "xgen-model")
@@ -101,7 +114,7 @@ func TestSiteXgen(t *testing.T) {
 
 func TestSiteJeju(t *testing.T) {
 	v := view(t, "Pulumi.xgen-jeju.yaml")
-	if got := v.names("Deployment"); !reflect.DeepEqual(got, sixServices) {
+	if got := v.appNames("Deployment", "xgen"); !reflect.DeepEqual(got, sixServices) {
 		t.Errorf("deployments = %v, want %v (no xgen-model without a GPU)", got, sixServices)
 	}
 	for _, o := range v.objs {
@@ -128,13 +141,14 @@ func TestSiteJeju(t *testing.T) {
 func TestSiteLotteimall(t *testing.T) {
 	v := view(t, "Pulumi.lotteimall.yaml")
 	// The apps in the site's own namespace; the infra Services (backed by the first K3s
-	// server, which runs the Compose infra) in xgen-system.
-	if ns := v.namespaces(); !reflect.DeepEqual(ns, map[string]bool{"lotteimall": true, "xgen-system": true}) {
-		t.Errorf("namespaced objects in %v, want lotteimall and xgen-system", ns)
+	// server, which runs the Compose infra) in xgen-system; the observability add-on in its
+	// own.
+	if ns := v.namespaces(); !reflect.DeepEqual(ns, map[string]bool{"lotteimall": true, "xgen-system": true, "xgen-observability": true}) {
+		t.Errorf("namespaced objects in %v, want lotteimall, xgen-system and xgen-observability", ns)
 	}
 	// istio-system: the Istio add-on of the cluster the program makes (a domain, no shared
 	// gateway).
-	if got := v.names("Namespace"); !reflect.DeepEqual(got, []string{"istio-system", "lotteimall", "xgen-system"}) {
+	if got := v.names("Namespace"); !reflect.DeepEqual(got, []string{"istio-system", "lotteimall", "xgen-observability", "xgen-system"}) {
 		t.Errorf("namespaces created = %v", got)
 	}
 	img := get(v.object(t, "Deployment", "xgen-workflow"), "spec", "template", "spec", "containers", 0, "image")

@@ -108,7 +108,8 @@ func deployedImages(t *testing.T, rec *inprocess.Recorder) map[string]deployed {
 	}
 	out := map[string]deployed{}
 	for _, o := range objs {
-		if o.Kind == "Deployment" {
+		// The site's services (an add-on's images are pinned tags, not preflighted).
+		if o.Kind == "Deployment" && addonOf(rec, o.Resource) == "" {
 			c := get(o.Body, "spec", "template", "spec", "containers", 0)
 			ref, _ := get(c, "image").(string)
 			policy, _ := get(c, "imagePullPolicy").(string)
