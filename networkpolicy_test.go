@@ -78,6 +78,8 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 	// Traces (xgen): the services send spans to the collector, the collector to Tempo,
 	// Grafana reads Tempo.
 	traceFlows := []flow{
+		// xgen's Grafana is behind the site's gateway, at /grafana/.
+		{gateway, obs("grafana"), "TCP", 3000, true},
 		// xgen has a GPU host: its DCGM exporter is scraped by Prometheus alone.
 		{obs("prometheus"), obs("dcgm-exporter"), "TCP", 9400, true},
 		{intruder, obs("dcgm-exporter"), "TCP", 9400, false},

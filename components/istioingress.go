@@ -62,10 +62,12 @@ type IstioIngressArgs struct {
 	Labels map[string]string
 }
 
-// Backend is a Service and port in Namespace.
+// Backend is a Service and port, in Args.Namespace unless Namespace names another (Istio
+// only: Traefik's Ingress reaches its own namespace alone).
 type Backend struct {
-	Name string
-	Port int
+	Name      string
+	Port      int
+	Namespace string
 }
 
 // Route sends a path prefix to a backend.
@@ -190,6 +192,9 @@ func (a *IstioIngressArgs) validate() error {
 		if !strings.HasPrefix(r.PathPrefix, "/") || r.Backend.Name == "" || r.Backend.Port < 1 {
 			errs = append(errs, fmt.Errorf("route %q -> %s:%d is invalid", r.PathPrefix, r.Backend.Name, r.Backend.Port))
 		}
+		if r.Backend.Namespace != "" && r.Backend.Namespace != a.Namespace && a.Type == IngressTraefik {
+			errs = append(errs, fmt.Errorf("route %q -> %s/%s: Traefik's Ingress reaches only its own namespace", r.PathPrefix, r.Backend.Namespace, r.Backend.Name))
+		}
 	}
 	if a.HTTPSRedirect && a.TLSCredentialName == "" && a.SharedGateway == "" {
 		errs = append(errs, errors.New("HTTPSRedirect needs TLSCredentialName"))
@@ -267,7 +272,7 @@ func (a *IstioIngressArgs) virtualServiceSpec(gatewayRef string) map[string]any 
 			"name":  r.name,
 			"match": []any{map[string]any{"uri": map[string]any{"prefix": r.prefix}}},
 			"route": []any{map[string]any{"destination": map[string]any{
-				"host": a.serviceHost(r.backend.Name),
+				"host": a.backendHost(r.backend),
 				"port": map[string]any{"number": r.backend.Port},
 			}}},
 		}
@@ -346,4 +351,12 @@ func (a *IstioIngressArgs) hostList() []any {
 
 func (a *IstioIngressArgs) serviceHost(service string) string {
 	return fmt.Sprintf("%s.%s.svc.cluster.local", service, a.Namespace)
+}
+
+// backendHost is a backend's in-cluster name, in its own namespace.
+func (a *IstioIngressArgs) backendHost(b Backend) string {
+	if b.Namespace != "" {
+		return fmt.Sprintf("%s.%s.svc.cluster.local", b.Name, b.Namespace)
+	}
+	return a.serviceHost(b.Name)
 }

@@ -265,6 +265,10 @@ func TestIngressRejectsBadInputBeforeRegistering(t *testing.T) {
 		{"type", func(a *IstioIngressArgs) { a.Type = "nginx" }, `Type "nginx"`},
 		{"redirect without tls", func(a *IstioIngressArgs) { a.HTTPSRedirect = true }, "HTTPSRedirect needs TLSCredentialName"},
 		{"no frontend", func(a *IstioIngressArgs) { a.Frontend = Backend{} }, "Frontend name and port"},
+		{"traefik to another namespace", func(a *IstioIngressArgs) {
+			a.Type = IngressTraefik
+			a.Routes = append(a.Routes, Route{PathPrefix: "/grafana/", Backend: Backend{Name: "grafana", Port: 3000, Namespace: "xgen-observability"}})
+		}, "Traefik's Ingress reaches only its own namespace"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -281,5 +285,29 @@ func TestIngressRejectsBadInputBeforeRegistering(t *testing.T) {
 				t.Errorf("%d resources registered", len(rec.Resources))
 			}
 		})
+	}
+}
+
+// A backend in another namespace (the observability add-on's Grafana) is routed to by its
+// full in-cluster name.
+func TestIngressRoutesToAnotherNamespace(t *testing.T) {
+	args := ingressBase()
+	args.Routes = append(args.Routes, Route{PathPrefix: "/grafana/", Backend: Backend{Name: "grafana", Port: 3000, Namespace: "xgen-observability"}})
+	spec := args.virtualServiceSpec("istio-system/xgen")
+	found := false
+	for _, r := range spec["http"].([]any) {
+		route := r.(map[string]any)
+		if route["name"] == "grafana" {
+			found = true
+			dest := route["route"].([]any)[0].(map[string]any)["destination"].(map[string]any)
+			if dest["host"] != "grafana.xgen-observability.svc.cluster.local" {
+				t.Errorf("grafana routed to %v", dest["host"])
+			}
+		} else if dest := route["route"].([]any)[0].(map[string]any)["destination"].(map[string]any); !strings.HasSuffix(dest["host"].(string), "."+args.Namespace+".svc.cluster.local") {
+			t.Errorf("%v routed out of the site's namespace: %v", route["name"], dest["host"])
+		}
+	}
+	if !found {
+		t.Error("no grafana route")
 	}
 }

@@ -39,8 +39,13 @@ type ObservabilityArgs struct {
 	StorageClass string
 	// RemoteWriteURL also receives every sample. Default none.
 	RemoteWriteURL string
-	// GrafanaNodePort is where Grafana is reached, on every node. Required.
+	// GrafanaNodePort is where Grafana is reached, on every node. Default 0: no node port
+	// (then GrafanaRootURL is required).
 	GrafanaNodePort int
+	// GrafanaRootURL is Grafana's public URL when the site's ingress routes a path to it
+	// (e.g. "https://xgen.example.com/grafana/"): Grafana serves from that sub-path.
+	// Default "": it is reached on GrafanaNodePort at "/".
+	GrafanaRootURL string
 	// GrafanaAdminPassword is the admin user's password (a secret). Required.
 	GrafanaAdminPassword pulumi.StringInput
 	// Probes are the infra endpoints (as the applications reach them) the blackbox exporter
@@ -89,14 +94,15 @@ type Observability struct {
 
 	// PrometheusURL is Prometheus' in-cluster address.
 	PrometheusURL pulumi.StringOutput
-	// GrafanaNodePort is the node port Grafana answers on.
+	// GrafanaNodePort is the node port Grafana answers on (0: none, the ingress routes to it).
 	GrafanaNodePort pulumi.IntOutput
 }
 
 // The add-on's ports and user.
 const (
 	prometheusPort = 9090
-	grafanaPort    = 3000
+	// GrafanaPort is Grafana's port, in its Service too (the site's ingress routes there).
+	GrafanaPort = 3000
 	// nobody: Prometheus', node-exporter's and kube-state-metrics' images run as it.
 	observabilityUID = 65534
 	// grafana's image user.
@@ -114,7 +120,10 @@ func (a *ObservabilityArgs) check() error {
 	if a.Retention == "" || a.VolumeSize == "" || a.StorageClass == "" {
 		errs = append(errs, errors.New("Retention, VolumeSize and StorageClass are required"))
 	}
-	if a.GrafanaNodePort < 30000 || a.GrafanaNodePort > 32767 {
+	switch {
+	case a.GrafanaNodePort == 0 && a.GrafanaRootURL == "":
+		errs = append(errs, errors.New("Grafana needs a GrafanaNodePort or a GrafanaRootURL (it would be unreachable)"))
+	case a.GrafanaNodePort != 0 && (a.GrafanaNodePort < 30000 || a.GrafanaNodePort > 32767):
 		errs = append(errs, fmt.Errorf("GrafanaNodePort %d: a node port is from 30000 to 32767", a.GrafanaNodePort))
 	}
 	if a.GrafanaAdminPassword == nil {
@@ -310,10 +319,16 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 		return &corev1.EnvVarArgs{Name: pulumi.String(env), ValueFrom: &corev1.EnvVarSourceArgs{
 			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: pulumi.String("grafana-admin"), Key: pulumi.String(key)}}}
 	}
+	grafanaEnv := corev1.EnvVarArray{}
+	if args.GrafanaRootURL != "" {
+		grafanaEnv = append(grafanaEnv,
+			&corev1.EnvVarArgs{Name: pulumi.String("GF_SERVER_ROOT_URL"), Value: pulumi.String(args.GrafanaRootURL)},
+			&corev1.EnvVarArgs{Name: pulumi.String("GF_SERVER_SERVE_FROM_SUB_PATH"), Value: pulumi.String("true")})
+	}
 	b.deployment("grafana", grafanaUID, false, &corev1.ContainerArgs{
 		Name:  pulumi.String("grafana"),
 		Image: pulumi.String(args.GrafanaImage),
-		Env: corev1.EnvVarArray{
+		Env: append(grafanaEnv,
 			secretEnv("GF_SECURITY_ADMIN_USER", "user"),
 			secretEnv("GF_SECURITY_ADMIN_PASSWORD", "password"),
 			// A closed network: no update checks, no plugin downloads, no usage reports.
@@ -323,10 +338,10 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 			&corev1.EnvVarArgs{Name: pulumi.String("GF_PLUGINS_PREINSTALL_DISABLED"), Value: pulumi.String("true")},
 			&corev1.EnvVarArgs{Name: pulumi.String("GF_USERS_ALLOW_SIGN_UP"), Value: pulumi.String("false")},
 			&corev1.EnvVarArgs{Name: pulumi.String("GF_PATHS_DATA"), Value: pulumi.String("/var/lib/grafana/data")},
-		},
-		Ports:           containerPorts("http", grafanaPort),
-		ReadinessProbe:  httpGetProbe("/api/health", grafanaPort, 10),
-		LivenessProbe:   httpGetProbe("/api/health", grafanaPort, 30),
+		),
+		Ports:           containerPorts("http", GrafanaPort),
+		ReadinessProbe:  httpGetProbe("/api/health", GrafanaPort, 10),
+		LivenessProbe:   httpGetProbe("/api/health", GrafanaPort, 30),
 		Resources:       resources("100m", "256Mi", "1Gi"),
 		SecurityContext: containerSecurity(true),
 		VolumeMounts: corev1.VolumeMountArray{
@@ -344,7 +359,11 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 		&corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
 		&corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
 	})
-	b.service("grafana", "NodePort", grafanaPort, args.GrafanaNodePort)
+	if args.GrafanaNodePort != 0 {
+		b.service("grafana", "NodePort", GrafanaPort, args.GrafanaNodePort)
+	} else {
+		b.service("grafana", "ClusterIP", GrafanaPort, 0) // the site's ingress routes to it
+	}
 
 	if args.NetworkPolicies {
 		if args.Logs != nil || args.Traces != nil {
@@ -754,7 +773,7 @@ func (b *obsBuilder) networkPolicies(a ObservabilityArgs) {
 		[]networkingv1.NetworkPolicyPeerArgs{{PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{NameLabel: pulumi.String("grafana")}}}},
 		[]int{prometheusPort})
 	// Grafana's node port: from anywhere the node port is reachable (no from: every source).
-	policy("allow-grafana", "allow-grafana-ui", a.Namespace, []string{"grafana"}, nil, []int{grafanaPort})
+	policy("allow-grafana", "allow-grafana-ui", a.Namespace, []string{"grafana"}, nil, []int{GrafanaPort})
 	pods := func(app string) networkingv1.NetworkPolicyPeerArgs {
 		return networkingv1.NetworkPolicyPeerArgs{PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{NameLabel: pulumi.String(app)}}}
 	}

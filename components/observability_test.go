@@ -204,3 +204,27 @@ func TestObservabilityLogsAndTracesShapes(t *testing.T) {
 		})
 	}
 }
+
+// Routed by the site's ingress: Grafana serves from its path, behind a ClusterIP Service;
+// with neither a node port nor a root URL it would be unreachable, and is refused.
+func TestObservabilityGrafanaBehindTheIngress(t *testing.T) {
+	args := observabilityArgs()
+	args.GrafanaNodePort, args.GrafanaRootURL = 0, "https://xgen.example.com/grafana/"
+	rec, err := runObservability(t, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := byName(rec, "kubernetes:core/v1:Service", "observability-grafana").PlainInputs()
+	if inprocess.Get(svc, "spec", "type") != "ClusterIP" || inprocess.Get(svc, "spec", "ports", 0, "nodePort") != nil {
+		t.Errorf("grafana service: %v", svc["spec"])
+	}
+	dep, _ := byName(rec, "kubernetes:apps/v1:Deployment", "observability-grafana").PlainInputs()
+	env := fmt.Sprint(inprocess.Get(dep, "spec", "template", "spec", "containers", 0, "env"))
+	if !strings.Contains(env, "GF_SERVER_ROOT_URL value:https://xgen.example.com/grafana/") || !strings.Contains(env, "GF_SERVER_SERVE_FROM_SUB_PATH value:true") {
+		t.Errorf("grafana env: %s", env)
+	}
+	args.GrafanaRootURL = ""
+	if _, err := runObservability(t, args); err == nil || !strings.Contains(err.Error(), "unreachable") {
+		t.Errorf("no node port, no root URL: %v", err)
+	}
+}

@@ -269,7 +269,7 @@ func validateRegistryAddon(p *problemList, c *Config) {
 		p.add(k+".nodePort", r.NodePort, "must be a node port from 30000 to 32767")
 	}
 	taken := takenNodePorts(c)
-	if c.ObservabilityEnabled() {
+	if c.ObservabilityEnabled() && c.Cluster.Addons.Observability.Grafana.NodePort != 0 {
 		taken[c.Cluster.Addons.Observability.Grafana.NodePort] = "cluster.addons.observability.grafana.nodePort"
 	}
 	if other, ok := taken[r.NodePort]; ok {

@@ -155,7 +155,10 @@ func TestBadObservabilityConfigs(t *testing.T) {
 		{"node port range", on(", grafana: {nodePort: 3000}"), k + ".grafana.nodePort", "30000 to 32767"},
 		{"node port of the frontend", clusterSite(oneServer + "  addons: {observability: {enabled: true, grafana: {nodePort: 30080}}}\n"), k + ".grafana.nodePort", "is also ingress.nodePort"},
 		{"node port of the registry", on(", grafana: {nodePort: 30500}}, registry: {enabled: true"), k + ".grafana.nodePort", "is also cluster.addons.registry.nodePort"},
-		{"registry on grafana's port", on("}, registry: {enabled: true, nodePort: 30300"), "site.cluster.addons.registry.nodePort", "is also cluster.addons.observability.grafana.nodePort"},
+		{"registry on grafana's port", on(", grafana: {nodePort: 30300}}, registry: {enabled: true, nodePort: 30300"), "site.cluster.addons.registry.nodePort", "is also cluster.addons.observability.grafana.nodePort"},
+		{"grafana path malformed", on(", grafana: {path: /grafana}"), k + ".grafana.path", "starts and ends"},
+		{"grafana path at the root", on(", grafana: {path: /}"), k + ".grafana.path", "starts and ends"},
+		{"grafana path without a domain", clusterSite(oneServer + "  addons: {observability: {enabled: true, grafana: {path: /grafana/}}}\n"), k + ".grafana.path", "has no effect"},
 		{"latest image", on(", images: {grafana: 'grafana/grafana:latest'}"), k + ".images.grafana", "pinned tag"},
 		{"untagged image", on(", images: {prometheus: prom/prometheus}"), k + ".images.prometheus", "pinned tag"},
 		{"local storage disabled", istioSite("  disable: [local-storage]\n  addons: {observability: {enabled: true}}\n"), k + ".storageClass", "cluster.disable removes"},
@@ -183,9 +186,18 @@ func TestObservabilityDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := site.Config.Cluster.Addons.Observability
+	// A site routed by Istio on a domain: Grafana on a path of it, no node port.
 	if o.Namespace != DefaultObservabilityNamespace || o.Prometheus.Retention != "15d" || o.Prometheus.VolumeSize != "20Gi" ||
-		o.Grafana.NodePort != 30300 || o.StorageClass != "local-path" || o.Images != DefaultObservabilityImages {
+		o.Grafana.Path != "/grafana/" || o.Grafana.NodePort != 0 || o.StorageClass != "local-path" || o.Images != DefaultObservabilityImages {
 		t.Errorf("defaults: %+v", o)
+	}
+	// A site without a domain: on a node port.
+	byIP, err := parseSite(t, clusterSite(oneServer+"  addons: {observability: {enabled: true}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := byIP.Config.Cluster.Addons.Observability.Grafana; g.Path != "" || g.NodePort != 30300 {
+		t.Errorf("grafana without a domain: %+v", g)
 	}
 	need, _ := RequiredSecrets(map[string]string{SiteKey: mustJSON(t, istioSite("  addons: {observability: {enabled: true}}\n"))})
 	if !slices.Contains(need, SecretGrafanaAdminPassword) {

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -75,7 +76,12 @@ type TracesConfig struct {
 // GrafanaConfig is the add-on's Grafana: its admin password is the grafanaAdminPassword
 // secret.
 type GrafanaConfig struct {
-	// NodePort it is reached on, on every node. Default 30300.
+	// Path on the site's domain where the ingress routes to Grafana, on a site routed by
+	// Istio (ingress.type istio with a domain; own or shared gateway). Default "/grafana/"
+	// there, none elsewhere.
+	Path string `json:"path,omitempty"`
+	// NodePort it is reached on, on every node. Default 30300 on a site where no Path
+	// routes to it; none otherwise (set it to have both).
 	NodePort int `json:"nodePort,omitempty"`
 }
 
@@ -98,6 +104,7 @@ const (
 	DefaultPrometheusRetention     = "15d"
 	DefaultPrometheusVolumeSize    = "20Gi"
 	DefaultGrafanaNodePort         = 30300
+	DefaultGrafanaPath             = "/grafana/"
 	DefaultObservabilityStorageCls = "local-path"
 	DefaultLogsRetention           = "7d"
 	DefaultLokiVolumeSize          = "10Gi"
@@ -136,7 +143,12 @@ func setObservabilityDefaults(c *Config) {
 	setString(&o.StorageClass, DefaultObservabilityStorageCls)
 	setString(&o.Prometheus.Retention, DefaultPrometheusRetention)
 	setString(&o.Prometheus.VolumeSize, DefaultPrometheusVolumeSize)
-	setInt(&o.Grafana.NodePort, DefaultGrafanaNodePort)
+	if c.grafanaRoutable() {
+		setString(&o.Grafana.Path, DefaultGrafanaPath)
+	}
+	if o.Grafana.Path == "" {
+		setInt(&o.Grafana.NodePort, DefaultGrafanaNodePort)
+	}
 	if o.Logs.Enabled == nil {
 		on := true
 		o.Logs.Enabled = &on
@@ -228,7 +240,14 @@ func validateObservability(p *problemList, c *Config) {
 			p.add(k+".traces.volumeSize", tr.VolumeSize, "must be a size like %q", DefaultTempoVolumeSize)
 		}
 	}
-	if n := o.Grafana.NodePort; n < 30000 || n > 32767 {
+	if pth := o.Grafana.Path; pth != "" && (!strings.HasPrefix(pth, "/") || !strings.HasSuffix(pth, "/") || pth == "/" || strings.ContainsAny(pth, " ?#*")) {
+		p.add(k+".grafana.path", pth, "must be a path prefix that starts and ends with \"/\", e.g. %q", DefaultGrafanaPath)
+	} else if pth != "" && slices.Contains(c.Ingress.StreamingPaths, pth) {
+		p.add(k+".grafana.path", pth, "is also one of ingress.streamingPaths; give Grafana its own")
+	}
+	if n := o.Grafana.NodePort; n == 0 && o.Grafana.Path != "" {
+		// reached through the ingress only
+	} else if n < 30000 || n > 32767 {
 		p.add(k+".grafana.nodePort", n, "must be a node port from 30000 to 32767")
 	} else if other, ok := takenNodePorts(c)[n]; ok || (c.RegistryAddonEnabled() && c.Cluster.Addons.Registry.NodePort == n) {
 		if !ok {
@@ -241,6 +260,12 @@ func validateObservability(p *problemList, c *Config) {
 			p.add(k+".images."+key, ref, "must be an image with a pinned tag or digest, e.g. %q", imageOf(DefaultObservabilityImages, key))
 		}
 	}
+}
+
+// grafanaRoutable says whether the site's ingress can route a path to Grafana: an Istio
+// VirtualService on the site's domain (Traefik's Ingress reaches only its own namespace).
+func (c *Config) grafanaRoutable() bool {
+	return c.Ingress.Type == "istio" && c.Environments[c.Environment].Domain != ""
 }
 
 // takenNodePorts are the node ports of the site's ingress and Istio gateway, by the key that
@@ -319,6 +344,9 @@ func checkIgnoredObservability(p *problemList, raw *AddonsConfig, c *Config) {
 		return
 	}
 	if o.Enabled {
+		if o.Grafana.Path != "" && !c.grafanaRoutable() {
+			p.add("cluster.addons.observability.grafana.path", o.Grafana.Path, "has no effect: only a site routed by Istio on a domain routes a path to Grafana (this one: ingress.type %s, domain %q); remove it and use grafana.nodePort", c.Ingress.Type, c.Environments[c.Environment].Domain)
+		}
 		if o.Images.DCGMExporter != "" && !c.HasGPUHosts() {
 			p.add("cluster.addons.observability.images.dcgmExporter", nil, "has no effect: no host of site.cluster is a GPU host (gpu: true); remove it")
 		}
@@ -352,7 +380,7 @@ func checkIgnoredObservability(p *problemList, raw *AddonsConfig, c *Config) {
 	}
 	for key, set := range map[string]bool{"namespace": o.Namespace != "", "storageClass": o.StorageClass != "",
 		"prometheus.retention": o.Prometheus.Retention != "", "prometheus.volumeSize": o.Prometheus.VolumeSize != "",
-		"prometheus.remoteWriteURL": o.Prometheus.RemoteWriteURL != "", "grafana.nodePort": o.Grafana.NodePort != 0,
+		"prometheus.remoteWriteURL": o.Prometheus.RemoteWriteURL != "", "grafana.nodePort": o.Grafana.NodePort != 0, "grafana.path": o.Grafana.Path != "",
 		"images.prometheus": o.Images.Prometheus != "", "images.grafana": o.Images.Grafana != "",
 		"images.kubeStateMetrics": o.Images.KubeStateMetrics != "", "images.nodeExporter": o.Images.NodeExporter != "",
 		"images.loki": o.Images.Loki != "", "images.blackboxExporter": o.Images.BlackboxExporter != "", "images.tempo": o.Images.Tempo != "", "images.collector": o.Images.Collector != "",

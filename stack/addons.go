@@ -5,6 +5,10 @@ package stack
 // observability (Prometheus scraping the site's services, Grafana).
 
 import (
+	"fmt"
+	"net"
+	"strconv"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"xgen-infra/components"
@@ -46,8 +50,7 @@ func addonsLayer(ctx *pulumi.Context, site *sites.Site, sec secretValues, k8s pu
 		o := site.Config.Cluster.Addons.Observability
 		outputs["observability"] = pulumi.Map{
 			"namespace": pulumi.String(o.Namespace), "prometheusURL": obs.PrometheusURL,
-			// Grafana answers on its node port on every node; the first server is one.
-			"grafanaURL": pulumi.Sprintf("http://%s:%d/", site.Config.Cluster.Servers[0].Address, obs.GrafanaNodePort),
+			"grafanaURL": pulumi.String(grafanaURL(site)),
 		}
 	}
 	if len(outputs) > 0 {
@@ -72,6 +75,9 @@ func observabilityArgs(site *sites.Site, sec secretValues) components.Observabil
 		BlackboxExporterImage: o.Images.BlackboxExporter,
 		GPUNodes:              site.Config.HasGPUHosts(), DCGMExporterImage: o.Images.DCGMExporter,
 	}
+	if grafanaPath(site) != "" {
+		args.GrafanaRootURL = grafanaURL(site)
+	}
 	for _, p := range site.InfraProbes() {
 		args.Probes = append(args.Probes, observability.Probe{Name: p.Name, Address: p.Address})
 	}
@@ -90,4 +96,18 @@ func observabilityArgs(site *sites.Site, sec secretValues) components.Observabil
 		}
 	}
 	return args
+}
+
+// grafanaURL is where an operator opens Grafana: the site's domain and its path when the
+// ingress routes to it, else its node port on the first server (every node answers).
+func grafanaURL(site *sites.Site) string {
+	o := site.Config.Cluster.Addons.Observability
+	if path := grafanaPath(site); path != "" {
+		scheme := "http"
+		if site.TLSCredentialName != "" {
+			scheme = "https"
+		}
+		return scheme + "://" + site.Domain + path
+	}
+	return fmt.Sprintf("http://%s/", net.JoinHostPort(site.Config.Cluster.Servers[0].Address, strconv.Itoa(o.Grafana.NodePort)))
 }

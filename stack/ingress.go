@@ -54,5 +54,18 @@ func ingressArgs(site *sites.Site) components.IstioIngressArgs {
 			args.Routes = append(args.Routes, components.Route{PathPrefix: prefix, Backend: backend})
 		}
 	}
+	if path := grafanaPath(site); path != "" { // the observability add-on's Grafana
+		args.Routes = append(args.Routes, components.Route{PathPrefix: path, Backend: components.Backend{
+			Name: "grafana", Port: components.GrafanaPort, Namespace: site.Config.Cluster.Addons.Observability.Namespace}})
+	}
 	return args
+}
+
+// grafanaPath is where the site's ingress routes to the observability add-on's Grafana ("":
+// nowhere, it has a node port).
+func grafanaPath(site *sites.Site) string {
+	if !site.Config.ObservabilityEnabled() {
+		return ""
+	}
+	return site.Config.Cluster.Addons.Observability.Grafana.Path
 }
