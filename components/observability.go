@@ -213,19 +213,7 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 	})
 	b.configMap("prometheus-config", map[string]string{"prometheus.yml": promConfig})
 	b.configMap("prometheus-rules", map[string]string{"xgen.yaml": observability.Rules})
-	pvc, err := corev1.NewPersistentVolumeClaim(ctx, name+"-prometheus-data", &corev1.PersistentVolumeClaimArgs{
-		Metadata: objectMeta("prometheus-data", args.Namespace, map[string]string{NameLabel: "prometheus"}),
-		Spec: &corev1.PersistentVolumeClaimSpecArgs{
-			AccessModes:      pulumi.StringArray{pulumi.String("ReadWriteOnce")},
-			StorageClassName: pulumi.String(args.StorageClass),
-			Resources: &corev1.VolumeResourceRequirementsArgs{
-				Requests: pulumi.StringMap{"storage": pulumi.String(args.VolumeSize)},
-			},
-		},
-	}, parent, keep, inNS)
-	if err != nil {
-		return nil, err
-	}
+	pvc := b.volume("prometheus", args.StorageClass, args.VolumeSize, keep)
 	b.deployment("prometheus", observabilityUID, true, &corev1.ContainerArgs{
 		Name:  pulumi.String("prometheus"),
 		Image: pulumi.String(args.PrometheusImage),
