@@ -306,7 +306,7 @@ func TestRealEngineWholeSite(t *testing.T) {
 func istioFrom(charts string) func(map[string]any) {
 	return func(site map[string]any) {
 		cluster := site["cluster"].(map[string]any)
-		cluster["addons"] = map[string]any{"istio": map[string]any{"charts": charts}}
+		testhosts.WithIstioCharts(cluster, charts)
 	}
 }
 

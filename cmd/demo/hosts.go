@@ -97,7 +97,7 @@ func (l *lab) writeStackFile(path string) error {
 	if err != nil {
 		return err
 	}
-	site["cluster"].(map[string]any)["addons"] = map[string]any{"istio": map[string]any{"charts": charts}}
+	testhosts.WithIstioCharts(site["cluster"].(map[string]any), charts)
 	return testhosts.WriteStackFile(demoStack, path, site)
 }
 

@@ -177,3 +177,19 @@ func CleanupAll() (removed int) {
 	}
 	return removed
 }
+
+// WithIstioCharts points the cluster section's Istio add-on at a local charts directory,
+// keeping the stack file's other add-ons (observability) as they are.
+func WithIstioCharts(cluster map[string]any, charts string) {
+	addons, _ := cluster["addons"].(map[string]any)
+	if addons == nil {
+		addons = map[string]any{}
+		cluster["addons"] = addons
+	}
+	istio, _ := addons["istio"].(map[string]any)
+	if istio == nil {
+		istio = map[string]any{}
+		addons["istio"] = istio
+	}
+	istio["charts"] = charts
+}
