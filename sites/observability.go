@@ -105,7 +105,7 @@ const (
 	DefaultPrometheusVolumeSize    = "20Gi"
 	DefaultGrafanaNodePort         = 30300
 	DefaultGrafanaPath             = "/grafana/"
-	DefaultObservabilityStorageCls = "local-path"
+	DefaultObservabilityStorageCls = DefaultRegistryAddonClass // K3s' local-path
 	DefaultLogsRetention           = "7d"
 	DefaultLokiVolumeSize          = "10Gi"
 	DefaultTracesRetention         = "72h"
@@ -256,7 +256,7 @@ func validateObservability(p *problemList, c *Config) {
 		p.add(k+".grafana.nodePort", n, "is also %s; give Grafana its own node port", other)
 	}
 	for key, ref := range imagesByKey(o.Images) {
-		if !pinnedImage.MatchString(ref) || hasLatestTag(ref) {
+		if !pinnedImage.MatchString(ref) || strings.HasSuffix(ref, ":latest") {
 			p.add(k+".images."+key, ref, "must be an image with a pinned tag or digest, e.g. %q", imageOf(DefaultObservabilityImages, key))
 		}
 	}
@@ -283,10 +283,6 @@ func takenNodePorts(c *Config) map[int]string {
 		taken[is.Gateway.HTTPSNodePort] = "cluster.addons.istio.gateway.httpsNodePort"
 	}
 	return taken
-}
-
-func hasLatestTag(ref string) bool {
-	return len(ref) > 7 && ref[len(ref)-7:] == ":latest"
 }
 
 func imageOf(im ObservabilityImages, key string) string { return imagesByKey(im)[key] }
