@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/testkit/harness"
@@ -41,6 +43,8 @@ type wholeSite struct {
 	watch func(apitype.EngineEvent)
 	// eventLogs are the event logs of every `up` so far.
 	eventLogs []string
+	// observability: the site runs the observability add-on.
+	observability bool
 }
 
 // wholeSiteSpec says which test hosts a stack file runs on.
@@ -80,6 +84,8 @@ func newWholeSite(t *testing.T, spec wholeSiteSpec) *wholeSite {
 	}
 	s := &wholeSite{t: t, hosts: hosts, log: &bytes.Buffer{}, servers: spec.servers, agents: spec.agents,
 		composeChange: spec.composeChange, procs: startProcessSampler()}
+	obs, _ := get(site, "cluster", "addons", "observability").(map[string]any)
+	s.observability = obs["enabled"] == true
 	if s.composeChange[0] == "" {
 		s.composeChange = [2]string{"waitTimeout", "6m"}
 	}
@@ -339,6 +345,7 @@ func wholeSiteLifecycle(t *testing.T, s *wholeSite) {
 		nodes[h] = hostsVersion
 	}
 	checkNodes(ctx, t, cluster, nodes)
+	checkObservabilityRuns(ctx, t, s, cluster)
 
 	// 3. Converged: the engine's own no-op check, then an `up` that runs no host command.
 	before = s.log.Len()
@@ -437,6 +444,62 @@ func wholeSiteLifecycle(t *testing.T, s *wholeSite) {
 	if out, err := s.hosts.Run(ctx, s.servers[0], "sudo -n ls /srv/xgen-infra/volumes"); err != nil || !strings.Contains(out, "postgres") {
 		t.Errorf("the infra's data is gone after destroy: %q %v", out, err)
 	}
+}
+
+// checkObservabilityRuns: on a site with the observability add-on, its Deployments are
+// Available, its DaemonSets ready on every node, each of its volumes bound (by the cluster's
+// local-path storage), and the stack names where Grafana is.
+func checkObservabilityRuns(ctx context.Context, t *testing.T, s *wholeSite, cluster *harness.Cluster) {
+	t.Helper()
+	out, err := s.ws.Outputs(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addons, _ := out["addons"].(map[string]any)
+	obs, _ := addons["observability"].(map[string]any)
+	if obs == nil {
+		if s.observability {
+			t.Fatalf("the site has the observability add-on and the stack does not export it: %v", out)
+		}
+		return
+	}
+	ns, _ := obs["namespace"].(string)
+	if url, _ := obs["grafanaURL"].(string); !strings.HasPrefix(url, "http") {
+		t.Errorf("addons.observability.grafanaURL = %q", url)
+	}
+	deployments, err := cluster.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	if err != nil || len(deployments.Items) == 0 {
+		t.Fatalf("observability Deployments in %q: %v (%v)", ns, deployments, err)
+	}
+	var names []string
+	for _, d := range deployments.Items {
+		names = append(names, d.Name)
+	}
+	if err := cluster.WaitAvailable(ctx, ns, names, time.Minute); err != nil {
+		t.Error(err)
+	}
+	daemonSets, err := cluster.Client.AppsV1().DaemonSets(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names = nil
+	for _, d := range daemonSets.Items {
+		names = append(names, d.Name)
+	}
+	if err := cluster.WaitDaemonSetsReady(ctx, ns, names, time.Minute); err != nil {
+		t.Error(err)
+	}
+	claims, err := cluster.Client.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{})
+	if err != nil || len(claims.Items) == 0 {
+		t.Fatalf("observability volumes in %q: %v (%v)", ns, claims, err)
+	}
+	for _, c := range claims.Items {
+		if c.Status.Phase != corev1.ClaimBound {
+			t.Errorf("volume %s/%s is %s", ns, c.Name, c.Status.Phase)
+		}
+	}
+	t.Logf("observability: %d Deployments, %d DaemonSets, %d volumes; Grafana at %v",
+		len(deployments.Items), len(daemonSets.Items), len(claims.Items), obs["grafanaURL"])
 }
 
 // checkUpgradeOrder: every host's install ran after its drain finished and before its

@@ -82,7 +82,8 @@ func (h *Hosts) ComposeHost(name string, extra map[string]any) map[string]any {
 	return cc
 }
 
-// Site is a stack file's config and its site object with site.cluster replaced by cluster;
+// Site is a stack file's config and its site object with site.cluster replaced by cluster
+// (keeping the stack file's cluster.addons);
 // a compose host named in the stack file is one of the site's real nodes, so on the test
 // hosts it becomes the first server.
 func Site(stackFile string, cluster map[string]any) (config map[string]string, site map[string]any, secretKeys []string, err error) {
@@ -92,6 +93,11 @@ func Site(stackFile string, cluster map[string]any) (config map[string]string, s
 	}
 	if err := json.Unmarshal([]byte(config[sites.SiteKey]), &site); err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", stackFile, err)
+	}
+	// The stack file's add-ons (observability, Istio's settings) stay: they are the site's,
+	// not the hosts'. A cluster section that brings its own add-ons wins.
+	if own, ok := site["cluster"].(map[string]any); ok && own["addons"] != nil && cluster["addons"] == nil {
+		cluster["addons"] = own["addons"]
 	}
 	site["cluster"] = cluster
 	if infra, ok := site["infra"].(map[string]any); ok {

@@ -265,6 +265,9 @@ func firstServer(ctx context.Context, cfg *config) error {
 	if !slices.Contains(cfg.Disable, "servicelb") {
 		go serviceLB(ctx, c.Client, cfg.NodeIP)
 	}
+	if !slices.Contains(cfg.Disable, "local-storage") {
+		go localPath(ctx, c.Client)
+	}
 	if err := serveIstiodWebhooks(ctx, c.Client); err != nil {
 		return err
 	}

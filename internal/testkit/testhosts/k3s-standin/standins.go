@@ -1,8 +1,11 @@
 package main
 
-// Two parts of a real cluster that fake nodes cannot give, played by the first server so that
-// the Istio add-on can finish under the real engine (TEST-ONLY, like the rest of the stand-in):
+// Three parts of a real cluster that fake nodes cannot give, played by the first server so
+// that the add-ons can finish under the real engine (TEST-ONLY, like the rest of the stand-in):
 //
+//   - local-path storage, as K3s ships it: the default StorageClass "local-path"
+//     (WaitForFirstConsumer) and a provisioner that gives each claim the scheduler placed a
+//     hostPath volume on that node, so the observability add-on's volumes bind.
 //   - ServiceLB, as K3s runs it: a LoadBalancer Service gets the server's address as its
 //     ingress (K3s publishes the ports on the nodes), unless `disable: [servicelb]`.
 //   - istiod's admission webhooks: no istiod process runs on fake nodes, and the sidecar
@@ -35,6 +38,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
@@ -57,6 +62,58 @@ func serviceLB(ctx context.Context, client kubernetes.Interface, address string)
 			svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: address}}
 			if _, err := client.CoreV1().Services(svc.Namespace).UpdateStatus(ctx, &svc, metav1.UpdateOptions{}); err != nil {
 				fmt.Fprintf(os.Stderr, "servicelb (stand-in): %s/%s: %v\n", svc.Namespace, svc.Name, err)
+			}
+		}
+	})
+}
+
+// localPathProvisioner is the name K3s' local-path provisioner registers its class under.
+const localPathProvisioner = "rancher.io/local-path"
+
+// localPath creates K3s' default StorageClass and then provisions, as K3s' local-path
+// provisioner does, a hostPath PersistentVolume for every pending claim of that class that
+// the scheduler has placed on a node (the volume.kubernetes.io/selected-node annotation).
+func localPath(ctx context.Context, client kubernetes.Interface) {
+	wait := storagev1.VolumeBindingWaitForFirstConsumer
+	reclaim := corev1.PersistentVolumeReclaimDelete
+	class := &storagev1.StorageClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "local-path", Annotations: map[string]string{
+			"storageclass.kubernetes.io/is-default-class": "true"}},
+		Provisioner: localPathProvisioner, VolumeBindingMode: &wait, ReclaimPolicy: &reclaim,
+	}
+	if _, err := client.StorageV1().StorageClasses().Create(ctx, class, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		logErr("local-path (stand-in): storage class", err)
+	}
+	every(ctx, time.Second, func() {
+		claims, err := client.CoreV1().PersistentVolumeClaims("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return
+		}
+		for _, pvc := range claims.Items {
+			node := pvc.Annotations["volume.kubernetes.io/selected-node"]
+			if pvc.Status.Phase != corev1.ClaimPending || node == "" || pvc.Spec.VolumeName != "" ||
+				pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName != class.Name {
+				continue
+			}
+			pv := &corev1.PersistentVolume{
+				ObjectMeta: metav1.ObjectMeta{Name: "pvc-" + string(pvc.UID),
+					Annotations: map[string]string{"pv.kubernetes.io/provisioned-by": localPathProvisioner}},
+				Spec: corev1.PersistentVolumeSpec{
+					Capacity:                      corev1.ResourceList{corev1.ResourceStorage: pvc.Spec.Resources.Requests[corev1.ResourceStorage]},
+					AccessModes:                   pvc.Spec.AccessModes,
+					StorageClassName:              class.Name,
+					PersistentVolumeReclaimPolicy: reclaim,
+					ClaimRef: &corev1.ObjectReference{Kind: "PersistentVolumeClaim", APIVersion: "v1",
+						Namespace: pvc.Namespace, Name: pvc.Name, UID: pvc.UID},
+					PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{
+						Path: "/var/lib/rancher/k3s/storage/" + string(pvc.UID) + "_" + pvc.Namespace + "_" + pvc.Name}},
+					NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+						MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname",
+							Operator: corev1.NodeSelectorOpIn, Values: []string{node}}}}}}},
+				},
+			}
+			if _, err := client.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				logErr("local-path (stand-in): "+pvc.Namespace+"/"+pvc.Name, err)
 			}
 		}
 	})
