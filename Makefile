@@ -31,13 +31,14 @@ shellcheck:
 .PHONY: shellcheck
 
 ## tools: build the pinned local-cluster binaries and the real Pulumi engine (CLI, Go language
-## host, kubernetes provider plugin), the pipeline linter (actionlint) and a real Prometheus
-## (test-only) into .tools/ (each skipped when up to date)
+## host, kubernetes provider plugin), the pipeline linter (actionlint), a real Prometheus and
+## the OpenTelemetry Collector's log operators (test-only) into .tools/ (each skipped when up
+## to date)
 tools:
 	bash tools/install.sh
 	bash tools/install-pulumi.sh
 	bash tools/install-lint.sh
-	bash tools/install-prometheus.sh
+	bash tools/install-observability-tools.sh
 
 ## render: rewrite rendered/<stack>/ from the stack files (review the diff, commit it)
 render:

@@ -386,8 +386,9 @@ func waitNamespaceGone(ctx context.Context, c *harness.Cluster, name string) err
 	}
 }
 
-// TestRealEngineRefusesBadConfig: the program's validation under the real engine: a
-// misspelt key fails the preview with the key named, and nothing is created.
+// TestRealEngineRefusesBadConfig: the program's validation under the real engine: a missing
+// secret, a misspelt key and a bad add-on value each fail the preview with the key named,
+// and nothing is created.
 func TestRealEngineRefusesBadConfig(t *testing.T) {
 	tools := engineTools(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -434,5 +435,24 @@ func TestRealEngineRefusesBadConfig(t *testing.T) {
 	want := `xgen-infra:namespace: is not read by this program: \"namespace\" belongs inside the site object`
 	if err == nil || !strings.Contains(out, want) {
 		t.Errorf("preview with xgen-infra:namespace set: want %s in:\n%s", want, out)
+	}
+
+	// A bad value of an add-on (the observability add-on's retention) is refused with its
+	// key, its value and the fix, before anything is registered.
+	if _, err := ws.Run(ctx, nil, "config", "rm", "namespace"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.Run(ctx, nil, "config", "set", "--path", "site.cluster.addons.observability.prometheus.retention", "2 weeks"); err != nil {
+		t.Fatal(err)
+	}
+	_, res, err = ws.Preview(ctx)
+	out = string(res.Stdout) + string(res.Stderr)
+	for _, want := range []string{"xgen-infra:site.cluster.addons.observability.prometheus.retention", "2 weeks", "must be a Prometheus duration"} {
+		if err == nil || !strings.Contains(out, want) {
+			t.Errorf("preview with a bad retention: want %s in:\n%s", want, out)
+		}
+	}
+	if urns, err := ws.Resources(ctx); err != nil || len(urns) != 0 {
+		t.Errorf("a refused preview left resources: %v (err %v)", urns, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,8 +83,8 @@ func TestImageBundleOverSSH(t *testing.T) {
 			composeImages = append(composeImages, b)
 		}
 	}
-	if len(composeImages) != 5 {
-		t.Fatalf("%d compose images, want postgres, redis, qdrant, minio and minio's init", len(composeImages))
+	if len(composeImages) != 7 {
+		t.Fatalf("%d compose images, want postgres, redis, qdrant, minio and minio's init, and the PostgreSQL and Redis exporters (observability)", len(composeImages))
 	}
 	extra := bundle.Image{Ref: "registry.example.com/tools/debug:1", For: "debug", Runtime: sites.RuntimeCluster}
 	builds[extra.Ref] = "1"
@@ -117,8 +118,8 @@ func TestImageBundleOverSSH(t *testing.T) {
 			t.Errorf("containerd did not import %s:\n%s", im.Ref, imported)
 		}
 	}
-	if files := run("ls /var/lib/rancher/k3s/agent/images/ | grep -c '^xgen-.*\\.tar$'"); files != "7" {
-		t.Errorf("%s bundle files in the images directory, want 7", files)
+	if files, want := run("ls /var/lib/rancher/k3s/agent/images/ | grep -c '^xgen-.*\\.tar$'"), strconv.Itoa(len(wanted)+1); files != want {
+		t.Errorf("%s bundle files in the images directory, want %s (the site's cluster images and the extra one)", files, want)
 	}
 	if left := run("ls /var/tmp | grep -c 'xgen-k3s-.*-xgen-' || true"); left != "0" {
 		t.Errorf("%s staged uploads left in /var/tmp", left)

@@ -33,6 +33,9 @@ var (
 	traefikPod  = podAt("kube-system", "traefik", map[string]string{"app.kubernetes.io/name": "traefik"})
 	corednsPod  = podAt("kube-system", "coredns", map[string]string{"k8s-app": "kube-dns"})
 	intruderPod = podAt("intruder", "shell", map[string]string{"app": "shell"})
+	// The customer's monitoring on a cluster that has its own (xgen-aww: externalMonitoring).
+	customerPrometheusPod = podAt("monitoring", "prometheus", map[string]string{"app.kubernetes.io/name": "prometheus"})
+	customerGrafanaPod    = podAt("monitoring", "grafana", map[string]string{"app.kubernetes.io/name": "grafana"})
 )
 
 const (
@@ -80,6 +83,12 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 	traceFlows := []flow{
 		// xgen's Grafana is behind the site's gateway, at /grafana/.
 		{gateway, obs("grafana"), "TCP", 3000, true},
+		// The compose project's exporters on xgen's compose host: Prometheus scrapes them; a
+		// service that uses the database reaches its port, not its exporter's.
+		{obs("prometheus"), xgenHost, "TCP", 9187, true},
+		{obs("prometheus"), xgenHost, "TCP", 9121, true},
+		{x("xgen-core"), xgenHost, "TCP", 9187, false},
+		{x("xgen-core"), xgenHost, "TCP", 9121, false},
 		// xgen has a GPU host: its DCGM exporter is scraped by Prometheus alone.
 		{obs("prometheus"), obs("dcgm-exporter"), "TCP", 9400, true},
 		{intruder, obs("dcgm-exporter"), "TCP", 9400, false},
@@ -162,6 +171,13 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 			{x("xgen-documents"), "52.95.0.1", "TCP", 80, false},
 			{x("xgen-mcp-station"), "52.95.0.1", "TCP", 443, false},
 			{gateway, x("xgen-core"), "TCP", 8000, false},
+			// The cluster's own Prometheus (externalMonitoring) scrapes the services' metrics
+			// port; its neighbours do not, nor does it reach anything else.
+			{"monitoring/prometheus", x("xgen-core"), "TCP", 8000, true},
+			{"monitoring/prometheus", x("xgen-frontend"), "TCP", 3000, true},
+			{"monitoring/grafana", x("xgen-core"), "TCP", 8000, false},
+			{"monitoring/prometheus", x("xgen-core"), "TCP", 22, false},
+			{intruder, x("xgen-core"), "TCP", 8000, false},
 		}},
 		// Its own namespace: the same flows there.
 		{"Pulumi.lotteimall.yaml", []flow{
@@ -206,8 +222,8 @@ func TestNetworkPolicyOffLeavesNoPolicy(t *testing.T) {
 func policyEngine(t *testing.T, v siteView) *eval.PolicyEngine {
 	t.Helper()
 	var policies []*netv1.NetworkPolicy
-	pods := []*corev1.Pod{gatewayPod, traefikPod, corednsPod, intruderPod}
-	namespaces := map[string]bool{"istio-system": true, "kube-system": true, "intruder": true}
+	pods := []*corev1.Pod{gatewayPod, traefikPod, corednsPod, intruderPod, customerPrometheusPod, customerGrafanaPod}
+	namespaces := map[string]bool{"istio-system": true, "kube-system": true, "intruder": true, "monitoring": true}
 	for i, o := range v.objs {
 		switch o.Kind {
 		case "NetworkPolicy":

@@ -198,3 +198,44 @@ func TestInfraComposeEndpoints(t *testing.T) {
 		t.Errorf("a missing secret: %v", err)
 	}
 }
+
+// TestBundleUploadsRunInLanes: a bundle of many images goes to its host at most
+// uploadLanes at a time (each upload is an SSH connection of its own): upload i waits for
+// upload i-uploadLanes, and the first ones for the host's check alone.
+func TestBundleUploadsRunInLanes(t *testing.T) {
+	args := infraArgs(testRedisPassword)
+	for i := range 9 {
+		args.Images = append(args.Images, BundleImage{Path: fmt.Sprintf("/bundle/docker/image-%d.tar", i), SHA256: strings.Repeat("c", 64)})
+	}
+	rec := runInfra(t, args)
+	urnOf := map[string]string{}
+	var uploads []inprocess.Resource
+	for _, r := range rec.Resources {
+		urnOf[r.Name] = r.URN
+		if r.Type == "command:remote:CopyToRemote" {
+			uploads = append(uploads, r)
+		}
+	}
+	if len(uploads) != 9 {
+		t.Fatalf("%d uploads, want 9", len(uploads))
+	}
+	// In the bundle's order (the recorder sees registrations as they arrive).
+	slices.SortFunc(uploads, func(a, b inprocess.Resource) int { return strings.Compare(a.Name, b.Name) })
+	for i, u := range uploads {
+		var waitsFor []string
+		for _, d := range u.DependsOn {
+			for name, urn := range urnOf {
+				if urn == d && strings.HasPrefix(name, "infra-image-") {
+					waitsFor = append(waitsFor, name)
+				}
+			}
+		}
+		var want []string
+		if i >= uploadLanes {
+			want = []string{uploads[i-uploadLanes].Name}
+		}
+		if !slices.Equal(waitsFor, want) {
+			t.Errorf("%s waits for uploads %v, want %v", u.Name, waitsFor, want)
+		}
+	}
+}

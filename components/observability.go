@@ -51,6 +51,13 @@ type ObservabilityArgs struct {
 	// Probes are the infra endpoints (as the applications reach them) the blackbox exporter
 	// checks. Default none: no exporter.
 	Probes []observability.Probe
+	// Exporters are infra metrics exporters outside the cluster (the compose project's
+	// PostgreSQL and Redis exporters), "host:port" as Prometheus reaches them. Default none.
+	Exporters []observability.Probe
+	// ComposeProject, with Logs, also ships that compose project's logs: Docker's json-file
+	// logs, read by the collector of the node that is the compose host (on other nodes it
+	// finds none). Default "": none.
+	ComposeProject string
 	// Logs ships every pod's log. Default nil: none.
 	Logs *ObservabilityLogs
 	// Traces runs Tempo and the collector's OTLP receiver. Default nil: none.
@@ -161,7 +168,7 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 	}
 	promConfig, err := observability.PrometheusConfig(observability.PrometheusArgs{
 		Site: args.Site, Namespace: args.Namespace, Services: args.Targets, RemoteWriteURL: args.RemoteWriteURL,
-		Probes: args.Probes, GPU: args.GPUNodes,
+		Probes: args.Probes, Exporters: args.Exporters, GPU: args.GPUNodes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("observability %s: %w", name, err)
@@ -421,18 +428,19 @@ func (b *obsBuilder) logsAndTraces(a ObservabilityArgs, lokiURL string, keep pul
 		b.servicePorts("tempo", "ClusterIP", map[string]int{"http": observability.TempoPort, "otlp-grpc": observability.OTLPGRPCPort})
 		tempoEndpoint = fmt.Sprintf("tempo.%s.svc:%d", a.Namespace, observability.OTLPGRPCPort)
 	}
-	var lokiOTLP string
+	var lokiOTLP, composeProject string
 	if a.Logs != nil {
 		lokiOTLP = lokiURL + "/otlp"
+		composeProject = a.ComposeProject
 	}
 	conf, err := observability.CollectorConfig(observability.CollectorArgs{
-		Site: a.Site, Namespace: a.Namespace, LokiOTLPURL: lokiOTLP, TempoEndpoint: tempoEndpoint,
+		Site: a.Site, Namespace: a.Namespace, LokiOTLPURL: lokiOTLP, TempoEndpoint: tempoEndpoint, ComposeProject: composeProject,
 	})
 	if err != nil {
 		return err
 	}
 	b.configMap("otel-collector-config", map[string]string{"config.yaml": conf})
-	b.collector(a.CollectorImage, a.Logs != nil, a.Traces != nil)
+	b.collector(a.CollectorImage, a.Logs != nil, a.Traces != nil, composeProject != "")
 	if a.Traces != nil {
 		b.servicePorts("otel-collector", "ClusterIP", map[string]int{"otlp-grpc": observability.OTLPGRPCPort, "otlp-http": observability.OTLPHTTPPort})
 	}
@@ -442,7 +450,7 @@ func (b *obsBuilder) logsAndTraces(a ObservabilityArgs, lokiURL string, keep pul
 // collector runs the OpenTelemetry Collector on every node. Reading the pods' log files
 // (root's, 0640) takes root: it runs as UID 0 with every capability dropped, read-only,
 // the log directory mounted read-only; without logs it runs as its image's user.
-func (b *obsBuilder) collector(image string, logs, traces bool) {
+func (b *obsBuilder) collector(image string, logs, traces, composeLogs bool) {
 	labels := map[string]string{NameLabel: "otel-collector"}
 	uid := 10001
 	if logs {
@@ -464,6 +472,13 @@ func (b *obsBuilder) collector(image string, logs, traces bool) {
 		mounts = append(mounts, &corev1.VolumeMountArgs{Name: pulumi.String("pod-logs"), MountPath: pulumi.String(observability.PodLogsDir), ReadOnly: pulumi.Bool(true)})
 		volumes = append(volumes, &corev1.VolumeArgs{Name: pulumi.String("pod-logs"),
 			HostPath: &corev1.HostPathVolumeSourceArgs{Path: pulumi.String(observability.PodLogsDir)}})
+	}
+	if composeLogs {
+		// Docker's directory exists on the compose host only; elsewhere an empty one is made
+		// (DirectoryOrCreate) and the collector finds nothing there.
+		mounts = append(mounts, &corev1.VolumeMountArgs{Name: pulumi.String("docker-logs"), MountPath: pulumi.String(observability.DockerLogsDir), ReadOnly: pulumi.Bool(true)})
+		volumes = append(volumes, &corev1.VolumeArgs{Name: pulumi.String("docker-logs"),
+			HostPath: &corev1.HostPathVolumeSourceArgs{Path: pulumi.String(observability.DockerLogsDir), Type: pulumi.String("DirectoryOrCreate")}})
 	}
 	_, err := appsv1.NewDaemonSet(b.ctx, b.resourceName("otel-collector"), &appsv1.DaemonSetArgs{
 		Metadata: objectMeta("otel-collector", b.ns, labels),

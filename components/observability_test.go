@@ -159,19 +159,26 @@ func TestObservabilityLogsAndTracesShapes(t *testing.T) {
 		edit      func(*ObservabilityArgs)
 		workloads []string
 		lokiOTLP  string
+		// dockerLogs: the collector reads the compose host's Docker logs.
+		dockerLogs bool
 	}{
+		{"the compose project's logs", func(a *ObservabilityArgs) { a.ComposeProject = "xgen-infra" },
+			[]string{"blackbox-exporter", "grafana", "kube-state-metrics", "loki", "node-exporter", "otel-collector", "prometheus", "tempo"},
+			"http://loki.xgen-observability.svc:3100/otlp", true},
+		{"the compose project without logs", func(a *ObservabilityArgs) { a.ComposeProject, a.Logs = "xgen-infra", nil },
+			[]string{"blackbox-exporter", "grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus", "tempo"}, "", false},
 		{"customer's Loki", func(a *ObservabilityArgs) {
 			a.Logs = &ObservabilityLogs{LokiURL: "http://loki.monitoring:3100/"}
 			a.Traces = nil
-		}, []string{"blackbox-exporter", "grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus"}, "http://loki.monitoring:3100/otlp"},
+		}, []string{"blackbox-exporter", "grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus"}, "http://loki.monitoring:3100/otlp", false},
 		{"a GPU site", func(a *ObservabilityArgs) {
 			a.Logs, a.Traces, a.Probes = nil, nil, nil
 			a.GPUNodes, a.DCGMExporterImage = true, "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04"
-		}, []string{"dcgm-exporter", "grafana", "kube-state-metrics", "node-exporter", "prometheus"}, ""},
+		}, []string{"dcgm-exporter", "grafana", "kube-state-metrics", "node-exporter", "prometheus"}, "", false},
 		{"metrics only, no infra to probe", func(a *ObservabilityArgs) { a.Logs, a.Traces, a.Probes = nil, nil, nil },
-			[]string{"grafana", "kube-state-metrics", "node-exporter", "prometheus"}, ""},
+			[]string{"grafana", "kube-state-metrics", "node-exporter", "prometheus"}, "", false},
 		{"traces only", func(a *ObservabilityArgs) { a.Logs = nil },
-			[]string{"blackbox-exporter", "grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus", "tempo"}, ""},
+			[]string{"blackbox-exporter", "grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus", "tempo"}, "", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,6 +196,16 @@ func TestObservabilityLogsAndTracesShapes(t *testing.T) {
 			sort.Strings(names)
 			if strings.Join(names, " ") != strings.Join(tc.workloads, " ") {
 				t.Errorf("workloads %v, want %v", names, tc.workloads)
+			}
+			for _, w := range byType(rec, "kubernetes:apps/v1:DaemonSet") {
+				in, _ := w.PlainInputs()
+				if inprocess.Get(in, "metadata", "name") != "otel-collector" {
+					continue
+				}
+				volumes := fmt.Sprint(inprocess.Get(in, "spec", "template", "spec", "volumes"))
+				if got := strings.Contains(volumes, "/var/lib/docker/containers"); got != tc.dockerLogs {
+					t.Errorf("collector mounts Docker's logs: %v, want %v (%s)", got, tc.dockerLogs, volumes)
+				}
 			}
 			for _, r := range byType(rec, "kubernetes:core/v1:ConfigMap") {
 				in, _ := r.PlainInputs()

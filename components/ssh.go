@@ -81,6 +81,9 @@ type BundleImage struct {
 	Path, SHA256 string
 }
 
+// uploadLanes bounds the uploads of one bundle to one host that run at once.
+const uploadLanes = 4
+
 // uploadBundle uploads each image to its host (CopyToRemote, after dep) at a path named by
 // its digest, so that only a changed file goes again; resources are named prefix+<file
 // without .tar>. It returns the uploads and what the host script then reads (each image
@@ -89,7 +92,13 @@ func uploadBundle(ctx *pulumi.Context, parent pulumi.Resource, conn remote.Conne
 	nameOf func(string) string, stagingPrefix string, dep pulumi.Resource) ([]pulumi.Resource, []hostscript.StagedFile, error) {
 	var uploads []pulumi.Resource
 	var staged []hostscript.StagedFile
-	for _, im := range images {
+	for i, im := range images {
+		// At most uploadLanes at once per host: each upload is its own SSH connection with
+		// one dial attempt, and sshd drops handshakes at random beyond MaxStartups (10).
+		deps := []pulumi.Resource{dep}
+		if i >= uploadLanes {
+			deps = append(deps, uploads[i-uploadLanes])
+		}
 		name := nameOf(im.Path)
 		to := hostscript.StagedPath(stagingPrefix, name, im.SHA256)
 		cp, err := remote.NewCopyToRemote(ctx, prefix+strings.TrimSuffix(path.Base(im.Path), ".tar"), &remote.CopyToRemoteArgs{
@@ -97,7 +106,7 @@ func uploadBundle(ctx *pulumi.Context, parent pulumi.Resource, conn remote.Conne
 			Source:     pulumi.NewFileAsset(im.Path),
 			RemotePath: pulumi.String(to),
 			Triggers:   pulumi.Array{pulumi.String(to)},
-		}, pulumi.Parent(parent), pulumi.DependsOn([]pulumi.Resource{dep}))
+		}, pulumi.Parent(parent), pulumi.DependsOn(deps))
 		if err != nil {
 			return nil, nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
@@ -44,6 +45,12 @@ type XgenServiceArgs struct {
 	// metrics (Prometheus' pod discovery sees only declared ports). Default 0: the metrics
 	// are on Port.
 	MetricsPort int
+	// ScrapeAnnotations marks the pods for a Prometheus that finds its targets by
+	// annotations (prometheus.io/scrape, port, path: a cluster's own monitoring). Default
+	// false: none (the observability add-on selects the pods by their labels).
+	ScrapeAnnotations bool
+	// MetricsPath is the path of the metrics, for ScrapeAnnotations. Default "/metrics".
+	MetricsPath string
 	// Replicas when Autoscaling is nil. Default 0 means 1.
 	Replicas int
 	// Autoscaling, when set, creates an autoscaling/v2 HPA and leaves the Deployment's
@@ -178,6 +185,18 @@ func NewXgenService(ctx *pulumi.Context, name string, args XgenServiceArgs, opts
 	comp.ConfigMap = cm
 
 	podAnnotations := pulumi.StringMap{}
+	if args.ScrapeAnnotations {
+		port, path := args.MetricsPort, args.MetricsPath
+		if port == 0 {
+			port = args.Port
+		}
+		if path == "" {
+			path = "/metrics"
+		}
+		podAnnotations["prometheus.io/scrape"] = pulumi.String("true")
+		podAnnotations["prometheus.io/port"] = pulumi.String(strconv.Itoa(port))
+		podAnnotations["prometheus.io/path"] = pulumi.String(path)
+	}
 	envFrom := corev1.EnvFromSourceArray{
 		corev1.EnvFromSourceArgs{ConfigMapRef: &corev1.ConfigMapEnvSourceArgs{Name: pulumi.String(configMapName)}},
 	}

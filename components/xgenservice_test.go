@@ -335,3 +335,38 @@ func TestXgenServiceEphemeralStorage(t *testing.T) {
 		t.Errorf("resources = %v", at(c, "resources"))
 	}
 }
+
+// TestXgenServiceScrapeAnnotations: for a cluster's own Prometheus the pods say where their
+// metrics are (the metrics port when there is one, else the service port); without, none.
+func TestXgenServiceScrapeAnnotations(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		scrape      bool
+		metricsPort int
+		path        string
+		want        map[string]any
+	}{
+		{"service port, default path", true, 0, "", map[string]any{"prometheus.io/scrape": "true", "prometheus.io/port": "8000", "prometheus.io/path": "/metrics"}},
+		{"own metrics port and path", true, 9464, "/prom", map[string]any{"prometheus.io/scrape": "true", "prometheus.io/port": "9464", "prometheus.io/path": "/prom"}},
+		{"no external scraper", false, 9464, "/prom", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := baseArgs()
+			args.ScrapeAnnotations, args.MetricsPort, args.MetricsPath = tc.scrape, tc.metricsPort, tc.path
+			d := body(t, runService(t, "xgen-core", args), deploymentType, "xgen-core")
+			got, _ := at(d, "spec", "template", "metadata", "annotations").(map[string]any)
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("annotation %s = %v, want %v", k, got[k], v)
+				}
+			}
+			if tc.want == nil {
+				for k := range got {
+					if strings.HasPrefix(k, "prometheus.io/") {
+						t.Errorf("annotation %s without an external scraper", k)
+					}
+				}
+			}
+		})
+	}
+}

@@ -297,3 +297,24 @@ func TestInfraProbes(t *testing.T) {
 		}
 	}
 }
+
+// Bring your own monitoring: the cluster's Prometheus, named by namespace and pod labels.
+func TestExternalMonitoring(t *testing.T) {
+	const em = "externalMonitoring: {prometheus: {namespace: monitoring, podLabels: {app.kubernetes.io/name: prometheus}}}\n"
+	site := mustParse(t, minimalSite+em)
+	sc := site.Config.ExternalScraper()
+	if sc == nil || sc.Namespace != "monitoring" || sc.PodLabels["app.kubernetes.io/name"] != "prometheus" {
+		t.Errorf("scraper %+v", sc)
+	}
+	if mustParse(t, minimalSite).Config.ExternalScraper() != nil {
+		t.Error("a scraper without externalMonitoring")
+	}
+	const k = "site.externalMonitoring"
+	checkBadConfigs(t, []badConfig{
+		{"no prometheus", minimalSite + "externalMonitoring: {}\n", k + ".prometheus", "is required"},
+		{"namespace", minimalSite + "externalMonitoring: {prometheus: {namespace: Monitoring, podLabels: {app: prometheus}}}\n", k + ".prometheus.namespace", "lowercase DNS label"},
+		{"no pod labels", minimalSite + "externalMonitoring: {prometheus: {namespace: monitoring}}\n", k + ".prometheus.podLabels", "is required"},
+		{"bad label value", minimalSite + "externalMonitoring: {prometheus: {namespace: monitoring, podLabels: {app: 'prom etheus'}}}\n", k + ".prometheus.podLabels.app", "label value"},
+		{"with the add-on", istioSite("  addons: {observability: {enabled: true}}\n") + em, k, "keep the add-on"},
+	})
+}

@@ -1,7 +1,6 @@
 package sites
 
 import (
-	"fmt"
 	"net"
 	"path"
 	"regexp"
@@ -388,12 +387,35 @@ func validateComposeServices(p *problemList, c *Config) {
 		}
 		ports[port] = path
 	}
-	for _, hs := range inClusterInfra(c) {
-		for _, hp := range hs.Ports {
-			publish(fmt.Sprintf("infra endpoint %s port %s", hs.Name, hp.Name), hp.Port)
+	// The exporters' ports are fixed: a configured port that meets one is the key named.
+	postgres, redis := c.ComposeExporters()
+	if postgres {
+		publish("the PostgreSQL exporter of the observability add-on", compose.PostgresExporterPort)
+	}
+	if redis {
+		publish("the Redis exporter of the observability add-on", compose.RedisExporterPort)
+	}
+	for _, e := range infraEntries(c.Infra) {
+		if e.host != clusterHost(e.service, c.Infra.Namespace) {
+			continue
+		}
+		for _, hp := range e.ports {
+			publish(infraPortKey(e, hp.Name), hp.Port)
 		}
 	}
 	if v := s.MinIO; v != nil {
 		publish(key+".minio.consolePort", v.ConsolePort)
+	}
+}
+
+// infraPortKey is the config key that sets one port of an infra endpoint.
+func infraPortKey(e infraEntry, port string) string {
+	switch {
+	case e.endpoint == "objectStorage":
+		return "infra.objectStorage.endpoint"
+	case port == "grpc":
+		return "infra." + e.endpoint + ".grpcPort"
+	default:
+		return "infra." + e.endpoint + ".port"
 	}
 }

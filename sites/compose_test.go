@@ -1,6 +1,8 @@
 package sites
 
 import (
+	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -117,6 +119,72 @@ func TestBadComposeConfigs(t *testing.T) {
 		{"ssh on a node", composeSite("    ssh: {user: other}\n"), "site.infra.compose.ssh", "site.cluster.ssh"},
 	}
 	checkBadConfigs(t, cases)
+}
+
+// With the observability add-on the compose project runs the exporters of what it runs: the
+// host Services get their metrics port, Prometheus their addresses, the bundle their images.
+func TestComposeExporters(t *testing.T) {
+	obs := clusterSite(oneServer + "  addons: {observability: {enabled: true}}\n")
+	for _, tc := range []struct {
+		name, site string
+		want       map[string]int // host Service -> metrics port
+		images     []string
+	}{
+		{"observability", obs + "infra:\n  compose: {}\n",
+			map[string]int{"postgresql": 9187, "redis": 9121}, []string{"postgres-exporter", "redis-exporter"}},
+		{"external database", obs + "infra:\n  postgres: {host: 10.0.0.70}\n  compose: {}\n",
+			map[string]int{"redis": 9121}, []string{"redis-exporter"}},
+		{"no observability", composeSite("    dataDir: /srv/x\n"), map[string]int{}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			site := mustParse(t, tc.site)
+			got := map[string]int{}
+			for _, hs := range site.HostServices {
+				if port := site.HostPort(hs.Name, MetricsPortName); port != 0 {
+					got[hs.Name] = port
+				}
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("metrics ports %v, want %v", got, tc.want)
+			}
+			exporters := map[string]string{}
+			for _, e := range site.InfraExporters() {
+				exporters[e.Name] = e.Address
+			}
+			for svc, port := range tc.want {
+				endpoint := map[string]string{"postgresql": "postgres", "redis": "redis"}[svc]
+				if want := fmt.Sprintf("%s.xgen-system.svc.cluster.local:%d", svc, port); exporters[endpoint] != want {
+					t.Errorf("exporter of %s at %q, want %q", endpoint, exporters[endpoint], want)
+				}
+			}
+			if len(exporters) != len(tc.want) {
+				t.Errorf("exporters %v, want %d", exporters, len(tc.want))
+			}
+			images, err := site.Images()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var docker []string
+			for _, im := range images {
+				if strings.HasSuffix(im.For, "-exporter") && im.Runtime == RuntimeDocker {
+					docker = append(docker, im.For)
+				}
+			}
+			if !slices.Equal(docker, tc.images) {
+				t.Errorf("exporter images in Docker %v, want %v", docker, tc.images)
+			}
+		})
+	}
+	obsCompose := func(infra, observability string) string {
+		return clusterSite(oneServer+"  addons: {observability: {enabled: true"+observability+"}}\n") + "infra:\n" + infra + "  compose: {}\n"
+	}
+	const k = "site.cluster.addons.observability.images."
+	checkBadConfigs(t, []badConfig{
+		{"postgres exporter without postgres", obsCompose("  postgres: {host: 10.0.0.70}\n", ", images: {postgresExporter: 'quay.io/prometheuscommunity/postgres-exporter:v0.17.1'}"), k + "postgresExporter", "runs no PostgreSQL"},
+		{"redis exporter without compose", clusterSite(oneServer + "  addons: {observability: {enabled: true, images: {redisExporter: 'oliver006/redis_exporter:v1.74.0'}}}\n"), k + "redisExporter", "runs no Redis"},
+		{"exporter image unpinned", obsCompose("", ", images: {redisExporter: oliver006/redis_exporter}"), k + "redisExporter", "pinned tag"},
+		{"a port of an exporter", obsCompose("  redis: {port: 9187}\n", ""), "site.infra.redis.port", "also published by the PostgreSQL exporter"},
+	})
 }
 
 func TestComposeBogusFieldFixture(t *testing.T) {

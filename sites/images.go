@@ -83,6 +83,13 @@ func (s *Site) Images() ([]SiteImage, error) {
 				SiteImage{Ref: sv.MinIO.Image, For: "minio", Runtime: RuntimeDocker},
 				SiteImage{Ref: sv.MinIO.InitImage, For: "minio-init", Runtime: RuntimeDocker})
 		}
+		postgres, redis := c.ComposeExporters()
+		if postgres {
+			out = append(out, SiteImage{Ref: c.Cluster.Addons.Observability.Images.PostgresExporter, For: "postgres-exporter", Runtime: RuntimeDocker})
+		}
+		if redis {
+			out = append(out, SiteImage{Ref: c.Cluster.Addons.Observability.Images.RedisExporter, For: "redis-exporter", Runtime: RuntimeDocker})
+		}
 	}
 	return out, nil
 }

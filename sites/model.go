@@ -44,6 +44,10 @@ type Config struct {
 	// NetworkPolicy says whether the application namespace denies every flow the catalog
 	// does not declare (see NetworkPolicyConfig).
 	NetworkPolicy NetworkPolicyConfig `json:"networkPolicy,omitempty"`
+	// ExternalMonitoring is monitoring the site does not run (bring your own): the
+	// cluster's existing Prometheus, on a cluster whose monitoring is someone else's (EKS).
+	// Default none. On a K3s site, the observability add-on is the way.
+	ExternalMonitoring *ExternalMonitoringConfig `json:"externalMonitoring,omitempty"`
 }
 
 // NetworkPolicyConfig: default-deny ingress and egress in the application namespace, then
@@ -53,6 +57,24 @@ type NetworkPolicyConfig struct {
 	// Enabled creates the policies. Default true. A cluster whose network plugin does not
 	// enforce NetworkPolicy ignores them; turn them off only to debug a flow.
 	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// ExternalMonitoringConfig is the customer's own monitoring of the site.
+type ExternalMonitoringConfig struct {
+	// Prometheus is the cluster's existing Prometheus: every service's pods carry the
+	// prometheus.io/scrape, port and path annotations (the catalog's metrics port and path,
+	// what the common kubernetes-pods scrape job reads), and the site's network policies
+	// admit these pods, and only them, to each service's metrics port. Required.
+	Prometheus *ScraperConfig `json:"prometheus,omitempty"`
+}
+
+// ScraperConfig names the pods that scrape the site's services.
+type ScraperConfig struct {
+	// Namespace the scraper runs in, e.g. "monitoring". Required.
+	Namespace string `json:"namespace,omitempty"`
+	// PodLabels select the scraper's pods in Namespace, e.g.
+	// {app.kubernetes.io/name: prometheus}. Required (at least one).
+	PodLabels map[string]string `json:"podLabels,omitempty"`
 }
 
 // EnvironmentConfig is what differs per environment at the site level.

@@ -96,6 +96,10 @@ type ObservabilityImages struct {
 	Collector        string `json:"collector,omitempty"`
 	BlackboxExporter string `json:"blackboxExporter,omitempty"`
 	DCGMExporter     string `json:"dcgmExporter,omitempty"`
+	// PostgresExporter and RedisExporter run in the compose project (Docker on its host),
+	// only on a site whose infra.compose runs PostgreSQL or Redis.
+	PostgresExporter string `json:"postgresExporter,omitempty"`
+	RedisExporter    string `json:"redisExporter,omitempty"`
 }
 
 // Observability add-on defaults.
@@ -123,6 +127,8 @@ var DefaultObservabilityImages = ObservabilityImages{
 	Collector:        "docker.io/otel/opentelemetry-collector-contrib:0.131.0",
 	BlackboxExporter: "quay.io/prometheus/blackbox-exporter:v0.27.0",
 	DCGMExporter:     "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04",
+	PostgresExporter: "quay.io/prometheuscommunity/postgres-exporter:v0.17.1",
+	RedisExporter:    "docker.io/oliver006/redis_exporter:v1.74.0",
 }
 
 // promDuration is Prometheus' duration syntax (model.ParseDuration), e.g. "15d", "1w2d".
@@ -173,6 +179,17 @@ func setObservabilityDefaults(c *Config) {
 	setString(&o.Images.Collector, d.Collector)
 	setString(&o.Images.BlackboxExporter, d.BlackboxExporter)
 	setString(&o.Images.DCGMExporter, d.DCGMExporter)
+	setString(&o.Images.PostgresExporter, d.PostgresExporter)
+	setString(&o.Images.RedisExporter, d.RedisExporter)
+}
+
+// ComposeExporters says whether the compose project runs the metrics exporters of its
+// PostgreSQL and Redis: the observability add-on is on and the project runs either.
+func (c *Config) ComposeExporters() (postgres, redis bool) {
+	if !c.ObservabilityEnabled() || c.Infra.Compose == nil || c.Infra.Compose.Services == nil {
+		return false, false
+	}
+	return c.Infra.Compose.Services.Postgres != nil, c.Infra.Compose.Services.Redis != nil
 }
 
 // LogsEnabled and TracesEnabled say whether the site ships logs and traces (after
@@ -291,7 +308,40 @@ func imageOf(im ObservabilityImages, key string) string { return imagesByKey(im)
 func imagesByKey(im ObservabilityImages) map[string]string {
 	return map[string]string{"prometheus": im.Prometheus, "grafana": im.Grafana, "kubeStateMetrics": im.KubeStateMetrics,
 		"nodeExporter": im.NodeExporter, "loki": im.Loki, "tempo": im.Tempo, "collector": im.Collector,
-		"blackboxExporter": im.BlackboxExporter, "dcgmExporter": im.DCGMExporter}
+		"blackboxExporter": im.BlackboxExporter, "dcgmExporter": im.DCGMExporter,
+		"postgresExporter": im.PostgresExporter, "redisExporter": im.RedisExporter}
+}
+
+// validateExternalMonitoring reports every problem of externalMonitoring.
+func validateExternalMonitoring(p *problemList, c *Config) {
+	em := c.ExternalMonitoring
+	if em == nil {
+		return
+	}
+	const k = "externalMonitoring"
+	if c.ObservabilityEnabled() {
+		p.add(k, nil, "and cluster.addons.observability both say who scrapes the site; keep the add-on (it runs on this cluster) or the cluster's own monitoring")
+	}
+	if em.Prometheus == nil {
+		p.add(k+".prometheus", nil, "is required: the namespace and pod labels of the cluster's Prometheus, e.g. {namespace: monitoring, podLabels: {app.kubernetes.io/name: prometheus}}")
+		return
+	}
+	if ns := em.Prometheus.Namespace; !dnsLabel.MatchString(ns) {
+		p.add(k+".prometheus.namespace", ns, "must be the namespace the cluster's Prometheus runs in (a lowercase DNS label), e.g. \"monitoring\"")
+	}
+	if len(em.Prometheus.PodLabels) == 0 {
+		p.add(k+".prometheus.podLabels", nil, "is required: the labels of the Prometheus pods (kubectl -n <namespace> get pods --show-labels), e.g. {app.kubernetes.io/name: prometheus}")
+	}
+	validateLabels(p, k+".prometheus.podLabels", em.Prometheus.PodLabels)
+}
+
+// ExternalScraper is the cluster's own Prometheus that scrapes the site (externalMonitoring),
+// nil without one: its scrape job finds the pods by their prometheus.io annotations.
+func (c *Config) ExternalScraper() *ScraperConfig {
+	if c.ExternalMonitoring == nil {
+		return nil
+	}
+	return c.ExternalMonitoring.Prometheus
 }
 
 // HasGPUHosts says whether a host of site.cluster is a GPU host (gpu: true).
@@ -346,6 +396,13 @@ func checkIgnoredObservability(p *problemList, raw *AddonsConfig, c *Config) {
 		if o.Images.DCGMExporter != "" && !c.HasGPUHosts() {
 			p.add("cluster.addons.observability.images.dcgmExporter", nil, "has no effect: no host of site.cluster is a GPU host (gpu: true); remove it")
 		}
+		postgres, redis := c.ComposeExporters()
+		if o.Images.PostgresExporter != "" && !postgres {
+			p.add("cluster.addons.observability.images.postgresExporter", nil, "has no effect: the exporter runs in the compose project, and infra.compose runs no PostgreSQL here; remove it")
+		}
+		if o.Images.RedisExporter != "" && !redis {
+			p.add("cluster.addons.observability.images.redisExporter", nil, "has no effect: the exporter runs in the compose project, and infra.compose runs no Redis here; remove it")
+		}
 		// Keys of a part that is off.
 		const k = "cluster.addons.observability."
 		if l := o.Logs; l.Enabled != nil && !*l.Enabled {
@@ -380,6 +437,7 @@ func checkIgnoredObservability(p *problemList, raw *AddonsConfig, c *Config) {
 		"images.prometheus": o.Images.Prometheus != "", "images.grafana": o.Images.Grafana != "",
 		"images.kubeStateMetrics": o.Images.KubeStateMetrics != "", "images.nodeExporter": o.Images.NodeExporter != "",
 		"images.loki": o.Images.Loki != "", "images.blackboxExporter": o.Images.BlackboxExporter != "", "images.tempo": o.Images.Tempo != "", "images.collector": o.Images.Collector != "",
+		"images.dcgmExporter": o.Images.DCGMExporter != "", "images.postgresExporter": o.Images.PostgresExporter != "", "images.redisExporter": o.Images.RedisExporter != "",
 		"logs.enabled": o.Logs.Enabled != nil, "logs.retention": o.Logs.Retention != "", "logs.volumeSize": o.Logs.VolumeSize != "",
 		"logs.lokiURL": o.Logs.LokiURL != "", "traces.enabled": o.Traces.Enabled, "traces.retention": o.Traces.Retention != "",
 		"traces.volumeSize":   o.Traces.VolumeSize != "",

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"xgen-infra/components/compose"
 	"xgen-infra/components/endpoint"
 	"xgen-infra/images/bundle"
 )
@@ -50,8 +51,24 @@ func hostServices(c *Config) []endpoint.Service {
 	if c.Infra.HostAddress == "" {
 		return nil
 	}
-	return inClusterInfra(c)
+	out := inClusterInfra(c)
+	// The compose project's exporters answer on the same host: their port is one more port
+	// of the Service of what they watch.
+	postgres, redis := c.ComposeExporters()
+	for i, hs := range out {
+		switch {
+		case hs.Name == "postgresql" && postgres:
+			out[i].Ports = append(out[i].Ports, endpoint.Port{Name: MetricsPortName, Port: compose.PostgresExporterPort})
+		case hs.Name == "redis" && redis:
+			out[i].Ports = append(out[i].Ports, endpoint.Port{Name: MetricsPortName, Port: compose.RedisExporterPort})
+		}
+	}
+	return out
 }
+
+// MetricsPortName names a host Service's port of its exporter (the compose project's
+// PostgreSQL and Redis exporters).
+const MetricsPortName = "metrics"
 
 // infraEntry is one infra endpoint: its name for services (ServiceSpec.Infra), the name of
 // its in-cluster Service, the compose service that serves it on a compose host, the config
@@ -149,6 +166,19 @@ func (s *Site) InfraProbes() []InfraProbe {
 	for _, e := range infraEntries(s.Config.Infra) {
 		if e.host != "" && len(e.ports) > 0 && e.ports[0].Port > 0 {
 			out = append(out, InfraProbe{Name: e.endpoint, Address: net.JoinHostPort(e.host, strconv.Itoa(e.ports[0].Port))})
+		}
+	}
+	return out
+}
+
+// InfraExporters are the metrics exporters of the site's infra (the compose project's, next
+// to PostgreSQL and Redis), as Prometheus reaches them: through the host Services, at the
+// same names the applications use.
+func (s *Site) InfraExporters() []InfraProbe {
+	var out []InfraProbe
+	for _, e := range infraEntries(s.Config.Infra) {
+		if port := s.HostPort(e.service, MetricsPortName); port != 0 {
+			out = append(out, InfraProbe{Name: e.endpoint, Address: net.JoinHostPort(e.host, strconv.Itoa(port))})
 		}
 	}
 	return out

@@ -79,6 +79,7 @@ func Validate(c *Config, cat *Catalog, prefix string) Problems {
 	validateAddons(p, c)
 	validateCompose(p, c)
 	validateAWS(p, c)
+	validateExternalMonitoring(p, c)
 
 	secretNames := secretEnvNames()
 	for _, k := range sortedMapKeys(c.Vars) {

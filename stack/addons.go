@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"xgen-infra/components"
+	"xgen-infra/components/compose"
 	"xgen-infra/components/observability"
 	"xgen-infra/sites"
 )
@@ -81,8 +82,15 @@ func observabilityArgs(site *sites.Site, sec secretValues) components.Observabil
 	for _, p := range site.InfraProbes() {
 		args.Probes = append(args.Probes, observability.Probe{Name: p.Name, Address: p.Address})
 	}
+	for _, e := range site.InfraExporters() {
+		args.Exporters = append(args.Exporters, observability.Probe{Name: e.Name, Address: e.Address})
+	}
 	if site.Config.LogsEnabled() {
 		args.Logs = &components.ObservabilityLogs{LokiURL: o.Logs.LokiURL, Retention: o.Logs.Retention, VolumeSize: o.Logs.VolumeSize}
+		// The compose project's logs, when its host is one of the cluster's nodes.
+		if cc := site.Config.Infra.Compose; cc != nil && cc.Host != "" {
+			args.ComposeProject = compose.DefaultProject
+		}
 	}
 	if site.Config.TracesEnabled() {
 		args.Traces = &components.ObservabilityTraces{Retention: o.Traces.Retention, VolumeSize: o.Traces.VolumeSize}

@@ -32,6 +32,8 @@ func serviceArgs(site *sites.Site, svc sites.Service, secrets *components.SiteSe
 			Readiness: probe(s.Probes.Readiness),
 		},
 		Config:                        svc.Config,
+		ScrapeAnnotations:             site.Config.ExternalScraper() != nil,
+		MetricsPath:                   *s.Metrics.Path,
 		SecretName:                    secrets.SecretName,
 		SecretChecksum:                secrets.Checksum,
 		SpreadAcrossNodes:             *s.SpreadAcrossNodes,
@@ -87,6 +89,9 @@ func networkPolicyArgs(site *sites.Site) components.NetworkPoliciesArgs {
 	}
 	if site.Config.ObservabilityEnabled() {
 		args.Scraper = components.ObservabilityScraper(site.Config.Cluster.Addons.Observability.Namespace)
+	}
+	if sc := site.Config.ExternalScraper(); sc != nil {
+		args.Scraper = &components.ScrapeSource{Namespace: sc.Namespace, PodLabels: sc.PodLabels}
 	}
 	endpoints := map[string]components.PolicyEndpoint{}
 	for _, e := range site.InfraEndpoints() {

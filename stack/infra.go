@@ -47,6 +47,10 @@ func infraCompose(ctx *pulumi.Context, site *sites.Site, sec secretValues, after
 		secrets.MinIOAccessKey = sec[sites.SecretObjectStorageAccessKey]
 		secrets.MinIOSecretKey = sec[sites.SecretObjectStorageSecretKey]
 	}
+	if postgres, redis := c.ComposeExporters(); postgres || redis {
+		im := c.Cluster.Addons.Observability.Images
+		spec.Exporters = &compose.Exporters{PostgresImage: im.PostgresExporter, RedisImage: im.RedisExporter}
+	}
 	args := components.InfraComposeArgs{
 		Host: components.ComposeHost{Name: name, Address: address, HostKey: hostKey},
 		SSH:  sshAccess(ctx, sec, ssh), Spec: spec, Secrets: secrets,

@@ -47,6 +47,12 @@ func (s Spec) Ports() []int {
 	if m := s.MinIO; m != nil {
 		out = append(out, m.Port, m.ConsolePort)
 	}
+	if s.Exporters != nil && s.Postgres != nil {
+		out = append(out, PostgresExporterPort)
+	}
+	if s.Exporters != nil && s.Redis != nil {
+		out = append(out, RedisExporterPort)
+	}
 	slices.Sort(out)
 	return out
 }

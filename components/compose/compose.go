@@ -42,7 +42,22 @@ type Spec struct {
 	Redis       *Redis
 	Qdrant      *Qdrant
 	MinIO       *MinIO
+	// Exporters, when set, run Prometheus' PostgreSQL and Redis exporters next to the
+	// services they watch (the observability add-on scrapes them through the host Services).
+	Exporters *Exporters
 }
+
+// Exporters are the metrics exporters of the project's PostgreSQL and Redis (each only when
+// its service runs), published on BindAddress at PostgresExporterPort and RedisExporterPort.
+type Exporters struct {
+	PostgresImage, RedisImage string
+}
+
+// The exporters' ports, on the host as in their containers (the images' defaults).
+const (
+	PostgresExporterPort = 9187
+	RedisExporterPort    = 9121
+)
 
 // Postgres is PostgreSQL with the application's database and role.
 type Postgres struct {
@@ -72,6 +87,12 @@ type MinIO struct {
 	Port, ConsolePort             int
 	Buckets                       []string
 }
+
+// The labels every compose service's log lines carry (Docker sets them on the containers).
+const (
+	LogLabelProject = "com.docker.compose.project"
+	LogLabelService = "com.docker.compose.service"
+)
 
 // DefaultWaitTimeout bounds `docker compose up --wait` (sites and InfraCompose read it).
 const DefaultWaitTimeout = 5 * time.Minute
@@ -159,8 +180,11 @@ func (s Spec) Project() *types.Project {
 		svc := types.ServiceConfig{Name: name, Restart: types.RestartPolicyUnlessStopped, ContainerSpec: c, WorkloadSpec: w}
 		svc.Image = image
 		svc.MemLimit = parseBytes(memory)
-		// Rotated logs: a chatty service must not fill the host's disk.
-		svc.Logging = &types.LoggingConfig{Driver: "json-file", Options: types.Options{"max-size": "10m", "max-file": "3"}}
+		// Rotated logs: a chatty service must not fill the host's disk. Each line carries
+		// the project and service (json-file's "labels"): what the observability add-on's
+		// collector labels the compose services' logs by.
+		svc.Logging = &types.LoggingConfig{Driver: "json-file", Options: types.Options{"max-size": "10m", "max-file": "3",
+			"labels": LogLabelProject + "," + LogLabelService}}
 		p.Services[name] = svc
 	}
 	if pg := s.Postgres; pg != nil {
@@ -210,6 +234,37 @@ func (s Spec) Project() *types.Project {
 			// The image has no curl or wget; bash can open a TCP connection itself.
 			HealthCheck: health(types.HealthCheckTest{"CMD-SHELL", "bash -c ':> /dev/tcp/127.0.0.1/6333' || exit 1"}, 20*time.Second),
 		})
+	}
+	if e := s.Exporters; e != nil {
+		// The exporters need no root, no capability and no writable file.
+		hardened := func(c types.ContainerSpec) types.ContainerSpec {
+			c.User = "65534:65534"
+			c.ReadOnly = true
+			c.CapDrop = []string{"ALL"}
+			c.SecurityOpt = []string{"no-new-privileges:true"}
+			return c
+		}
+		after := func(svc string) types.DependsOnConfig {
+			return types.DependsOnConfig{svc: {Condition: types.ServiceConditionHealthy, Required: true}}
+		}
+		if s.Postgres != nil {
+			add("postgres-exporter", e.PostgresImage, "64m", hardened(types.ContainerSpec{
+				// The password reaches the exporter from .env, never an argument.
+				Environment: types.MappingWithEquals{
+					"DATA_SOURCE_URI":  str(fmt.Sprintf("postgres:%d/postgres?sslmode=disable", postgresPort)),
+					"DATA_SOURCE_USER": str("postgres"),
+					"DATA_SOURCE_PASS": required("XGEN_POSTGRES_ADMIN_PASSWORD"),
+				},
+			}), types.WorkloadSpec{Ports: []types.ServicePortConfig{port(PostgresExporterPort, PostgresExporterPort)}, DependsOn: after("postgres")})
+		}
+		if s.Redis != nil {
+			add("redis-exporter", e.RedisImage, "64m", hardened(types.ContainerSpec{
+				Environment: types.MappingWithEquals{
+					"REDIS_ADDR":     str(fmt.Sprintf("redis://redis:%d", redisPort)),
+					"REDIS_PASSWORD": required("XGEN_REDIS_PASSWORD"),
+				},
+			}), types.WorkloadSpec{Ports: []types.ServicePortConfig{port(RedisExporterPort, RedisExporterPort)}, DependsOn: after("redis")})
+		}
 	}
 	if m := s.MinIO; m != nil {
 		add("minio", m.Image, m.MemoryLimit, types.ContainerSpec{

@@ -25,7 +25,8 @@ func siteSpec(dataDir string) Spec {
 		Redis:    &Redis{Image: "redis:8.0-alpine", MemoryLimit: "3g", Port: 6379, MaxMemory: "2gb", MaxMemoryPolicy: "allkeys-lru"},
 		Qdrant:   &Qdrant{Image: "qdrant/qdrant:v1.13.4", MemoryLimit: "2g", HTTPPort: 6333, GRPCPort: 6334},
 		MinIO: &MinIO{Image: "minio/minio:RELEASE.2025-04-22T22-12-26Z", InitImage: "minio/mc:RELEASE.2025-04-16T18-13-26Z",
-			MemoryLimit: "2g", Port: 9000, ConsolePort: 9001, Buckets: []string{"files", "documents", "files"}}}
+			MemoryLimit: "2g", Port: 9000, ConsolePort: 9001, Buckets: []string{"files", "documents", "files"}},
+		Exporters: &Exporters{PostgresImage: "quay.io/prometheuscommunity/postgres-exporter:v0.17.1", RedisImage: "docker.io/oliver006/redis_exporter:v1.74.0"}}
 }
 
 // Secrets with every character a .env, a URL or a shell could trip on.
@@ -84,7 +85,7 @@ func TestProjectLoadsWithComposeGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := p.ServiceNames(); !slices.Equal(sorted(got), []string{"minio", "minio-init", "postgres", "qdrant", "redis"}) {
+	if got := p.ServiceNames(); !slices.Equal(sorted(got), []string{"minio", "minio-init", "postgres", "postgres-exporter", "qdrant", "redis", "redis-exporter"}) {
 		t.Fatalf("services %v", got)
 	}
 	for _, name := range s.Services() {
@@ -118,9 +119,34 @@ func TestProjectLoadsWithComposeGo(t *testing.T) {
 		{"redis", "REDISCLI_AUTH", trickySecrets.RedisPassword},
 		{"minio", "MINIO_ROOT_PASSWORD", trickySecrets.MinIOSecretKey},
 		{"minio-init", "MC_HOST_local", "http://minio-user:s3cr%40t%2Fwith%3Acolon%3Fand%23hash@minio:9000"},
+		{"postgres-exporter", "DATA_SOURCE_PASS", trickySecrets.PostgresAdminPassword},
+		{"postgres-exporter", "DATA_SOURCE_URI", "postgres:5432/postgres?sslmode=disable"},
+		{"redis-exporter", "REDIS_PASSWORD", trickySecrets.RedisPassword},
+		{"redis-exporter", "REDIS_ADDR", "redis://redis:6379"},
 	} {
 		if got := env(c.svc, c.key); got != c.want {
 			t.Errorf("%s %s = %q, want %q", c.svc, c.key, got, c.want)
+		}
+	}
+	// The exporters: after their server is healthy, on the bind address, as nobody with
+	// nothing writable and no capability; every service's log lines name it.
+	for name, port := range map[string]string{"postgres-exporter": "9187", "redis-exporter": "9121"} {
+		svc := p.Services[name]
+		server := strings.TrimSuffix(name, "-exporter")
+		if svc.User != "65534:65534" || !svc.ReadOnly || !slices.Equal(svc.CapDrop, []string{"ALL"}) ||
+			!slices.Contains(svc.SecurityOpt, "no-new-privileges:true") || svc.Restart != "unless-stopped" {
+			t.Errorf("%s is not hardened: user %q read-only %v cap_drop %v security_opt %v", name, svc.User, svc.ReadOnly, svc.CapDrop, svc.SecurityOpt)
+		}
+		if len(svc.Ports) != 1 || svc.Ports[0].Published != port || svc.Ports[0].HostIP != "10.0.0.11" {
+			t.Errorf("%s ports %v, want %s on the bind address", name, svc.Ports, port)
+		}
+		if dep, ok := svc.DependsOn[server]; !ok || dep.Condition != types.ServiceConditionHealthy {
+			t.Errorf("%s depends on %v, want %s healthy", name, svc.DependsOn, server)
+		}
+	}
+	for name, svc := range p.Services {
+		if name != "minio-init" && (svc.Logging == nil || svc.Logging.Options["labels"] != LogLabelProject+","+LogLabelService) {
+			t.Errorf("%s logs without its project and service labels: %v", name, svc.Logging)
 		}
 	}
 	if cmd := p.Services["minio-init"].Command; !slices.Equal(cmd, types.ShellCommand{"mb", "--ignore-existing", "local/documents", "local/files"}) {
@@ -174,7 +200,7 @@ func TestDockerCompose129Validates(t *testing.T) {
 }
 
 // TestProjectWithoutSomeServices: an external database leaves postgres (and its init
-// script and secrets) out.
+// script, secrets and exporter) out.
 func TestProjectWithoutSomeServices(t *testing.T) {
 	s := siteSpec("/srv/x")
 	s.Postgres, s.MinIO = nil, nil
@@ -188,10 +214,10 @@ func TestProjectWithoutSomeServices(t *testing.T) {
 	if env := s.Env(trickySecrets); strings.Contains(env, "XGEN_DB_PASSWORD") || strings.Contains(env, "MINIO") {
 		t.Errorf(".env carries secrets of services that do not run:\n%s", env)
 	}
-	if !strings.Contains(files[ComposeFile], "redis:") || strings.Contains(files[ComposeFile], "postgres") {
+	if !strings.Contains(files[ComposeFile], "redis:") || !strings.Contains(files[ComposeFile], "redis-exporter:") || strings.Contains(files[ComposeFile], "postgres") {
 		t.Errorf("compose file:\n%s", files[ComposeFile])
 	}
-	if got := s.Ports(); !slices.Equal(got, []int{6333, 6334, 6379}) {
+	if got := s.Ports(); !slices.Equal(got, []int{6333, 6334, 6379, RedisExporterPort}) {
 		t.Errorf("ports %v", got)
 	}
 }
@@ -204,7 +230,7 @@ func TestCommandHeadersAreExact(t *testing.T) {
 		t.Errorf("up starts:\n%s\nwant:\n%s", got[:len(want)], want)
 	}
 	got = s.Preflight("h1", 5120, true)
-	want = "set -eu\nHOST='h1'\nLOG_TAG='xgen-infra'\nPROJECT='xgen-infra'\nDATA_DIR='/srv/xgen-infra'\nPORTS='5432 6333 6334 6379 9000 9001'\nMIN_DISK_MB='5120'\nNEED_BACKUP='true'\n"
+	want = "set -eu\nHOST='h1'\nLOG_TAG='xgen-infra'\nPROJECT='xgen-infra'\nDATA_DIR='/srv/xgen-infra'\nPORTS='5432 6333 6334 6379 9000 9001 9121 9187'\nMIN_DISK_MB='5120'\nNEED_BACKUP='true'\n"
 	if !strings.HasPrefix(got, want) {
 		t.Errorf("preflight starts:\n%s", got[:len(want)])
 	}

@@ -15,6 +15,9 @@ const (
 	OTLPHTTPPort = 4318
 	// PodLogsDir is where the kubelet writes every container's log on a node.
 	PodLogsDir = "/var/log/pods"
+	// DockerLogsDir is where Docker's json-file driver writes its containers' logs (the
+	// compose project's, on its host).
+	DockerLogsDir = "/var/lib/docker/containers"
 )
 
 // LokiConfig is a single-process Loki keeping its data on its volume (/loki) for retention
@@ -79,7 +82,18 @@ type CollectorArgs struct {
 	LokiOTLPURL string
 	// TempoEndpoint receives the traces (host:port, OTLP gRPC); "" when traces are off.
 	TempoEndpoint string
+	// ComposeProject, with logs, also ships the compose project's logs on the node that
+	// runs it (Docker's json-file logs, labelled by compose.LogLabelProject and
+	// compose.LogLabelService); "" for none.
+	ComposeProject string
 }
+
+// The labels Docker's json-file driver writes into each compose service's log line
+// ("attrs"); the compose package sets them (compose.LogLabelProject, LogLabelService).
+const (
+	dockerLabelProject = "com.docker.compose.project"
+	dockerLabelService = "com.docker.compose.service"
+)
 
 // CollectorConfig is the OpenTelemetry Collector's configuration: every pod's log file on
 // the node (the kubelet's CRI format, parsed by the container operator, which also sets the
@@ -115,6 +129,15 @@ func CollectorConfig(a CollectorArgs) (string, error) {
 		exporters["otlphttp/loki"] = map[string]any{"endpoint": a.LokiOTLPURL}
 		pipelines["logs"] = map[string]any{"receivers": []string{"filelog"},
 			"processors": []string{"memory_limiter", "resource/site", "resource/logs", "batch"}, "exporters": []string{"otlphttp/loki"}}
+		if a.ComposeProject != "" {
+			receivers["filelog/compose"] = composeLogReceiver(a.ComposeProject)
+			processors["resource/compose"] = map[string]any{"attributes": []any{
+				map[string]any{"key": "k8s.node.name", "value": "${env:NODE_NAME}", "action": "upsert"},
+				map[string]any{"key": "compose.project", "value": a.ComposeProject, "action": "upsert"},
+			}}
+			pipelines["logs/compose"] = map[string]any{"receivers": []string{"filelog/compose"},
+				"processors": []string{"memory_limiter", "resource/site", "resource/compose", "batch"}, "exporters": []string{"otlphttp/loki"}}
+		}
 	}
 	if a.TempoEndpoint != "" {
 		receivers["otlp"] = map[string]any{"protocols": map[string]any{
@@ -130,6 +153,29 @@ func CollectorConfig(a CollectorArgs) (string, error) {
 		"extensions": map[string]any{"health_check": map[string]any{"endpoint": "0.0.0.0:13133"}},
 		"service":    map[string]any{"extensions": []string{"health_check"}, "pipelines": pipelines},
 	})
+}
+
+// composeLogReceiver reads Docker's json-file logs on the node, keeps the lines of the
+// compose project's containers (any other container on the host is dropped) and gives each
+// its service as service.name, the same label the pods' lines carry.
+func composeLogReceiver(project string) map[string]any {
+	attr := func(label string) string { return `attributes.attrs["` + label + `"]` }
+	return map[string]any{
+		"include":  []string{DockerLogsDir + "/*/*-json.log"},
+		"start_at": "end",
+		"operators": []any{
+			// {"log":"...\n","stream":"stderr","attrs":{...},"time":"2026-..."}
+			map[string]any{"type": "json_parser", "id": "docker-json",
+				"timestamp": map[string]any{"parse_from": "attributes.time", "layout_type": "gotime", "layout": "2006-01-02T15:04:05.999999999Z07:00"}},
+			map[string]any{"type": "filter", "id": "only-the-project",
+				"expr": `attributes.attrs == nil or ` + attr(dockerLabelProject) + ` != "` + project + `"`},
+			map[string]any{"type": "move", "from": attr(dockerLabelService), "to": `resource["service.name"]`},
+			map[string]any{"type": "move", "from": "attributes.stream", "to": `attributes["log.iostream"]`},
+			map[string]any{"type": "move", "from": "attributes.log", "to": "body"},
+			map[string]any{"type": "remove", "field": "attributes.attrs"},
+			map[string]any{"type": "remove", "field": "attributes.time"},
+		},
+	}
 }
 
 func marshal(what string, v any) (string, error) {

@@ -1,16 +1,21 @@
 package observability
 
 import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 )
 
-// Loki's, Tempo's and the collector's own Go code is not ours to link (Loki and Tempo are
-// AGPL; the collector's configuration is checked by its components at start): these tests
-// read the generated files back and check what each must say. The whole-site run starts
-// them on the cluster.
+// Loki's and Tempo's own Go code is not ours to link (AGPL): these tests read the generated
+// files back and check what each must say. The collector's log operators are run by its own
+// library (stanza-check, TestRealCollectorLogOperators). The whole-site run starts them on
+// the cluster.
 func TestLokiAndTempoConfigs(t *testing.T) {
 	loki, err := LokiConfig("7d")
 	if err != nil {
@@ -56,6 +61,10 @@ func TestCollectorConfig(t *testing.T) {
 		{"logs only", CollectorArgs{Site: "xgen", Namespace: "obs", LokiOTLPURL: "http://loki.monitoring:3100/otlp"},
 			[]string{"logs"}, []string{"http://loki.monitoring:3100/otlp"}},
 		{"traces only", CollectorArgs{Site: "xgen", Namespace: "obs", TempoEndpoint: "tempo.obs.svc:4317"},
+			[]string{"traces"}, []string{"tempo.obs.svc:4317"}},
+		{"logs and the compose project's", CollectorArgs{Site: "xgen", Namespace: "obs", LokiOTLPURL: "http://loki.obs.svc:3100/otlp", ComposeProject: "xgen-infra"},
+			[]string{"logs", "logs/compose"}, []string{"http://loki.obs.svc:3100/otlp", DockerLogsDir}},
+		{"the compose project without logs", CollectorArgs{Site: "xgen", Namespace: "obs", TempoEndpoint: "tempo.obs.svc:4317", ComposeProject: "xgen-infra"},
 			[]string{"traces"}, []string{"tempo.obs.svc:4317"}},
 	}
 	for _, tc := range cases {
@@ -119,5 +128,106 @@ func TestCollectorConfig(t *testing.T) {
 	}
 	if _, err := CollectorConfig(CollectorArgs{Site: "xgen", Namespace: "obs"}); err == nil {
 		t.Error("a collector with nowhere to send was configured")
+	}
+}
+
+// TestRealCollectorLogOperators runs the generated receivers' operators through the
+// collector's own log library (stanza-check, built by `make tools` from the release of the
+// collector image): a pod's CRI line gets its namespace, pod and container from its path; a
+// compose service's Docker line gets its service and stream, and lines of any other
+// container on the host are dropped.
+func TestRealCollectorLogOperators(t *testing.T) {
+	dir := os.Getenv("XGEN_TOOLS_DIR")
+	if dir == "" {
+		t.Skip("needs the tools `make tools` builds; `make test` sets XGEN_TOOLS_DIR")
+	}
+	bin := filepath.Join(dir, "bin", "stanza-check")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("stanza-check is not built (%v): `make tools` builds it", err)
+	}
+	text, err := CollectorConfig(CollectorArgs{Site: "xgen", Namespace: "obs", LokiOTLPURL: "http://loki.obs.svc:3100/otlp", ComposeProject: "xgen-infra"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(config, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type entry struct {
+		Timestamp  string         `json:"timestamp"`
+		Body       any            `json:"body"`
+		Attributes map[string]any `json:"attributes"`
+		Resource   map[string]any `json:"resource"`
+	}
+	run := func(receiver string, lines ...map[string]any) []entry {
+		var in bytes.Buffer
+		for _, l := range lines {
+			data, _ := json.Marshal(l)
+			in.Write(append(data, '\n'))
+		}
+		cmd := exec.Command(bin, config, receiver)
+		cmd.Stdin = &in
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("stanza-check %s: %v\n%s", receiver, err, stderr.String())
+		}
+		var entries []entry
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if l == "" {
+				continue
+			}
+			var e entry
+			if err := json.Unmarshal([]byte(l), &e); err != nil {
+				t.Fatal(err)
+			}
+			entries = append(entries, e)
+		}
+		return entries
+	}
+
+	// A pod's line, as the kubelet writes it under /var/log/pods.
+	pods := run("filelog", map[string]any{
+		"body":       "2026-12-04T17:00:01.123456789Z stdout F GET /health 200",
+		"attributes": map[string]any{"log.file.path": PodLogsDir + "/xgen_xgen-core-7d9f-abcde_0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/xgen-core/0.log"},
+	})
+	if len(pods) != 1 {
+		t.Fatalf("pod lines out: %v", pods)
+	}
+	for k, v := range map[string]string{"k8s.namespace.name": "xgen", "k8s.pod.name": "xgen-core-7d9f-abcde", "k8s.container.name": "xgen-core"} {
+		if pods[0].Resource[k] != v {
+			t.Errorf("pod line: resource %s = %v, want %q (%+v)", k, pods[0].Resource[k], v, pods[0])
+		}
+	}
+	if pods[0].Body != "GET /health 200" {
+		t.Errorf("pod line body %q", pods[0].Body)
+	}
+
+	// The compose host's Docker lines: ours, another project's, a container without labels.
+	docker := func(log, stream string, attrs map[string]string) map[string]any {
+		line := map[string]any{"log": log, "stream": stream, "time": "2026-12-04T17:00:02.5Z"}
+		if attrs != nil {
+			line["attrs"] = attrs
+		}
+		data, _ := json.Marshal(line)
+		return map[string]any{"body": string(data)}
+	}
+	compose := run("filelog/compose",
+		docker("LOG:  database system is ready to accept connections\n", "stderr",
+			map[string]string{"com.docker.compose.project": "xgen-infra", "com.docker.compose.service": "postgres"}),
+		docker("listening\n", "stdout", map[string]string{"com.docker.compose.project": "other", "com.docker.compose.service": "web"}),
+		docker("a container outside compose\n", "stdout", nil),
+	)
+	if len(compose) != 1 {
+		t.Fatalf("compose lines out: %d, want only the project's one: %+v", len(compose), compose)
+	}
+	e := compose[0]
+	if e.Resource["service.name"] != "postgres" || e.Attributes["log.iostream"] != "stderr" ||
+		e.Body != "LOG:  database system is ready to accept connections\n" || !strings.HasPrefix(e.Timestamp, "2026-12-04T17:00:02.5") {
+		t.Errorf("compose line: %+v", e)
+	}
+	if _, left := e.Attributes["attrs"]; left {
+		t.Errorf("compose line keeps Docker's attrs: %+v", e.Attributes)
 	}
 }

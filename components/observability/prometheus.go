@@ -40,6 +40,9 @@ type PrometheusArgs struct {
 	RemoteWriteURL string
 	// Probes are the infra endpoints the blackbox exporter checks (one "infra" job).
 	Probes []Probe
+	// Exporters are the infra's own metrics exporters ("infra-exporters" job), each
+	// labelled infra=<Name>: PostgreSQL's pg_* and Redis' redis_* series.
+	Exporters []Probe
 	// GPU scrapes the NVIDIA DCGM exporter on the GPU nodes.
 	GPU bool
 }
@@ -173,6 +176,9 @@ func PrometheusConfig(a PrometheusArgs) (string, error) {
 	if len(a.Probes) > 0 {
 		c.ScrapeConfigs = append(c.ScrapeConfigs, infraJob(a.Site, a.Namespace, a.Probes)...)
 	}
+	if len(a.Exporters) > 0 {
+		c.ScrapeConfigs = append(c.ScrapeConfigs, exportersJob(a.Site, a.Exporters))
+	}
 	if a.GPU {
 		c.ScrapeConfigs = append(c.ScrapeConfigs, podJob("dcgm-exporter", a.Site, a.Namespace, "dcgm-exporter", DCGMExporterPort))
 	}
@@ -260,6 +266,15 @@ func infraJob(site, namespace string, probes []Probe) []scrapeConfig {
 		}
 	}
 	return out
+}
+
+// exportersJob scrapes the infra's exporters at their addresses.
+func exportersJob(site string, exporters []Probe) scrapeConfig {
+	j := scrapeConfig{JobName: "infra-exporters", RelabelConfigs: []*relabel.Config{setLabel(LabelSite, site)}}
+	for _, e := range exporters {
+		j.StaticConfigs = append(j.StaticConfigs, staticConfig{Targets: []string{e.Address}, Labels: map[string]string{"infra": e.Name}})
+	}
+	return j
 }
 
 // BlackboxConfig is the blackbox exporter's modules: a TCP connection, and for Redis a PING

@@ -51,10 +51,19 @@ func TestRealPrometheusScrapesThroughGeneratedConfig(t *testing.T) {
 	svc := httptest.NewServer(mux)
 	defer svc.Close()
 	target := svc.Listener.Addr().String()
+	// The compose project's PostgreSQL exporter, as its /metrics answers (pg_up).
+	pgReg := prometheus.NewRegistry()
+	pgUp := prometheus.NewGauge(prometheus.GaugeOpts{Name: "pg_up", Help: "whether the last scrape could query PostgreSQL"})
+	pgReg.MustRegister(pgUp)
+	pgUp.Set(1)
+	pgMux := http.NewServeMux()
+	pgMux.Handle("/metrics", promhttp.HandlerFor(pgReg, promhttp.HandlerOpts{}))
+	pgExporter := httptest.NewServer(pgMux)
+	defer pgExporter.Close()
 
 	text, err := PrometheusConfig(PrometheusArgs{Site: "xgen", Namespace: "xgen-observability", Services: []Target{
 		{Service: "xgen-core", Namespace: "xgen", Port: 8000, Path: "/metrics"},
-	}})
+	}, Exporters: []Probe{{Name: "postgres", Address: pgExporter.Listener.Addr().String()}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,8 +102,12 @@ func TestRealPrometheusScrapesThroughGeneratedConfig(t *testing.T) {
 	var jobs []any
 	for _, j := range cfg["scrape_configs"].([]any) {
 		job := j.(map[string]any)
+		if job["job_name"] == "infra-exporters" { // static: runs as generated
+			jobs = append(jobs, job)
+			continue
+		}
 		if job["job_name"] != "xgen-core" {
-			continue // the exporters' and kubelets' jobs need a cluster
+			continue // the in-cluster exporters' and kubelets' jobs need a cluster
 		}
 		delete(job, "kubernetes_sd_configs")
 		job["file_sd_configs"] = []any{map[string]any{"files": []string{targetsFile}}}
@@ -192,8 +205,28 @@ func TestRealPrometheusScrapesThroughGeneratedConfig(t *testing.T) {
 	if err := api("/api/v1/targets", &targetsResp); err != nil {
 		t.Fatal(err)
 	}
-	if len(targetsResp.Data.Active) != 1 || len(targetsResp.Data.Dropped) != 2 {
-		t.Errorf("targets: %d active, %d dropped; want 1 and 2", len(targetsResp.Data.Active), len(targetsResp.Data.Dropped))
+	if len(targetsResp.Data.Active) != 2 || len(targetsResp.Data.Dropped) != 2 {
+		t.Errorf("targets: %d active, %d dropped; want 2 (the service, the exporter) and 2", len(targetsResp.Data.Active), len(targetsResp.Data.Dropped))
+	}
+	// The exporter's series carry the site and which infra they are about.
+	var pg struct {
+		Data struct {
+			Result []sample `json:"result"`
+		} `json:"data"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		err := api("/api/v1/query?query="+url.QueryEscape(`pg_up`), &pg)
+		if err == nil && len(pg.Data.Result) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pg_up: %v (%v)", pg.Data.Result, err)
+		}
+	}
+	for k, v := range map[string]string{"site": "xgen", "infra": "postgres", "job": "infra-exporters"} {
+		if got := pg.Data.Result[0].Metric[k]; got != v {
+			t.Errorf("pg_up label %s = %q, want %q", k, got, v)
+		}
 	}
 	var rules struct {
 		Data struct {
@@ -213,7 +246,7 @@ func TestRealPrometheusScrapesThroughGeneratedConfig(t *testing.T) {
 			names = append(names, r.Name)
 		}
 	}
-	if len(names) != 7 {
-		t.Errorf("Prometheus loaded rules %v, want our 7 alerts", names)
+	if len(names) != 9 {
+		t.Errorf("Prometheus loaded rules %v, want our 9 alerts", names)
 	}
 }

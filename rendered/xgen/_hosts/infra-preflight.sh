@@ -3,7 +3,7 @@ HOST='xgen-gpu-1'
 LOG_TAG='xgen-infra'
 PROJECT='xgen-infra'
 DATA_DIR='/srv/xgen-infra'
-PORTS='5432 6333 6334 6379 9000 9001'
+PORTS='5432 6333 6334 6379 9000 9001 9121 9187'
 MIN_DISK_MB='5120'
 NEED_BACKUP='true'
 # lib.sh: helpers every host script starts with (the builders put it after the script's

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds the observability tests' real tools into .tools/bin (TEST-ONLY, never linked into the
+# program), each from its wrapper module and with its own stamp (a bump rebuilds only it):
+#   prometheus    a real Prometheus (tools/prometheus), run against our generated configuration
+#   stanza-check  the OpenTelemetry Collector's log operators (tools/stanza), run on our
+#                 generated receivers
+# Versions: tools/versions.env, which must agree with the wrapper modules' go.mod (and, for
+# Prometheus, with the release the program's go.mod takes its types from).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=versions.env
+. "$root/tools/versions.env"
+bin="$root/.tools/bin"
+mkdir -p "$bin"
+
+# require MODULE VERSION GO.MOD...: each go.mod pins MODULE at VERSION.
+require() {
+	local module=$1 version=$2 mod
+	shift 2
+	for mod in "$@"; do
+		grep -q "$module $version\$" "$mod" ||
+			{ echo "$mod does not require $module $version (tools/versions.env)" >&2; exit 1; }
+	done
+}
+
+# build NAME DIR PACKAGE MINUTES: go build PACKAGE in the wrapper module DIR into bin/NAME,
+# unless its stamp says it is up to date.
+build() {
+	local name=$1 dir=$2 pkg=$3 minutes=$4 stamp want
+	stamp="$root/.tools/$name.stamp"
+	want=$(cat "$root/tools/versions.env" "$root/tools/$dir/go.mod" "$root/tools/$dir"/*.go "$0" | sha256sum | cut -d' ' -f1)
+	if [[ -f $stamp && $(cat "$stamp") == "$want" && -x $bin/$name ]]; then
+		echo "tools: $name up to date in .tools/"
+		return
+	fi
+	echo "tools: building $name (about $minutes minutes)..."
+	(cd "$root/tools/$dir" && go build -trimpath -tags tools -ldflags "-s -w" -o "$bin/$name" "$pkg")
+	echo "$want" >"$stamp"
+	echo "tools: $name ready in .tools/bin"
+}
+
+require github.com/prometheus/prometheus "$PROMETHEUS_VERSION" "$root/tools/prometheus/go.mod" "$root/go.mod"
+build prometheus prometheus github.com/prometheus/prometheus/cmd/prometheus 4
+require github.com/open-telemetry/opentelemetry-collector-contrib/pkg/stanza "$STANZA_VERSION" "$root/tools/stanza/go.mod"
+build stanza-check stanza . 1
