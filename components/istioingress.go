@@ -317,6 +317,10 @@ func (a *IstioIngressArgs) ingressSpec() *networkingv1.IngressSpecArgs {
 	return spec
 }
 
+// ExternalServiceName is the Service that exposes the frontend on a site without a domain
+// (a node port or a load balancer).
+func ExternalServiceName(frontend string) string { return frontend + "-external" }
+
 func (a *IstioIngressArgs) exposure(ctx *pulumi.Context, meta func(string) *metav1.ObjectMetaArgs, parent pulumi.ResourceOption) (*corev1.Service, error) {
 	port := corev1.ServicePortArgs{
 		Name: pulumi.String("http"), Port: pulumi.Int(a.Frontend.Port),
@@ -328,7 +332,7 @@ func (a *IstioIngressArgs) exposure(ctx *pulumi.Context, meta func(string) *meta
 	if a.ExposeType == "LoadBalancer" {
 		port.Port = pulumi.Int(80)
 	}
-	name := a.Frontend.Name + "-external"
+	name := ExternalServiceName(a.Frontend.Name)
 	return corev1.NewService(ctx, name, &corev1.ServiceArgs{
 		Metadata: meta(name),
 		Spec: &corev1.ServiceSpecArgs{

@@ -100,6 +100,11 @@ func TestFleetEndToEnd(t *testing.T) {
 	expect("up --waves", code, out, exitOK, "rolled: lotteimall, xgen-jeju", "not rolled: none")
 	code, out = fleetRun("versions")
 	expect("versions", code, out, exitOK, "xgen-core\tlatest-amd64\tlatest-amd64")
+	code, out = fleetRun("status")
+	expect("status of converged sites", code, out, exitOK, "SITE", "VERDICT")
+	if strings.Count(out, "HEALTHY") != 2 {
+		t.Fatalf("status of converged sites:\n%s", out)
+	}
 	code, out = fleetRun("drift")
 	expect("drift on converged sites", code, out, exitOK, "no change")
 
@@ -140,6 +145,27 @@ func TestFleetEndToEnd(t *testing.T) {
 	expect("a failing first wave", code, out, exitFailed, "failed: xgen-jeju", "not rolled: lotteimall")
 	if err := stacks["xgen-jeju"].WS.SetPath(ctx, "site.environment", "prd"); err != nil {
 		t.Fatal(err)
+	}
+
+	// Someone scales xgen-core down on lotteimall: that site is degraded (exit 2), named with
+	// the service; xgen-jeju stays healthy.
+	scale, err := clusters["lotteimall"].Client.AppsV1().Deployments("lotteimall").GetScale(ctx, "xgen-core", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale.Spec.Replicas = 0
+	if _, err := clusters["lotteimall"].Client.AppsV1().Deployments("lotteimall").UpdateScale(ctx, "xgen-core", scale, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+		code, out = fleetRun("status")
+		if code == exitDrift || time.Now().After(deadline) {
+			break
+		}
+	}
+	expect("status with a scaled-down service", code, out, exitDrift, "DEGRADED", "service xgen-core: 0/", "scaled to 0")
+	if strings.Count(out, "HEALTHY") != 1 {
+		t.Errorf("status: xgen-jeju should stay healthy:\n%s", out)
 	}
 }
 

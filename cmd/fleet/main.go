@@ -1,9 +1,11 @@
 // Command fleet shows and rolls out every site at once: `fleet preview` (site × change
-// matrix, DANGER flags), `fleet drift`, `fleet versions`, `fleet up --waves a,b:c`. It runs
+// matrix, DANGER flags), `fleet drift`, `fleet versions`, `fleet status` (every site's
+// health, a line each: see cmd/site), `fleet up --waves a,b:c`. It runs
 // the operator's `pulumi` CLI per stack, in parallel with a bound. It is not part of the
 // Pulumi program's binary.
 //
-// Exit codes: 0 fine; 1 a failure; 2 drift found; 3 DANGER not acknowledged
+// Exit codes: 0 fine; 1 a failure (status: a site unreachable); 2 drift found (status: a
+// site degraded); 3 DANGER not acknowledged
 // (--ack-danger or FLEET_ACK_DANGER=true acknowledges it).
 package main
 
@@ -16,8 +18,11 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
+	"text/tabwriter"
 
+	"xgen-infra/internal/day2"
 	"xgen-infra/internal/fleet"
 )
 
@@ -34,6 +39,7 @@ const usage = `usage: fleet [flags] preview|drift|versions|up --waves a,b:c
   preview   pulumi preview per stack: site × change matrix, DANGER flags (exit 3 unless acknowledged)
   drift     pulumi preview --refresh per stack: what differs from the live resources (exit 2)
   versions  service × site image tags from each stack's outputs
+  status    every site's health, a line each (site status for one site's details; no drift check)
   up        staged rollout: --waves a,b:c (a and b, then c); stops after a wave with a failure
 
 flags:
@@ -73,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newStack 
 		fs.Usage()
 		return exitFailed
 	}
-	if !slices.Contains([]string{"preview", "drift", "versions", "up"}, cmd) {
+	if !slices.Contains([]string{"preview", "drift", "versions", "status", "up"}, cmd) {
 		fmt.Fprintf(stderr, "fleet: unknown command %q\n", cmd)
 		fs.Usage()
 		return exitFailed
@@ -124,6 +130,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newStack 
 			fmt.Fprintln(stdout, "DANGER not acknowledged: review it, then rerun with --ack-danger (FLEET_ACK_DANGER=true; in a merge request, the label danger-acknowledged)")
 		}
 		return code
+	case "status":
+		return status(ctx, ordered, *parallel, stdout)
 	case "versions":
 		versions, failed := fleet.Versions(ctx, ordered, *parallel)
 		fmt.Fprint(stdout, fleet.VersionsTable(versions, *markdown))
@@ -185,4 +193,49 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// status gathers every site's health (no drift check: `fleet drift` is that) and prints a
+// table; the exit code is the worst site's: 1 unreachable, 2 degraded.
+func status(ctx context.Context, stacks []fleet.Stack, parallel int, stdout io.Writer) int {
+	reports := make([]*day2.Report, len(stacks))
+	sem := make(chan struct{}, max(parallel, 1))
+	var wg sync.WaitGroup
+	for i, s := range stacks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ds, ok := s.(day2.Stack)
+			if !ok {
+				reports[i] = &day2.Report{Site: s.Name(), Verdict: day2.Unreachable, Problems: []string{"this stack cannot be read for a status"}}
+				return
+			}
+			r, err := day2.Gather(ctx, ds, day2.Options{})
+			if err != nil {
+				r = &day2.Report{Site: s.Name(), Verdict: day2.Unreachable, Problems: []string{err.Error()}}
+			}
+			reports[i] = r
+		}()
+	}
+	wg.Wait()
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SITE\tVERDICT\tPROBLEMS")
+	code := exitOK
+	for _, r := range reports {
+		problems := "-"
+		if len(r.Problems) > 0 {
+			problems = strings.Join(r.Problems, "; ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Site, strings.ToUpper(r.Verdict), problems)
+		switch c := day2.ExitCode(r.Verdict); {
+		case c == 1:
+			code = exitFailed
+		case c == 2 && code == exitOK:
+			code = exitDrift
+		}
+	}
+	_ = tw.Flush()
+	return code
 }

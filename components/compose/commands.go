@@ -158,3 +158,9 @@ func (s Spec) Check() error {
 	}
 	return nil
 }
+
+// Status reads the project's state on its host for `site status`: each service's state and
+// health as Compose reports them, and the newest backup's age (with backupDir). Read-only.
+func (s Spec) Status(host, backupDir string) string {
+	return s.command("status", host, param("BACKUP_DIR", backupDir))
+}

@@ -268,6 +268,7 @@ func TestScriptsPassShellcheck(t *testing.T) {
 		"backup":           s.BackupJob("h", b),
 		"backup-install":   s.InstallBackup("h", b, "g"),
 		"backup-delete":    s.DeleteBackup("h", "g"),
+		"status":           s.Status("h", b.Dir),
 		"load-images":      s.LoadImages("h", []hostscript.StagedFile{{Name: "postgres_15.4.tar", SHA256: sha, Staged: StagedPath("postgres_15.4.tar", sha)}}),
 		"initdb":           initDBScript,
 		"redis-entrypoint": redisEntrypoint,

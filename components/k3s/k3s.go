@@ -305,3 +305,9 @@ func sortedCopy(s []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Status reads a host's K3s for `site status`: its unit (server or agent) and whether it is
+// active, the installed version, the free space of its data directory. Read-only.
+func Status(host, role string) string {
+	return Script("status", host, param("ROLE", role))
+}

@@ -169,6 +169,7 @@ func TestScriptsPassShellcheck(t *testing.T) {
 		"guard-delete":  GuardDelete("h", "g"),
 		"member-delete": MemberDelete("h", "n", "g", "5m"),
 		"host-delete":   HostDelete("h", "agent", "n", "g", false),
+		"status":        Status("h", "agent"),
 		"import-images": ImportImages("h", []hostscript.StagedFile{{Name: "xgen-a.tar", SHA256: strings.Repeat("a", 64), Staged: StagedPath("xgen-a.tar", strings.Repeat("a", 64))}}, 60),
 	}
 	for _, name := range ScriptNames() {

@@ -302,6 +302,11 @@ func (w *Workspace) Resources(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return StateURNs(data)
+}
+
+// StateURNs are the resources of a `pulumi stack export`.
+func StateURNs(export []byte) ([]string, error) {
 	var dep struct {
 		Deployment struct {
 			Resources []struct {
@@ -309,7 +314,7 @@ func (w *Workspace) Resources(ctx context.Context) ([]string, error) {
 			} `json:"resources"`
 		} `json:"deployment"`
 	}
-	if err := json.Unmarshal(data, &dep); err != nil {
+	if err := json.Unmarshal(export, &dep); err != nil {
 		return nil, fmt.Errorf("pulumi stack export: %w", err)
 	}
 	var urns []string

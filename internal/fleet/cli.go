@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,6 +64,58 @@ func (s CLIStack) Preview(ctx context.Context, refresh bool) (*engine.Preview, e
 		return nil, fmt.Errorf("pulumi preview --json --stack %s: %w", s.Stack, err)
 	}
 	return &p, runErr
+}
+
+// StackFile is the stack's Pulumi.<stack>.yaml in the project directory.
+func (s CLIStack) StackFile() string { return filepath.Join(s.Dir, "Pulumi."+s.Stack+".yaml") }
+
+// SecretOutputs is `pulumi stack output --json --show-secrets` (kept in memory, never
+// printed: the kubeconfig).
+func (s CLIStack) SecretOutputs(ctx context.Context) (map[string]any, error) {
+	out, err := s.run(ctx, "stack", "output", "--json", "--show-secrets")
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]any{}
+	return m, json.Unmarshal(out, &m)
+}
+
+// ConfigSecret is `pulumi config get KEY` ("" when the key is not set).
+func (s CLIStack) ConfigSecret(ctx context.Context, key string) (string, error) {
+	out, err := s.run(ctx, "config", "get", key)
+	if err != nil {
+		if strings.Contains(err.Error(), "not found") {
+			return "", nil
+		}
+		return "", err
+	}
+	return strings.TrimSuffix(string(out), "\n"), nil
+}
+
+// Export is `pulumi stack export`.
+func (s CLIStack) Export(ctx context.Context) ([]byte, error) { return s.run(ctx, "stack", "export") }
+
+// RunCLI runs `pulumi ARGS --stack S` with its output streamed to out (the CLI's own
+// progress), in a private TMPDIR as every run here.
+func (s CLIStack) RunCLI(ctx context.Context, out io.Writer, args ...string) error {
+	bin := s.Pulumi
+	if bin == "" {
+		bin = "pulumi"
+	}
+	tmp, err := os.MkdirTemp("", "site-"+s.Stack+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	cmd := exec.CommandContext(ctx, bin, append(args, "--stack", s.Stack)...)
+	cmd.Dir = s.Dir
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.Stdin = os.Stdin
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("pulumi %s --stack %s: %w", args[0], s.Stack, err)
+	}
+	return nil
 }
 
 // Up runs `pulumi up --yes --skip-preview`.
@@ -126,4 +179,35 @@ func (s WorkspaceStack) Up(ctx context.Context) error { _, err := s.WS.Up(ctx); 
 // Outputs is `pulumi stack output --json` (secrets hidden).
 func (s WorkspaceStack) Outputs(ctx context.Context) (map[string]any, error) {
 	return s.WS.Outputs(ctx, false)
+}
+
+// StackFile is the workspace's stack file.
+func (s WorkspaceStack) StackFile() string { return s.WS.StackPath() }
+
+// SecretOutputs are the outputs with secrets shown.
+func (s WorkspaceStack) SecretOutputs(ctx context.Context) (map[string]any, error) {
+	return s.WS.Outputs(ctx, true)
+}
+
+// ConfigSecret is `pulumi config get KEY` ("" when not set).
+func (s WorkspaceStack) ConfigSecret(ctx context.Context, key string) (string, error) {
+	res, err := s.WS.Run(ctx, nil, "config", "get", key)
+	if err != nil {
+		if strings.Contains(err.Error(), "not found") {
+			return "", nil
+		}
+		return "", err
+	}
+	return strings.TrimSuffix(string(res.Stdout), "\n"), nil
+}
+
+// Export is `pulumi stack export`.
+func (s WorkspaceStack) Export(ctx context.Context) ([]byte, error) { return s.WS.Export(ctx) }
+
+// RunCLI runs the CLI in the workspace; its output goes to out when it ends.
+func (s WorkspaceStack) RunCLI(ctx context.Context, out io.Writer, args ...string) error {
+	res, err := s.WS.Run(ctx, nil, args...)
+	_, _ = out.Write(res.Stdout)
+	_, _ = out.Write(res.Stderr)
+	return err
 }

@@ -3,7 +3,6 @@ package testhosts
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"xgen-infra/internal/inprocess"
+	"xgen-infra/internal/sshdial"
 )
 
 // Engine stands in for `pulumi up` with pulumi-command's provider, which cannot be had on
@@ -267,27 +267,22 @@ func Dial(ctx context.Context, conn map[string]any) (*ssh.Client, error) {
 	}
 	proxy, _ := conn["proxy"].(map[string]any)
 	if proxy == nil {
-		return dialDirect(ctx, addr, cfg)
+		return sshdial.Dial(ctx, addr, cfg)
 	}
 	pcfg, paddr, err := clientConfig(proxy)
 	if err != nil {
 		return nil, err
 	}
-	bastion, err := dialDirect(ctx, paddr, pcfg)
+	bastion, err := sshdial.Dial(ctx, paddr, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("bastion: %w", err)
 	}
-	c, err := bastion.Dial("tcp", addr)
+	c, err := sshdial.Via(bastion, addr, cfg)
 	if err != nil {
 		bastion.Close()
 		return nil, err
 	}
-	sc, chans, reqs, err := ssh.NewClientConn(c, addr, cfg)
-	if err != nil {
-		bastion.Close()
-		return nil, err
-	}
-	return ssh.NewClient(sc, chans, reqs), nil
+	return c, nil
 }
 
 func clientConfig(conn map[string]any) (*ssh.ClientConfig, string, error) {
@@ -295,48 +290,15 @@ func clientConfig(conn map[string]any) (*ssh.ClientConfig, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("private key: %w", err)
 	}
-	cfg := &ssh.ClientConfig{User: str(conn, "user"), Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}}
-	if hk := str(conn, "hostKey"); hk != "" {
-		pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(hk))
-		if err != nil {
-			return nil, "", fmt.Errorf("host key: %w", err)
-		}
-		cfg.HostKeyCallback = func(_ string, _ net.Addr, key ssh.PublicKey) error {
-			if !bytes.Equal(key.Marshal(), pub.Marshal()) {
-				return errors.New("ssh: host key mismatch")
-			}
-			return nil
-		}
-		cfg.HostKeyAlgorithms = []string{pub.Type()}
-	} else {
-		cfg.HostKeyCallback = ssh.InsecureIgnoreHostKey() //nolint:gosec // the provider's behaviour without hostKey
-	}
-	if t := num(conn, "perDialTimeout"); t > 0 {
-		cfg.Timeout = time.Duration(t) * time.Second
+	cfg, err := sshdial.Config(str(conn, "user"), signer, str(conn, "hostKey"), time.Duration(num(conn, "perDialTimeout"))*time.Second)
+	if err != nil {
+		return nil, "", err
 	}
 	port := num(conn, "port")
 	if port == 0 {
 		port = 22
 	}
 	return cfg, net.JoinHostPort(str(conn, "host"), strconv.Itoa(port)), nil
-}
-
-func dialDirect(ctx context.Context, addr string, cfg *ssh.ClientConfig) (*ssh.Client, error) {
-	d := net.Dialer{Timeout: cfg.Timeout}
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Timeout > 0 {
-		_ = c.SetDeadline(time.Now().Add(cfg.Timeout))
-	}
-	sc, chans, reqs, err := ssh.NewClientConn(c, addr, cfg)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	_ = c.SetDeadline(time.Time{})
-	return ssh.NewClient(sc, chans, reqs), nil
 }
 
 // run runs one command in a new session (no TTY, as the provider does).

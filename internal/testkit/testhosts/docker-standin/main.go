@@ -3,7 +3,8 @@
 // checks what they give it: `docker compose ... up` loads the project with compose-go and
 // the .env (refused unless the .env is root's with mode 0600, and every volume directory
 // exists), then records the project as running; `down [--volumes]`, `exec`, `run`, `ps`,
-// `info` and `compose version` answer as Docker would; `load --input FILE` checks FILE is
+// `info` and `compose version` answer as Docker would; `compose stop|start SERVICE` marks
+// one service stopped or running again (`ps --format` shows it); `load --input FILE` checks FILE is
 // a docker-archive. Every call's arguments are appended
 // to /var/log/docker-standin.log (what the tests scan for secrets). A running project with
 // qdrant serves a stand-in of Qdrant's snapshot API on its published HTTP port, for the
@@ -139,6 +140,10 @@ func composeCmd(args []string) {
 		if err := os.WriteFile(filepath.Join(stateDir, g.project, "running"), []byte(strings.Join(p.ServiceNames(), " ")), 0o600); err != nil {
 			fail("%v", err)
 		}
+		stoppedOnes, _ := filepath.Glob(filepath.Join(stateDir, g.project, "stopped-*"))
+		for _, m := range stoppedOnes {
+			_ = os.Remove(m)
+		}
 		if q, ok := p.Services["qdrant"]; ok {
 			startQdrant(g.project, q)
 		}
@@ -205,9 +210,44 @@ func composeCmd(args []string) {
 			fail("no such service: %s (profiles %v)", rest[1], g.profiles)
 		}
 	case "ps":
-		if running(g.project) {
-			for _, name := range p.ServiceNames() {
-				fmt.Printf("%s-%s-1  running (healthy)\n", g.project, name)
+		// ps [--all] [--format '{{.Service}} {{.State}} {{.Health}}']
+		if !running(g.project) {
+			return
+		}
+		format := ""
+		for i, a := range rest {
+			if a == "--format" && i+1 < len(rest) {
+				format = rest[i+1]
+			}
+		}
+		for _, name := range p.ServiceNames() {
+			state, health := "running", ""
+			if p.Services[name].HealthCheck != nil {
+				health = "healthy"
+			}
+			if stopped(g.project, name) {
+				state, health = "exited", ""
+			}
+			if format == "" {
+				fmt.Printf("%s-%s-1  %s\n", g.project, name, state)
+				continue
+			}
+			r := strings.NewReplacer("{{.Service}}", name, "{{.State}}", state, "{{.Health}}", health)
+			fmt.Println(r.Replace(format))
+		}
+	case "stop", "start":
+		// stop|start SERVICE...: one service of a running project (what an operator or a
+		// crash does); `up` starts every service again.
+		requireRunning(g.project)
+		for _, name := range rest {
+			if _, ok := p.Services[name]; !ok {
+				fail("no such service: %s", name)
+			}
+			marker := filepath.Join(stateDir, g.project, "stopped-"+name)
+			if cmd == "stop" {
+				_ = os.WriteFile(marker, nil, 0o600)
+			} else {
+				_ = os.Remove(marker)
 			}
 		}
 	default:
@@ -246,6 +286,12 @@ func loadProject(g globals) *types.Project {
 
 func running(project string) bool {
 	_, err := os.Stat(filepath.Join(stateDir, project, "running"))
+	return err == nil
+}
+
+// stopped says whether a service of a running project was stopped (compose stop).
+func stopped(project, service string) bool {
+	_, err := os.Stat(filepath.Join(stateDir, project, "stopped-"+service))
 	return err == nil
 }
 

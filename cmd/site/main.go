@@ -1,0 +1,161 @@
+// Command site is the day-2 tool for one site, what the old setup-k3s.sh's modes were:
+//
+//	site status                         hosts, nodes, services, the compose infra, the ingress
+//	                                    and drift, with one verdict line (exit 0 healthy,
+//	                                    2 degraded, 1 unreachable); --json for scripts
+//	site up|preview|destroy --layer L   one layer (hosts, infra, addons, apps, ingress) through
+//	                                    `pulumi --target`, refused if what it needs was never
+//	                                    deployed; flags after -- go to pulumi
+//
+// It runs the operator's `pulumi` CLI on the stack (`fleet status` is every site's status as
+// a table). It is not part of the Pulumi program's binary.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"gopkg.in/yaml.v3"
+
+	"xgen-infra/internal/day2"
+	"xgen-infra/internal/fleet"
+	"xgen-infra/internal/layers"
+)
+
+const usage = `usage: site [flags] status
+       site [flags] up|preview|destroy --layer hosts|infra|addons|apps|ingress [-- pulumi flags]
+
+  status    the site at a glance; exit 0 healthy, 2 degraded, 1 unreachable
+  up, preview, destroy --layer L
+            one layer of the site (pulumi --target); destroy takes what depends on it too
+
+flags:
+`
+
+func main() {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil))
+}
+
+// run is the command; stackFor makes the stack (nil: the pulumi CLI in --dir).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, stackFor func(name, dir string) day2.Stack) int {
+	fs := flag.NewFlagSet("site", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", ".", "the Pulumi project directory")
+	stack := fs.String("stack", "", "the site's stack (default: the only Pulumi.<stack>.yaml in --dir)")
+	asJSON := fs.Bool("json", false, "status: print the report as JSON")
+	drift := fs.Bool("drift", true, "status: run a refreshed preview to count drift (the slowest check)")
+	layer := fs.String("layer", "", "up|preview|destroy: the layer to run")
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+
+	var passThrough []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, passThrough = args[:i], args[i+1:]
+	}
+	var cmd string
+	var rest []string
+	for _, a := range args {
+		if cmd == "" && !strings.HasPrefix(a, "-") && (len(rest) == 0 || !needsValue(rest[len(rest)-1])) {
+			cmd = a
+			continue
+		}
+		rest = append(rest, a)
+	}
+	if err := fs.Parse(rest); err != nil {
+		return 1
+	}
+	if cmd == "" || fs.NArg() > 0 || (cmd != "status" && !slices.Contains(day2.LayerOps, cmd)) {
+		fs.Usage()
+		return 1
+	}
+	name := *stack
+	if name == "" {
+		names, err := fleet.StackNames(*dir)
+		if err != nil {
+			fmt.Fprintln(stderr, "site:", err)
+			return 1
+		}
+		if len(names) != 1 {
+			fmt.Fprintf(stderr, "site: --stack is required: %s has %s\n", *dir, strings.Join(names, ", "))
+			return 1
+		}
+		name = names[0]
+	}
+	if stackFor == nil {
+		stackFor = func(name, dir string) day2.Stack { return fleet.CLIStack{Stack: name, Dir: dir} }
+	}
+	st := stackFor(name, *dir)
+	if _, err := os.Stat(st.StackFile()); err != nil {
+		fmt.Fprintf(stderr, "site: no stack file for %s: %v\n", name, err)
+		return 1
+	}
+
+	if cmd == "status" {
+		progress := stderr
+		if *asJSON {
+			progress = io.Discard
+		}
+		r, err := day2.Gather(ctx, st, day2.Options{Drift: *drift, Progress: progress})
+		if err != nil {
+			fmt.Fprintln(stderr, "site status:", err)
+			return 1
+		}
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(r)
+		} else {
+			r.Write(stdout)
+		}
+		return day2.ExitCode(r.Verdict)
+	}
+
+	l, err := layers.Parse(*layer)
+	if err != nil {
+		fmt.Fprintf(stderr, "site %s: --layer: %v\n", cmd, err)
+		return 1
+	}
+	project, err := projectName(*dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "site:", err)
+		return 1
+	}
+	if err := day2.RunLayer(ctx, st, day2.LayerRun{Op: cmd, Layer: l, Project: project, Extra: passThrough}, stdout); err != nil {
+		fmt.Fprintf(stderr, "site %s --layer %s: %v\n", cmd, l, err)
+		return 1
+	}
+	return 0
+}
+
+// projectName is the name in the project's Pulumi.yaml (the URNs carry it).
+func projectName(dir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "Pulumi.yaml"))
+	if err != nil {
+		return "", err
+	}
+	var p struct {
+		Name string `yaml:"name"`
+	}
+	if err := yaml.Unmarshal(data, &p); err != nil || p.Name == "" {
+		return "", fmt.Errorf("%s/Pulumi.yaml has no project name (%v)", dir, err)
+	}
+	return p.Name, nil
+}
+
+func needsValue(flagArg string) bool {
+	name := strings.TrimLeft(flagArg, "-")
+	if strings.Contains(name, "=") {
+		return false
+	}
+	return slices.Contains([]string{"dir", "stack", "layer"}, name)
+}

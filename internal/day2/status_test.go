@@ -1,0 +1,165 @@
+package day2
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"xgen-infra/sites"
+)
+
+func siteOf(t *testing.T, stack string) *sites.Site {
+	t.Helper()
+	file, err := sites.ReadStackFile(filepath.Join("..", "..", "Pulumi."+stack+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, err := sites.ParseWithoutSecrets(stack, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return site
+}
+
+// deployment is a site service's Deployment with ready pods on node-1.
+func deployment(ns, name string, scaled, ready int32) []runtime.Object {
+	labels := map[string]string{"app.kubernetes.io/name": name}
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: appsv1.DeploymentSpec{Replicas: &scaled, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: "registry/" + name + ":1"}}}}},
+		Status: appsv1.DeploymentStatus{ReadyReplicas: ready, AvailableReplicas: ready}}
+	out := []runtime.Object{d}
+	for i := range ready {
+		out = append(out, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-" + string(rune('a'+i)), Labels: labels},
+			Spec:   corev1.PodSpec{NodeName: "node-1"},
+			Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: name, ImageID: "registry/" + name + "@sha256:0123456789abcdef"}}}})
+	}
+	return out
+}
+
+func certificate(t *testing.T, notAfter time.Time) []byte {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "agent.lotteimall.com"},
+		NotBefore: notAfter.Add(-90 * 24 * time.Hour), NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// TestClusterChecks: what the cluster says becomes the report's problems, each naming its
+// object — on a site without a domain (its frontend's node port) and on a site with TLS.
+func TestClusterChecks(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"},
+		Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}, NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.31.4+k3s1"}}}
+	cordoned := node.DeepCopy()
+	cordoned.Name, cordoned.Spec.Unschedulable = "node-2", true
+
+	jeju := siteOf(t, "xgen-jeju")
+	var objs []runtime.Object
+	objs = append(objs, node, cordoned)
+	for _, svc := range jeju.Services {
+		want := int32(*svc.Spec.Replicas)
+		if a := svc.Spec.Autoscaling; a != nil && *a.Enabled {
+			want = int32(*a.MinReplicas)
+		}
+		switch svc.Name {
+		case "xgen-workflow": // left out: no Deployment
+		case "xgen-core":
+			objs = append(objs, deployment("xgen", svc.Name, want, want-1)...)
+		default:
+			objs = append(objs, deployment("xgen", svc.Name, want, want)...)
+		}
+	}
+	// A container of xgen-documents restarted 3 times, last 10 minutes ago.
+	for _, o := range objs {
+		if p, ok := o.(*corev1.Pod); ok && strings.HasPrefix(p.Name, "xgen-documents-") {
+			p.Status.ContainerStatuses[0].RestartCount = 3
+			p.Status.ContainerStatuses[0].LastTerminationState.Terminated = &corev1.ContainerStateTerminated{FinishedAt: metav1.NewTime(now.Add(-10 * time.Minute))}
+			break
+		}
+	}
+	objs = append(objs, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "xgen", Name: "xgen-frontend-external"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Port: 3000, NodePort: 30080}}}})
+	r := &Report{Site: "xgen-jeju"}
+	checkCluster(context.Background(), r, jeju, fake.NewClientset(objs...), now)
+	problems := strings.Join(r.Problems, "\n")
+	for _, want := range []string{
+		"node node-2: cordoned",
+		"service xgen-core: 1/2 ready",
+		"service xgen-workflow: no Deployment in xgen",
+		"service xgen-documents: 3 restarts in the last hour",
+	} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("problems lack %q:\n%s", want, problems)
+		}
+	}
+	if len(r.Problems) != 4 {
+		t.Errorf("%d problems, want 4:\n%s", len(r.Problems), problems)
+	}
+	if r.Ingress == nil || !r.Ingress.Ready || r.Ingress.Address != "every node, port 30080" {
+		t.Errorf("ingress %+v", r.Ingress)
+	}
+	for _, s := range r.Services {
+		if s.Name == "xgen-frontend" && (s.Digest != "sha256:0123456789abcdef" || len(s.Nodes) != 1 || s.Image != "registry/xgen-frontend:1") {
+			t.Errorf("frontend: %+v", s)
+		}
+	}
+
+	// lotteimall: Istio on a domain with TLS; a certificate ending in 10 days is a problem,
+	// in 60 days is not.
+	lotte := siteOf(t, "lotteimall")
+	istioNS := lotte.Config.Cluster.Addons.Istio.Namespace
+	// As if the site served HTTPS (no stack of ours has a certificate yet).
+	const cred = "lotteimall-tls"
+	env := lotte.Config.Environments[lotte.Config.Environment]
+	env.TLSCredentialName = cred
+	lotte.Config.Environments[lotte.Config.Environment] = env
+	for _, tc := range []struct {
+		left time.Duration
+		want bool
+	}{{10 * 24 * time.Hour, true}, {60 * 24 * time.Hour, false}} {
+		gw := deployment(istioNS, "istio-ingressgateway", 1, 1)
+		gw = append(gw, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: istioNS, Name: "istio-ingressgateway"},
+			Spec:   corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer},
+			Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "10.0.0.11"}}}}},
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: istioNS, Name: cred}, Type: corev1.SecretTypeTLS,
+				Data: map[string][]byte{corev1.TLSCertKey: certificate(t, now.Add(tc.left)), corev1.TLSPrivateKeyKey: []byte("not read")}})
+		r := &Report{}
+		checkIngress(context.Background(), r, lotte, fake.NewClientset(gw...), now)
+		got := strings.Contains(strings.Join(r.Problems, "\n"), "the certificate for agent.lotteimall.com ends")
+		if got != tc.want || r.Ingress == nil || r.Ingress.Address != "10.0.0.11" || r.Ingress.CertificateExpires == nil {
+			t.Errorf("certificate %s left: problem %v, want %v; %+v %v", tc.left, got, tc.want, r.Ingress, r.Problems)
+		}
+	}
+}
+
+func TestVerdictsAndExitCodes(t *testing.T) {
+	for verdict, code := range map[string]int{Healthy: 0, Degraded: 2, Unreachable: 1, "": 1} {
+		if got := ExitCode(verdict); got != code {
+			t.Errorf("%q: exit %d, want %d", verdict, got, code)
+		}
+	}
+	r := &Report{Site: "xgen", Verdict: Degraded, Problems: []string{"a", "b"}}
+	if got := r.VerdictLine(); got != "xgen: DEGRADED — a; b" {
+		t.Errorf("verdict line %q", got)
+	}
+}
