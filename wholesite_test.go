@@ -384,6 +384,12 @@ func wholeSiteLifecycle(t *testing.T, s *wholeSite) {
 		t.Errorf("a service change ran host operations %v", ops)
 	}
 
+	// 5b. An add-on setting a program reads from its file at start (Loki's retention): the
+	// ConfigMap is replaced under its new name, Loki rolls onto it, nothing else changes.
+	if s.observability {
+		checkObservabilityConfigRolls(ctx, t, s, cluster)
+	}
+
 	// 6. A compose value: the project's files (if they change) and `up` on its host, nothing
 	// else (no secret changed, so no .env; the project and its data stay).
 	s.setPath(ctx, "infra.compose."+s.composeChange[0], s.composeChange[1])
@@ -451,16 +457,8 @@ func wholeSiteLifecycle(t *testing.T, s *wholeSite) {
 // local-path storage), and the stack names where Grafana is.
 func checkObservabilityRuns(ctx context.Context, t *testing.T, s *wholeSite, cluster *harness.Cluster) {
 	t.Helper()
-	out, err := s.ws.Outputs(ctx, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addons, _ := out["addons"].(map[string]any)
-	obs, _ := addons["observability"].(map[string]any)
+	obs := observabilityOutput(ctx, t, s)
 	if obs == nil {
-		if s.observability {
-			t.Fatalf("the site has the observability add-on and the stack does not export it: %v", out)
-		}
 		return
 	}
 	ns, _ := obs["namespace"].(string)
@@ -500,6 +498,78 @@ func checkObservabilityRuns(ctx context.Context, t *testing.T, s *wholeSite, clu
 	}
 	t.Logf("observability: %d Deployments, %d DaemonSets, %d volumes; Grafana at %v",
 		len(deployments.Items), len(daemonSets.Items), len(claims.Items), obs["grafanaURL"])
+}
+
+// observabilityOutput is the stack's addons.observability output (nil on a site without the
+// add-on; a site with it that does not export it fails the test).
+func observabilityOutput(ctx context.Context, t *testing.T, s *wholeSite) map[string]any {
+	t.Helper()
+	out, err := s.ws.Outputs(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addons, _ := out["addons"].(map[string]any)
+	obs, _ := addons["observability"].(map[string]any)
+	if obs == nil && s.observability {
+		t.Fatalf("the site has the observability add-on and the stack does not export it: %v", out)
+	}
+	return obs
+}
+
+// checkObservabilityConfigRolls changes Loki's retention: the only changes are Loki's
+// ConfigMap (replaced: its name is its contents') and Loki's Deployment, which is Available
+// on the new ConfigMap; the old one is gone and no host command ran.
+func checkObservabilityConfigRolls(ctx context.Context, t *testing.T, s *wholeSite, cluster *harness.Cluster) {
+	t.Helper()
+	ns, _ := observabilityOutput(ctx, t, s)["namespace"].(string)
+	configOf := func() string {
+		d, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, "loki", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Name == "config" && v.ConfigMap != nil {
+				return v.ConfigMap.Name
+			}
+		}
+		t.Fatalf("loki mounts no config: %v", d.Spec.Template.Spec.Volumes)
+		return ""
+	}
+	before := configOf()
+	s.setPath(ctx, "cluster.addons.observability.logs.retention", "14d")
+	run, err := s.up(ctx)
+	if err != nil {
+		t.Fatalf("up of Loki's retention: %v", err)
+	}
+	ops := changed(run.steps)
+	t.Logf("Loki's retention: %v", ops)
+	rolled := false
+	for _, c := range ops {
+		switch {
+		case strings.HasSuffix(c, " kubernetes:core/v1:ConfigMap observability-loki-config"):
+		case c == "update kubernetes:apps/v1:Deployment observability-loki":
+			rolled = true
+		default:
+			t.Errorf("Loki's retention also changed %s", c)
+		}
+	}
+	if !rolled || len(run.hostOps) > 0 {
+		t.Errorf("Loki's retention: Deployment updated %v, host operations %v", rolled, run.hostOps)
+	}
+	after := configOf()
+	if after == before {
+		t.Errorf("Loki still mounts %s", before)
+	}
+	if _, err := cluster.Client.CoreV1().ConfigMaps(ns).Get(ctx, before, metav1.GetOptions{}); err == nil {
+		t.Errorf("the replaced ConfigMap %s is still there", before)
+	}
+	cm, err := cluster.Client.CoreV1().ConfigMaps(ns).Get(ctx, after, metav1.GetOptions{})
+	if err != nil || !strings.Contains(cm.Data["loki.yaml"], "retention_period: 14d") {
+		t.Errorf("Loki's new ConfigMap %s: %v (%v)", after, cm.Data, err)
+	}
+	if err := cluster.WaitAvailable(ctx, ns, []string{"loki"}, time.Minute); err != nil {
+		t.Error(err)
+	}
 }
 
 // checkUpgradeOrder: every host's install ran after its drain finished and before its

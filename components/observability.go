@@ -218,8 +218,8 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 		rule("", []string{"pods", "nodes", "services", "endpoints"}, "get", "list", "watch"),
 		rule("", []string{"nodes/proxy", "nodes/metrics"}, "get"),
 	})
-	b.configMap("prometheus-config", map[string]string{"prometheus.yml": promConfig})
-	b.configMap("prometheus-rules", map[string]string{"xgen.yaml": observability.Rules})
+	configVol, config := b.configMap("config", "prometheus-config", map[string]string{"prometheus.yml": promConfig})
+	rulesVol, rules := b.configMap("rules", "prometheus-rules", map[string]string{"xgen.yaml": observability.Rules})
 	pvc := b.volume("prometheus", args.StorageClass, args.VolumeSize, keep)
 	b.deployment("prometheus", observabilityUID, true, &corev1.ContainerArgs{
 		Name:  pulumi.String("prometheus"),
@@ -238,10 +238,10 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 		VolumeMounts: corev1.VolumeMountArray{
 			mount("config", "/etc/prometheus"), mount("rules", observability.RulesDir), mount("data", "/prometheus"),
 		},
-	}, corev1.VolumeArray{
-		configMapVolume("config", "prometheus-config"), configMapVolume("rules", "prometheus-rules"),
+	}, nil, corev1.VolumeArray{
+		configVol, rulesVol,
 		&corev1.VolumeArgs{Name: pulumi.String("data"), PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{ClaimName: pulumi.String("prometheus-data")}},
-	}, pvc)
+	}, pvc, config, rules)
 	b.service("prometheus", "ClusterIP", prometheusPort, 0)
 
 	// kube-state-metrics: the objects' state (replicas, restarts, requests, node conditions).
@@ -269,7 +269,7 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 		LivenessProbe:   httpGetProbe("/livez", observability.KubeStateMetricsPort, 30),
 		Resources:       resources("50m", "128Mi", "512Mi"),
 		SecurityContext: containerSecurity(true),
-	}, nil)
+	}, nil, nil)
 
 	// The blackbox exporter: is each infra endpoint answering where the services reach it?
 	if len(args.Probes) > 0 {
@@ -277,7 +277,7 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 		if err != nil {
 			return nil, fmt.Errorf("observability %s: %w", name, err)
 		}
-		b.configMap("blackbox-exporter-config", map[string]string{"blackbox.yml": bb})
+		bbVol, bbConfig := b.configMap("config", "blackbox-exporter-config", map[string]string{"blackbox.yml": bb})
 		b.deployment("blackbox-exporter", observabilityUID, false, &corev1.ContainerArgs{
 			Name:            pulumi.String("blackbox-exporter"),
 			Image:           pulumi.String(args.BlackboxExporterImage),
@@ -287,7 +287,7 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 			Resources:       resources("20m", "32Mi", "128Mi"),
 			SecurityContext: containerSecurity(true),
 			VolumeMounts:    corev1.VolumeMountArray{mount("config", "/etc/blackbox")},
-		}, corev1.VolumeArray{configMapVolume("config", "blackbox-exporter-config")})
+		}, nil, corev1.VolumeArray{bbVol}, bbConfig)
 		b.service("blackbox-exporter", "ClusterIP", observability.BlackboxPort, 0)
 	}
 
@@ -307,9 +307,14 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 	if err != nil {
 		return nil, err
 	}
-	b.configMap("grafana-datasources", map[string]string{"datasources.yaml": datasources})
-	b.configMap("grafana-dashboard-provider", map[string]string{"xgen.yaml": provider})
-	b.configMap("grafana-dashboards", map[string]string{"xgen-site-" + args.Site + ".json": dash})
+	dsVol, dsConfig := b.configMap("datasources", "grafana-datasources", map[string]string{"datasources.yaml": datasources})
+	providerVol, providerConfig := b.configMap("dashboard-provider", "grafana-dashboard-provider", map[string]string{"xgen.yaml": provider})
+	dashVol, dashConfig := b.configMap("dashboards", "grafana-dashboards", map[string]string{"xgen-site-" + args.Site + ".json": dash})
+	// Grafana sets the admin password from its environment when it makes the admin user, on a
+	// fresh data directory: a new password takes a new pod (its data is an emptyDir).
+	passwordChecksum := pulumi.ToSecret(args.GrafanaAdminPassword.ToStringOutput().ApplyT(func(pw string) string {
+		return ConfigChecksum(map[string]string{"password": pw})
+	})).(pulumi.StringOutput)
 	secretEnv := func(env, key string) *corev1.EnvVarArgs {
 		return &corev1.EnvVarArgs{Name: pulumi.String(env), ValueFrom: &corev1.EnvVarSourceArgs{
 			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: pulumi.String("grafana-admin"), Key: pulumi.String(key)}}}
@@ -347,25 +352,23 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 			mount("data", "/var/lib/grafana/data"),
 			mount("tmp", "/tmp"),
 		},
-	}, corev1.VolumeArray{
-		configMapVolume("datasources", "grafana-datasources"),
-		configMapVolume("dashboard-provider", "grafana-dashboard-provider"),
-		configMapVolume("dashboards", "grafana-dashboards"),
+	}, pulumi.StringMap{SecretChecksumAnnotation: passwordChecksum}, corev1.VolumeArray{
+		dsVol, providerVol, dashVol,
 		&corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
 		&corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
-	})
+	}, dsConfig, providerConfig, dashConfig)
 	if args.GrafanaNodePort != 0 {
 		b.service("grafana", "NodePort", GrafanaPort, args.GrafanaNodePort)
 	} else {
 		b.service("grafana", "ClusterIP", GrafanaPort, 0) // the site's ingress routes to it
 	}
 
-	if args.NetworkPolicies {
-		if args.Logs != nil || args.Traces != nil {
-			if err := b.logsAndTraces(args, lokiURL, keep); err != nil {
-				return nil, err
-			}
+	if args.Logs != nil || args.Traces != nil {
+		if err := b.logsAndTraces(args, lokiURL, keep); err != nil {
+			return nil, err
 		}
+	}
+	if args.NetworkPolicies {
 		b.networkPolicies(args)
 	}
 	if b.err != nil {
@@ -390,7 +393,7 @@ func (b *obsBuilder) logsAndTraces(a ObservabilityArgs, lokiURL string, keep pul
 		if err != nil {
 			return err
 		}
-		b.configMap("loki-config", map[string]string{"loki.yaml": conf})
+		configVol, config := b.configMap("config", "loki-config", map[string]string{"loki.yaml": conf})
 		pvc := b.volume("loki", a.StorageClass, l.VolumeSize, keep)
 		b.deployment("loki", lokiUID, false, &corev1.ContainerArgs{
 			Name:            pulumi.String("loki"),
@@ -401,7 +404,7 @@ func (b *obsBuilder) logsAndTraces(a ObservabilityArgs, lokiURL string, keep pul
 			Resources:       resources("100m", "256Mi", "1Gi"),
 			SecurityContext: containerSecurity(true),
 			VolumeMounts:    corev1.VolumeMountArray{mount("config", "/etc/loki"), mount("data", "/loki"), mount("tmp", "/tmp")},
-		}, corev1.VolumeArray{configMapVolume("config", "loki-config"), claimVolume("data", "loki-data"), emptyDir("tmp")}, pvc)
+		}, nil, corev1.VolumeArray{configVol, claimVolume("data", "loki-data"), emptyDir("tmp")}, pvc, config)
 		b.service("loki", "ClusterIP", observability.LokiPort, 0)
 	}
 	var tempoEndpoint string
@@ -410,7 +413,7 @@ func (b *obsBuilder) logsAndTraces(a ObservabilityArgs, lokiURL string, keep pul
 		if err != nil {
 			return err
 		}
-		b.configMap("tempo-config", map[string]string{"tempo.yaml": conf})
+		configVol, config := b.configMap("config", "tempo-config", map[string]string{"tempo.yaml": conf})
 		pvc := b.volume("tempo", a.StorageClass, tr.VolumeSize, keep)
 		b.deployment("tempo", lokiUID, false, &corev1.ContainerArgs{
 			Name:  pulumi.String("tempo"),
@@ -424,7 +427,7 @@ func (b *obsBuilder) logsAndTraces(a ObservabilityArgs, lokiURL string, keep pul
 			Resources:       resources("100m", "256Mi", "1Gi"),
 			SecurityContext: containerSecurity(true),
 			VolumeMounts:    corev1.VolumeMountArray{mount("config", "/etc/tempo"), mount("data", "/var/tempo"), mount("tmp", "/tmp")},
-		}, corev1.VolumeArray{configMapVolume("config", "tempo-config"), claimVolume("data", "tempo-data"), emptyDir("tmp")}, pvc)
+		}, nil, corev1.VolumeArray{configVol, claimVolume("data", "tempo-data"), emptyDir("tmp")}, pvc, config)
 		b.servicePorts("tempo", "ClusterIP", map[string]int{"http": observability.TempoPort, "otlp-grpc": observability.OTLPGRPCPort})
 		tempoEndpoint = fmt.Sprintf("tempo.%s.svc:%d", a.Namespace, observability.OTLPGRPCPort)
 	}
@@ -439,8 +442,8 @@ func (b *obsBuilder) logsAndTraces(a ObservabilityArgs, lokiURL string, keep pul
 	if err != nil {
 		return err
 	}
-	b.configMap("otel-collector-config", map[string]string{"config.yaml": conf})
-	b.collector(a.CollectorImage, a.Logs != nil, a.Traces != nil, composeProject != "")
+	configVol, config := b.configMap("config", "otel-collector-config", map[string]string{"config.yaml": conf})
+	b.collector(a.CollectorImage, configVol, config, a.Logs != nil, a.Traces != nil, composeProject != "")
 	if a.Traces != nil {
 		b.servicePorts("otel-collector", "ClusterIP", map[string]int{"otlp-grpc": observability.OTLPGRPCPort, "otlp-http": observability.OTLPHTTPPort})
 	}
@@ -450,7 +453,7 @@ func (b *obsBuilder) logsAndTraces(a ObservabilityArgs, lokiURL string, keep pul
 // collector runs the OpenTelemetry Collector on every node. Reading the pods' log files
 // (root's, 0640) takes root: it runs as UID 0 with every capability dropped, read-only,
 // the log directory mounted read-only; without logs it runs as its image's user.
-func (b *obsBuilder) collector(image string, logs, traces, composeLogs bool) {
+func (b *obsBuilder) collector(image string, configVol *corev1.VolumeArgs, config pulumi.Resource, logs, traces, composeLogs bool) {
 	labels := map[string]string{NameLabel: "otel-collector"}
 	uid := 10001
 	if logs {
@@ -467,7 +470,7 @@ func (b *obsBuilder) collector(image string, logs, traces, composeLogs bool) {
 			&corev1.ContainerPortArgs{Name: pulumi.String("otlp-http"), ContainerPort: pulumi.Int(observability.OTLPHTTPPort)})
 	}
 	mounts := corev1.VolumeMountArray{mount("config", "/etc/otelcol")}
-	volumes := corev1.VolumeArray{configMapVolume("config", "otel-collector-config")}
+	volumes := corev1.VolumeArray{configVol}
 	if logs {
 		mounts = append(mounts, &corev1.VolumeMountArgs{Name: pulumi.String("pod-logs"), MountPath: pulumi.String(observability.PodLogsDir), ReadOnly: pulumi.Bool(true)})
 		volumes = append(volumes, &corev1.VolumeArgs{Name: pulumi.String("pod-logs"),
@@ -507,7 +510,7 @@ func (b *obsBuilder) collector(image string, logs, traces, composeLogs bool) {
 				},
 			},
 		},
-	}, b.opts...)
+	}, append(append([]pulumi.ResourceOption{}, b.opts...), pulumi.DependsOn(existing([]pulumi.Resource{config})))...)
 	b.keep(err)
 }
 
@@ -614,16 +617,26 @@ func (b *obsBuilder) serviceAccountWithRole(app string, rules []rbacv1.PolicyRul
 	b.keep(err)
 }
 
-func (b *obsBuilder) configMap(name string, data map[string]string) {
-	_, err := corev1.NewConfigMap(b.ctx, b.resourceName(name), &corev1.ConfigMapArgs{
-		Metadata: objectMeta(name, b.ns), Data: pulumi.ToStringMap(data),
+// configMap makes the ConfigMap "<name>-<first 10 hex digits of ConfigChecksum>" (named by
+// its contents, as the services' ConfigMaps are: ConfigMapName) and returns the volume vol that mounts it and the ConfigMap for the
+// workload to depend on. Prometheus, Loki, Tempo, Grafana and the collector read their files
+// only when they start: a new name for new contents rolls the pods that mount it, and the
+// workload is updated only once its new ConfigMap exists.
+func (b *obsBuilder) configMap(vol, name string, data map[string]string) (*corev1.VolumeArgs, pulumi.Resource) {
+	object := name + "-" + ConfigChecksum(data)[:10]
+	cm, err := corev1.NewConfigMap(b.ctx, b.resourceName(name), &corev1.ConfigMapArgs{
+		Metadata: objectMeta(object, b.ns), Data: pulumi.ToStringMap(data),
 	}, b.opts...)
 	b.keep(err)
+	if err != nil {
+		return configMapVolume(vol, object), nil
+	}
+	return configMapVolume(vol, object), cm
 }
 
 // deployment runs one replica of app. api says whether it reads the Kubernetes API (its
-// service account's token is mounted only then).
-func (b *obsBuilder) deployment(app string, uid int, api bool, c *corev1.ContainerArgs, volumes corev1.VolumeArray, after ...pulumi.Resource) {
+// service account's token is mounted only then); annotations go on its pods.
+func (b *obsBuilder) deployment(app string, uid int, api bool, c *corev1.ContainerArgs, annotations pulumi.StringMap, volumes corev1.VolumeArray, after ...pulumi.Resource) {
 	labels := map[string]string{NameLabel: app}
 	spec := &corev1.PodSpecArgs{
 		AutomountServiceAccountToken: pulumi.Bool(api),
@@ -634,7 +647,11 @@ func (b *obsBuilder) deployment(app string, uid int, api bool, c *corev1.Contain
 	if api {
 		spec.ServiceAccountName = pulumi.String(app)
 	}
-	opts := append(append([]pulumi.ResourceOption{}, b.opts...), pulumi.DependsOn(after))
+	opts := append(append([]pulumi.ResourceOption{}, b.opts...), pulumi.DependsOn(existing(after)))
+	meta := &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels)}
+	if len(annotations) > 0 {
+		meta.Annotations = annotations
+	}
 	_, err := appsv1.NewDeployment(b.ctx, b.resourceName(app), &appsv1.DeploymentArgs{
 		Metadata: objectMeta(app, b.ns, labels),
 		Spec: &appsv1.DeploymentSpecArgs{
@@ -643,7 +660,7 @@ func (b *obsBuilder) deployment(app string, uid int, api bool, c *corev1.Contain
 			Strategy: &appsv1.DeploymentStrategyArgs{Type: pulumi.String("Recreate")},
 			Selector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(labels)},
 			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels)},
+				Metadata: meta,
 				Spec:     spec,
 			},
 		},
@@ -858,6 +875,17 @@ func sortedKeys(m map[string]int) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// existing drops the nil resources (one whose registration failed: the builder keeps its error).
+func existing(rs []pulumi.Resource) []pulumi.Resource {
+	var out []pulumi.Resource
+	for _, r := range rs {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func configMapVolume(name, configMap string) *corev1.VolumeArgs {

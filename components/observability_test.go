@@ -2,6 +2,8 @@ package components
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -105,6 +107,9 @@ func TestObservabilityObjects(t *testing.T) {
 	if _, secrets := secret.PlainInputs(); len(secrets) == 0 {
 		t.Error("the Grafana admin Secret's data is not a Pulumi secret")
 	}
+	if _, secrets := byName(rec, "kubernetes:apps/v1:Deployment", "observability-grafana").PlainInputs(); !containsPath(secrets, SecretChecksumAnnotation) {
+		t.Errorf("Grafana's password checksum is not a Pulumi secret; secret paths: %v", secrets)
+	}
 	cm, _ := byName(rec, "kubernetes:core/v1:ConfigMap", "observability-prometheus-config").PlainInputs()
 	want, _ := observability.PrometheusConfig(observability.PrometheusArgs{Site: "xgen", Namespace: "xgen-observability",
 		Services: observabilityArgs().Targets, Probes: observabilityArgs().Probes})
@@ -120,10 +125,18 @@ func TestObservabilityObjects(t *testing.T) {
 			t.Errorf("datasources lack %q", want)
 		}
 	}
+	// Without network policies the add-on is the same, policies aside: logs and traces too.
 	args := observabilityArgs()
 	args.NetworkPolicies = false
-	if off, _ := runObservability(t, args); len(byType(off, "kubernetes:networking.k8s.io/v1:NetworkPolicy")) != 0 {
+	off, err := runObservability(t, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byType(off, "kubernetes:networking.k8s.io/v1:NetworkPolicy")) != 0 {
 		t.Error("network policies with NetworkPolicies false")
+	}
+	if got, want := workloadNames(off), workloadNames(rec); !slices.Equal(got, want) {
+		t.Errorf("NetworkPolicies false: workloads %v, want %v", got, want)
 	}
 	svc, _ := byName(rec, "kubernetes:core/v1:Service", "observability-grafana").PlainInputs()
 	if fmt.Sprint(inprocess.Get(svc, "spec", "ports", 0, "nodePort")) != "30300" {
@@ -243,5 +256,77 @@ func TestObservabilityGrafanaBehindTheIngress(t *testing.T) {
 	args.GrafanaRootURL = ""
 	if _, err := runObservability(t, args); err == nil || !strings.Contains(err.Error(), "unreachable") {
 		t.Errorf("no node port, no root URL: %v", err)
+	}
+}
+
+func workloadNames(rec *inprocess.Recorder) []string {
+	var names []string
+	for _, w := range append(byType(rec, "kubernetes:apps/v1:Deployment"), byType(rec, "kubernetes:apps/v1:DaemonSet")...) {
+		in, _ := w.PlainInputs()
+		names = append(names, fmt.Sprint(inprocess.Get(in, "metadata", "name")))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// podTemplates are the add-on's workloads' pod templates, by workload name.
+func podTemplates(t *testing.T, args ObservabilityArgs) map[string]string {
+	t.Helper()
+	rec, err := runObservability(t, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, w := range append(byType(rec, "kubernetes:apps/v1:Deployment"), byType(rec, "kubernetes:apps/v1:DaemonSet")...) {
+		in, _ := w.PlainInputs()
+		text, err := yaml.Marshal(inprocess.Get(in, "spec", "template"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[fmt.Sprint(inprocess.Get(in, "metadata", "name"))] = string(text)
+	}
+	return out
+}
+
+// Prometheus, Loki, Tempo, Grafana and the collector read their files and Grafana its
+// password only when they start: a change to one of them gives the pods that read it a new
+// pod template (a rollout), and only those; the same inputs give the same templates.
+func TestObservabilityChangesRollExactlyTheirPods(t *testing.T) {
+	base := podTemplates(t, observabilityArgs())
+	if again := podTemplates(t, observabilityArgs()); !maps.Equal(base, again) {
+		t.Fatal("the same inputs give other pod templates: every up would roll the pods")
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*ObservabilityArgs)
+		rolls  []string
+	}{
+		{"a new service to scrape", func(a *ObservabilityArgs) {
+			a.Targets = append(a.Targets, observability.Target{Service: "xgen-workflow", Namespace: "xgen", Port: 8000, Path: "/metrics"})
+		}, []string{"grafana", "prometheus"}},
+		{"an autoscaled service (the dashboard)", func(a *ObservabilityArgs) { a.HPAs = append(a.HPAs, "xgen-frontend") }, []string{"grafana"}},
+		{"a remote-write URL", func(a *ObservabilityArgs) { a.RemoteWriteURL = "https://metrics.example.com/api/v1/write" }, []string{"prometheus"}},
+		{"Loki's retention", func(a *ObservabilityArgs) { a.Logs.Retention = "14d" }, []string{"loki"}},
+		{"Tempo's retention", func(a *ObservabilityArgs) { a.Traces.Retention = "96h" }, []string{"tempo"}},
+		{"Grafana's admin password", func(a *ObservabilityArgs) {
+			a.GrafanaAdminPassword = pulumi.ToSecret(pulumi.String("rotated-grafana")).(pulumi.StringOutput)
+		}, []string{"grafana"}},
+		{"the compose project whose logs are read", func(a *ObservabilityArgs) { a.ComposeProject = "xgen-infra" }, []string{"otel-collector"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := observabilityArgs()
+			tc.change(&args)
+			got := podTemplates(t, args)
+			var rolled []string
+			for name, tmpl := range got {
+				if base[name] != tmpl {
+					rolled = append(rolled, name)
+				}
+			}
+			sort.Strings(rolled)
+			if !slices.Equal(rolled, tc.rolls) {
+				t.Errorf("rolls %v, want %v", rolled, tc.rolls)
+			}
+		})
 	}
 }
