@@ -16,6 +16,6 @@ if [[ -f $stamp && $(cat "$stamp") == "$want" && -x $bin/actionlint ]]; then
 fi
 mkdir -p "$bin"
 echo "tools: building actionlint $ACTIONLINT_VERSION..."
-GOBIN="$bin" GOFLAGS=-trimpath go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+GOBIN="$bin" go install -trimpath -ldflags "-s -w" "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
 echo "$want" >"$stamp"
 echo "tools: actionlint ready in .tools/bin"

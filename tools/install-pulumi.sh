@@ -71,7 +71,7 @@ mkdir -p "$bin"
 
 echo "tools: building the Pulumi CLI $PULUMI_VERSION (about 5 minutes from a cold cache)..."
 (cd "$root/tools/pulumi-cli" && go build -trimpath -tags osusergo,grpcnotrace \
-	-ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+	-ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
 	-o "$bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
 
 # Stripped (-s -w): the engine starts every plugin on every preview, and a smaller binary

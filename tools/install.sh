@@ -35,7 +35,7 @@ grep -q "go.etcd.io/etcd/server/v3 $ETCD_VERSION\$" "$root/tools/k8s/go.mod" ||
 
 mkdir -p "$bin"
 minor=$(echo "$K8S_VERSION" | cut -d. -f2)
-ldflags=""
+ldflags="-s -w" # stripped: nothing here is debugged with symbols, and the links are shorter
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 	ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
 done
@@ -46,11 +46,11 @@ echo "tools: building kube-apiserver, kube-controller-manager, kube-scheduler, k
 	go build -trimpath -ldflags "$ldflags" -o "$bin/" \
 		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
 		k8s.io/kubernetes/cmd/kubectl
-	go build -trimpath -o "$bin/etcd" go.etcd.io/etcd/server/v3
+	go build -trimpath -ldflags "-s -w" -o "$bin/etcd" go.etcd.io/etcd/server/v3
 )
 
 echo "tools: building kwok $KWOK_VERSION..."
-GOBIN="$bin" GOFLAGS=-trimpath go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+GOBIN="$bin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
 
 module_dir() { go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'; }
 
