@@ -510,7 +510,7 @@ func (b *obsBuilder) collector(image string, configVol *corev1.VolumeArgs, confi
 				},
 			},
 		},
-	}, append(append([]pulumi.ResourceOption{}, b.opts...), pulumi.DependsOn(existing([]pulumi.Resource{config})))...)
+	}, b.after(config)...)
 	b.keep(err)
 }
 
@@ -617,21 +617,34 @@ func (b *obsBuilder) serviceAccountWithRole(app string, rules []rbacv1.PolicyRul
 	b.keep(err)
 }
 
-// configMap makes the ConfigMap "<name>-<first 10 hex digits of ConfigChecksum>" (named by
-// its contents, as the services' ConfigMaps are: ConfigMapName) and returns the volume vol that mounts it and the ConfigMap for the
-// workload to depend on. Prometheus, Loki, Tempo, Grafana and the collector read their files
-// only when they start: a new name for new contents rolls the pods that mount it, and the
-// workload is updated only once its new ConfigMap exists.
+// configMap makes the ConfigMap named by its contents (ContentName, as the services' are)
+// and returns the volume vol that mounts it and the ConfigMap for the workload to depend on.
+// Prometheus, Loki, Tempo, Grafana and the collector read their files only when they start:
+// a new name for new contents rolls the pods that mount it, and the workload is updated only
+// once its new ConfigMap exists.
 func (b *obsBuilder) configMap(vol, name string, data map[string]string) (*corev1.VolumeArgs, pulumi.Resource) {
-	object := name + "-" + ConfigChecksum(data)[:10]
+	object := ContentName(name, data)
+	volume := configMapVolume(vol, object)
 	cm, err := corev1.NewConfigMap(b.ctx, b.resourceName(name), &corev1.ConfigMapArgs{
 		Metadata: objectMeta(object, b.ns), Data: pulumi.ToStringMap(data),
 	}, b.opts...)
-	b.keep(err)
 	if err != nil {
-		return configMapVolume(vol, object), nil
+		b.keep(err)
+		return volume, nil
 	}
-	return configMapVolume(vol, object), cm
+	return volume, cm
+}
+
+// after is the builder's options with a dependency on the resources that exist (a failed
+// registration leaves nil: the builder keeps its error).
+func (b *obsBuilder) after(rs ...pulumi.Resource) []pulumi.ResourceOption {
+	var deps []pulumi.Resource
+	for _, r := range rs {
+		if r != nil {
+			deps = append(deps, r)
+		}
+	}
+	return append(append([]pulumi.ResourceOption{}, b.opts...), pulumi.DependsOn(deps))
 }
 
 // deployment runs one replica of app. api says whether it reads the Kubernetes API (its
@@ -647,7 +660,7 @@ func (b *obsBuilder) deployment(app string, uid int, api bool, c *corev1.Contain
 	if api {
 		spec.ServiceAccountName = pulumi.String(app)
 	}
-	opts := append(append([]pulumi.ResourceOption{}, b.opts...), pulumi.DependsOn(existing(after)))
+	opts := b.after(after...)
 	meta := &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels)}
 	if len(annotations) > 0 {
 		meta.Annotations = annotations
@@ -875,17 +888,6 @@ func sortedKeys(m map[string]int) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// existing drops the nil resources (one whose registration failed: the builder keeps its error).
-func existing(rs []pulumi.Resource) []pulumi.Resource {
-	var out []pulumi.Resource
-	for _, r := range rs {
-		if r != nil {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 func configMapVolume(name, configMap string) *corev1.VolumeArgs {

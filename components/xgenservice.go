@@ -477,7 +477,13 @@ const DefaultRunAsID = 10000
 
 // ConfigMapName is "<service>-config-<first 10 hex digits of ConfigChecksum>".
 func ConfigMapName(service string, data map[string]string) string {
-	return service + "-config-" + ConfigChecksum(data)[:10]
+	return ContentName(service+"-config", data)
+}
+
+// ContentName is "<prefix>-<first 10 hex digits of ConfigChecksum>": a ConfigMap named by
+// its contents, so that new contents are a new object and the pods that mount it roll.
+func ContentName(prefix string, data map[string]string) string {
+	return prefix + "-" + ConfigChecksum(data)[:10]
 }
 
 // ConfigChecksum is a stable hash of ConfigMap data: equal data, equal checksum.
