@@ -7,21 +7,37 @@ export XGEN_TOOLS_DIR := $(TOOLS_DIR)
 # Everything builds with -trimpath, as the Go language host builds a `runtime: go` program:
 # the tests, the prebuilt program and the engine's own compile share one build cache (from a
 # cold cache the compiled-preview benchmark otherwise compiles the whole program again).
-export GOFLAGS := $(strip $(shell $(GO) env GOFLAGS) -trimpath)
+# Binaries link without DWARF (-ldflags=-w; stack traces keep file and line): the test
+# binaries are linked on every run, and the big ones link much faster without it. A build
+# that passes its own -ldflags (the tools, the program's stamp) overrides this.
+export GOFLAGS := $(strip $(shell $(GO) env GOFLAGS) -trimpath -ldflags=-w)
+# Where `make test` writes each phase's time (printed as a table at the end).
+PHASES := $(TOOLS_DIR)/phases.txt
 
 .PHONY: test lint tools render bench fuzz demo hosts cluster demo-down build clean
+.PHONY: tools-k8s tools-pulumi tools-lint tools-observability lint-and-tools
 
-## test: lint, then every test: site model, components, the program for every site under the
-## mock engine, rendered/ up to date, each site applied to a real local API server, every
-## on-prem stack whole from bare test hosts under the real Pulumi engine with the real command
-## provider (preview, up, no-op, changes, destroy), then every benchmark once (-benchtime 1x,
-## figures only: a benchmark that breaks fails the run)
-test: lint tools
-	$(GO) test -count=1 -timeout 50m ./...
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 20m ./...
+## test: lint and the tools side by side (independent builds keep both cores busy), then every
+## test: site model, components, the program for every site under the mock engine, rendered/
+## up to date, each site applied to a real local API server, every on-prem stack whole from
+## bare test hosts under the real Pulumi engine with the real command provider (preview, up,
+## no-op, changes, destroy), and every benchmark once (-benchtime 1x, figures only: a benchmark
+## that breaks fails the run) in the same run, so each test binary is linked once. Prints the
+## slowest tests and the time of each phase.
+test:
+	@mkdir -p $(TOOLS_DIR) && : >$(PHASES)
+	@bash tools/phase.sh $(PHASES) "lint and tools (side by side)" $(MAKE) --no-print-directory lint-and-tools
+	@bash tools/phase.sh $(PHASES) "tests and benchmarks" bash tools/run-tests.sh
+	@echo "make test: phases"; cat $(PHASES)
+
+lint-and-tools:
+	@$(MAKE) --no-print-directory -j3 --output-sync=line lint tools-k8s tools-pulumi tools-lint tools-observability
 
 ## lint: gofmt, go vet, shellcheck on every script
 lint: shellcheck
+	@bash tools/phase.sh $(PHASES) "lint: gofmt, go vet, shellcheck" $(MAKE) --no-print-directory lint-run
+
+lint-run:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' ':!third_party' 2>/dev/null || find . -name '*.go' -not -path './.tools/*' -not -path './third_party/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
@@ -32,17 +48,23 @@ lint: shellcheck
 shellcheck:
 	@command -v shellcheck >/dev/null || { echo "installing shellcheck (apt-get)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
-.PHONY: shellcheck
+.PHONY: shellcheck lint-run
 
 ## tools: build the pinned local-cluster binaries and the real Pulumi engine (CLI, Go language
 ## host, kubernetes provider plugin), the pipeline linter (actionlint), a real Prometheus and
 ## the OpenTelemetry Collector's log operators (test-only) into .tools/ (each skipped when up
 ## to date)
 tools:
-	bash tools/install.sh
-	bash tools/install-pulumi.sh
-	bash tools/install-lint.sh
-	bash tools/install-observability-tools.sh
+	@$(MAKE) --no-print-directory -j3 --output-sync=line tools-k8s tools-pulumi tools-lint tools-observability
+
+tools-k8s:
+	@bash tools/phase.sh $(PHASES) "tools: kubernetes, etcd, kwok" bash tools/install.sh
+tools-pulumi:
+	@bash tools/phase.sh $(PHASES) "tools: pulumi engine and plugins" bash tools/install-pulumi.sh
+tools-lint:
+	@bash tools/phase.sh $(PHASES) "tools: actionlint" bash tools/install-lint.sh
+tools-observability:
+	@bash tools/phase.sh $(PHASES) "tools: prometheus, stanza-check" bash tools/install-observability-tools.sh
 
 ## render: rewrite rendered/<stack>/ from the stack files (review the diff, commit it)
 render:

@@ -11,6 +11,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=versions.env
 . "$root/tools/versions.env"
+# shellcheck source=cache.sh
+. "$root/tools/cache.sh"
 bin="$root/.tools/bin"
 mkdir -p "$bin"
 
@@ -29,13 +31,20 @@ require() {
 build() {
 	local name=$1 dir=$2 pkg=$3 minutes=$4 tags=tools${5:+,$5} stamp want
 	stamp="$root/.tools/$name.stamp"
-	want=$(cat "$root/tools/versions.env" "$root/tools/$dir/go.mod" "$root/tools/$dir"/*.go "$0" | sha256sum | cut -d' ' -f1)
+	want=$(cat "$root/tools/versions.env" "$root/tools/$dir/go."{mod,sum} "$root/tools/$dir"/*.go "$0" | sha256sum | cut -d' ' -f1)
 	if [[ -f $stamp && $(cat "$stamp") == "$want" && -x $bin/$name ]]; then
 		echo "tools: $name up to date in .tools/"
 		return
 	fi
+	if cache_restore "$name" "$want" "$root/.tools" "bin/$name"; then
+		echo "$want" >"$stamp"
+		return
+	fi
 	echo "tools: building $name (about $minutes minutes)..."
+	SECONDS=0
 	(cd "$root/tools/$dir" && go build -trimpath -tags "$tags" -ldflags "-s -w" -o "$bin/$name" "$pkg")
+	echo "tools: $name built in $(elapsed $SECONDS)"
+	cache_save "$name" "$want" "$root/.tools" "bin/$name"
 	echo "$want" >"$stamp"
 	echo "tools: $name ready in .tools/bin"
 }

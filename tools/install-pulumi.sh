@@ -9,13 +9,16 @@
 #                                   source third_party/pulumi-command)
 #   pulumi-home/                    a private PULUMI_HOME with both plugins installed under the
 #                                   versions the program's go.mod pins for their SDKs
-# Versions live in tools/versions.env. A second run with nothing changed does nothing.
-# Cold: about 20 minutes on 2 cores, ~7 GB of build cache.
+# Versions live in tools/versions.env. A second run with nothing changed does nothing; a build
+# of the same pinned sources done by another clone on this machine is restored from the tools
+# cache (tools/cache.sh). Cold: about 20 minutes on 2 cores, ~7 GB of build cache.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=versions.env
 . "$root/tools/versions.env"
+# shellcheck source=cache.sh
+. "$root/tools/cache.sh"
 out="$root/.tools"
 bin="$out/bin"
 home="$out/pulumi-home"
@@ -35,9 +38,10 @@ command_version=$(sdk_version github.com/pulumi/pulumi-command/sdk)
 vendored=$(cd "$root" && find third_party/pulumi-command third_party/pulumi-language-go -type f -print0 |
 	sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 want=$( { cat "$root/tools/versions.env" "$root/tools/install-pulumi.sh"; echo "$plugin_version $command_version $vendored";
-	cat "$root"/tools/pulumi-{cli,kubernetes,language-go,command}/go.mod "$root"/tools/pulumi-kubernetes/embedschema/main.go; } |
+	cat "$root"/tools/pulumi-{cli,kubernetes,language-go,command}/go.{mod,sum} "$root"/tools/pulumi-kubernetes/embedschema/main.go; } |
 	sha256sum | cut -d' ' -f1)
 binaries=(pulumi pulumi-language-go pulumi-resource-kubernetes pulumi-resource-command)
+outputs=(pulumi-home "${binaries[@]/#/bin/}")
 
 up_to_date() {
 	[[ -f $stamp && $(cat "$stamp") == "$want" && -d $home/plugins/resource-kubernetes-v$plugin_version &&
@@ -47,6 +51,10 @@ up_to_date() {
 }
 if up_to_date; then
 	echo "tools: up to date in .tools/ (pulumi $PULUMI_VERSION, language host $PULUMI_LANGUAGE_GO_COMMIT, kubernetes plugin $plugin_version, command plugin $command_version)"
+	exit 0
+fi
+if cache_restore pulumi "$want" "$out" "${outputs[@]}"; then
+	echo "$want" >"$stamp"
 	exit 0
 fi
 
@@ -69,10 +77,14 @@ grep -q "^tag ${PULUMI_COMMAND_VERSION}\$" "$root/third_party/pulumi-command/ORI
 
 mkdir -p "$bin"
 
+# built NAME: says how long the step since the last one took.
+built() { echo "tools: $1 built in $(elapsed $SECONDS)"; SECONDS=0; }
+SECONDS=0
 echo "tools: building the Pulumi CLI $PULUMI_VERSION (about 5 minutes from a cold cache)..."
 (cd "$root/tools/pulumi-cli" && go build -trimpath -tags osusergo,grpcnotrace \
 	-ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
 	-o "$bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+built "the Pulumi CLI"
 
 # Stripped (-s -w): the engine starts every plugin on every preview, and a smaller binary
 # starts sooner; nothing here is debugged with symbols.
@@ -80,11 +92,13 @@ echo "tools: building the Go language host (commit $PULUMI_LANGUAGE_GO_COMMIT, a
 (cd "$root/tools/pulumi-language-go" && go build -trimpath \
 	-ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
 	-o "$bin/pulumi-language-go" github.com/pulumi/pulumi/sdk/go/pulumi-language-go/v3)
+built "the Go language host"
 
 echo "tools: building the command provider plugin ($PULUMI_COMMAND_VERSION)..."
 (cd "$root/tools/pulumi-command" && go build -trimpath \
 	-ldflags "-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$command_version" \
 	-o "$bin/pulumi-resource-command" github.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command)
+built "the command provider plugin"
 
 # The provider's module zip lacks the two files its main.go embeds (its `go generate` writes
 # them): copy the module to a writable place, generate them there, build that copy.
@@ -107,6 +121,7 @@ chmod -R u+w "$src"
 	go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$plugin_version" \
 		-o "$bin/pulumi-resource-kubernetes" github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes
 )
+built "the kubernetes provider plugin"
 
 install_plugin() { # name version
 	echo "tools: installing the $1 plugin as $2 into .tools/pulumi-home..."
@@ -118,5 +133,6 @@ install_plugin() { # name version
 install_plugin kubernetes "$plugin_version"
 install_plugin command "$command_version"
 
+cache_save pulumi "$want" "$out" "${outputs[@]}"
 echo "$want" >"$stamp"
 echo "tools: Pulumi ready in .tools/ (pulumi $PULUMI_VERSION, language host $PULUMI_LANGUAGE_GO_COMMIT, kubernetes plugin $plugin_version, command plugin $command_version)"

@@ -5,17 +5,23 @@
 #   bin/kwok                                                                        (sigs.k8s.io/kwok)
 #   kwok-stages.yaml   node/pod lifecycle stages shipped in the kwok module
 #   istio-crds.yaml    Istio's CRDs from the istio.io/api module
-# Versions live in tools/versions.env. A second run with nothing changed does nothing.
+# Versions live in tools/versions.env. A second run with nothing changed does nothing; a build
+# of the same pinned sources done by another clone on this machine is restored from the tools
+# cache (tools/cache.sh).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=versions.env
 . "$root/tools/versions.env"
+# shellcheck source=cache.sh
+. "$root/tools/cache.sh"
 out="$root/.tools"
 bin="$out/bin"
 stamp="$out/versions.stamp"
-want=$(cat "$root/tools/versions.env" "$root/tools/k8s/go.mod" "$root/tools/install.sh" | sha256sum | cut -d' ' -f1)
+want=$(cat "$root/tools/versions.env" "$root/tools/k8s/go.mod" "$root/tools/k8s/go.sum" "$root/tools/install.sh" |
+	sha256sum | cut -d' ' -f1)
 binaries=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok)
+outputs=(kwok-stages.yaml istio-crds.yaml "${binaries[@]/#/bin/}")
 
 up_to_date() {
 	[[ -f $stamp && $(cat "$stamp") == "$want" && -f $out/kwok-stages.yaml && -f $out/istio-crds.yaml ]] || return 1
@@ -24,6 +30,10 @@ up_to_date() {
 }
 if up_to_date; then
 	echo "tools: up to date in .tools/ (k8s $K8S_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION, istio api $ISTIO_API_VERSION)"
+	exit 0
+fi
+if cache_restore k8s "$want" "$out" "${outputs[@]}"; then
+	echo "$want" >"$stamp"
 	exit 0
 fi
 
@@ -41,6 +51,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 
 echo "tools: building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $K8S_VERSION and etcd $ETCD_VERSION (a few minutes from a cold cache)..."
+SECONDS=0
 (
 	cd "$root/tools/k8s"
 	go build -trimpath -ldflags "$ldflags" -o "$bin/" \
@@ -49,8 +60,12 @@ echo "tools: building kube-apiserver, kube-controller-manager, kube-scheduler, k
 	go build -trimpath -ldflags "-s -w" -o "$bin/etcd" go.etcd.io/etcd/server/v3
 )
 
+echo "tools: kubernetes binaries and etcd built in $(elapsed $SECONDS)"
+
 echo "tools: building kwok $KWOK_VERSION..."
+SECONDS=0
 GOBIN="$bin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+echo "tools: kwok built in $(elapsed $SECONDS)"
 
 module_dir() { go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'; }
 
@@ -67,5 +82,6 @@ istio_dir=$(module_dir "istio.io/api@$ISTIO_API_VERSION")
 cp "$istio_dir/kubernetes/customresourcedefinitions.gen.yaml" "$out/istio-crds.yaml"
 chmod u+w "$out/istio-crds.yaml"
 
+cache_save k8s "$want" "$out" "${outputs[@]}"
 echo "$want" >"$stamp"
 echo "tools: ready in .tools/"
