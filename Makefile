@@ -15,7 +15,14 @@ export GOFLAGS := $(strip $(shell $(GO) env GOFLAGS) -trimpath -ldflags=-w)
 PHASES := $(TOOLS_DIR)/phases.txt
 
 .PHONY: test lint tools render bench fuzz demo hosts cluster demo-down build clean
-.PHONY: tools-k8s tools-pulumi tools-lint tools-observability lint-and-tools
+.PHONY: tools-k8s tools-pulumi tools-lint tools-observability lint-and-tools check
+
+# The tests are laid out by layer (docs/development.md "Testing"): tests/mock (the program
+# under the SDK's mock monitor), tests/apiserver (a real local API server), tests/realengine
+# (the real Pulumi engine), tests/hosts (host scripts over SSH on test hosts); beside them each
+# package's own unit tests. The fast loop leaves out the last two layers' packages, and -short
+# skips the few real-engine tests that live beside the code they drive (cmd/fleet's).
+SLOW_LAYERS := xgen-infra/tests/realengine xgen-infra/tests/hosts xgen-infra/internal/testkit/testhosts
 
 ## test: lint and the tools side by side (independent builds keep both cores busy), then every
 ## test: site model, components, the program for every site under the mock engine, rendered/
@@ -30,8 +37,14 @@ test:
 	@bash tools/phase.sh $(PHASES) "tests and benchmarks" bash tools/run-tests.sh
 	@echo "make test: phases"; cat $(PHASES)
 
+## check: the fast loop: lint, then the unit tests, the mock layer and the API-server layer
+## (a few minutes warm; `make test` runs everything)
+check:
+	@$(MAKE) --no-print-directory -j3 lint tools-k8s tools-observability tools-lint
+	$(GO) test -count=1 -short $$($(GO) list ./... | grep -vxF $(addprefix -e ,$(SLOW_LAYERS)))
+
 lint-and-tools:
-	@$(MAKE) --no-print-directory -j3 --output-sync=line lint tools-k8s tools-pulumi tools-lint tools-observability
+	@$(MAKE) --no-print-directory -j3 lint tools-k8s tools-pulumi tools-lint tools-observability
 
 ## lint: gofmt, go vet, shellcheck on every script
 lint: shellcheck
@@ -55,7 +68,7 @@ shellcheck:
 ## the OpenTelemetry Collector's log operators (test-only) into .tools/ (each skipped when up
 ## to date)
 tools:
-	@$(MAKE) --no-print-directory -j3 --output-sync=line tools-k8s tools-pulumi tools-lint tools-observability
+	@$(MAKE) --no-print-directory -j3 tools-k8s tools-pulumi tools-lint tools-observability
 
 tools-k8s:
 	@bash tools/phase.sh $(PHASES) "tools: kubernetes, etcd, kwok" bash tools/install.sh
@@ -68,13 +81,13 @@ tools-observability:
 
 ## render: rewrite rendered/<stack>/ from the stack files (review the diff, commit it)
 render:
-	$(GO) test -count=1 -run 'TestRendered' . -update
+	$(GO) test -count=1 -run 'TestRendered' ./tests/mock -update
 
 ## bench: harness start, apply-and-converge per site, no-op re-apply, and the real engine's
 ## no-op preview against kubectl diff, bare test hosts to apps and the host layer's no-op
 ## rerun (figures, not assertions)
 bench: tools
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 40m .
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 40m ./tests/...
 
 ## fuzz: the stack-config decoder and validator for 10 minutes (FUZZTIME=...): no panic, and
 ## every accepted site object renders (not in make test; its seeds run there)

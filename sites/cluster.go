@@ -13,7 +13,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"xgen-infra/components/k3s"
+	"xgen-infra/components/hostdefaults"
 	"xgen-infra/images/bundle"
 )
 
@@ -122,14 +122,14 @@ const (
 	DefaultClusterCIDR = "10.42.0.0/16"
 	DefaultServiceCIDR = "10.43.0.0/16"
 	DefaultSSHPort     = 22
-	K3sAPIPort         = k3s.APIPort
+	K3sAPIPort         = hostdefaults.K3sAPIPort
 )
 
 // Defaults the K3s package decides (what the K3sCluster component would use too), as they
 // are written in a stack file.
 var (
-	DefaultReadyTimeout = durationText(k3s.DefaultReadyTimeout)
-	DefaultSSHTimeout   = durationText(k3s.DefaultConnectTimeout)
+	DefaultReadyTimeout = durationText(hostdefaults.ReadyTimeout)
+	DefaultSSHTimeout   = durationText(hostdefaults.ConnectTimeout)
 )
 
 // durationText writes a duration as an operator would: "5m", "10s", "1h30m".
@@ -160,9 +160,9 @@ var (
 
 // GPULabel and GPUTaint mark a GPU host (the label is what GPU services select).
 const (
-	GPULabelKey   = k3s.GPULabelKey
-	GPULabelValue = k3s.GPULabelValue
-	GPUTaint      = k3s.GPUTaint
+	GPULabelKey   = hostdefaults.GPULabelKey
+	GPULabelValue = hostdefaults.GPULabelValue
+	GPUTaint      = hostdefaults.GPUTaint
 )
 
 // setClusterDefaults fills a cluster's unset fields; part of SetDefaults.

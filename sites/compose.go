@@ -7,8 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"xgen-infra/components/compose"
+	"xgen-infra/components/hostdefaults"
 )
 
 // ComposeConfig runs the stateful services (PostgreSQL, Redis, Qdrant, MinIO) as one Docker
@@ -124,7 +123,7 @@ const (
 )
 
 // DefaultComposeWaitTimeout is the compose package's (what InfraCompose would use too).
-var DefaultComposeWaitTimeout = durationText(compose.DefaultWaitTimeout)
+var DefaultComposeWaitTimeout = durationText(hostdefaults.ComposeWaitTimeout)
 
 // RedisPolicies are Redis' maxmemory-policy values.
 var RedisPolicies = []string{"noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"}
@@ -390,10 +389,10 @@ func validateComposeServices(p *problemList, c *Config) {
 	// The exporters' ports are fixed: a configured port that meets one is the key named.
 	postgres, redis := c.ComposeExporters()
 	if postgres {
-		publish("the PostgreSQL exporter of the observability add-on", compose.PostgresExporterPort)
+		publish("the PostgreSQL exporter of the observability add-on", hostdefaults.PostgresExporterPort)
 	}
 	if redis {
-		publish("the Redis exporter of the observability add-on", compose.RedisExporterPort)
+		publish("the Redis exporter of the observability add-on", hostdefaults.RedisExporterPort)
 	}
 	for _, e := range infraEntries(c.Infra) {
 		if e.host != clusterHost(e.service, c.Infra.Namespace) {

@@ -36,15 +36,10 @@ func FuzzSiteConfig(f *testing.F) {
 	f.Add(`{"services":{"xgen-core":{}},"environments":{"prd":{"domain":"a.example.com"}},"cluster":{"k3s":{"version":"v1.31.4+k3s1"},"ssh":{"user":"ops"},"servers":[{"name":"s1","address":"10.0.0.11","hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMC7sdolJu6mTZshErUhkmf00a/2gf5ebVbOmQ61+JOb"}],"addons":{"istio":{"gateway":{"serviceType":"NodePort"}},"registry":{"enabled":true}}}}`)
 	f.Fuzz(func(t *testing.T, site string) {
 		config := map[string]string{sites.SiteKey: site}
-		required, err := sites.RequiredSecrets(config)
+		secretKeys, err := inprocess.AddRequiredSecretPlaceholders(config, nil)
 		if err != nil {
 			return // refused by the decoder: fine, as long as nothing panicked
 		}
-		var keys []string
-		for _, k := range required {
-			keys = append(keys, sites.ConfigNamespace+":"+k)
-		}
-		secretKeys := inprocess.AddPlaceholderSecrets(config, nil, keys...)
 		if _, err := sites.Parse("fuzz", config, secretKeys); err != nil {
 			return // refused with problems: fine
 		}

@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"strings"
 
-	"xgen-infra/components/compose"
 	"xgen-infra/components/endpoint"
+	"xgen-infra/components/hostdefaults"
 	"xgen-infra/images/bundle"
 )
 
@@ -58,9 +58,9 @@ func hostServices(c *Config) []endpoint.Service {
 	for i, hs := range out {
 		switch {
 		case hs.Name == "postgresql" && postgres:
-			out[i].Ports = append(out[i].Ports, endpoint.Port{Name: MetricsPortName, Port: compose.PostgresExporterPort})
+			out[i].Ports = append(out[i].Ports, endpoint.Port{Name: MetricsPortName, Port: hostdefaults.PostgresExporterPort})
 		case hs.Name == "redis" && redis:
-			out[i].Ports = append(out[i].Ports, endpoint.Port{Name: MetricsPortName, Port: compose.RedisExporterPort})
+			out[i].Ports = append(out[i].Ports, endpoint.Port{Name: MetricsPortName, Port: hostdefaults.RedisExporterPort})
 		}
 	}
 	return out

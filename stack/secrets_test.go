@@ -17,15 +17,10 @@ func runSite(t *testing.T, stackFile string) *inprocess.Recorder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	required, err := sites.RequiredSecrets(config)
+	secretKeys, err = inprocess.AddRequiredSecretPlaceholders(config, secretKeys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var keys []string
-	for _, k := range required {
-		keys = append(keys, sites.ConfigNamespace+":"+k)
-	}
-	secretKeys = inprocess.AddPlaceholderSecrets(config, secretKeys, keys...)
 	stack := strings.TrimSuffix(strings.TrimPrefix(stackFile, "Pulumi."), ".yaml")
 	t.Setenv(ImagePreflightEnv, "off")
 	rec, err := inprocess.Run(Program, sites.ConfigNamespace, stack, config, secretKeys)

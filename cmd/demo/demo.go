@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -145,6 +146,9 @@ func demo() error {
 	}
 	fmt.Printf("second pulumi up: %s in %.1fs, %d host commands ran\n", summary, time.Since(start).Seconds(),
 		len(engine.HostOperations(events)))
+	if err := converged(events); err != nil {
+		return fmt.Errorf("second pulumi up: %w", err)
+	}
 
 	cluster, err := attach(ctx, ws)
 	if err != nil {
@@ -200,6 +204,27 @@ func upWithProgress(ctx context.Context, ws *engine.Workspace, eventLog string) 
 	_, upErr := ws.Up(ctx, "--event-log", events)
 	summary := progress()
 	return summary, upErr
+}
+
+// converged is nil when an update's events show a converged site: no resource changed and no
+// host command ran. Otherwise it names each (the demo fails: a second `up` that does work is a
+// bug in the program, whatever the first one did).
+func converged(events []apitype.EngineEvent) error {
+	var problems []string
+	for _, e := range events {
+		if o := e.ResOutputsEvent; o != nil && !o.Planning && o.Metadata.Op != apitype.OpSame &&
+			o.Metadata.Op != apitype.OpRead && o.Metadata.Type != "pulumi:pulumi:Stack" &&
+			!strings.HasPrefix(o.Metadata.Type, "command:") { // those are HostOperations
+			problems = append(problems, fmt.Sprintf("%s %s", o.Metadata.Op, engine.URNName(o.Metadata.URN)))
+		}
+	}
+	if ops := engine.HostOperations(events); len(ops) > 0 {
+		problems = append(problems, fmt.Sprintf("%d host commands ran (%s)", len(ops), strings.Join(ops, ", ")))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the site did not converge: %s", strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // setSecrets sets every secret the stack needs the way the README tells operators, with

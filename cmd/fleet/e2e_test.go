@@ -19,10 +19,14 @@ import (
 	"xgen-infra/internal/fleet"
 	"xgen-infra/internal/inprocess"
 	"xgen-infra/internal/testkit/harness"
+	"xgen-infra/internal/testkit/sitetest"
 	"xgen-infra/stack"
 )
 
 func TestFleetEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real engine: not in the fast loop (make check)")
+	}
 	tools := os.Getenv("XGEN_TOOLS_DIR")
 	if tools == "" {
 		t.Skip("real engine: run through `make test` (it builds the tools and sets XGEN_TOOLS_DIR)")
@@ -43,7 +47,7 @@ func TestFleetEndToEnd(t *testing.T) {
 		t.Cleanup(func() { _ = c.Stop() })
 		clusters[site] = c
 		stackFile := filepath.Join(t.TempDir(), "Pulumi."+site+".yaml")
-		if err := inprocess.KubernetesLayer(filepath.Join(root, "Pulumi."+site+".yaml"), stackFile, harness.RehearsalHostAddress); err != nil {
+		if err := inprocess.KubernetesLayer(filepath.Join(root, "Pulumi."+site+".yaml"), stackFile, sitetest.RehearsalHostAddress); err != nil {
 			t.Fatal(err)
 		}
 		ws, err := engine.New(ctx, engine.Options{ToolsDir: tools, ProgramDir: root, StackFile: stackFile, Dir: t.TempDir(), Log: &logs})

@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, stackFor 
 	stack := fs.String("stack", "", "the site's stack (default: the only Pulumi.<stack>.yaml in --dir)")
 	asJSON := fs.Bool("json", false, "status: print the report as JSON")
 	drift := fs.Bool("drift", true, "status: run a refreshed preview to count drift (the slowest check)")
+	probe := fs.Bool("probe", true, "status: send one HTTP request to the site's entry (gateway or node port)")
 	layer := fs.String("layer", "", "up|preview|destroy: the layer to run")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 
@@ -105,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, stackFor 
 		if *asJSON {
 			progress = io.Discard
 		}
-		r, err := day2.Gather(ctx, st, day2.Options{Drift: *drift, Progress: progress})
+		r, err := day2.Gather(ctx, st, day2.Options{Drift: *drift, Probe: *probe, Progress: progress})
 		if err != nil {
 			fmt.Fprintln(stderr, "site status:", err)
 			return 1

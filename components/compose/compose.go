@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"xgen-infra/components/hostdefaults"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"gopkg.in/yaml.v3"
@@ -53,10 +54,10 @@ type Exporters struct {
 	PostgresImage, RedisImage string
 }
 
-// The exporters' ports, on the host as in their containers (the images' defaults).
+// The exporters' ports, on the host as in their containers (decided in hostdefaults).
 const (
-	PostgresExporterPort = 9187
-	RedisExporterPort    = 9121
+	PostgresExporterPort = hostdefaults.PostgresExporterPort
+	RedisExporterPort    = hostdefaults.RedisExporterPort
 )
 
 // Postgres is PostgreSQL with the application's database and role.
@@ -94,8 +95,8 @@ const (
 	LogLabelService = "com.docker.compose.service"
 )
 
-// DefaultWaitTimeout bounds `docker compose up --wait` (sites and InfraCompose read it).
-const DefaultWaitTimeout = 5 * time.Minute
+// DefaultWaitTimeout bounds `docker compose up --wait` (decided in hostdefaults).
+const DefaultWaitTimeout = hostdefaults.ComposeWaitTimeout
 
 // Secrets are the values only the .env file carries.
 type Secrets struct {

@@ -11,10 +11,10 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"xgen-infra/components/hostdefaults"
 	"xgen-infra/components/hostscript"
 )
 
@@ -38,19 +38,14 @@ const (
 	DestroyingMarker = markers + "/destroying"
 )
 
-// What K3s is, and the defaults decided once (sites and the K3sCluster component read them).
+// What K3s is, and its defaults: decided once in hostdefaults (sites reads them there).
 const (
-	// APIPort is K3s' API server port.
-	APIPort = 6443
-	// GPULabelKey=GPULabelValue marks a GPU node (what GPU services select); GPUTaint keeps
-	// other pods off it.
-	GPULabelKey   = "nvidia.com/gpu.present"
-	GPULabelValue = "true"
-	GPUTaint      = "nvidia.com/gpu=present:NoSchedule"
-	// DefaultReadyTimeout bounds each wait for a service or node.
-	DefaultReadyTimeout = 5 * time.Minute
-	// DefaultConnectTimeout bounds one SSH connection attempt.
-	DefaultConnectTimeout = 10 * time.Second
+	APIPort               = hostdefaults.K3sAPIPort
+	GPULabelKey           = hostdefaults.GPULabelKey
+	GPULabelValue         = hostdefaults.GPULabelValue
+	GPUTaint              = hostdefaults.GPUTaint
+	DefaultReadyTimeout   = hostdefaults.ReadyTimeout
+	DefaultConnectTimeout = hostdefaults.ConnectTimeout
 )
 
 // MemberMarker is the first server's marker for a node's membership.

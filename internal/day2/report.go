@@ -75,12 +75,16 @@ func (r *Report) Write(w io.Writer) {
 		}
 	}
 	if in := r.Ingress; in != nil {
-		section("INGRESS\tREADY\tADDRESS\tCERTIFICATE")
+		section("INGRESS\tREADY\tADDRESS\tCERTIFICATE\tPROBE")
 		cert := "-"
 		if in.CertificateExpires != nil {
 			cert = "ends " + in.CertificateExpires.Format(time.DateOnly)
 		}
-		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\n", in.Kind, in.Ready, in.Address, cert)
+		ready := "-" // not the site's to judge
+		if in.Ready != nil {
+			ready = fmt.Sprint(*in.Ready)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", in.Kind, ready, in.Address, cert, in.Probe)
 	}
 	if d := r.Drift; d != nil {
 		section("DRIFT\tCHANGES")

@@ -7,10 +7,13 @@ package day2
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -142,9 +145,16 @@ type InfraService struct {
 
 // IngressCheck is the site's way in.
 type IngressCheck struct {
-	Kind    string `json:"kind"`
-	Ready   bool   `json:"ready"`
+	Kind string `json:"kind"`
+	// Ready: the site's own gateway (or entry Service) has an available replica and an
+	// address; nil for a gateway the site does not own (a shared one: its owner's to judge).
+	Ready   *bool  `json:"ready,omitempty"`
 	Address string `json:"address,omitempty"`
+	// Probe is what one HTTP request to the entry got ("HTTP 404 from http://...") or why none
+	// was sent ("not probed: ...").
+	Probe string `json:"probe"`
+	// targets are the URLs the probe tries, in order (the first that answers is enough).
+	targets []string
 	// CertificateExpires is when the TLS certificate ends (sites with TLS).
 	CertificateExpires *time.Time `json:"certificateExpires,omitempty"`
 	Error              string     `json:"error,omitempty"`
@@ -178,6 +188,10 @@ type Options struct {
 	Progress io.Writer
 	// Now is the time restarts and certificates are measured from (zero: now).
 	Now time.Time
+	// Probe sends one HTTP request to the site's entry (its gateway's or the frontend's
+	// address, with the site's domain as Host): any HTTP answer shows it serving, none is a
+	// problem. Off, the ingress says "not probed".
+	Probe bool
 }
 
 // Backups older than this, and certificates that end sooner, make a site degraded.
@@ -228,6 +242,14 @@ func Gather(ctx context.Context, st Stack, opts Options) (*Report, error) {
 		r.lost("the cluster: %v", err)
 	} else {
 		checkCluster(ctx, r, site, kube, opts.Now)
+		if in := r.Ingress; in != nil && in.Probe == "" {
+			if opts.Probe {
+				progress("the ingress (one HTTP request)")
+				probeIngress(ctx, r, site.Domain, http.DefaultTransport)
+			} else {
+				in.Probe = "not probed"
+			}
+		}
 	}
 	if opts.Drift {
 		progress("drift (a refreshed preview)")
@@ -518,7 +540,8 @@ func checkIngress(ctx context.Context, r *Report, site *sites.Site, kube kuberne
 		if gw == "" {
 			gw = "the cluster's"
 		}
-		r.Ingress = &IngressCheck{Kind: "istio gateway " + gw, Ready: true}
+		r.Ingress = &IngressCheck{Kind: "istio gateway " + gw,
+			Probe: "not probed: the cluster's gateway, not this site's (its owner checks it)"}
 		return
 	}
 	cred := c.Environments[c.Environment].TLSCredentialName
@@ -562,7 +585,9 @@ func checkGateway(ctx context.Context, r *Report, kube kubernetes.Interface, ns,
 		r.problem("ingress: %s %s/%s: %v", kind, ns, name, err)
 		return
 	}
-	if ic.Ready = d.Status.AvailableReplicas > 0; !ic.Ready {
+	ready := d.Status.AvailableReplicas > 0
+	ic.Ready = &ready
+	if !ready {
 		r.problem("ingress: %s %s/%s has no available replica", kind, ns, name)
 	}
 	checkEntryAddress(ctx, r, kube, ns, name, kind, ic)
@@ -571,10 +596,11 @@ func checkGateway(ctx context.Context, r *Report, kube kubernetes.Interface, ns,
 // checkEntryService: the site's entry Service (the frontend on a site without a domain)
 // has its node port or load balancer address.
 func checkEntryService(ctx context.Context, r *Report, kube kubernetes.Interface, ns, name, kind string) {
-	ic := &IngressCheck{Kind: kind + " (" + name + ")", Ready: true}
+	ic := &IngressCheck{Kind: kind + " (" + name + ")"}
 	r.Ingress = ic
 	checkEntryAddress(ctx, r, kube, ns, name, kind, ic)
-	ic.Ready = ic.Address != ""
+	ready := ic.Address != ""
+	ic.Ready = &ready
 }
 
 func checkEntryAddress(ctx context.Context, r *Report, kube kubernetes.Interface, ns, name, kind string, ic *IngressCheck) {
@@ -586,12 +612,19 @@ func checkEntryAddress(ctx context.Context, r *Report, kube kubernetes.Interface
 	}
 	for _, in := range svc.Status.LoadBalancer.Ingress {
 		ic.Address = in.IP + in.Hostname
+		for _, p := range svc.Spec.Ports {
+			ic.targets = append(ic.targets, entryURL(ic.Address, p.Port))
+		}
 	}
 	if ic.Address == "" && svc.Spec.Type == corev1.ServiceTypeNodePort {
 		var ports []string
+		node := firstReadyNodeAddress(ctx, kube)
 		for _, p := range svc.Spec.Ports {
 			if p.NodePort != 0 {
 				ports = append(ports, strconv.Itoa(int(p.NodePort)))
+				if node != "" {
+					ic.targets = append(ic.targets, entryURL(node, p.NodePort))
+				}
 			}
 		}
 		if len(ports) > 0 {
@@ -601,6 +634,80 @@ func checkEntryAddress(ctx context.Context, r *Report, kube kubernetes.Interface
 	if ic.Address == "" {
 		r.problem("ingress: the %s Service %s/%s has no address (%s)", kind, ns, name, svc.Spec.Type)
 	}
+}
+
+// entryURL is the URL the probe tries for an address and port (HTTPS on 443).
+func entryURL(address string, port int32) string {
+	scheme := "http"
+	if port == 443 {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://%s/", scheme, net.JoinHostPort(address, strconv.Itoa(int(port))))
+}
+
+// firstReadyNodeAddress is a Ready node's internal address (a node port answers on every
+// node), or "".
+func firstReadyNodeAddress(ctx context.Context, kube kubernetes.Interface) string {
+	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return ""
+	}
+	for _, n := range nodes.Items {
+		ready := false
+		for _, c := range n.Status.Conditions {
+			ready = ready || c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue
+		}
+		for _, a := range n.Status.Addresses {
+			if ready && a.Type == corev1.NodeInternalIP {
+				return a.Address
+			}
+		}
+	}
+	return ""
+}
+
+// probeTimeout bounds the one request to the site's entry.
+const probeTimeout = 5 * time.Second
+
+// probeIngress sends one GET to the site's entry, trying its targets in order, with the
+// site's domain as Host (the gateway routes by it). Any HTTP answer, whatever its status,
+// shows the entry serving (a 404 from Istio for an unknown path is still Istio answering);
+// a certificate is not verified here (checkIngress reads it from the cluster). No answer
+// from any target is a problem.
+func probeIngress(ctx context.Context, r *Report, domain string, transport http.RoundTripper) {
+	in := r.Ingress
+	if len(in.targets) == 0 {
+		in.Probe = "not probed: no address to send a request to"
+		return
+	}
+	if t, ok := transport.(*http.Transport); ok {
+		t = t.Clone()
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true, ServerName: domain} // reachability only: the certificate is read from the cluster
+		transport = t
+	}
+	client := &http.Client{Transport: transport, Timeout: probeTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var failures []string
+	for _, target := range in.targets {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			failures = append(failures, err.Error())
+			continue
+		}
+		if domain != "" {
+			req.Host = domain
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			failures = append(failures, err.Error())
+			continue
+		}
+		_ = resp.Body.Close()
+		in.Probe = fmt.Sprintf("HTTP %d from %s", resp.StatusCode, target)
+		return
+	}
+	in.Probe = "no answer from " + strings.Join(in.targets, ", ")
+	r.problem("ingress: %s does not answer: %s", in.Kind, strings.Join(failures, "; "))
 }
 
 // checkDrift counts what a refreshed preview would change.

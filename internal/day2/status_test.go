@@ -8,7 +8,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,7 +118,7 @@ func TestClusterChecks(t *testing.T) {
 	if len(r.Problems) != 4 {
 		t.Errorf("%d problems, want 4:\n%s", len(r.Problems), problems)
 	}
-	if r.Ingress == nil || !r.Ingress.Ready || r.Ingress.Address != "every node, port 30080" {
+	if r.Ingress == nil || r.Ingress.Ready == nil || !*r.Ingress.Ready || r.Ingress.Address != "every node, port 30080" {
 		t.Errorf("ingress %+v", r.Ingress)
 	}
 	for _, s := range r.Services {
@@ -161,5 +164,84 @@ func TestVerdictsAndExitCodes(t *testing.T) {
 	r := &Report{Site: "xgen", Verdict: Degraded, Problems: []string{"a", "b"}}
 	if got := r.VerdictLine(); got != "xgen: DEGRADED — a; b" {
 		t.Errorf("verdict line %q", got)
+	}
+}
+
+// TestIngressProbe: the site's entry is probed with one request to each of its targets until
+// one answers (any HTTP status shows it serving), with the site's domain as Host; no answer
+// at all is a problem naming the entry; a shared gateway is not the site's to judge, nor to
+// probe. Real local servers on loopback, no other address.
+func TestIngressProbe(t *testing.T) {
+	var host string
+	answering := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		host = req.Host
+		http.NotFound(w, req) // Istio's answer to a path no route has
+	}))
+	defer answering.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL + "/"
+	closed.Close() // nothing listens there any more
+
+	for _, tc := range []struct {
+		name    string
+		targets []string
+		probe   string // prefix of IngressCheck.Probe
+		problem string // "" none
+	}{
+		{"answers", []string{answering.URL + "/"}, "HTTP 404 from " + answering.URL, ""},
+		{"the second target answers", []string{closedURL, answering.URL + "/"}, "HTTP 404 from " + answering.URL, ""},
+		{"nothing answers", []string{closedURL}, "no answer from " + closedURL, "ingress: istio gateway does not answer"},
+		{"no address", nil, "not probed: no address", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			host = ""
+			r := &Report{Ingress: &IngressCheck{Kind: "istio gateway", targets: tc.targets}}
+			probeIngress(context.Background(), r, "agent.lotteimall.com", http.DefaultTransport)
+			if !strings.HasPrefix(r.Ingress.Probe, tc.probe) {
+				t.Errorf("probe %q, want %q...", r.Ingress.Probe, tc.probe)
+			}
+			problems := strings.Join(r.Problems, "\n")
+			if (tc.problem == "") != (problems == "") || !strings.Contains(problems, tc.problem) {
+				t.Errorf("problems %q, want %q", problems, tc.problem)
+			}
+			if strings.HasPrefix(tc.probe, "HTTP") && host != "agent.lotteimall.com" {
+				t.Errorf("the request's Host was %q, want the site's domain", host)
+			}
+		})
+	}
+
+	// The targets: a load balancer's address and the Service's ports; a node port on a Ready
+	// node's internal address.
+	lb := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "istio-ingressgateway"},
+		Spec:   corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Port: 80}, {Port: 443}}},
+		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "192.0.2.7"}}}}}
+	np := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "xgen", Name: "xgen-frontend-external"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Port: 3000, NodePort: 30080}}}}
+	node := func(name, address string, ready corev1.ConditionStatus) *corev1.Node {
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{
+			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}},
+			Addresses:  []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: address}}}}
+	}
+	kube := fake.NewClientset(lb, np, node("down", "192.0.2.1", corev1.ConditionFalse), node("up", "192.0.2.2", corev1.ConditionTrue))
+	for _, tc := range []struct {
+		ns, name string
+		want     []string
+	}{
+		{"istio-system", "istio-ingressgateway", []string{"http://192.0.2.7:80/", "https://192.0.2.7:443/"}},
+		{"xgen", "xgen-frontend-external", []string{"http://192.0.2.2:30080/"}},
+	} {
+		ic := &IngressCheck{}
+		checkEntryAddress(context.Background(), &Report{}, kube, tc.ns, tc.name, "entry", ic)
+		if fmt.Sprint(ic.targets) != fmt.Sprint(tc.want) {
+			t.Errorf("%s targets %v, want %v", tc.name, ic.targets, tc.want)
+		}
+	}
+
+	// A shared gateway: neither judged nor probed.
+	aww := siteOf(t, "xgen-aww")
+	r := &Report{}
+	checkIngress(context.Background(), r, aww, fake.NewClientset(), time.Now())
+	if r.Ingress == nil || r.Ingress.Ready != nil || !strings.HasPrefix(r.Ingress.Probe, "not probed") || len(r.Problems) > 0 {
+		t.Errorf("shared gateway: %+v %v", r.Ingress, r.Problems)
 	}
 }

@@ -85,6 +85,22 @@ func AddPlaceholderSecrets(config map[string]string, secretKeys []string, keys .
 	return secretKeys
 }
 
+// AddRequiredSecretPlaceholders sets a placeholder for every secret the site in config
+// needs that config does not set (an operator sets exactly those with `pulumi config set
+// --secret`), and returns the secret keys then. The one place the tests and the kits make an
+// operator's secrets up.
+func AddRequiredSecretPlaceholders(config map[string]string, secretKeys []string) ([]string, error) {
+	required, err := sites.RequiredSecrets(config)
+	if err != nil {
+		return secretKeys, err
+	}
+	keys := make([]string, 0, len(required))
+	for _, k := range required {
+		keys = append(keys, sites.ConfigNamespace+":"+k)
+	}
+	return AddPlaceholderSecrets(config, secretKeys, keys...), nil
+}
+
 // KubernetesLayer writes to dst the stack file src without its site.cluster, infra.compose
 // and aws sections, with
 // infra.hostAddress set to the first server's address when the file does not set it (what

@@ -37,11 +37,6 @@ import (
 	"k8s.io/client-go/util/retry"
 )
 
-// RehearsalHostAddress stands in for an on-prem site's infra host (infra.hostAddress) in the
-// tests and the demo. Nothing connects to it: it is a documentation address (RFC 5737), since
-// the API server refuses loopback addresses in EndpointSlices.
-const RehearsalHostAddress = "192.0.2.10"
-
 // FakeNodeAnnotation marks the nodes kwok manages.
 const FakeNodeAnnotation = "kwok.x-k8s.io/node"
 

@@ -58,6 +58,48 @@ func TestGitHubWorkflowPassesActionlint(t *testing.T) {
 	}
 }
 
+// testRun is the `run:` of the GitHub workflow's step that runs .ci/run, or "".
+func testRun(t *testing.T, data []byte) string {
+	t.Helper()
+	var wf struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Run string `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(data, &wf); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range wf.Jobs["test"].Steps {
+		if strings.Contains(step.Run, ".ci/run") {
+			return step.Run
+		}
+	}
+	return ""
+}
+
+// TestGitHubWorkflowRunsTheTestsAsRoot: the test hosts need root (namespaces, Debian
+// packages) and GitHub's runners are not root: the test job runs .ci/run through sudo, with
+// the PATH that setup-go made (sudo's own PATH has no Go).
+func TestGitHubWorkflowRunsTheTestsAsRoot(t *testing.T) {
+	data, err := os.ReadFile(workflow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asRoot := func(run string) bool {
+		return strings.HasPrefix(run, "sudo ") && strings.Contains(run, `"PATH=$PATH"`)
+	}
+	if run := testRun(t, data); !asRoot(run) {
+		t.Errorf("the test job runs %q: not as root with setup-go's PATH", run)
+	}
+	// The check can fail: the plain run it replaced is refused.
+	plain := strings.Replace(string(data), `sudo -E env "PATH=$PATH" bash .ci/run`, "bash .ci/run", 1)
+	if plain == string(data) || asRoot(testRun(t, []byte(plain))) {
+		t.Error("a workflow that runs .ci/run as the runner user passes the check")
+	}
+}
+
 // gitlabKeywords are GitLab CI's global keywords; anything else at the top is a job.
 var gitlabKeywords = []string{"default", "include", "stages", "variables", "workflow", "image", "services", "cache", "before_script", "after_script"}
 

@@ -126,15 +126,11 @@ func (h *Hosts) StackConfig(stackFile string, cluster map[string]any) (map[strin
 	key := sites.ConfigNamespace + ":sshPrivateKey"
 	config[key] = h.PrivateKey
 	secretKeys = append(secretKeys, key)
-	required, err := sites.RequiredSecrets(config)
+	secretKeys, err = inprocess.AddRequiredSecretPlaceholders(config, secretKeys)
 	if err != nil {
 		return nil, nil, err
 	}
-	var keys []string
-	for _, k := range required {
-		keys = append(keys, sites.ConfigNamespace+":"+k)
-	}
-	return config, inprocess.AddPlaceholderSecrets(config, secretKeys, keys...), nil
+	return config, secretKeys, nil
 }
 
 // WriteStackFile writes dst, a Pulumi.<stack>.yaml whose site object is site and whose other

@@ -17,6 +17,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -435,42 +436,79 @@ func tail(path string) string {
 	return string(data)
 }
 
-// FileWith is a file on a host's disk (what its overlays wrote) and its mode.
+// FileWith is a file on a host (on its disk, in its /run, or a mktemp file in /tmp), its mode
+// and its owner.
 type FileWith struct {
 	Path string // as the host sees it, e.g. /srv/xgen-infra/.env
 	Mode os.FileMode
+	UID  uint32
 }
 
-// FilesContaining lists the files written on a host (its overlays' upper layers: everything
-// the scripts left on its disk) whose content contains needle.
+// FilesContaining lists the files a host's scripts left whose content contains needle:
+// everything written on its disk (its overlays' upper layers), its private /run (read
+// through its mount namespace, /proc/<sshd>/root/run), and the mktemp files (tmp.*) in /tmp,
+// which stays the machine's.
 func (h *Hosts) FilesContaining(name, needle string) ([]FileWith, error) {
 	host := h.Host(name)
-	var out []FileWith
+	type place struct{ dir, as string }
+	var places []place
 	layers, err := filepath.Glob(filepath.Join(host.dir, "fs", "*", "upper"))
 	if err != nil {
 		return nil, err
 	}
 	for _, upper := range layers {
-		mount := strings.ReplaceAll(filepath.Base(filepath.Dir(upper)), "_", "/") // "_var" → "/var"
-		err := filepath.WalkDir(upper, func(path string, d os.DirEntry, err error) error {
+		places = append(places, place{upper, strings.ReplaceAll(filepath.Base(filepath.Dir(upper)), "_", "/")}) // "_var" → "/var"
+	}
+	if host.sshd != nil && host.sshd.Process != nil {
+		places = append(places, place{fmt.Sprintf("/proc/%d/root/run", host.sshd.Process.Pid), "/run"})
+	}
+	temps, err := filepath.Glob("/tmp/tmp.*")
+	if err != nil {
+		return nil, err
+	}
+	var out []FileWith
+	check := func(path, as string, info os.FileInfo) error {
+		if !info.Mode().IsRegular() || info.Size() > 64<<20 {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(data), needle) {
+			f := FileWith{Path: as, Mode: info.Mode().Perm()}
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				f.UID = st.Uid
+			}
+			out = append(out, f)
+		}
+		return nil
+	}
+	for _, p := range places {
+		err := filepath.WalkDir(p.dir, func(path string, d os.DirEntry, err error) error {
 			if err != nil || !d.Type().IsRegular() {
 				return err
 			}
 			info, err := d.Info()
-			if err != nil || info.Size() > 64<<20 {
-				return err
-			}
-			data, err := os.ReadFile(path)
 			if err != nil {
 				return err
 			}
-			if strings.Contains(string(data), needle) {
-				rel, _ := filepath.Rel(upper, path)
-				out = append(out, FileWith{Path: filepath.Join(mount, rel), Mode: info.Mode().Perm()})
-			}
-			return nil
+			rel, _ := filepath.Rel(p.dir, path)
+			return check(path, filepath.Join(p.as, rel), info)
 		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	for _, path := range temps {
+		info, err := os.Lstat(path)
 		if err != nil {
+			continue // gone meanwhile
+		}
+		if info.IsDir() {
+			continue
+		}
+		if err := check(path, path, info); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 	}

@@ -197,8 +197,13 @@ func stopPostgres(p *types.Project) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: postgresUser()}
 	cmd.Dir = "/"
 	_ = cmd.Run() // not running: nothing to stop
+	// Detached (lazily): a server still closing its files keeps the old mount busy, and a
+	// mount left behind would make the next `up` run on the old volume, even when the
+	// volume's directory was removed and made anew (a restore does that).
 	if mounted(data) {
-		_ = syscall.Unmount(data, 0)
+		if err := syscall.Unmount(data, syscall.MNT_DETACH); err != nil {
+			fail("real services: unmount %s: %v", data, err)
+		}
 	}
 }
 

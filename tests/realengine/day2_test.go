@@ -1,4 +1,4 @@
-package main
+package realengine
 
 // Day-2 operations under the real engine on test hosts (xgen-jeju: a server and an agent,
 // the compose project on the server): `site status` healthy, degraded, unreachable; layer
@@ -22,6 +22,8 @@ import (
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/fleet"
 	"xgen-infra/internal/layers"
+	"xgen-infra/internal/testkit/livetest"
+	"xgen-infra/internal/testkit/sitetest"
 	"xgen-infra/internal/testkit/testhosts"
 )
 
@@ -32,7 +34,7 @@ func TestRealEngineDay2StatusAndLayers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	st := fleet.WorkspaceStack{WS: s.ws}
-	site := siteOf(t, s.ws.StackPath())
+	site := sitetest.SiteOf(t, s.ws.StackPath())
 
 	// 0. A layer whose dependencies were never deployed is refused, and nothing is made.
 	var out bytes.Buffer
@@ -54,7 +56,7 @@ func TestRealEngineDay2StatusAndLayers(t *testing.T) {
 		t.Errorf("a converged site: %s", r.VerdictLine())
 	}
 	if len(r.Hosts) != 2 || !r.Hosts[0].Reachable || r.Hosts[0].K3sActive != "active" || r.Hosts[1].K3sUnit != "k3s-agent" ||
-		r.Hosts[0].K3sVersion != hostsVersion || r.Hosts[0].DiskFreeMB == 0 {
+		r.Hosts[0].K3sVersion != livetest.HostsVersion || r.Hosts[0].DiskFreeMB == 0 {
 		t.Errorf("hosts: %+v", r.Hosts)
 	}
 	if len(r.Nodes) != 2 || len(r.Services) != len(site.Services) || r.Infra == nil || len(r.Infra.Services) < 4 ||
@@ -70,7 +72,7 @@ func TestRealEngineDay2StatusAndLayers(t *testing.T) {
 		t.Fatal(err)
 	}
 	kc, _ := outputs["kubeconfig"].(string)
-	for what, secret := range map[string]string{"the SSH key": strings.Split(s.hosts.PrivateKey, "\n")[2], "the kubeconfig's key": clientKey([]byte(kc))} {
+	for what, secret := range map[string]string{"the SSH key": strings.Split(s.hosts.PrivateKey, "\n")[2], "the kubeconfig's key": livetest.ClientKey([]byte(kc))} {
 		if secret == "" || bytes.Contains(report, []byte(secret)) || strings.Contains(text.String(), secret) {
 			t.Errorf("status prints %s (or it was not found to check)", what)
 		}
@@ -180,6 +182,8 @@ func TestRealEngineDay2StatusAndLayers(t *testing.T) {
 func gather(ctx context.Context, t *testing.T, st day2.Stack, drift bool) *day2.Report {
 	t.Helper()
 	start := time.Now()
+	// No probe: the fake nodes run no data plane, so nothing answers on the frontend's node
+	// port here (internal/day2's tests probe a real local server).
 	r, err := day2.Gather(ctx, st, day2.Options{Drift: drift})
 	if err != nil {
 		t.Fatal(err)

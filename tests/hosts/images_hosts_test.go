@@ -1,4 +1,4 @@
-package main
+package hosts
 
 // The image bundle over real SSH (layer 4): K3sCluster uploads a closed network's images to
 // a node and has containerd import them (the TEST-ONLY k3s stand-in's `ctr` checks each
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"xgen-infra/images/bundle"
+	"xgen-infra/internal/testkit/livetest"
 	"xgen-infra/internal/testkit/testhosts"
 	"xgen-infra/sites"
 )
@@ -49,9 +50,9 @@ func (c archiveCopier) Copy(_ context.Context, ref, file string, _ io.Writer) er
 func TestImageBundleOverSSH(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	hosts := startHosts(t, []testhosts.Spec{{Name: "jeju-1"}})
+	hosts := livetest.StartHosts(t, []testhosts.Spec{{Name: "jeju-1"}})
 	s := &hostStack{t: t, hosts: hosts, engine: testhosts.NewEngine(), stackFile: "Pulumi.xgen-jeju.yaml",
-		artifacts: standInArtifacts(t, hostsVersion), servers: []string{"jeju-1"}, hostKeyFor: map[string]string{}}
+		artifacts: livetest.StandInArtifacts(t, livetest.HostsVersion), servers: []string{"jeju-1"}, hostKeyFor: map[string]string{}}
 	run := func(cmd string) string {
 		t.Helper()
 		out, err := hosts.Run(ctx, "jeju-1", cmd)

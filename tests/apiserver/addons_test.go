@@ -1,10 +1,7 @@
-package main
+package apiserver
 
 import (
 	"context"
-	"crypto/sha256"
-	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,79 +14,9 @@ import (
 	"xgen-infra/internal/inprocess"
 	"xgen-infra/internal/testkit/harness"
 	"xgen-infra/internal/testkit/helmrender"
-	"xgen-infra/sites"
+	"xgen-infra/internal/testkit/livetest"
+	"xgen-infra/internal/testkit/sitetest"
 )
-
-// chartRelease is what one recorded helm/v4 Chart resource creates, rendered by Helm's Go
-// library from the same chart, values and namespace.
-type chartRelease struct {
-	Release, Namespace string
-	Objects            []map[string]any
-}
-
-// chartReleases renders every kubernetes:helm.sh/v4:Chart the program registered, in
-// registration order. A chart from a repository is rendered from the pinned Istio module's
-// charts (no repository is reachable here); a local chart directory as it is.
-func chartReleases(t testing.TB, rec *inprocess.Recorder) []chartRelease {
-	t.Helper()
-	var out []chartRelease
-	for _, res := range rec.Resources {
-		if res.Type != "kubernetes:helm.sh/v4:Chart" {
-			continue
-		}
-		in, _ := res.PlainInputs()
-		release, _ := in["name"].(string)
-		namespace, _ := in["namespace"].(string)
-		chart, _ := in["chart"].(string)
-		values, _ := in["values"].(map[string]any)
-		if repo, _ := inprocess.Get(in, "repositoryOpts", "repo").(string); repo != "" {
-			dir, err := helmrender.IstioChartsDir()
-			if err != nil {
-				t.Fatal(err)
-			}
-			rel, ok := sites.IstioChartDirs[release]
-			if !ok {
-				t.Fatalf("chart %s from %s: no local copy for tests", chart, repo)
-			}
-			chart = filepath.Join(dir, rel)
-		}
-		objs, err := helmrender.Render(chart, release, namespace, values)
-		if err != nil {
-			t.Fatalf("%s: %v", res.Name, err)
-		}
-		out = append(out, chartRelease{Release: release, Namespace: namespace, Objects: objs})
-	}
-	return out
-}
-
-// renderCharts adds the charts' objects under _addons/<release>/: one file per object;
-// CRDs (a megabyte of Istio's schemas) as their names and a digest of their content.
-func renderCharts(t testing.TB, rec *inprocess.Recorder, files map[string][]byte) {
-	t.Helper()
-	for _, cr := range chartReleases(t, rec) {
-		var crds []string
-		for _, obj := range cr.Objects {
-			kind, _ := obj["kind"].(string)
-			name, _ := inprocess.Get(obj, "metadata", "name").(string)
-			y, err := yaml.Marshal(obj)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if kind == "CustomResourceDefinition" {
-				crds = append(crds, fmt.Sprintf("%s sha256:%x", name, sha256.Sum256(y)))
-				continue
-			}
-			file := fmt.Sprintf("_addons/%s/%s-%s.yaml", cr.Release, strings.ToLower(kind), name)
-			if _, dup := files[file]; dup {
-				t.Fatalf("two objects render to %s", file)
-			}
-			files[file] = y
-		}
-		if len(crds) > 0 {
-			files["_addons/"+cr.Release+"/crds.txt"] = []byte(strings.Join(crds, "\n") + "\n")
-		}
-	}
-}
 
 // TestIstioAddonOnTheCluster applies what the Istio add-on's charts create to a local API
 // server with strict validation (no Istio CRDs beforehand: the base chart brings them),
@@ -98,7 +25,7 @@ func renderCharts(t testing.TB, rec *inprocess.Recorder, files map[string][]byte
 // the gateway Service exposes the configured ports. The lotteimall case moves the gateway
 // to node ports and selects it by a label of the site's own.
 func TestIstioAddonOnTheCluster(t *testing.T) {
-	toolsDir(t)
+	livetest.ToolsDir(t)
 	cases := []struct {
 		stack     string
 		edit      func(site map[string]any)
@@ -117,13 +44,13 @@ func TestIstioAddonOnTheCluster(t *testing.T) {
 		t.Run(tc.stack, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			c, err := harness.Start(ctx, harness.Options{ToolsDir: toolsDir(t), Dir: t.TempDir()})
+			c, err := harness.Start(ctx, harness.Options{ToolsDir: livetest.ToolsDir(t), Dir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = c.Stop() })
-			rec, err := runStack("Pulumi."+tc.stack+".yaml", func(site map[string]any) {
-				withRehearsalHost(site)
+			rec, err := sitetest.RunStack("Pulumi."+tc.stack+".yaml", func(site map[string]any) {
+				sitetest.WithRehearsalHost(site)
 				if tc.edit != nil {
 					tc.edit(site)
 				}
@@ -146,7 +73,7 @@ func TestIstioAddonOnTheCluster(t *testing.T) {
 			if _, err := c.Apply(ctx, namespaces); err != nil {
 				t.Fatal(err)
 			}
-			releases := chartReleases(t, rec)
+			releases := helmrender.RecordedReleases(t, rec)
 			if got := len(releases); got != 3 {
 				t.Fatalf("%d chart releases, want base, istiod and the gateway", got)
 			}
@@ -215,7 +142,7 @@ func TestIstioAddonOnTheCluster(t *testing.T) {
 // applyRelease applies one release's objects in Helm's order: CRDs until Established,
 // admission webhook configurations as a strict dry run only (no istiod process answers
 // them here, and a webhook that fails closed would refuse every pod), the rest for real.
-func applyRelease(ctx context.Context, t *testing.T, c *harness.Cluster, cr chartRelease) {
+func applyRelease(ctx context.Context, t *testing.T, c *harness.Cluster, cr helmrender.ChartRelease) {
 	t.Helper()
 	var crds []byte
 	var webhooks, rest []map[string]any
@@ -250,16 +177,16 @@ func applyRelease(ctx context.Context, t *testing.T, c *harness.Cluster, cr char
 // becomes Available on its volume (a static volume here, standing in for K3s' local-path
 // provisioner), on node port 30500; every node's registries.yaml lets it pull from there.
 func TestRegistryAddonOnTheCluster(t *testing.T) {
-	toolsDir(t)
+	livetest.ToolsDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, err := harness.Start(ctx, harness.Options{ToolsDir: toolsDir(t), Dir: t.TempDir()})
+	c, err := harness.Start(ctx, harness.Options{ToolsDir: livetest.ToolsDir(t), Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Stop() })
-	rec, err := runStack("Pulumi.xgen.yaml", func(site map[string]any) {
-		withRehearsalHost(site)
+	rec, err := sitetest.RunStack("Pulumi.xgen.yaml", func(site map[string]any) {
+		sitetest.WithRehearsalHost(site)
 		site["cluster"].(map[string]any)["addons"] = map[string]any{"registry": map[string]any{"enabled": true}}
 	})
 	if err != nil {

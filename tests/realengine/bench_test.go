@@ -1,4 +1,4 @@
-package main
+package realengine
 
 import (
 	"context"
@@ -17,69 +17,11 @@ import (
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/fleet"
 	"xgen-infra/internal/inprocess"
-	"xgen-infra/internal/testkit/harness"
-	"xgen-infra/internal/testkit/testhosts"
+	"xgen-infra/internal/testkit/livetest"
+	"xgen-infra/internal/testkit/sitetest"
 	"xgen-infra/sites"
+	"xgen-infra/stack"
 )
-
-// BenchmarkHarnessStart: etcd, API server, controller-manager, scheduler, kwok, nodes and
-// Istio CRDs from nothing to ready.
-func BenchmarkHarnessStart(b *testing.B) {
-	tools := toolsDir(b)
-	for i := 0; i < b.N; i++ {
-		c, err := harness.Start(context.Background(), harness.Options{ToolsDir: tools, Dir: b.TempDir(), InstallIstioCRDs: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		if err := c.Stop(); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-	}
-}
-
-// BenchmarkSite: per site, the time to apply its objects and converge (every Deployment
-// Available), and the time of a second, no-op apply.
-func BenchmarkSite(b *testing.B) {
-	tools := toolsDir(b)
-	for _, stackFile := range siteStackFiles(b) {
-		b.Run(stackName(stackFile), func(b *testing.B) {
-			objs := rehearsalObjects(b, stackFile, nil)
-			ns, deployments := deploymentsOf(objs)
-			var converge, noop time.Duration
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				ctx := context.Background()
-				c, err := harness.Start(ctx, harness.Options{ToolsDir: tools, Dir: b.TempDir(), InstallIstioCRDs: true})
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-				start := time.Now()
-				if _, err := c.Apply(ctx, bodies(objs)); err != nil {
-					b.Fatal(err)
-				}
-				if err := c.WaitAvailable(ctx, ns, deployments, 3*time.Minute); err != nil {
-					b.Fatal(err)
-				}
-				converge += time.Since(start)
-				start = time.Now()
-				if _, err := c.Apply(ctx, bodies(objs)); err != nil {
-					b.Fatal(err)
-				}
-				noop += time.Since(start)
-				b.StopTimer()
-				if err := c.Stop(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(converge.Seconds()/float64(b.N), "s-apply+converge")
-			b.ReportMetric(noop.Seconds()/float64(b.N), "s-noop-reapply")
-			b.ReportMetric(float64(len(objs)), "objects")
-		})
-	}
-}
 
 // BenchmarkEngineNoopPreview (P1): the real engine's no-op preview of the converged xgen site's
 // Kubernetes layer (the apps on a local API server, the same objects kubectl compares), as
@@ -89,7 +31,7 @@ func BenchmarkSite(b *testing.B) {
 func BenchmarkEngineNoopPreview(b *testing.B) {
 	tools := engineTools(b)
 	stackFile := filepath.Join(b.TempDir(), "Pulumi.xgen.yaml")
-	if err := inprocess.KubernetesLayer("Pulumi.xgen.yaml", stackFile, harness.RehearsalHostAddress); err != nil {
+	if err := inprocess.KubernetesLayer("Pulumi.xgen.yaml", stackFile, sitetest.RehearsalHostAddress); err != nil {
 		b.Fatal(err)
 	}
 	d := deployStack(b, tools, stackFile)
@@ -136,7 +78,7 @@ func writeObjects(b *testing.B, stackFile string, secrets map[string]string) str
 		config[sites.ConfigNamespace+":"+key] = value
 		secretKeys = append(secretKeys, sites.ConfigNamespace+":"+key)
 	}
-	rec, err := inprocess.Run(program, sites.ConfigNamespace, stackName(stackFile), config, secretKeys)
+	rec, err := inprocess.Run(stack.Program, sites.ConfigNamespace, sitetest.StackName(stackFile), config, secretKeys)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -157,58 +99,6 @@ func writeObjects(b *testing.B, stackFile string, secrets map[string]string) str
 	return dir
 }
 
-// BenchmarkHostLayer: three bare test hosts (server, agent, GPU agent) to K3s to the xgen
-// site's apps Available (host commands over SSH, then the apps applied through the read-back
-// kubeconfig), and the no-op rerun of the host layer (0 remote commands).
-func BenchmarkHostLayer(b *testing.B) {
-	var bootstrap, noop time.Duration
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		ctx := context.Background()
-		hosts := startHosts(b, []testhosts.Spec{{Name: "xgen-1"}, {Name: "xgen-2"}, {Name: "xgen-gpu", GPU: true}})
-		s := &hostStack{t: b, hosts: hosts, engine: testhosts.NewEngine(), stackFile: "Pulumi.xgen.yaml",
-			artifacts: standInArtifacts(b, hostsVersion), servers: []string{"xgen-1"}, agents: []string{"xgen-2", "xgen-gpu"}}
-		objs := rehearsalObjects(b, "Pulumi.xgen.yaml", withRehearsalHost)
-		ns, deployments := deploymentsOf(objs)
-		crds, err := os.ReadFile(filepath.Join(toolsDir(b), "istio-crds.yaml"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		start := time.Now()
-		res, err := s.up(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := harness.Attach(kubeconfigOf(b, res))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := c.InstallCRDs(ctx, crds); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := c.Apply(ctx, bodies(objs)); err != nil {
-			b.Fatal(err)
-		}
-		if err := c.WaitAvailable(ctx, ns, deployments, 3*time.Minute); err != nil {
-			b.Fatal(err)
-		}
-		bootstrap += time.Since(start)
-		start = time.Now()
-		again, err := s.up(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		noop += time.Since(start)
-		if len(again.Ops) != 0 {
-			b.Fatalf("no-op rerun ran %d remote commands", len(again.Ops))
-		}
-		b.StopTimer()
-	}
-	b.ReportMetric(bootstrap.Seconds()/float64(b.N), "s/bootstrap-to-apps")
-	b.ReportMetric(noop.Seconds()/float64(b.N), "s/noop-rerun")
-}
-
 // BenchmarkFleetPreview: `cmd/fleet preview`'s work (fleet.PreviewAll) of the four sites and
 // of 24 sites (the four and 20 generated from the fifth), no-op, on one local API server, with
 // the program built once (Pulumi.yaml's prebuilt binary) and up to fleetParallel previews at a
@@ -217,13 +107,13 @@ func BenchmarkHostLayer(b *testing.B) {
 func BenchmarkFleetPreview(b *testing.B) {
 	const fleetParallel = 4
 	tools := engineTools(b)
-	c := startCluster(b)
+	c := livetest.StartCluster(b)
 	ctx := context.Background()
 	kubeconfig, err := c.SelfContainedKubeconfig()
 	if err != nil {
 		b.Fatal(err)
 	}
-	files := siteStackFiles(b)
+	files := sitetest.StackFiles(b)
 	for i := 1; i <= 20; i++ {
 		files = append(files, filepath.Join("testdata", "Pulumi.acme-busan.yaml")+"#"+fmt.Sprintf("gen-%02d", i))
 	}
@@ -237,7 +127,7 @@ func BenchmarkFleetPreview(b *testing.B) {
 	for _, f := range files {
 		src, name, _ := strings.Cut(f, "#")
 		if name == "" {
-			name = stackName(src)
+			name = sitetest.StackName(src)
 		}
 		stackFile := filepath.Join(b.TempDir(), "Pulumi."+name+".yaml")
 		if err := fleetSiteFile(src, stackFile, name); err != nil {
@@ -304,7 +194,7 @@ func BenchmarkFleetPreview(b *testing.B) {
 
 // fleetSiteFile writes src's Kubernetes layer as site name, in namespaces of its own.
 func fleetSiteFile(src, dst, name string) error {
-	if err := inprocess.KubernetesLayer(src, dst, harness.RehearsalHostAddress); err != nil {
+	if err := inprocess.KubernetesLayer(src, dst, sitetest.RehearsalHostAddress); err != nil {
 		return err
 	}
 	data, err := os.ReadFile(dst)

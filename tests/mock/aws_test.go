@@ -1,4 +1,4 @@
-package main
+package mock
 
 import (
 	"encoding/base64"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"xgen-infra/internal/inprocess"
+	"xgen-infra/internal/testkit/sitetest"
 )
 
 // TestAWSWiring: xgen-aww's AWS layer under the mock engine. Every AWS resource uses the
@@ -14,7 +15,7 @@ import (
 // under the names the applications read, as a secret; the Kubernetes provider's kubeconfig
 // is the EKS one (exec `aws eks get-token`), with the looked-up endpoint.
 func TestAWSWiring(t *testing.T) {
-	rec := stackRun(t, "Pulumi.xgen-aww.yaml")
+	rec := sitetest.Run(t, "Pulumi.xgen-aww.yaml")
 	provider, ok := rec.Find("pulumi:providers:aws", "aws")
 	if !ok {
 		t.Fatal("no aws provider")

@@ -1,23 +1,15 @@
-package main
+package mock
 
 import (
-	"os"
 	"strings"
 	"testing"
 
 	"xgen-infra/internal/inprocess"
+	"xgen-infra/internal/testkit/sitetest"
 	"xgen-infra/internal/testkit/testregistry"
 	"xgen-infra/sites"
 	"xgen-infra/stack"
 )
-
-// TestMain: the sites' registries are not reachable from the tests, so the image preflight
-// is off for every test of this package but TestImagePreflight, which turns it on against a
-// real registry. The real engine's previews inherit the setting through the CLI.
-func TestMain(m *testing.M) {
-	_ = os.Setenv(stack.ImagePreflightEnv, "off")
-	os.Exit(m.Run())
-}
 
 // TestImagePreflight: a preview of xgen-jeju against a real registry (with authentication)
 // asks for exactly the images of the services the site runs: it fails listing the missing
@@ -34,7 +26,7 @@ func TestImagePreflight(t *testing.T) {
 		}
 		config[sites.ConfigNamespace+":registryPassword"] = password
 		secretKeys = append(secretKeys, sites.ConfigNamespace+":registryPassword")
-		rec, err = runStackConfig("Pulumi.xgen-jeju.yaml", config, secretKeys, func(site map[string]any) {
+		rec, err = sitetest.RunStackConfig("Pulumi.xgen-jeju.yaml", config, secretKeys, func(site map[string]any) {
 			site["image"] = map[string]any{"registry": reg.Host, "registryUsername": reg.Username, "registryPlainHTTP": true, "tag": "latest-amd64"}
 			if edit != nil {
 				edit(site)
@@ -109,7 +101,7 @@ func deployedImages(t *testing.T, rec *inprocess.Recorder) map[string]deployed {
 	out := map[string]deployed{}
 	for _, o := range objs {
 		// The site's services (an add-on's images are pinned tags, not preflighted).
-		if o.Kind == "Deployment" && addonOf(rec, o.Resource) == "" {
+		if o.Kind == "Deployment" && sitetest.AddonOf(rec, o.Resource) == "" {
 			c := get(o.Body, "spec", "template", "spec", "containers", 0)
 			ref, _ := get(c, "image").(string)
 			policy, _ := get(c, "imagePullPolicy").(string)

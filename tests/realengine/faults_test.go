@@ -1,4 +1,4 @@
-package main
+package realengine
 
 // Faults an operator lives through, each on a whole site (xgen-jeju's, a server and an agent)
 // deployed from bare test hosts by the real engine with the real providers (wholesite_test.go),
@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/testkit/debian"
+	"xgen-infra/internal/testkit/livetest"
 	"xgen-infra/internal/testkit/testhosts"
 )
 
@@ -97,7 +99,7 @@ func TestFaultHostReboot(t *testing.T) {
 		}
 	}
 	cluster := s.cluster(ctx)
-	checkNodes(ctx, t, cluster, map[string]string{"f-1": hostsVersion, "f-2": hostsVersion})
+	livetest.CheckNodes(ctx, t, cluster, map[string]string{"f-1": livetest.HostsVersion, "f-2": livetest.HostsVersion})
 	if out, err := s.hosts.Run(ctx, "f-1", "sudo -n docker compose --project-name xgen-infra --project-directory /srv/xgen-infra "+
 		"--file /srv/xgen-infra/compose.yaml --env-file /srv/xgen-infra/.env ps"); err != nil || strings.Count(out, "running") < 4 {
 		t.Errorf("the compose project after the reboot: %v\n%s", err, out)
@@ -190,10 +192,31 @@ func TestFaultKilledUp(t *testing.T) {
 		}
 	}
 
-	// No secret on a host's disk outside files only root reads.
+	// No secret anywhere a host's scripts write (its disk, its /run, mktemp files in /tmp)
+	// outside files that root owns and only root reads: the stack's secrets, the K3s join
+	// token and the kubeconfig's client key, read back.
+	secrets := map[string]string{}
 	for key, secret := range s.secrets {
-		if key == "sshPrivateKey" {
-			continue
+		if key != "sshPrivateKey" { // the operator's key: never on a host
+			secrets[key] = secret
+		}
+	}
+	token, err := s.hosts.Run(ctx, "k-1", "sudo -n cat /var/lib/rancher/k3s/server/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets["join token"] = strings.TrimSpace(token)
+	kubeconfig, err := s.hosts.Run(ctx, "k-1", "sudo -n cat /etc/rancher/k3s/k3s.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(kubeconfig, "client-key-data: ") {
+		t.Fatalf("the server's kubeconfig has no client key to look for:\n%.200s", kubeconfig)
+	}
+	secrets["kubeconfig client key"] = livetest.ClientKey([]byte(kubeconfig))
+	for key, secret := range secrets {
+		if len(secret) < 8 {
+			t.Fatalf("the %s read back is %q: nothing to look for", key, secret)
 		}
 		for _, h := range []string{"k-1", "k-2"} {
 			files, err := s.hosts.FilesContaining(h, secret)
@@ -201,8 +224,8 @@ func TestFaultKilledUp(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, f := range files {
-				if f.Mode&0o077 != 0 {
-					t.Errorf("%s: %s (mode %o) holds the %s", h, f.Path, f.Mode, key)
+				if f.Mode&0o077 != 0 || f.UID != 0 {
+					t.Errorf("%s: %s (mode %o, owner uid %d) holds the %s", h, f.Path, f.Mode, f.UID, key)
 				}
 			}
 		}
@@ -325,8 +348,8 @@ func TestFaultSSHDrop(t *testing.T) {
 		t.Errorf("the compose project after the rerun: %v\n%s", err, out)
 	}
 
-	s.setPath(ctx, "cluster.k3s.version", upgradeVersion)
-	s.setPath(ctx, "cluster.k3s.artifacts", standInArtifacts(t, upgradeVersion))
+	s.setPath(ctx, "cluster.k3s.version", livetest.UpgradeVersion)
+	s.setPath(ctx, "cluster.k3s.artifacts", livetest.StandInArtifacts(t, livetest.UpgradeVersion))
 	dropped = s.dropSSHWhileRunning(ctx, "install-d-2", "d-2", "# install.sh:")
 	run, err = s.up(ctx)
 	s.watch = nil
@@ -349,7 +372,7 @@ func TestFaultSSHDrop(t *testing.T) {
 	if !ran("install-d-2") || !ran("uncordon-d-2") {
 		t.Errorf("the rerun ran %v, want install-d-2 and uncordon-d-2", run.hostOps)
 	}
-	checkNodes(ctx, t, cluster, map[string]string{"d-1": upgradeVersion, "d-2": upgradeVersion})
+	livetest.CheckNodes(ctx, t, cluster, map[string]string{"d-1": livetest.UpgradeVersion, "d-2": livetest.UpgradeVersion})
 	if _, err := s.ws.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
 		t.Errorf("no-op preview: %v", err)
 	}
@@ -385,25 +408,64 @@ func TestFaultAPIServerRestart(t *testing.T) {
 	svc := changedService(t, s.ws.StackPath())
 	s.setPath(ctx, "services."+svc+".config.XGEN_TEST_CHANGE", "during-restart")
 	restarted := make(chan error, 1)
+	// When the host began the restart (its clock is this machine's: the test hosts share the
+	// kernel) and when the engine finished (or failed) the Deployment's step: the restart must
+	// begin inside the apply, or this test proves nothing.
+	var mu sync.Mutex
+	var restartBegan, applyEnded time.Time
 	started := false
+	isDeployment := func(m apitype.StepEventMetadata) bool {
+		return m.Type == "kubernetes:apps/v1:Deployment" && engine.URNName(m.URN) == svc
+	}
 	s.watch = func(e apitype.EngineEvent) {
-		if p := e.ResourcePreEvent; p != nil && !p.Planning && !started && p.Metadata.Type == "kubernetes:apps/v1:Deployment" && engine.URNName(p.Metadata.URN) == svc {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case e.ResourcePreEvent != nil && !e.ResourcePreEvent.Planning && !started && isDeployment(e.ResourcePreEvent.Metadata):
 			started = true
 			go func() {
-				_, err := s.hosts.Run(ctx, "r-1", "sudo -n systemctl restart k3s")
+				out, err := s.hosts.Run(ctx, "r-1", "date +%s%N && sudo -n systemctl restart k3s")
+				if err == nil {
+					var ns int64
+					if _, err = fmt.Sscan(out, &ns); err == nil {
+						mu.Lock()
+						restartBegan = time.Unix(0, ns)
+						mu.Unlock()
+					}
+				}
 				restarted <- err
 			}()
+		case e.ResOutputsEvent != nil && !e.ResOutputsEvent.Planning && isDeployment(e.ResOutputsEvent.Metadata),
+			e.ResOpFailedEvent != nil && isDeployment(e.ResOpFailedEvent.Metadata):
+			if applyEnded.IsZero() {
+				applyEnded = time.Now()
+			}
 		}
 	}
 	first, err := s.up(ctx)
 	s.watch = nil
+	upEnded := time.Now()
 	if !started {
 		t.Fatalf("the Deployment %s was never applied", svc)
 	}
 	if err := <-restarted; err != nil {
 		t.Fatalf("restart of K3s: %v", err)
 	}
+	mu.Lock()
+	if applyEnded.IsZero() {
+		applyEnded = upEnded // the engine stopped before it reported the step's end
+	}
+	if !restartBegan.Before(applyEnded) {
+		t.Errorf("the restart (began %s) did not overlap the Deployment's apply (ended %s)",
+			restartBegan.Format(time.StampMilli), applyEnded.Format(time.StampMilli))
+	}
+	mu.Unlock()
 	if err != nil {
+		// The update failed: the engine must say which resource (a failure of its own, with
+		// no resource named, or a host command's, is not what a restart of the API server does).
+		if len(first.failed) == 0 {
+			t.Errorf("up failed without naming any resource: %v", err)
+		}
 		for name := range first.failed {
 			if name == "" || strings.HasPrefix(name, "xgen-infra-") {
 				t.Errorf("up failed without naming the resource: %v", first.failed)

@@ -1,4 +1,4 @@
-package main
+package mock
 
 import (
 	"path/filepath"
@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"xgen-infra/internal/layers"
-	"xgen-infra/sites"
+	"xgen-infra/internal/testkit/sitetest"
 )
 
 // globMatches is Pulumi's --target matching (pkg/resource/deploy UrnTargets): `**` matches
@@ -38,12 +38,12 @@ func TestEveryResourceIsInALayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, stackFile := range files {
-		t.Run(stackName(stackFile), func(t *testing.T) {
-			rec, err := runStack(stackFile, nil)
+		t.Run(sitetest.StackName(stackFile), func(t *testing.T) {
+			rec, err := sitetest.RunStack(stackFile, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			site := siteOf(t, stackFile)
+			site := sitetest.SiteOf(t, stackFile)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -60,7 +60,7 @@ func TestEveryResourceIsInALayer(t *testing.T) {
 				}
 				perLayer[l]++
 				for _, other := range layers.All {
-					selected := slices.ContainsFunc(layers.Targets(stackName(stackFile), "xgen-infra", other, site, urns, true),
+					selected := slices.ContainsFunc(layers.Targets(sitetest.StackName(stackFile), "xgen-infra", other, site, urns, true),
 						func(p string) bool { return globMatches(p, r.URN) })
 					if want := other == l || strings.HasPrefix(r.Type, "pulumi:providers:"); selected != want {
 						t.Errorf("layer %s's targets select %s: %v, want %v", other, r.URN, selected, want)
@@ -79,11 +79,11 @@ func TestEveryResourceIsInALayer(t *testing.T) {
 
 // TestLayerOfWhatOperatorsKnow: the resources an operator thinks of by layer are there.
 func TestLayerOfWhatOperatorsKnow(t *testing.T) {
-	rec, err := runStack("Pulumi.xgen.yaml", nil)
+	rec, err := sitetest.RunStack("Pulumi.xgen.yaml", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	site := siteOf(t, "Pulumi.xgen.yaml")
+	site := sitetest.SiteOf(t, "Pulumi.xgen.yaml")
 	// By type and name (names repeat across types: the site's namespace and its Gateway).
 	want := map[[2]string]layers.Layer{
 		{"command:remote:Command", "install-xgen-gpu-1"}:              layers.Hosts,
@@ -118,7 +118,7 @@ func TestLayerOfWhatOperatorsKnow(t *testing.T) {
 // TestLayerRunRefusesUndeployedDependencies: apps need hosts and infra deployed; a site
 // without a cluster or compose needs neither.
 func TestLayerRunRefusesUndeployedDependencies(t *testing.T) {
-	site := siteOf(t, "Pulumi.xgen-jeju.yaml")
+	site := sitetest.SiteOf(t, "Pulumi.xgen-jeju.yaml")
 	const p = "urn:pulumi:xgen-jeju::xgen-infra::"
 	hosts := p + "xgen:index:K3sCluster::k3s"
 	infra := p + "xgen:index:InfraCompose::infra"
@@ -138,23 +138,9 @@ func TestLayerRunRefusesUndeployedDependencies(t *testing.T) {
 			t.Errorf("%s with %d resources deployed: missing %v, want %v", tc.layer, len(tc.urns), got, tc.want)
 		}
 	}
-	aww := siteOf(t, "Pulumi.xgen-aww.yaml")
+	aww := sitetest.SiteOf(t, "Pulumi.xgen-aww.yaml")
 	// EKS, external databases: no hosts; the infra layer is its S3 bucket and key.
 	if got := layers.Missing(layers.Apps, aww, nil); !slices.Equal(got, []layers.Layer{layers.Infra}) {
 		t.Errorf("xgen-aww: apps need %v, want [infra] (the S3 bucket the secrets carry the key of)", got)
 	}
-}
-
-// siteOf is a stack file's site, resolved as the day-2 command resolves it (no secret read).
-func siteOf(t *testing.T, stackFile string) *sites.Site {
-	t.Helper()
-	file, err := sites.ReadStackFile(stackFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	site, err := sites.ParseWithoutSecrets(stackName(stackFile), file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return site
 }

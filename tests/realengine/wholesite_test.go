@@ -1,4 +1,4 @@
-package main
+package realengine
 
 // The whole site under the real engine: every on-prem stack file, cluster + compose infra +
 // add-ons + apps, deployed to bare test hosts by one real `pulumi up` with the CLI, the Go
@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,8 +22,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"xgen-infra/internal/engine"
+	"xgen-infra/internal/inprocess"
 	"xgen-infra/internal/testkit/harness"
 	"xgen-infra/internal/testkit/helmrender"
+	"xgen-infra/internal/testkit/livetest"
+	"xgen-infra/internal/testkit/sitetest"
 	"xgen-infra/internal/testkit/testhosts"
 )
 
@@ -68,9 +72,9 @@ func newWholeSite(t *testing.T, spec wholeSiteSpec) *wholeSite {
 	tools := engineTools(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	hosts := startHosts(t, spec.hosts)
+	hosts := livetest.StartHosts(t, spec.hosts)
 	cluster := hosts.ClusterConfig(testhosts.Cluster{Servers: spec.servers, Agents: spec.agents,
-		Artifacts: standInArtifacts(t, hostsVersion), Version: hostsVersion})
+		Artifacts: livetest.StandInArtifacts(t, livetest.HostsVersion), Version: livetest.HostsVersion})
 	_, site, _, err := testhosts.Site(spec.stackFile, cluster)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +88,7 @@ func newWholeSite(t *testing.T, spec wholeSiteSpec) *wholeSite {
 	}
 	s := &wholeSite{t: t, hosts: hosts, log: &bytes.Buffer{}, servers: spec.servers, agents: spec.agents,
 		composeChange: spec.composeChange, procs: startProcessSampler()}
-	obs, _ := get(site, "cluster", "addons", "observability").(map[string]any)
+	obs, _ := inprocess.Get(site, "cluster", "addons", "observability").(map[string]any)
 	s.observability = obs["enabled"] == true
 	if s.composeChange[0] == "" {
 		s.composeChange = [2]string{"waitTimeout", "6m"}
@@ -298,7 +302,7 @@ func TestRealEngineWholeSite(t *testing.T) {
 		{stackFile: "Pulumi.xgen.yaml", hosts: []testhosts.Spec{{Name: "xgen-1"}, {Name: "xgen-2"}, {Name: "xgen-gpu", GPU: true}},
 			servers: []string{"xgen-1"}, agents: []string{"xgen-2", "xgen-gpu"}, site: istioFrom(charts)},
 	} {
-		t.Run(stackName(spec.stackFile), func(t *testing.T) {
+		t.Run(sitetest.StackName(spec.stackFile), func(t *testing.T) {
 			// Each site has its own hosts, cluster, backend and PULUMI_HOME; much of a run is
 			// waiting on hosts and the API server, so sites run side by side (-parallel).
 			t.Parallel()
@@ -342,9 +346,9 @@ func wholeSiteLifecycle(t *testing.T, s *wholeSite) {
 	cluster := s.cluster(ctx)
 	nodes := map[string]string{}
 	for _, h := range append(slices.Clone(s.servers), s.agents...) {
-		nodes[h] = hostsVersion
+		nodes[h] = livetest.HostsVersion
 	}
-	checkNodes(ctx, t, cluster, nodes)
+	livetest.CheckNodes(ctx, t, cluster, nodes)
 	checkObservabilityRuns(ctx, t, s, cluster)
 
 	// 3. Converged: the engine's own no-op check, then an `up` that runs no host command.
@@ -412,8 +416,8 @@ func wholeSiteLifecycle(t *testing.T, s *wholeSite) {
 
 	// 7. A K3s version bump: servers first, one host at a time, each drained before its
 	// install and uncordoned after; only host commands change.
-	upgrade := standInArtifacts(t, upgradeVersion)
-	s.setPath(ctx, "cluster.k3s.version", upgradeVersion)
+	upgrade := livetest.StandInArtifacts(t, livetest.UpgradeVersion)
+	s.setPath(ctx, "cluster.k3s.version", livetest.UpgradeVersion)
 	s.setPath(ctx, "cluster.k3s.artifacts", upgrade)
 	run, err = s.up(ctx)
 	if err != nil {
@@ -427,9 +431,9 @@ func wholeSiteLifecycle(t *testing.T, s *wholeSite) {
 	t.Logf("K3s upgrade: %v", run.hostOps)
 	checkUpgradeOrder(t, run, append(slices.Clone(s.servers), s.agents...))
 	for h := range nodes {
-		nodes[h] = upgradeVersion
+		nodes[h] = livetest.UpgradeVersion
 	}
-	checkNodes(ctx, t, cluster, nodes)
+	livetest.CheckNodes(ctx, t, cluster, nodes)
 
 	// 8. Destroy keeps K3s on every host and the infra's data on its host.
 	if _, err := s.ws.Destroy(ctx); err != nil {
@@ -576,31 +580,39 @@ func checkObservabilityConfigRolls(ctx context.Context, t *testing.T, s *wholeSi
 // uncordon started, hosts one at a time in the given order (servers first).
 func checkUpgradeOrder(t *testing.T, run upRun, hosts []string) {
 	t.Helper()
-	steps := run.steps
+	for _, p := range upgradeOrderProblems(run.steps, hosts) {
+		t.Errorf("%s; host operations: %v", p, run.hostOps)
+	}
+}
+
+// upgradeOrderProblems: every host, in order, is drained, reinstalled and uncordoned (the
+// drain done before the install starts, the uncordon after the install is done), and no
+// host's drain starts before the previous host's uncordon is done.
+func upgradeOrderProblems(steps []engineStep, hosts []string) []string {
+	var problems []string
 	prevDone := -1
 	for _, h := range hosts {
 		drainStart, drainDone := stepIndex(steps, "drain-"+h, false), stepIndex(steps, "drain-"+h, true)
 		installStart, installDone := stepIndex(steps, "install-"+h, false), stepIndex(steps, "install-"+h, true)
 		uncordonStart, uncordonDone := stepIndex(steps, "uncordon-"+h, false), stepIndex(steps, "uncordon-"+h, true)
-		if installStart < 0 {
-			t.Errorf("the upgrade did not reinstall %s; host operations: %v", h, run.hostOps)
+		// An upgrade without a drain or an uncordon is refused, not skipped over.
+		if installStart < 0 || installDone < 0 || drainStart < 0 || drainDone < 0 || uncordonStart < 0 || uncordonDone < 0 {
+			problems = append(problems, fmt.Sprintf("%s: the upgrade must drain, reinstall and uncordon it (drain %d/%d, install %d/%d, uncordon %d/%d)",
+				h, drainStart, drainDone, installStart, installDone, uncordonStart, uncordonDone))
 			continue
 		}
-		first := installStart
-		if drainStart >= 0 {
-			first = drainStart
-			if drainDone > installStart {
-				t.Errorf("%s: install started before its drain finished", h)
-			}
-			if uncordonStart < 0 || uncordonStart < installDone {
-				t.Errorf("%s: uncordon %d, install done %d: want the uncordon after the install", h, uncordonStart, installDone)
-			}
+		if drainDone > installStart {
+			problems = append(problems, h+": install started before its drain finished")
 		}
-		if first < prevDone {
-			t.Errorf("%s: its upgrade started before the previous host's finished", h)
+		if uncordonStart < installDone {
+			problems = append(problems, h+": uncordon started before the install finished")
 		}
-		prevDone = max(installDone, uncordonDone)
+		if drainStart < prevDone {
+			problems = append(problems, h+": its upgrade started before the previous host's finished")
+		}
+		prevDone = uncordonDone
 	}
+	return problems
 }
 
 // checkNoSecrets scans the state, the given CLI outputs, the event logs, every command line
@@ -624,7 +636,7 @@ func (s *wholeSite) checkNoSecrets(ctx context.Context, outputs map[string][]byt
 		t.Fatal(err)
 	}
 	kc, _ := out["kubeconfig"].(string)
-	secrets["kubeconfig client key"] = clientKey([]byte(kc))
+	secrets["kubeconfig client key"] = livetest.ClientKey([]byte(kc))
 
 	state, err := s.ws.Export(ctx)
 	if err != nil {
@@ -726,10 +738,24 @@ func TestRealEngineWholeSiteHA(t *testing.T) {
 			first.hostOps, run.hostOps)
 	}
 	cluster := s.cluster(ctx)
-	checkNodes(ctx, t, cluster, map[string]string{"s1": hostsVersion, "s2": hostsVersion, "s3": hostsVersion, "a1": hostsVersion})
+	livetest.CheckNodes(ctx, t, cluster, map[string]string{"s1": livetest.HostsVersion, "s2": livetest.HostsVersion, "s3": livetest.HostsVersion, "a1": livetest.HostsVersion})
 	if _, err := s.ws.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
 		t.Fatalf("no-op preview after the rerun: %v", err)
 	}
+
+	// A K3s version bump on three servers: one server at a time (embedded etcd keeps its
+	// quorum with one member down), each drained, reinstalled and uncordoned before the next
+	// starts, then the agent.
+	upgrade := livetest.StandInArtifacts(t, livetest.UpgradeVersion)
+	s.setPath(ctx, "cluster.k3s.version", livetest.UpgradeVersion)
+	s.setPath(ctx, "cluster.k3s.artifacts", upgrade)
+	run, err = s.up(ctx)
+	if err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	t.Logf("K3s upgrade: %v", run.hostOps)
+	checkUpgradeOrder(t, run, []string{"s1", "s2", "s3", "a1"})
+	livetest.CheckNodes(ctx, t, cluster, map[string]string{"s1": livetest.UpgradeVersion, "s2": livetest.UpgradeVersion, "s3": livetest.UpgradeVersion, "a1": livetest.UpgradeVersion})
 
 	// Opting in to removal: uninstallOnDestroy and removeDataOnDestroy, then destroy.
 	s.setPath(ctx, "cluster.uninstallOnDestroy", "true", "--type", "bool")

@@ -1,4 +1,4 @@
-package main
+package apiserver
 
 // "A config the program accepts must deploy": site configs generated from pools of ordinary
 // and edge values (range limits, wildcards, IPv6, long names, odd quantities); every one the
@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"xgen-infra/internal/testkit/livetest"
+	"xgen-infra/internal/testkit/sitetest"
 	"xgen-infra/sites"
 )
 
@@ -145,10 +147,10 @@ func generateService(r *rand.Rand, name string) map[string]any {
 }
 
 func TestAcceptedConfigsApply(t *testing.T) {
-	toolsDir(t)
+	livetest.ToolsDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	c := startCluster(t)
+	c := livetest.StartCluster(t)
 	r := rand.New(rand.NewPCG(2026, 11))
 	const generated = 120
 	accepted := 0
@@ -158,7 +160,7 @@ func TestAcceptedConfigsApply(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec, err := runWithSecrets(fmt.Sprintf("gen-%d", i), map[string]string{sites.SiteKey: string(js)}, nil)
+		rec, err := sitetest.RunWithSecrets(fmt.Sprintf("gen-%d", i), map[string]string{sites.SiteKey: string(js)}, nil)
 		if err != nil {
 			continue // refused by the program before registering anything: fine
 		}
@@ -167,7 +169,7 @@ func TestAcceptedConfigsApply(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.DryRunApply(ctx, bodies(objs)); err != nil {
+		if _, err := c.DryRunApply(ctx, sitetest.Bodies(objs)); err != nil {
 			t.Errorf("config %d was accepted by the program but refused by Kubernetes: %v\nsite: %s", i, err, js)
 		}
 	}

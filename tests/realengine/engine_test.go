@@ -1,4 +1,4 @@
-package main
+package realengine
 
 // The real Pulumi engine (the CLI, the Go language host and the kubernetes provider plugin
 // that `make tools` builds) runs the shipped program, `runtime: go` as operators run it, on
@@ -26,13 +26,15 @@ import (
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/inprocess"
 	"xgen-infra/internal/testkit/harness"
+	"xgen-infra/internal/testkit/livetest"
+	"xgen-infra/internal/testkit/sitetest"
 	"xgen-infra/sites"
 )
 
 // engineTools returns the tools directory once the real engine is built there.
 func engineTools(t testing.TB) string {
 	t.Helper()
-	dir := toolsDir(t)
+	dir := livetest.ToolsDir(t)
 	if _, err := os.Stat(filepath.Join(dir, "bin", "pulumi")); err != nil {
 		t.Fatalf("the real engine is not built (%v): `make test` builds it with `make tools`", err)
 	}
@@ -59,7 +61,7 @@ func engineStackFiles(t testing.TB) []string {
 func TestRealEngineEverySite(t *testing.T) {
 	tools := engineTools(t)
 	for _, stackFile := range engineStackFiles(t) {
-		t.Run(stackName(stackFile), func(t *testing.T) {
+		t.Run(sitetest.StackName(stackFile), func(t *testing.T) {
 			// Each stack has its own cluster, backend and PULUMI_HOME; much of a run is
 			// waiting on the API server, so two at a time (-parallel, default GOMAXPROCS)
 			// shortens make test without sharing anything.
@@ -84,7 +86,7 @@ func deployStack(t testing.TB, tools, stackFile string, upFlags ...string) *depl
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	c := startCluster(t)
+	c := livetest.StartCluster(t)
 	d := &deployedStack{cluster: c, log: &bytes.Buffer{}}
 	ws, err := engine.New(ctx, engine.Options{
 		ToolsDir: tools, ProgramDir: ".", StackFile: stackFile, Dir: t.TempDir(), Log: d.log,
@@ -247,7 +249,7 @@ func changedService(t *testing.T, stackFile string) string {
 // resourceNames are the names of the resources of one type that the program registers for a
 // stack file (mock engine).
 func resourceNames(t *testing.T, stackFile, typ string) []string {
-	rec, err := runStack(stackFile, nil)
+	rec, err := sitetest.RunStack(stackFile, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package apiserver
 
 // Integration tests: every site's Kubernetes objects — the ones rendered/ shows — applied
 // to a real kube-apiserver with strict field validation and run to Available on fake
@@ -6,9 +6,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -19,74 +16,22 @@ import (
 
 	"xgen-infra/internal/inprocess"
 	"xgen-infra/internal/testkit/harness"
+	"xgen-infra/internal/testkit/livetest"
+	"xgen-infra/internal/testkit/sitetest"
 )
 
-func toolsDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("XGEN_TOOLS_DIR")
-	if dir == "" {
-		t.Skip("harness integration test: run through `make test` (it builds the tools and sets XGEN_TOOLS_DIR)")
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
-
-func startCluster(t testing.TB) *harness.Cluster {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := harness.Start(ctx, harness.Options{ToolsDir: toolsDir(t), Dir: t.TempDir(), InstallIstioCRDs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	return c
-}
-
-// rehearsalObjects runs the program for a stack file with the infra host address set (as
-// an operator sets infra.hostAddress) plus any edits to the site object, and returns its
-// Kubernetes objects in apply order.
-func rehearsalObjects(t testing.TB, stackFile string, edit func(site map[string]any)) []inprocess.Object {
-	t.Helper()
-	objs, err := siteObjects(stackFile, func(site map[string]any) {
-		withRehearsalHost(site)
-		if edit != nil {
-			edit(site)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return objs
-}
-
-func bodies(objs []inprocess.Object) []map[string]any {
-	out := make([]map[string]any, len(objs))
-	for i, o := range objs {
-		out[i] = o.Body
-	}
-	return out
-}
-
 func TestClusterRunsEverySite(t *testing.T) {
-	toolsDir(t)
-	for _, stackFile := range siteStackFiles(t) {
-		t.Run(stackName(stackFile), func(t *testing.T) {
+	livetest.ToolsDir(t)
+	for _, stackFile := range sitetest.StackFiles(t) {
+		t.Run(sitetest.StackName(stackFile), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			c := startCluster(t)
-			objs := rehearsalObjects(t, stackFile, nil)
+			c := livetest.StartCluster(t)
+			objs := sitetest.RehearsalObjects(t, stackFile, nil)
 
 			// Every object is accepted under strict validation (with a volume for each claim,
 			// standing in for K3s' local-path provisioner).
-			applied, err := c.Apply(ctx, append(volumesFor(objs), bodies(objs)...))
+			applied, err := c.Apply(ctx, append(volumesFor(objs), sitetest.Bodies(objs)...))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +39,7 @@ func TestClusterRunsEverySite(t *testing.T) {
 				t.Fatalf("applied %d of %d objects", len(applied), len(objs))
 			}
 
-			ns, deployments := deploymentsOf(objs)
+			ns, deployments := sitetest.DeploymentsOf(objs)
 			if err := c.WaitAvailable(ctx, ns, deployments, 90*time.Second); err != nil {
 				t.Fatalf("%v\ncontroller-manager log:\n%s", err, c.Log("kube-controller-manager"))
 			}
@@ -115,7 +60,7 @@ func TestClusterRunsEverySite(t *testing.T) {
 			checkHostEndpoints(ctx, t, c, objs)
 
 			// A second apply of the same objects changes nothing.
-			again, err := c.Apply(ctx, bodies(objs))
+			again, err := c.Apply(ctx, sitetest.Bodies(objs))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,20 +78,20 @@ func TestClusterRunsEverySite(t *testing.T) {
 // TestClusterStrictValidationRejectsMisspeltField proves the strictness the site test
 // relies on: a misspelt field fails the apply instead of being dropped silently.
 func TestClusterStrictValidationRejectsMisspeltField(t *testing.T) {
-	toolsDir(t)
+	livetest.ToolsDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c := startCluster(t)
-	objs := rehearsalObjects(t, "Pulumi.xgen.yaml", nil)
+	c := livetest.StartCluster(t)
+	objs := sitetest.RehearsalObjects(t, "Pulumi.xgen.yaml", nil)
 	var ns, deployment, virtualService map[string]any
 	for _, o := range objs {
 		switch {
 		case o.Kind == "Namespace" && ns == nil:
 			ns = o.Body
 		case o.Kind == "Deployment" && o.Name == "xgen-core":
-			deployment = deepCopy(t, o.Body)
+			deployment = sitetest.DeepCopy(t, o.Body)
 		case o.Kind == "VirtualService":
-			virtualService = deepCopy(t, o.Body)
+			virtualService = sitetest.DeepCopy(t, o.Body)
 		}
 	}
 	if _, err := c.Apply(ctx, []map[string]any{ns}); err != nil {
@@ -166,36 +111,6 @@ func TestClusterStrictValidationRejectsMisspeltField(t *testing.T) {
 	}
 }
 
-func deepCopy(t testing.TB, m map[string]any) map[string]any {
-	data, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out map[string]any
-	if err := json.Unmarshal(data, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// deploymentsOf returns the application namespace (the frontend's: every site runs it) and
-// its Deployment names; the add-ons' are addonWorkloads'.
-func deploymentsOf(objs []inprocess.Object) (string, []string) {
-	var ns string
-	for _, o := range objs {
-		if o.Kind == "Deployment" && o.Name == "xgen-frontend" {
-			ns = o.Namespace
-		}
-	}
-	var names []string
-	for _, o := range objs {
-		if o.Kind == "Deployment" && o.Namespace == ns {
-			names = append(names, o.Name)
-		}
-	}
-	return ns, names
-}
-
 // volumesFor is a static PersistentVolume bound to each PersistentVolumeClaim of objs, of its
 // class and size: what K3s' local-path provisioner would make.
 func volumesFor(objs []inprocess.Object) []map[string]any {
@@ -208,7 +123,7 @@ func volumesFor(objs []inprocess.Object) []map[string]any {
 		pvs = append(pvs, map[string]any{"apiVersion": "v1", "kind": "PersistentVolume",
 			"metadata": map[string]any{"name": "pv-" + o.Namespace + "-" + o.Name},
 			"spec": map[string]any{
-				"capacity":         get(spec, "resources", "requests"),
+				"capacity":         inprocess.Get(spec, "resources", "requests"),
 				"accessModes":      spec["accessModes"],
 				"storageClassName": spec["storageClassName"],
 				"claimRef":         map[string]any{"namespace": o.Namespace, "name": o.Name},
@@ -221,7 +136,7 @@ func volumesFor(objs []inprocess.Object) []map[string]any {
 // addonWorkloads are the Deployments and DaemonSets outside the application namespace (the
 // add-ons' own objects, not the charts'), by namespace.
 func addonWorkloads(objs []inprocess.Object) (deployments, daemonSets map[string][]string) {
-	appNS, _ := deploymentsOf(objs)
+	appNS, _ := sitetest.DeploymentsOf(objs)
 	deployments, daemonSets = map[string][]string{}, map[string][]string{}
 	for _, o := range objs {
 		switch {
@@ -247,7 +162,7 @@ func checkPlacement(ctx context.Context, t *testing.T, c *harness.Cluster, ns st
 		if o.Kind != "Deployment" || o.Namespace != ns {
 			continue
 		}
-		gpu := get(o.Body, "spec", "template", "spec", "nodeSelector", "nvidia.com/gpu.present") == "true"
+		gpu := inprocess.Get(o.Body, "spec", "template", "spec", "nodeSelector", "nvidia.com/gpu.present") == "true"
 		nodes := nodesOf[o.Name]
 		if len(nodes) == 0 {
 			t.Errorf("%s has no scheduled pods", o.Name)
@@ -272,7 +187,7 @@ func checkHostEndpoints(ctx context.Context, t *testing.T, c *harness.Cluster, o
 		if o.Kind != "EndpointSlice" {
 			continue
 		}
-		service := get(o.Body, "metadata", "labels", "kubernetes.io/service-name").(string)
+		service := inprocess.Get(o.Body, "metadata", "labels", "kubernetes.io/service-name").(string)
 		slices, err := c.Client.DiscoveryV1().EndpointSlices(o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + service})
 		if err != nil {
 			t.Fatal(err)
@@ -283,8 +198,8 @@ func checkHostEndpoints(ctx context.Context, t *testing.T, c *harness.Cluster, o
 				addrs = append(addrs, e.Addresses...)
 			}
 		}
-		if !reflect.DeepEqual(addrs, []string{rehearsalHostAddress}) {
-			t.Errorf("Service %s/%s endpoints %v, want [%s]", o.Namespace, service, addrs, rehearsalHostAddress)
+		if !reflect.DeepEqual(addrs, []string{sitetest.RehearsalHostAddress}) {
+			t.Errorf("Service %s/%s endpoints %v, want [%s]", o.Namespace, service, addrs, sitetest.RehearsalHostAddress)
 		}
 		if _, err := c.Client.CoreV1().Services(o.Namespace).Get(ctx, service, metav1.GetOptions{}); err != nil {
 			t.Errorf("Service %s: %v", service, err)
@@ -296,7 +211,7 @@ func checkHostEndpoints(ctx context.Context, t *testing.T, c *harness.Cluster, o
 func configMapNameOf(objs []inprocess.Object, service string) string {
 	for _, o := range objs {
 		if o.Kind == "Deployment" && o.Name == service {
-			name, _ := get(o.Body, "spec", "template", "spec", "containers", 0, "envFrom", 0, "configMapRef", "name").(string)
+			name, _ := inprocess.Get(o.Body, "spec", "template", "spec", "containers", 0, "envFrom", 0, "configMapRef", "name").(string)
 			return name
 		}
 	}
@@ -308,7 +223,7 @@ func configMapNameOf(objs []inprocess.Object, service string) string {
 func checkOneServiceConfigChange(ctx context.Context, t *testing.T, c *harness.Cluster, stackFile string, before []inprocess.Object) {
 	t.Helper()
 	const service = "xgen-core"
-	after := rehearsalObjects(t, stackFile, func(site map[string]any) {
+	after := sitetest.RehearsalObjects(t, stackFile, func(site map[string]any) {
 		svc := site["services"].(map[string]any)[service].(map[string]any)
 		cfg, _ := svc["config"].(map[string]any)
 		if cfg == nil {
@@ -331,9 +246,9 @@ func checkOneServiceConfigChange(ctx context.Context, t *testing.T, c *harness.C
 		t.Errorf("objects that differ: %v, want %v", differ, want)
 	}
 
-	ns, deployments := deploymentsOf(after)
+	ns, deployments := sitetest.DeploymentsOf(after)
 	templates := replicaSetCounts(ctx, t, c, ns)
-	applied, err := c.Apply(ctx, bodies(after))
+	applied, err := c.Apply(ctx, sitetest.Bodies(after))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,11 +298,11 @@ func replicaSetCounts(ctx context.Context, t *testing.T, c *harness.Cluster, ns 
 // TestClusterAcceptsTraefikIngress: the Traefik variant (no committed site uses it yet)
 // must be accepted by a real API server too, with HTTPS.
 func TestClusterAcceptsTraefikIngress(t *testing.T) {
-	toolsDir(t)
+	livetest.ToolsDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c := startCluster(t)
-	objs := rehearsalObjects(t, "Pulumi.xgen.yaml", func(site map[string]any) {
+	c := livetest.StartCluster(t)
+	objs := sitetest.RehearsalObjects(t, "Pulumi.xgen.yaml", func(site map[string]any) {
 		site["ingress"] = map[string]any{"type": "traefik"}
 		site["environments"].(map[string]any)["dev"].(map[string]any)["tlsCredentialName"] = "xgen-tls"
 	})
@@ -400,7 +315,7 @@ func TestClusterAcceptsTraefikIngress(t *testing.T) {
 	if !reflect.DeepEqual(kinds, []string{"Ingress/xgen"}) {
 		t.Fatalf("ingress objects %v, want only Ingress/xgen", kinds)
 	}
-	if _, err := c.Apply(ctx, bodies(objs)); err != nil {
+	if _, err := c.Apply(ctx, sitetest.Bodies(objs)); err != nil {
 		t.Fatal(err)
 	}
 	ing, err := c.Client.NetworkingV1().Ingresses("xgen").Get(ctx, "xgen", metav1.GetOptions{})

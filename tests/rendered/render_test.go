@@ -1,4 +1,4 @@
-package main
+package rendered
 
 import (
 	"bytes"
@@ -12,34 +12,17 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"xgen-infra/internal/inprocess"
+	"xgen-infra/internal/testkit/helmrender"
+	"xgen-infra/internal/testkit/sitetest"
 )
 
 var update = flag.Bool("update", false, "rewrite rendered/ from the current program")
-
-// stackRun runs the program in-process for a stack file, with a placeholder for every
-// secret the operator would set.
-func stackRun(t testing.TB, stackFile string) *inprocess.Recorder {
-	t.Helper()
-	rec, err := runStack(stackFile, nil)
-	if err != nil {
-		t.Fatalf("%s: %v", stackFile, err)
-	}
-	return rec
-}
-
-func siteStackFiles(t testing.TB) []string {
-	files, err := filepath.Glob("Pulumi.*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no stack files: %v", err)
-	}
-	return files
-}
 
 // renderStack produces every file of rendered/<stack>/: one YAML per Kubernetes object,
 // resources.txt (the resource tree with options) and under _hosts/ every host command with
 // what it reads on standard input.
 func renderStack(t testing.TB, stackFile string) map[string][]byte {
-	return renderRecorded(t, stackRun(t, stackFile))
+	return renderRecorded(t, sitetest.Run(t, stackFile))
 }
 
 // renderRecorded renders what one run of the program registered.
@@ -56,7 +39,7 @@ func renderRecorded(t testing.TB, rec *inprocess.Recorder) map[string][]byte {
 		}
 		file := o.File()
 		// An add-on's objects are read together, whatever their namespace.
-		if addon := addonOf(rec, o.Resource); addon != "" {
+		if addon := sitetest.AddonOf(rec, o.Resource); addon != "" {
 			file = "_addons/" + addon + "/" + file
 		}
 		if _, dup := files[file]; dup {
@@ -65,7 +48,7 @@ func renderRecorded(t testing.TB, rec *inprocess.Recorder) map[string][]byte {
 		files[file] = y
 	}
 	// What the add-on charts create, rendered from the recorded chart inputs.
-	renderCharts(t, rec, files)
+	helmrender.RenderRecorded(t, rec, files)
 	// AWS resources with their inputs and the options that keep data (retain, import).
 	for _, res := range rec.Resources {
 		if !strings.HasPrefix(res.Type, "aws:") && res.Type != "pulumi:providers:aws" {
@@ -107,29 +90,11 @@ func renderRecorded(t testing.TB, rec *inprocess.Recorder) map[string][]byte {
 	return files
 }
 
-// addonComponents are the add-on components whose objects render under _addons/<name>/.
-var addonComponents = map[string]string{"xgen:index:Observability": "observability"}
-
-// addonOf is the add-on a resource belongs to (one of its ancestors is an add-on
-// component), or "".
-func addonOf(rec *inprocess.Recorder, res inprocess.Resource) string {
-	for {
-		parent, ok := rec.ByURN(res.Parent)
-		if !ok {
-			return ""
-		}
-		if name, ok := addonComponents[parent.Type]; ok {
-			return name
-		}
-		res = parent
-	}
-}
-
 // TestRendered fails when rendered/ is stale; `make render` (go test -run TestRendered
 // -update .) rewrites it.
 func TestRendered(t *testing.T) {
-	for _, stackFile := range siteStackFiles(t) {
-		stack := stackName(stackFile)
+	for _, stackFile := range sitetest.StackFiles(t) {
+		stack := sitetest.StackName(stackFile)
 		t.Run(stack, func(t *testing.T) {
 			want := renderStack(t, stackFile)
 			dir := filepath.Join("rendered", stack)

@@ -1,4 +1,4 @@
-package main
+package mock
 
 // The network-policy truth table: the policies the program generates for a site, judged by
 // an evaluator we did not write (np-guard's netpol-analyzer, the engine behind IBM's
@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"xgen-infra/internal/testkit/sitetest"
 
 	"github.com/np-guard/netpol-analyzer/pkg/netpol/eval"
 	corev1 "k8s.io/api/core/v1"
@@ -188,7 +189,7 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%d-%s", i, tc.stackFile), func(t *testing.T) {
-			pe := policyEngine(t, view(t, tc.stackFile))
+			pe := policyEngine(t, sitetest.ViewOf(t, tc.stackFile))
 			for _, f := range tc.flows {
 				got, err := pe.CheckIfAllowed(f.src, f.dst, f.proto, strconv.Itoa(f.port))
 				if err != nil {
@@ -204,7 +205,7 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 
 // TestNetworkPolicyOffLeavesNoPolicy: networkPolicy.enabled false registers no policy.
 func TestNetworkPolicyOffLeavesNoPolicy(t *testing.T) {
-	rec, err := runStack("Pulumi.xgen-jeju.yaml", func(site map[string]any) {
+	rec, err := sitetest.RunStack("Pulumi.xgen-jeju.yaml", func(site map[string]any) {
 		site["networkPolicy"] = map[string]any{"enabled": false}
 	})
 	if err != nil {
@@ -219,12 +220,12 @@ func TestNetworkPolicyOffLeavesNoPolicy(t *testing.T) {
 
 // policyEngine loads the site's NetworkPolicies, one pod per Deployment (its template's
 // labels) and the pods around the site into the evaluator.
-func policyEngine(t *testing.T, v siteView) *eval.PolicyEngine {
+func policyEngine(t *testing.T, v sitetest.View) *eval.PolicyEngine {
 	t.Helper()
 	var policies []*netv1.NetworkPolicy
 	pods := []*corev1.Pod{gatewayPod, traefikPod, corednsPod, intruderPod, customerPrometheusPod, customerGrafanaPod}
 	namespaces := map[string]bool{"istio-system": true, "kube-system": true, "intruder": true, "monitoring": true}
-	for i, o := range v.objs {
+	for i, o := range v.Objs {
 		switch o.Kind {
 		case "NetworkPolicy":
 			var np netv1.NetworkPolicy

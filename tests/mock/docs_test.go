@@ -1,4 +1,4 @@
-package main
+package mock
 
 // The configuration reference (docs/*.md) against the decoder: every key the site decoder
 // accepts is documented in a key table, and every key a table documents is one the decoder

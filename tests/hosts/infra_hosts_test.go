@@ -1,4 +1,4 @@
-package main
+package hosts
 
 // InfraCompose over real SSH on a test host (layer 4): exactly the commands the component
 // registers, run by testhosts.Engine with pulumi-command's semantics, against the TEST-ONLY
@@ -14,8 +14,10 @@ import (
 
 	"xgen-infra/internal/inprocess"
 	"xgen-infra/internal/testkit/debian"
+	"xgen-infra/internal/testkit/livetest"
 	"xgen-infra/internal/testkit/testhosts"
 	"xgen-infra/sites"
+	"xgen-infra/stack"
 )
 
 // infraStack is xgen-jeju's site with its infra on one test host outside a cluster (the
@@ -71,7 +73,7 @@ func (s *infraStack) config() (map[string]string, []string) {
 
 func (s *infraStack) up(ctx context.Context, eng *testhosts.Engine) (*testhosts.Result, error) {
 	config, secretKeys := s.config()
-	return eng.Up(ctx, program, sites.ConfigNamespace, "xgen-jeju", config, secretKeys)
+	return eng.Up(ctx, stack.Program, sites.ConfigNamespace, "xgen-jeju", config, secretKeys)
 }
 
 func sortedOps(ops []testhosts.Op) []string {
@@ -86,7 +88,7 @@ func TestInfraComposeOverSSH(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	hosts := startHosts(t, []testhosts.Spec{{Name: "infra-1"}})
+	hosts := livetest.StartHosts(t, []testhosts.Spec{{Name: "infra-1"}})
 	run := func(cmd string) string {
 		t.Helper()
 		out, err := hosts.Run(ctx, "infra-1", cmd)

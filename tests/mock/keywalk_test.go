@@ -1,4 +1,4 @@
-package main
+package mock
 
 // Every key the site decoder accepts, on every site shape: set to a value the program
 // accepts, it must change what the program registers (or produce a warning); a key that is
@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"xgen-infra/internal/inprocess"
+	"xgen-infra/internal/testkit/sitetest"
 	"xgen-infra/sites"
 )
 
@@ -213,16 +214,16 @@ func TestEveryKeyHasAnEffectOnEveryShape(t *testing.T) {
 			data, _ := json.Marshal(site)
 			cfg[sites.SiteKey] = string(data)
 			withSecrets, keys := withPlaceholders(cfg, secretKeys)
-			parsed, err := sites.Parse(stackName(shape.stackFile), withSecrets, keys)
+			parsed, err := sites.Parse(sitetest.StackName(shape.stackFile), withSecrets, keys)
 			if err != nil {
 				return nil, "", err
 			}
-			rec, err := runWithSecrets(stackName(shape.stackFile), cfg, slices.Clone(secretKeys))
+			rec, err := sitetest.RunWithSecrets(sitetest.StackName(shape.stackFile), cfg, slices.Clone(secretKeys))
 			if err != nil {
 				return nil, "", err
 			}
 			resolved, _ := json.Marshal(parsed.Config)
-			return registered(rec), strings.Join(parsed.Warnings, "\n") + "\n" + string(resolved), nil
+			return sitetest.Registered(rec), strings.Join(parsed.Warnings, "\n") + "\n" + string(resolved), nil
 		}
 		baseFiles, baseResolved, err := render(base)
 		if err != nil {
@@ -234,7 +235,7 @@ func TestEveryKeyHasAnEffectOnEveryShape(t *testing.T) {
 				var firstErr error
 				var accepted []string
 				for _, v := range candidates(path, kind) {
-					site := deepCopy(t, base)
+					site := sitetest.DeepCopy(t, base)
 					setAt(site, path, v)
 					if reflect.DeepEqual(site, base) {
 						continue
@@ -277,22 +278,6 @@ func TestEveryKeyHasAnEffectOnEveryShape(t *testing.T) {
 	}
 }
 
-// registered is every resource the program registered, by URN: its inputs (secrets
-// unwrapped) and options. Not its dependsOn: a dependency on a component expands to the
-// children registered so far, which varies from run to run.
-func registered(rec *inprocess.Recorder) map[string]string {
-	out := map[string]string{}
-	for _, r := range rec.Resources {
-		inputs, _ := r.PlainInputs()
-		data, _ := json.Marshal(map[string]any{"inputs": inputs, "parent": r.Parent, "provider": r.Provider,
-			"import": r.ImportID, "protect": r.Protect, "retain": r.RetainOnDelete, "dbr": r.DeleteBeforeReplace,
-			"ignore": r.IgnoreChanges, "secretOutputs": r.AdditionalSecretOutputs,
-			"timeouts": []string{r.CreateTimeout, r.UpdateTimeout, r.DeleteTimeout}})
-		out[r.URN] = string(data)
-	}
-	return out
-}
-
 func firstLine(s string) string { line, _, _ := strings.Cut(s, "\n"); return line }
 
 // withPlaceholders is config with a placeholder for every secret the site needs, and the
@@ -302,13 +287,9 @@ func withPlaceholders(config map[string]string, secretKeys []string) (map[string
 	for k, v := range config {
 		out[k] = v
 	}
-	required, err := sites.RequiredSecrets(out)
+	keys, err := inprocess.AddRequiredSecretPlaceholders(out, slices.Clone(secretKeys))
 	if err != nil {
 		return out, secretKeys
 	}
-	var keys []string
-	for _, k := range required {
-		keys = append(keys, sites.ConfigNamespace+":"+k)
-	}
-	return out, inprocess.AddPlaceholderSecrets(out, slices.Clone(secretKeys), keys...)
+	return out, keys
 }

@@ -1,4 +1,4 @@
-package main
+package hosts
 
 // The host layer, layer 4 of our tests: bare test hosts (network namespaces, Debian's sshd)
 // → K3s installed by exactly the commands K3sCluster registers, run over real SSH by
@@ -21,13 +21,11 @@ import (
 
 	"xgen-infra/internal/inprocess"
 	"xgen-infra/internal/testkit/harness"
+	"xgen-infra/internal/testkit/livetest"
+	"xgen-infra/internal/testkit/sitetest"
 	"xgen-infra/internal/testkit/testhosts"
 	"xgen-infra/sites"
-)
-
-const (
-	hostsVersion   = "v1.31.4+k3s1"
-	upgradeVersion = "v1.31.5+k3s1"
+	"xgen-infra/stack"
 )
 
 // hostStack is one site deployed to test hosts: its config and the engine's state.
@@ -64,7 +62,7 @@ func (s *hostStack) config() (map[string]string, []string) {
 
 func (s *hostStack) up(ctx context.Context) (*testhosts.Result, error) {
 	config, secretKeys := s.config()
-	res, err := s.engine.Up(ctx, program, sites.ConfigNamespace, stackName(s.stackFile), config, secretKeys)
+	res, err := s.engine.Up(ctx, stack.Program, sites.ConfigNamespace, sitetest.StackName(s.stackFile), config, secretKeys)
 	if err != nil && !strings.Contains(err.Error(), "host key mismatch") && !strings.Contains(err.Error(), "i/o timeout") {
 		// What the K3s services said, for the failure message.
 		for _, h := range s.hosts.Hosts {
@@ -106,42 +104,6 @@ func opNames(ops []testhosts.Op) []string {
 	return out
 }
 
-func startHosts(t testing.TB, specs []testhosts.Spec) *testhosts.Hosts {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	hosts, err := testhosts.Start(ctx, t.TempDir(), specs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := hosts.Stop(); err != nil {
-			t.Errorf("stopping test hosts: %v", err)
-		}
-		if left := hosts.Alive(); len(left) > 0 {
-			t.Errorf("processes left on the test hosts: %v", left)
-		}
-	})
-	// Docker for the sites' compose projects: the TEST-ONLY stand-in.
-	docker, err := testhosts.BuildDockerStandIn(t.TempDir())
-	if err == nil {
-		err = hosts.InstallDocker(ctx, docker)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hosts
-}
-
-func standInArtifacts(t testing.TB, version string) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), version)
-	if err := testhosts.StandInArtifacts(dir, version, toolsDir(t)); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // TestHostLayerFromBareHosts: three bare hosts (server, agent, GPU agent) → K3s → every
 // on-prem site's apps Available; then a second run does nothing, a version bump upgrades
 // host by host, a removed agent is drained, deleted and uninstalled, a wrong host key and a
@@ -149,9 +111,9 @@ func standInArtifacts(t testing.TB, version string) string {
 func TestHostLayerFromBareHosts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	hosts := startHosts(t, []testhosts.Spec{{Name: "xgen-1"}, {Name: "xgen-2"}, {Name: "xgen-gpu", GPU: true}})
+	hosts := livetest.StartHosts(t, []testhosts.Spec{{Name: "xgen-1"}, {Name: "xgen-2"}, {Name: "xgen-gpu", GPU: true}})
 	s := &hostStack{t: t, hosts: hosts, engine: testhosts.NewEngine(), stackFile: "Pulumi.xgen.yaml",
-		artifacts: standInArtifacts(t, hostsVersion), servers: []string{"xgen-1"}, agents: []string{"xgen-2", "xgen-gpu"},
+		artifacts: livetest.StandInArtifacts(t, livetest.HostsVersion), servers: []string{"xgen-1"}, agents: []string{"xgen-2", "xgen-gpu"},
 		hostKeyFor: map[string]string{}}
 	var allOps []testhosts.Op
 
@@ -168,14 +130,14 @@ func TestHostLayerFromBareHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkNodes(ctx, t, cluster, map[string]string{"xgen-1": hostsVersion, "xgen-2": hostsVersion, "xgen-gpu": hostsVersion})
+	livetest.CheckNodes(ctx, t, cluster, map[string]string{"xgen-1": livetest.HostsVersion, "xgen-2": livetest.HostsVersion, "xgen-gpu": livetest.HostsVersion})
 	gpu, err := cluster.Client.CoreV1().Nodes().Get(ctx, "xgen-gpu", metav1.GetOptions{})
 	if err != nil || gpu.Labels["nvidia.com/gpu.present"] != "true" || len(gpu.Spec.Taints) != 1 || gpu.Spec.Taints[0].Key != "nvidia.com/gpu" {
 		t.Errorf("GPU node labels %v taints %v (%v)", gpu.Labels, gpu.Spec.Taints, err)
 	}
 
 	// 2. The on-prem sites' apps, through the read-back kubeconfig.
-	crds, err := os.ReadFile(filepath.Join(toolsDir(t), "istio-crds.yaml"))
+	crds, err := os.ReadFile(filepath.Join(livetest.ToolsDir(t), "istio-crds.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,16 +145,16 @@ func TestHostLayerFromBareHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, stackFile := range []string{"Pulumi.xgen.yaml", "Pulumi.lotteimall.yaml", "Pulumi.xgen-jeju.yaml"} {
-		objs := rehearsalObjects(t, stackFile, withRehearsalHost)
+		objs := sitetest.RehearsalObjects(t, stackFile, sitetest.WithRehearsalHost)
 		if i > 0 { // one cluster, one observability add-on: the first site's
 			objs = slices.DeleteFunc(objs, func(o inprocess.Object) bool {
 				return strings.Contains(o.Resource.URN, "xgen:index:Observability$")
 			})
 		}
-		if _, err := cluster.Apply(ctx, bodies(objs)); err != nil {
+		if _, err := cluster.Apply(ctx, sitetest.Bodies(objs)); err != nil {
 			t.Fatalf("%s: apply: %v", stackFile, err)
 		}
-		ns, names := deploymentsOf(objs)
+		ns, names := sitetest.DeploymentsOf(objs)
 		if err := cluster.WaitAvailable(ctx, ns, names, 2*time.Minute); err != nil {
 			t.Fatalf("%s: %v", stackFile, err)
 		}
@@ -216,7 +178,7 @@ func TestHostLayerFromBareHosts(t *testing.T) {
 
 	// 4. A version bump: host by host, servers first, each drained and uncordoned; nothing
 	// uninstalls.
-	s.artifacts = standInArtifacts(t, upgradeVersion)
+	s.artifacts = livetest.StandInArtifacts(t, livetest.UpgradeVersion)
 	res, err = s.up(ctx)
 	if err != nil {
 		t.Fatalf("upgrade: %v", err)
@@ -243,7 +205,7 @@ func TestHostLayerFromBareHosts(t *testing.T) {
 			t.Errorf("%s: drain %d, install %d, uncordon %d: want drain < install < uncordon", h, d, i, u)
 		}
 	}
-	checkNodes(ctx, t, cluster, map[string]string{"xgen-1": upgradeVersion, "xgen-2": upgradeVersion, "xgen-gpu": upgradeVersion})
+	livetest.CheckNodes(ctx, t, cluster, map[string]string{"xgen-1": livetest.UpgradeVersion, "xgen-2": livetest.UpgradeVersion, "xgen-gpu": livetest.UpgradeVersion})
 
 	// 5. A removed agent: drained and deleted on the server, then uninstalled on its host.
 	s.agents = []string{"xgen-gpu"}
@@ -301,7 +263,7 @@ func TestHostLayerFromBareHosts(t *testing.T) {
 	}
 	checkNoSecretsInOps(t, allOps, map[string]string{
 		"join token": strings.TrimSpace(token), "SSH key": strings.Split(hosts.PrivateKey, "\n")[2],
-		"kubeconfig key": clientKey(kc),
+		"kubeconfig key": livetest.ClientKey(kc),
 	})
 }
 
@@ -325,29 +287,6 @@ func checkNodeMetadata(ctx context.Context, t *testing.T, c *harness.Cluster, na
 	slices.Sort(gotTaints)
 	if fmt.Sprint(got) != fmt.Sprint(labels) || fmt.Sprint(gotTaints) != fmt.Sprint(taints) {
 		t.Errorf("node %s: labels %v taints %v, want %v %v", name, got, gotTaints, labels, taints)
-	}
-}
-
-func checkNodes(ctx context.Context, t *testing.T, c *harness.Cluster, want map[string]string) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		got := map[string]string{}
-		if err == nil {
-			for _, n := range nodes.Items {
-				if harness.NodeReady(&n) && !n.Spec.Unschedulable {
-					got[n.Name] = n.Status.NodeInfo.KubeletVersion
-				}
-			}
-		}
-		if fmt.Sprint(got) == fmt.Sprint(want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Ready, schedulable nodes %v, want %v (%v)", got, want, err)
-		}
-		time.Sleep(500 * time.Millisecond)
 	}
 }
 
@@ -377,15 +316,6 @@ func checkNoSecretsInOps(t *testing.T, ops []testhosts.Op, secrets map[string]st
 	}
 }
 
-func clientKey(kubeconfig []byte) string {
-	for _, line := range strings.Split(string(kubeconfig), "\n") {
-		if k, ok := strings.CutPrefix(strings.TrimSpace(line), "client-key-data: "); ok {
-			return k
-		}
-	}
-	return "no client key found"
-}
-
 // TestHostLayerHAAndFailures: three servers (embedded etcd: the first initialises, the others
 // join one at a time) and an agent; a link cut mid-install fails clearly within the connect
 // timeout and the rerun converges; `pulumi destroy` keeps K3s unless uninstallOnDestroy, and
@@ -393,9 +323,9 @@ func clientKey(kubeconfig []byte) string {
 func TestHostLayerHAAndFailures(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	hosts := startHosts(t, []testhosts.Spec{{Name: "s1"}, {Name: "s2"}, {Name: "s3"}, {Name: "a1"}})
+	hosts := livetest.StartHosts(t, []testhosts.Spec{{Name: "s1"}, {Name: "s2"}, {Name: "s3"}, {Name: "a1"}})
 	s := &hostStack{t: t, hosts: hosts, engine: testhosts.NewEngine(), stackFile: "Pulumi.xgen-jeju.yaml",
-		artifacts: standInArtifacts(t, hostsVersion), servers: []string{"s1", "s2", "s3"}, agents: []string{"a1"},
+		artifacts: livetest.StandInArtifacts(t, livetest.HostsVersion), servers: []string{"s1", "s2", "s3"}, agents: []string{"a1"},
 		hostKeyFor: map[string]string{}}
 
 	// A link cut just before the agent's install.
@@ -431,7 +361,7 @@ func TestHostLayerHAAndFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkNodes(ctx, t, cluster, map[string]string{"s1": hostsVersion, "s2": hostsVersion, "s3": hostsVersion, "a1": hostsVersion})
+	livetest.CheckNodes(ctx, t, cluster, map[string]string{"s1": livetest.HostsVersion, "s2": livetest.HostsVersion, "s3": livetest.HostsVersion, "a1": livetest.HostsVersion})
 	for _, n := range []string{"s1", "s2", "s3"} {
 		node, err := cluster.Client.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{})
 		if err != nil || node.Labels["node-role.kubernetes.io/control-plane"] != "true" {
@@ -461,7 +391,7 @@ func TestHostLayerHAAndFailures(t *testing.T) {
 			t.Errorf("%s: K3s not running after a destroy that keeps it: %q %v (ops %v)", h, out, err, opNames(ops))
 		}
 	}
-	checkNodes(ctx, t, cluster, map[string]string{"s1": hostsVersion, "s2": hostsVersion, "s3": hostsVersion, "a1": hostsVersion})
+	livetest.CheckNodes(ctx, t, cluster, map[string]string{"s1": livetest.HostsVersion, "s2": livetest.HostsVersion, "s3": livetest.HostsVersion, "a1": livetest.HostsVersion})
 
 	// With uninstallOnDestroy: up (adopts the running cluster), then destroy uninstalls.
 	s.uninstall = true

@@ -1,0 +1,9 @@
+package hosts
+
+import (
+	"testing"
+
+	"xgen-infra/internal/testkit/sitetest"
+)
+
+func TestMain(m *testing.M) { sitetest.Main(m) }
