@@ -40,14 +40,16 @@ type report struct {
 	out      io.Writer
 	buffered map[string][]string  // package + "\x00" + test -> its output so far
 	started  map[string]time.Time // package + "\x00" + benchmark -> when it started
-	tests    []timing             // top-level tests and benchmarks that finished
-	packages []timing
-	ran      int // top-level tests and benchmarks that passed or failed
-	failed   bool
+	// pendingName: a benchmark's name piece of its figures line, until the figures come.
+	pendingName map[string]string
+	tests       []timing // top-level tests and benchmarks that finished
+	packages    []timing
+	ran         int // top-level tests and benchmarks that passed or failed
+	failed      bool
 }
 
 func newReport(out io.Writer) *report {
-	return &report{out: out, buffered: map[string][]string{}, started: map[string]time.Time{}}
+	return &report{out: out, buffered: map[string][]string{}, started: map[string]time.Time{}, pendingName: map[string]string{}}
 }
 
 // line takes one line of input: an event, or anything else (printed as it is).
@@ -77,10 +79,14 @@ func (r *report) line(text string) {
 		// A benchmark's figures come in two pieces ("BenchmarkX-2 \t", "1\t 123 ns/op\n"),
 		// and a benchmark that passes has no pass event: its figures line is its end.
 		if strings.HasPrefix(e.Test, "Benchmark") && !strings.Contains(e.Test, "/") {
-			if strings.HasPrefix(e.Output, e.Test+"-") {
-				fmt.Fprint(r.out, e.Output)
+			if strings.HasPrefix(e.Output, e.Test+"-") && !strings.Contains(e.Output, "/op") {
+				r.pendingName[key] = e.Output // printed with its figures
 			}
 			if strings.Contains(e.Output, "/op") {
+				if !strings.HasPrefix(e.Output, e.Test+"-") {
+					fmt.Fprint(r.out, r.pendingName[key])
+				}
+				delete(r.pendingName, key)
 				fmt.Fprint(r.out, e.Output)
 				r.ran++
 				r.tests = append(r.tests, timing{shortPackage(e.Package) + "." + e.Test, e.Time.Sub(r.started[key]).Seconds()})

@@ -61,6 +61,10 @@ func TestReport(t *testing.T) {
 		{"a benchmark's figures and time", benchRun, false, 1,
 			[]string{"BenchmarkC-2   \t       1\t    348299 ns/op", "ok  \tm/q\t45.015s", "45s  q.BenchmarkC", "goos: linux"},
 			[]string{"blog", "PASS\n"}},
+		{"a figures line in one piece is printed once",
+			`{"Time":"2026-12-05T19:07:20Z","Action":"run","Package":"m/q","Test":"BenchmarkD"}
+{"Time":"2026-12-05T19:07:21Z","Action":"output","Package":"m/q","Test":"BenchmarkD","Output":"BenchmarkD-2   \t       1\t    7 ns/op\n"}`, false, 1,
+			[]string{"BenchmarkD-2   \t       1\t    7 ns/op"}, nil},
 		{"build errors are printed and fail the run",
 			`{"ImportPath":"m/r","Action":"build-output","Output":"r.go:3:1: syntax error\n"}
 {"ImportPath":"m/r","Action":"build-fail"}
@@ -77,6 +81,9 @@ not json: printed as it is`, true, 0,
 				if !strings.Contains(out, w) {
 					t.Errorf("output lacks %q:\n%s", w, out)
 				}
+			}
+			if n := strings.Count(out, "ns/op"); n > 1 {
+				t.Errorf("a benchmark's figures printed %d times:\n%s", n, out)
 			}
 			for _, o := range tt.omit {
 				if strings.Contains(out, o) {
