@@ -416,20 +416,12 @@ func wholeSiteLifecycle(t *testing.T, s *wholeSite) {
 
 	// 7. A K3s version bump: servers first, one host at a time, each drained before its
 	// install and uncordoned after; only host commands change.
-	upgrade := livetest.StandInArtifacts(t, livetest.UpgradeVersion)
-	s.setPath(ctx, "cluster.k3s.version", livetest.UpgradeVersion)
-	s.setPath(ctx, "cluster.k3s.artifacts", upgrade)
-	run, err = s.up(ctx)
-	if err != nil {
-		t.Fatalf("upgrade: %v", err)
-	}
+	run = s.upgradeK3s(ctx)
 	for _, c := range changed(run.steps) {
 		if !strings.Contains(c, " command:") {
 			t.Errorf("the K3s upgrade changed %s", c)
 		}
 	}
-	t.Logf("K3s upgrade: %v", run.hostOps)
-	checkUpgradeOrder(t, run, append(slices.Clone(s.servers), s.agents...))
 	for h := range nodes {
 		nodes[h] = livetest.UpgradeVersion
 	}
@@ -578,6 +570,24 @@ func checkObservabilityConfigRolls(ctx context.Context, t *testing.T, s *wholeSi
 
 // checkUpgradeOrder: every host's install ran after its drain finished and before its
 // uncordon started, hosts one at a time in the given order (servers first).
+// upgradeK3s bumps the site's K3s to livetest.UpgradeVersion (the stand-in's artifacts of
+// it), runs `up` and checks that it went servers first, one host at a time, each drained,
+// reinstalled and uncordoned before the next.
+func (s *wholeSite) upgradeK3s(ctx context.Context) upRun {
+	t := s.t
+	t.Helper()
+	upgrade := livetest.StandInArtifacts(t, livetest.UpgradeVersion)
+	s.setPath(ctx, "cluster.k3s.version", livetest.UpgradeVersion)
+	s.setPath(ctx, "cluster.k3s.artifacts", upgrade)
+	run, err := s.up(ctx)
+	if err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	t.Logf("K3s upgrade: %v", run.hostOps)
+	checkUpgradeOrder(t, run, append(slices.Clone(s.servers), s.agents...))
+	return run
+}
+
 func checkUpgradeOrder(t *testing.T, run upRun, hosts []string) {
 	t.Helper()
 	for _, p := range upgradeOrderProblems(run.steps, hosts) {
@@ -746,15 +756,7 @@ func TestRealEngineWholeSiteHA(t *testing.T) {
 	// A K3s version bump on three servers: one server at a time (embedded etcd keeps its
 	// quorum with one member down), each drained, reinstalled and uncordoned before the next
 	// starts, then the agent.
-	upgrade := livetest.StandInArtifacts(t, livetest.UpgradeVersion)
-	s.setPath(ctx, "cluster.k3s.version", livetest.UpgradeVersion)
-	s.setPath(ctx, "cluster.k3s.artifacts", upgrade)
-	run, err = s.up(ctx)
-	if err != nil {
-		t.Fatalf("upgrade: %v", err)
-	}
-	t.Logf("K3s upgrade: %v", run.hostOps)
-	checkUpgradeOrder(t, run, []string{"s1", "s2", "s3", "a1"})
+	s.upgradeK3s(ctx)
 	livetest.CheckNodes(ctx, t, cluster, map[string]string{"s1": livetest.UpgradeVersion, "s2": livetest.UpgradeVersion, "s3": livetest.UpgradeVersion, "a1": livetest.UpgradeVersion})
 
 	// Opting in to removal: uninstallOnDestroy and removeDataOnDestroy, then destroy.
