@@ -81,7 +81,7 @@ tools-observability:
 
 ## render: rewrite rendered/<stack>/ from the stack files (review the diff, commit it)
 render:
-	$(GO) test -count=1 -run 'TestRendered' ./tests/mock -update
+	$(GO) test -count=1 -run 'TestRendered' ./tests/rendered -update
 
 ## bench: harness start, apply-and-converge per site, no-op re-apply, and the real engine's
 ## no-op preview against kubectl diff, bare test hosts to apps and the host layer's no-op

@@ -107,7 +107,8 @@ func (a *IstioArgs) validate() error {
 // charts, and what the tests render the same charts with.
 func IstioValues(a IstioArgs) map[string]map[string]any {
 	a.setDefaults()
-	global := map[string]any{"hub": a.Hub, "tag": a.Version, "istioNamespace": a.Namespace}
+	// The pinned Istio images, pulled only when a node lacks them (as every image of ours).
+	global := map[string]any{"hub": a.Hub, "tag": a.Version, "istioNamespace": a.Namespace, "imagePullPolicy": pinnedPullPolicy}
 	ports := []any{
 		map[string]any{"name": "status-port", "port": 15021, "protocol": "TCP", "targetPort": 15021},
 		map[string]any{"name": "http2", "port": 80, "protocol": "TCP", "targetPort": 80},
@@ -128,14 +129,28 @@ func IstioValues(a IstioArgs) map[string]map[string]any {
 			// A fixed control plane: a K3s site has no metrics pipeline to scale it by.
 			"autoscaleEnabled": false,
 			"replicaCount":     1,
+			// The chart's requests, and limits as every workload of ours has.
+			"resources":      istioResources("500m", "2", "2048Mi", "4Gi"),
+			"seccompProfile": map[string]any{"type": "RuntimeDefault"},
 		},
 		"istio-ingressgateway": {
 			"global":       maps.Clone(global),
 			"labels":       labels,
 			"replicaCount": a.Gateway.Replicas,
 			"autoscaling":  map[string]any{"enabled": false},
-			"service":      map[string]any{"type": a.Gateway.ServiceType, "ports": ports},
+			// The chart's requests and limits, and ephemeral storage as every workload of ours.
+			"resources":       istioResources("100m", "2", "128Mi", "1Gi"),
+			"imagePullPolicy": pinnedPullPolicy,
+			"service":         map[string]any{"type": a.Gateway.ServiceType, "ports": ports},
 		},
+	}
+}
+
+// istioResources are the Helm values of a container's requests and limits (addonResources').
+func istioResources(cpu, cpuLimit, memory, memoryLimit string) map[string]any {
+	return map[string]any{
+		"requests": map[string]any{"cpu": cpu, "memory": memory, "ephemeral-storage": ephemeralRequest},
+		"limits":   map[string]any{"cpu": cpuLimit, "memory": memoryLimit, "ephemeral-storage": ephemeralLimit},
 	}
 }
 

@@ -11,19 +11,19 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
-	"xgen-infra/components/observability"
+	"xgen-infra/components/obsconfig"
 	"xgen-infra/internal/inprocess"
 )
 
 func observabilityArgs() ObservabilityArgs {
 	return ObservabilityArgs{
 		Site: "xgen", Namespace: "xgen-observability", SiteNamespace: "xgen",
-		Targets: []observability.Target{
+		Targets: []obsconfig.Target{
 			{Service: "xgen-core", Namespace: "xgen", Port: 8000, Path: "/metrics"},
 			{Service: "xgen-frontend", Namespace: "xgen", Port: 3000, Path: "/metrics"},
 		},
 		HPAs:                  []string{"xgen-core"},
-		Probes:                []observability.Probe{{Name: "postgres", Address: "postgresql.xgen-system.svc.cluster.local:5432"}},
+		Probes:                []obsconfig.Probe{{Name: "postgres", Address: "postgresql.xgen-system.svc.cluster.local:5432"}},
 		BlackboxExporterImage: "quay.io/prometheus/blackbox-exporter:v0.27.0",
 		Retention:             "15d", VolumeSize: "20Gi", StorageClass: "local-path", GrafanaNodePort: 30300,
 		GrafanaAdminPassword: pulumi.ToSecret(pulumi.String("s3cret-grafana")).(pulumi.StringOutput),
@@ -111,7 +111,7 @@ func TestObservabilityObjects(t *testing.T) {
 		t.Errorf("Grafana's password checksum is not a Pulumi secret; secret paths: %v", secrets)
 	}
 	cm, _ := byName(rec, "kubernetes:core/v1:ConfigMap", "observability-prometheus-config").PlainInputs()
-	want, _ := observability.PrometheusConfig(observability.PrometheusArgs{Site: "xgen", Namespace: "xgen-observability",
+	want, _ := obsconfig.PrometheusConfig(obsconfig.PrometheusArgs{Site: "xgen", Namespace: "xgen-observability",
 		Services: observabilityArgs().Targets, Probes: observabilityArgs().Probes})
 	if inprocess.Get(cm, "data", "prometheus.yml") != want {
 		t.Error("the ConfigMap's prometheus.yml is not the generated config")
@@ -145,7 +145,7 @@ func TestObservabilityObjects(t *testing.T) {
 }
 
 func TestObservabilityArgsReportEveryProblem(t *testing.T) {
-	err := (&ObservabilityArgs{GrafanaNodePort: 80, GPUNodes: true, Probes: []observability.Probe{{Name: "redis", Address: "redis:6379"}}}).check()
+	err := (&ObservabilityArgs{GrafanaNodePort: 80, GPUNodes: true, Probes: []obsconfig.Probe{{Name: "redis", Address: "redis:6379"}}}).check()
 	for _, want := range []string{"Site, Namespace and SiteNamespace", "at least one target", "Retention, VolumeSize and StorageClass",
 		"GrafanaNodePort 80", "GrafanaAdminPassword is required", "every image", "Probes need BlackboxExporterImage", "GPUNodes needs DCGMExporterImage"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -302,7 +302,7 @@ func TestObservabilityChangesRollExactlyTheirPods(t *testing.T) {
 		rolls  []string
 	}{
 		{"a new service to scrape", func(a *ObservabilityArgs) {
-			a.Targets = append(a.Targets, observability.Target{Service: "xgen-workflow", Namespace: "xgen", Port: 8000, Path: "/metrics"})
+			a.Targets = append(a.Targets, obsconfig.Target{Service: "xgen-workflow", Namespace: "xgen", Port: 8000, Path: "/metrics"})
 		}, []string{"grafana", "prometheus"}},
 		{"an autoscaled service (the dashboard)", func(a *ObservabilityArgs) { a.HPAs = append(a.HPAs, "xgen-frontend") }, []string{"grafana"}},
 		{"a remote-write URL", func(a *ObservabilityArgs) { a.RemoteWriteURL = "https://metrics.example.com/api/v1/write" }, []string{"prometheus"}},

@@ -86,7 +86,7 @@ func NewSiteRegistry(ctx *pulumi.Context, name string, args SiteRegistryArgs, op
 		PeriodSeconds:    pulumi.Int(10),
 		FailureThreshold: pulumi.Int(3),
 	}
-	uid := pulumi.Int(10000)
+	hardening := Hardening{UID: DefaultRunAsID}
 	_, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		Metadata: objectMeta("registry", args.Namespace, labels),
 		Spec: &appsv1.DeploymentSpecArgs{
@@ -98,10 +98,7 @@ func NewSiteRegistry(ctx *pulumi.Context, name string, args SiteRegistryArgs, op
 				Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels)},
 				Spec: &corev1.PodSpecArgs{
 					AutomountServiceAccountToken: pulumi.Bool(false),
-					SecurityContext: &corev1.PodSecurityContextArgs{
-						RunAsNonRoot: pulumi.Bool(true), RunAsUser: uid, RunAsGroup: uid, FsGroup: uid,
-						SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-					},
+					SecurityContext:              hardening.Pod(),
 					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
 						Name:  pulumi.String("registry"),
 						Image: pulumi.String(args.Image),
@@ -116,15 +113,9 @@ func NewSiteRegistry(ctx *pulumi.Context, name string, args SiteRegistryArgs, op
 							PeriodSeconds:    pulumi.Int(20),
 							FailureThreshold: pulumi.Int(3),
 						},
-						Resources: &corev1.ResourceRequirementsArgs{
-							Requests: pulumi.StringMap{"cpu": pulumi.String("100m"), "memory": pulumi.String("128Mi")},
-							Limits:   pulumi.StringMap{"memory": pulumi.String("512Mi")},
-						},
-						SecurityContext: &corev1.SecurityContextArgs{
-							AllowPrivilegeEscalation: pulumi.Bool(false),
-							ReadOnlyRootFilesystem:   pulumi.Bool(true),
-							Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
-						},
+						ImagePullPolicy: pulumi.String(pinnedPullPolicy),
+						Resources:       addonResources("100m", "1", "128Mi", "512Mi"),
+						SecurityContext: hardening.Container(),
 						VolumeMounts: corev1.VolumeMountArray{
 							&corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/var/lib/registry")},
 							&corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},

@@ -377,6 +377,7 @@ func (a *XgenServiceArgs) podSpec(name string, envFrom corev1.EnvFromSourceArray
 		limits["ephemeral-storage"] = pulumi.String(r.LimitsEphemeralStorage)
 	}
 
+	hardening := Hardening{UID: uid, GID: gid, WritableRoot: a.WritableRootFilesystem}
 	container := corev1.ContainerArgs{
 		Name:            pulumi.String(name),
 		Image:           pulumi.String(a.Image),
@@ -386,12 +387,7 @@ func (a *XgenServiceArgs) podSpec(name string, envFrom corev1.EnvFromSourceArray
 		Resources:       &corev1.ResourceRequirementsArgs{Requests: requests, Limits: limits},
 		LivenessProbe:   tcpProbe(a.Probes.Liveness),
 		ReadinessProbe:  httpProbe(a.Probes.Path, a.Probes.Readiness),
-		SecurityContext: &corev1.SecurityContextArgs{
-			AllowPrivilegeEscalation: pulumi.Bool(false),
-			Privileged:               pulumi.Bool(false),
-			ReadOnlyRootFilesystem:   pulumi.Bool(!a.WritableRootFilesystem),
-			Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
-		},
+		SecurityContext: hardening.Container(),
 	}
 	if a.Probes.Startup != nil {
 		container.StartupProbe = httpProbe(a.Probes.Path, *a.Probes.Startup)
@@ -405,13 +401,7 @@ func (a *XgenServiceArgs) podSpec(name string, envFrom corev1.EnvFromSourceArray
 	spec := &corev1.PodSpecArgs{
 		AutomountServiceAccountToken:  pulumi.Bool(false), // the services do not call the Kubernetes API
 		TerminationGracePeriodSeconds: pulumi.Int(grace),
-		SecurityContext: &corev1.PodSecurityContextArgs{
-			RunAsNonRoot:   pulumi.Bool(true),
-			RunAsUser:      pulumi.Int(uid),
-			RunAsGroup:     pulumi.Int(gid),
-			FsGroup:        pulumi.Int(gid),
-			SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-		},
+		SecurityContext:               hardening.Pod(),
 	}
 	if len(a.ImagePullSecrets) > 0 {
 		refs := corev1.LocalObjectReferenceArray{}

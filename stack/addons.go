@@ -13,7 +13,7 @@ import (
 
 	"xgen-infra/components"
 	"xgen-infra/components/compose"
-	"xgen-infra/components/observability"
+	"xgen-infra/components/obsconfig"
 	"xgen-infra/sites"
 )
 
@@ -80,10 +80,10 @@ func observabilityArgs(site *sites.Site, sec secretValues) components.Observabil
 		args.GrafanaRootURL = grafanaURL(site)
 	}
 	for _, p := range site.InfraProbes() {
-		args.Probes = append(args.Probes, observability.Probe{Name: p.Name, Address: p.Address})
+		args.Probes = append(args.Probes, obsconfig.Probe{Name: p.Name, Address: p.Address})
 	}
 	for _, e := range site.InfraExporters() {
-		args.Exporters = append(args.Exporters, observability.Probe{Name: e.Name, Address: e.Address})
+		args.Exporters = append(args.Exporters, obsconfig.Probe{Name: e.Name, Address: e.Address})
 	}
 	if site.Config.LogsEnabled() {
 		args.Logs = &components.ObservabilityLogs{LokiURL: o.Logs.LokiURL, Retention: o.Logs.Retention, VolumeSize: o.Logs.VolumeSize}
@@ -96,7 +96,7 @@ func observabilityArgs(site *sites.Site, sec secretValues) components.Observabil
 		args.Traces = &components.ObservabilityTraces{Retention: o.Traces.Retention, VolumeSize: o.Traces.VolumeSize}
 	}
 	for _, svc := range site.Services {
-		args.Targets = append(args.Targets, observability.Target{
+		args.Targets = append(args.Targets, obsconfig.Target{
 			Service: svc.Name, Namespace: site.Config.Namespace, Port: svc.MetricsPort(), Path: *svc.Spec.Metrics.Path,
 		})
 		if *svc.Spec.Autoscaling.Enabled {

@@ -6,7 +6,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"xgen-infra/components"
-	"xgen-infra/components/observability"
+	"xgen-infra/components/obsconfig"
 	"xgen-infra/sites"
 )
 
@@ -109,7 +109,7 @@ func networkPolicyArgs(site *sites.Site) components.NetworkPoliciesArgs {
 		}
 		if site.Config.TracesEnabled() { // spans to the observability add-on's collector
 			ps.Egress = append(ps.Egress, components.PolicyEndpoint{Name: "traces",
-				Namespace: site.Config.Cluster.Addons.Observability.Namespace, Ports: []int{observability.OTLPHTTPPort}})
+				Namespace: site.Config.Cluster.Addons.Observability.Namespace, Ports: []int{obsconfig.OTLPHTTPPort}})
 		}
 		args.Services = append(args.Services, ps)
 	}

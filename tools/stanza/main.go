@@ -4,7 +4,7 @@
 // decoded as the collector decodes it (confmap), every operator is built, and each entry
 // read from standard input (JSON: {"body": "...", "attributes": {...}}, one per line) goes
 // through the pipeline; each entry that comes out is printed as JSON. Used by
-// components/observability's tests; never linked into the Pulumi program.
+// components/obsconfig's tests; never linked into the Pulumi program.
 //
 // Usage: stanza-check CONFIG.yaml RECEIVER < entries.jsonl
 package main

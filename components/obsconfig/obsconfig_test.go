@@ -1,4 +1,4 @@
-package observability
+package obsconfig
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package observability
+package obsconfig
 
 // A real Prometheus (built from the served module by `make tools`, TEST-ONLY) runs our
 // generated configuration and scrapes a real metrics endpoint: the relabelling gives the

@@ -2,7 +2,7 @@
 // (from Prometheus' own relabelling and duration types), its alert rules, Grafana's data
 // source and dashboards (from Grafana's typed SDK). Pure functions, no Pulumi: the
 // component (components/observability.go) mounts what they return.
-package observability
+package obsconfig
 
 import (
 	_ "embed"
