@@ -25,9 +25,11 @@ type InfraComposeArgs struct {
 	SSH SSHAccess
 	// Spec is the project: data directory, bind address, services. Required.
 	Spec compose.Spec
-	// Secrets of the running services (Pulumi secrets); they reach the host only in the
-	// .env file, written 0600 through standard input. Required for each running service.
-	Secrets InfraSecrets
+	// SecretEnv are the services' secrets by .env variable (Pulumi secrets; the stack maps
+	// sites.SecretKeys' ComposeEnv): they reach the host only in the .env file, written 0600
+	// through standard input. Each variable the project reads (Spec.SecretEnv) is required;
+	// others are not written.
+	SecretEnv map[string]pulumi.StringInput
 	// WaitTimeoutSeconds bounds `docker compose up --wait`. Default 300.
 	WaitTimeoutSeconds int
 	// MinDiskMB is the free space preflight wants for DataDir. Default 5120.
@@ -54,12 +56,6 @@ type InfraComposeArgs struct {
 // ComposeHost is the host that runs the project.
 type ComposeHost struct {
 	Name, Address, HostKey string
-}
-
-// InfraSecrets are the services' secrets (Pulumi secrets).
-type InfraSecrets struct {
-	PostgresAdminPassword, PostgresPassword, RedisPassword pulumi.StringInput
-	MinIOAccessKey, MinIOSecretKey                         pulumi.StringInput
 }
 
 // InfraCompose is the project on its host.
@@ -112,7 +108,6 @@ func NewInfraCompose(ctx *pulumi.Context, name string, args InfraComposeArgs, op
 }
 
 func (a *InfraComposeArgs) check() error {
-	s := a.Secrets
 	var errs []error
 	add := func(msg string) { errs = append(errs, errors.New(msg)) }
 	if a.Host.Address == "" || a.Host.HostKey == "" {
@@ -121,14 +116,10 @@ func (a *InfraComposeArgs) check() error {
 	if a.SSH.User == "" || a.SSH.Port == 0 || a.SSH.PrivateKey == nil {
 		add("SSH.User, SSH.Port and SSH.PrivateKey are required")
 	}
-	if a.Spec.Postgres != nil && (s.PostgresAdminPassword == nil || s.PostgresPassword == nil) {
-		add("postgres needs Secrets.PostgresAdminPassword and PostgresPassword")
-	}
-	if a.Spec.Redis != nil && s.RedisPassword == nil {
-		add("redis needs Secrets.RedisPassword")
-	}
-	if a.Spec.MinIO != nil && (s.MinIOAccessKey == nil || s.MinIOSecretKey == nil) {
-		add("minio needs Secrets.MinIOAccessKey and MinIOSecretKey")
+	for _, name := range a.Spec.SecretEnv() {
+		if a.SecretEnv[name] == nil {
+			add("SecretEnv." + name + " is required (the project's .env reads it)")
+		}
 	}
 	if err := a.Spec.Check(); err != nil {
 		errs = append(errs, err)
@@ -146,12 +137,18 @@ func (c *InfraCompose) build(ctx *pulumi.Context, a InfraComposeArgs) error {
 	if err != nil {
 		return err
 	}
-	env := pulumi.ToSecret(pulumi.All(orEmpty(a.Secrets.PostgresAdminPassword), orEmpty(a.Secrets.PostgresPassword),
-		orEmpty(a.Secrets.RedisPassword), orEmpty(a.Secrets.MinIOAccessKey), orEmpty(a.Secrets.MinIOSecretKey)).ApplyT(
-		func(v []any) string {
-			return spec.Env(compose.Secrets{PostgresAdminPassword: v[0].(string), PostgresPassword: v[1].(string),
-				RedisPassword: v[2].(string), MinIOAccessKey: v[3].(string), MinIOSecretKey: v[4].(string)})
-		})).(pulumi.StringOutput)
+	envNames := spec.SecretEnv()
+	envValues := make([]any, len(envNames))
+	for i, n := range envNames {
+		envValues[i] = a.SecretEnv[n]
+	}
+	env := pulumi.ToSecret(pulumi.All(envValues...).ApplyT(func(v []any) (string, error) {
+		values := map[string]string{}
+		for i, n := range envNames {
+			values[n] = v[i].(string)
+		}
+		return spec.Env(values)
+	})).(pulumi.StringOutput)
 	// What a change of the project is: its files, and (as a secret) its .env.
 	names := make([]string, 0, len(files))
 	for n := range files {
@@ -277,11 +274,4 @@ func composeServicesOutput(a InfraComposeArgs) pulumi.Map {
 		out["minio"] = pulumi.Map{"address": addr, "port": pulumi.Int(m.Port), "consolePort": pulumi.Int(m.ConsolePort), "image": pulumi.String(m.Image)}
 	}
 	return out
-}
-
-func orEmpty(s pulumi.StringInput) pulumi.StringInput {
-	if s == nil {
-		return pulumi.String("")
-	}
-	return s
 }

@@ -35,8 +35,10 @@ func infraArgs(redisPassword string) InfraComposeArgs {
 			Qdrant:   &compose.Qdrant{Image: "qdrant/qdrant:v1.13.4", MemoryLimit: "2g", HTTPPort: 6333, GRPCPort: 6334},
 			MinIO: &compose.MinIO{Image: "minio/minio:RELEASE.2025-04-22T22-12-26Z", InitImage: "minio/mc:RELEASE.2025-04-16T18-13-26Z",
 				MemoryLimit: "2g", Port: 9000, ConsolePort: 9001, Buckets: []string{"documents", "files"}}},
-		Secrets: InfraSecrets{PostgresAdminPassword: secretString(testAdminPassword), PostgresPassword: secretString(testAppPassword),
-			RedisPassword: secretString(redisPassword), MinIOAccessKey: secretString("minio"), MinIOSecretKey: secretString(testMinIOSecret)},
+		SecretEnv: map[string]pulumi.StringInput{
+			"XGEN_POSTGRES_ADMIN_PASSWORD": secretString(testAdminPassword), "XGEN_DB_PASSWORD": secretString(testAppPassword),
+			"XGEN_REDIS_PASSWORD": secretString(redisPassword), compose.MinIORootUserEnv: secretString("minio"),
+			compose.MinIORootPasswordEnv: secretString(testMinIOSecret)},
 		Backup: &compose.Backup{Time: "03:00", RetentionDays: 7, Dir: "/srv/xgen-infra/backups"},
 	}
 }
@@ -190,11 +192,11 @@ func TestInfraComposeEndpoints(t *testing.T) {
 		t.Errorf("address %s", c.Address)
 	}
 	a := infraArgs(testRedisPassword)
-	a.Secrets.RedisPassword = nil
+	delete(a.SecretEnv, "XGEN_REDIS_PASSWORD")
 	if _, err := inprocess.Run(func(ctx *pulumi.Context) error {
 		_, err := NewInfraCompose(ctx, "infra", a)
 		return err
-	}, "test", "test", nil, nil); err == nil || !strings.Contains(err.Error(), "redis needs Secrets.RedisPassword") {
+	}, "test", "test", nil, nil); err == nil || !strings.Contains(err.Error(), "SecretEnv.XGEN_REDIS_PASSWORD is required") {
 		t.Errorf("a missing secret: %v", err)
 	}
 }

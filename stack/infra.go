@@ -23,18 +23,22 @@ func infraCompose(ctx *pulumi.Context, site *sites.Site, sec secretValues, after
 		name = address
 	}
 	spec := compose.Spec{DataDir: cc.DataDir, BindAddress: cc.BindAddress}
-	secrets := components.InfraSecrets{}
+	// The .env's secrets, by the variable sites.SecretKeys names for each (the project writes
+	// only those it reads).
+	secretEnv := map[string]pulumi.StringInput{}
+	for _, k := range sites.SecretKeys {
+		if v, ok := sec[k.ConfigKey]; ok && k.ComposeEnv != "" {
+			secretEnv[k.ComposeEnv] = v
+		}
+	}
 	s := cc.Services
 	if p := s.Postgres; p != nil {
 		spec.Postgres = &compose.Postgres{Image: p.Image, MemoryLimit: p.MemoryLimit, Port: c.Infra.Postgres.Port,
 			Database: c.Infra.Postgres.Database, User: c.Infra.Postgres.User}
-		secrets.PostgresAdminPassword = sec[sites.SecretPostgresAdminPassword]
-		secrets.PostgresPassword = sec[sites.SecretPostgresPassword]
 	}
 	if r := s.Redis; r != nil {
 		spec.Redis = &compose.Redis{Image: r.Image, MemoryLimit: r.MemoryLimit, Port: c.Infra.Redis.Port,
 			MaxMemory: r.MaxMemory, MaxMemoryPolicy: r.MaxMemoryPolicy}
-		secrets.RedisPassword = sec[sites.SecretRedisPassword]
 	}
 	if q := s.Qdrant; q != nil {
 		spec.Qdrant = &compose.Qdrant{Image: q.Image, MemoryLimit: q.MemoryLimit, HTTPPort: c.Infra.Qdrant.Port, GRPCPort: c.Infra.Qdrant.GRPCPort}
@@ -44,8 +48,6 @@ func infraCompose(ctx *pulumi.Context, site *sites.Site, sec secretValues, after
 		store := c.Infra.ObjectStorage
 		spec.MinIO = &compose.MinIO{Image: m.Image, InitImage: m.InitImage, MemoryLimit: m.MemoryLimit, Port: port,
 			ConsolePort: m.ConsolePort, Buckets: []string{store.DocumentBucket, store.FileStorageBucket}}
-		secrets.MinIOAccessKey = sec[sites.SecretObjectStorageAccessKey]
-		secrets.MinIOSecretKey = sec[sites.SecretObjectStorageSecretKey]
 	}
 	if postgres, redis := c.ComposeExporters(); postgres || redis {
 		im := c.Cluster.Addons.Observability.Images
@@ -53,7 +55,7 @@ func infraCompose(ctx *pulumi.Context, site *sites.Site, sec secretValues, after
 	}
 	args := components.InfraComposeArgs{
 		Host: components.ComposeHost{Name: name, Address: address, HostKey: hostKey},
-		SSH:  sshAccess(ctx, sec, ssh), Spec: spec, Secrets: secrets,
+		SSH:  sshAccess(ctx, sec, ssh), Spec: spec, SecretEnv: secretEnv,
 		WaitTimeoutSeconds:  seconds(cc.WaitTimeout),
 		RemoveDataOnDestroy: cc.RemoveDataOnDestroy, AllowMove: cc.AllowMove, After: after,
 	}

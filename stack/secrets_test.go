@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"xgen-infra/components/compose"
 	"xgen-infra/internal/inprocess"
 	"xgen-infra/sites"
 )
@@ -67,6 +68,31 @@ func TestSecretRoutes(t *testing.T) {
 			if n := strings.Count(text, value); n > 1 && k.ConfigKey != sites.SecretObjectStorageAccessKey && k.ConfigKey != sites.SecretObjectStorageSecretKey {
 				t.Errorf("%s appears %d times", k.ConfigKey, n)
 			}
+		}
+	}
+}
+
+// TestEveryComposeSecretHasAConfigKey: each secret the compose project's .env carries is a
+// secret stack config key's ComposeEnv (sites.SecretKeys), so the table and the compose file
+// cannot drift apart: a variable the table does not name would reach no host.
+func TestEveryComposeSecretHasAConfigKey(t *testing.T) {
+	named := map[string]bool{}
+	for _, k := range sites.SecretKeys {
+		if k.ComposeEnv != "" {
+			named[k.ComposeEnv] = true
+		}
+	}
+	full := compose.Spec{DataDir: "/srv/x", Postgres: &compose.Postgres{Image: "postgres:15.4", Database: "d", User: "u", Port: 5432},
+		Redis: &compose.Redis{Image: "redis:8.0", Port: 6379}, Qdrant: &compose.Qdrant{Image: "qdrant", HTTPPort: 6333, GRPCPort: 6334},
+		MinIO:     &compose.MinIO{Image: "minio", InitImage: "mc", Port: 9000, ConsolePort: 9001, Buckets: []string{"b"}},
+		Exporters: &compose.Exporters{PostgresImage: "pe", RedisImage: "re"}}
+	names := full.SecretEnv()
+	if len(names) == 0 {
+		t.Fatal("the full project reads no secret")
+	}
+	for _, name := range names {
+		if !named[name] {
+			t.Errorf("the compose project reads %s, which no secret config key gives (sites.SecretKeys ComposeEnv)", name)
 		}
 	}
 }

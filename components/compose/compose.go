@@ -98,14 +98,13 @@ const (
 // DefaultWaitTimeout bounds `docker compose up --wait` (decided in hostdefaults).
 const DefaultWaitTimeout = hostdefaults.ComposeWaitTimeout
 
-// Secrets are the values only the .env file carries.
-type Secrets struct {
-	// PostgresAdminPassword is the superuser's; PostgresPassword the application role's.
-	PostgresAdminPassword, PostgresPassword string
-	RedisPassword                           string
-	// MinIOAccessKey and MinIOSecretKey are MinIO's root credentials (the apps' keys).
-	MinIOAccessKey, MinIOSecretKey string
-}
+// The .env variables that carry MinIO's root credentials; the minio-init alias
+// (MinIOClientHostEnv) is made from them.
+const (
+	MinIORootUserEnv     = "XGEN_MINIO_ROOT_USER"
+	MinIORootPasswordEnv = "XGEN_MINIO_ROOT_PASSWORD"
+	minIOClientHostEnv   = "XGEN_MINIO_MC_HOST"
+)
 
 // Files of the project, relative to DataDir.
 const (
@@ -271,8 +270,8 @@ func (s Spec) Project() *types.Project {
 		add("minio", m.Image, m.MemoryLimit, types.ContainerSpec{
 			Command: types.ShellCommand{"server", "/data", "--console-address", ":" + strconv.Itoa(minioConsoleAPI)},
 			Environment: types.MappingWithEquals{
-				"MINIO_ROOT_USER":     required("XGEN_MINIO_ROOT_USER"),
-				"MINIO_ROOT_PASSWORD": required("XGEN_MINIO_ROOT_PASSWORD"),
+				"MINIO_ROOT_USER":     required(MinIORootUserEnv),
+				"MINIO_ROOT_PASSWORD": required(MinIORootPasswordEnv),
 			},
 			Volumes: []types.ServiceVolumeConfig{volume("minio", "/data")},
 		}, types.WorkloadSpec{
@@ -289,7 +288,7 @@ func (s Spec) Project() *types.Project {
 			ContainerSpec: types.ContainerSpec{
 				Image: m.InitImage,
 				// The alias carries the credentials (from .env, URL-escaped): no argument does.
-				Environment: types.MappingWithEquals{"MC_HOST_local": required("XGEN_MINIO_MC_HOST")},
+				Environment: types.MappingWithEquals{"MC_HOST_local": required(minIOClientHostEnv)},
 				Entrypoint:  types.ShellCommand{"mc"},
 				Command:     append(types.ShellCommand{"mb", "--ignore-existing"}, mb...),
 			},
@@ -380,22 +379,46 @@ func (s Spec) Files() (map[string]string, error) {
 	return files, nil
 }
 
-// Env is the .env file: every secret of the running services, double-quoted and escaped
-// the way Compose's dotenv reader unescapes (no interpolation of $ in values).
-func (s Spec) Env(sec Secrets) string {
-	vars := map[string]string{}
-	if s.Postgres != nil {
-		vars["XGEN_POSTGRES_ADMIN_PASSWORD"] = sec.PostgresAdminPassword
-		vars["XGEN_DB_PASSWORD"] = sec.PostgresPassword
+// SecretEnv are the .env variables the project reads that only the site's secrets give
+// (sites.SecretKeys names each one's config key), sorted: what the project's compose file
+// refers to as ${NAME:?...}, less what Env derives from them.
+func (s Spec) SecretEnv() []string {
+	var names []string
+	for _, svc := range s.Project().Services {
+		for _, v := range svc.Environment {
+			if v == nil {
+				continue
+			}
+			if name, ok := strings.CutPrefix(*v, "${"); ok {
+				if name, _, ok = strings.Cut(name, ":?"); ok && name != minIOClientHostEnv {
+					names = append(names, name)
+				}
+			}
+		}
 	}
-	if s.Redis != nil {
-		vars["XGEN_REDIS_PASSWORD"] = sec.RedisPassword
+	return uniqueSorted(names)
+}
+
+// Env is the .env file: each variable of SecretEnv from values (by name; a missing one is an
+// error), and the minio-init alias made from MinIO's, double-quoted and escaped the way
+// Compose's dotenv reader unescapes (no interpolation of $ in values). Values the project
+// does not read are left out.
+func (s Spec) Env(values map[string]string) (string, error) {
+	vars := map[string]string{}
+	var missing []string
+	for _, name := range s.SecretEnv() {
+		v, ok := values[name]
+		if !ok {
+			missing = append(missing, name)
+		}
+		vars[name] = v
+	}
+	if len(missing) > 0 {
+		return "", fmt.Errorf("the .env needs %s", strings.Join(missing, ", "))
 	}
 	if s.MinIO != nil {
-		vars["XGEN_MINIO_ROOT_USER"] = sec.MinIOAccessKey
-		vars["XGEN_MINIO_ROOT_PASSWORD"] = sec.MinIOSecretKey
-		mc := url.URL{Scheme: "http", User: url.UserPassword(sec.MinIOAccessKey, sec.MinIOSecretKey), Host: "minio:" + strconv.Itoa(minioPort)}
-		vars["XGEN_MINIO_MC_HOST"] = mc.String()
+		mc := url.URL{Scheme: "http", User: url.UserPassword(vars[MinIORootUserEnv], vars[MinIORootPasswordEnv]), Host: "minio:" + strconv.Itoa(minioPort)}
+		vars[minIOClientHostEnv] = mc.String()
 	}
 	keys := make([]string, 0, len(vars))
 	for k := range vars {
@@ -407,7 +430,7 @@ func (s Spec) Env(sec Secrets) string {
 	for _, k := range keys {
 		fmt.Fprintf(&b, "%s=%s\n", k, QuoteEnv(vars[k]))
 	}
-	return b.String()
+	return b.String(), nil
 }
 
 // QuoteEnv double-quotes v for a Compose .env file.

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,22 +31,24 @@ func siteSpec(dataDir string) Spec {
 }
 
 // Secrets with every character a .env, a URL or a shell could trip on.
-var trickySecrets = Secrets{
-	PostgresAdminPassword: `adm"in$HOME\n'#x`,
-	PostgresPassword:      `app pw with spaces $(id) 'q' "dq" \ back`,
-	RedisPassword:         "redis#pw\"with\\quotes$and\nnewline",
-	MinIOAccessKey:        "minio-user",
-	MinIOSecretKey:        "s3cr@t/with:colon?and#hash",
+var trickySecrets = map[string]string{
+	"XGEN_POSTGRES_ADMIN_PASSWORD": `adm"in$HOME\n'#x`,
+	"XGEN_DB_PASSWORD":             `app pw with spaces $(id) 'q' "dq" \ back`,
+	"XGEN_REDIS_PASSWORD":          "redis#pw\"with\\quotes$and\nnewline",
+	MinIORootUserEnv:               "minio-user",
+	MinIORootPasswordEnv:           "s3cr@t/with:colon?and#hash",
 }
 
 // writeProject writes the project's files and .env the way the host gets them.
-func writeProject(t *testing.T, s Spec, sec Secrets) string {
+func writeProject(t *testing.T, s Spec, sec map[string]string) string {
 	t.Helper()
 	files, err := s.Files()
 	if err != nil {
 		t.Fatal(err)
 	}
-	files[EnvFile] = s.Env(sec)
+	if files[EnvFile], err = s.Env(sec); err != nil {
+		t.Fatal(err)
+	}
 	for rel, content := range files {
 		p := filepath.Join(s.DataDir, rel)
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
@@ -113,15 +116,15 @@ func TestProjectLoadsWithComposeGo(t *testing.T) {
 	}
 	// The secrets arrive exactly, after the .env's quoting and Compose's interpolation.
 	for _, c := range []struct{ svc, key, want string }{
-		{"postgres", "POSTGRES_PASSWORD", trickySecrets.PostgresAdminPassword},
-		{"postgres", "XGEN_DB_PASSWORD", trickySecrets.PostgresPassword},
+		{"postgres", "POSTGRES_PASSWORD", trickySecrets["XGEN_POSTGRES_ADMIN_PASSWORD"]},
+		{"postgres", "XGEN_DB_PASSWORD", trickySecrets["XGEN_DB_PASSWORD"]},
 		{"postgres", "XGEN_DB", "plateerag"},
-		{"redis", "REDISCLI_AUTH", trickySecrets.RedisPassword},
-		{"minio", "MINIO_ROOT_PASSWORD", trickySecrets.MinIOSecretKey},
+		{"redis", "REDISCLI_AUTH", trickySecrets["XGEN_REDIS_PASSWORD"]},
+		{"minio", "MINIO_ROOT_PASSWORD", trickySecrets[MinIORootPasswordEnv]},
 		{"minio-init", "MC_HOST_local", "http://minio-user:s3cr%40t%2Fwith%3Acolon%3Fand%23hash@minio:9000"},
-		{"postgres-exporter", "DATA_SOURCE_PASS", trickySecrets.PostgresAdminPassword},
+		{"postgres-exporter", "DATA_SOURCE_PASS", trickySecrets["XGEN_POSTGRES_ADMIN_PASSWORD"]},
 		{"postgres-exporter", "DATA_SOURCE_URI", "postgres:5432/postgres?sslmode=disable"},
-		{"redis-exporter", "REDIS_PASSWORD", trickySecrets.RedisPassword},
+		{"redis-exporter", "REDIS_PASSWORD", trickySecrets["XGEN_REDIS_PASSWORD"]},
 		{"redis-exporter", "REDIS_ADDR", "redis://redis:6379"},
 	} {
 		if got := env(c.svc, c.key); got != c.want {
@@ -154,7 +157,7 @@ func TestProjectLoadsWithComposeGo(t *testing.T) {
 	}
 	// No secret is in the compose file, nor in any command or entrypoint.
 	y, _ := os.ReadFile(filepath.Join(dir, ComposeFile))
-	for _, secret := range []string{trickySecrets.PostgresPassword, trickySecrets.RedisPassword, trickySecrets.MinIOSecretKey, "s3cr"} {
+	for _, secret := range []string{trickySecrets["XGEN_DB_PASSWORD"], trickySecrets["XGEN_REDIS_PASSWORD"], trickySecrets[MinIORootPasswordEnv], "s3cr"} {
 		if strings.Contains(string(y), secret) {
 			t.Errorf("compose.yaml holds a secret")
 		}
@@ -211,7 +214,7 @@ func TestProjectWithoutSomeServices(t *testing.T) {
 	if _, ok := files[InitDBFile]; ok {
 		t.Error("init script without postgres")
 	}
-	if env := s.Env(trickySecrets); strings.Contains(env, "XGEN_DB_PASSWORD") || strings.Contains(env, "MINIO") {
+	if env, err := s.Env(trickySecrets); err != nil || strings.Contains(env, "XGEN_DB_PASSWORD") || strings.Contains(env, "MINIO") {
 		t.Errorf(".env carries secrets of services that do not run:\n%s", env)
 	}
 	if !strings.Contains(files[ComposeFile], "redis:") || !strings.Contains(files[ComposeFile], "redis-exporter:") || strings.Contains(files[ComposeFile], "postgres") {
@@ -286,3 +289,23 @@ func TestScriptsPassShellcheck(t *testing.T) {
 }
 
 func sorted(s []string) []string { out := slices.Clone(s); slices.Sort(out); return out }
+
+// TestEnvNeedsEverySecretTheProjectReads: a .env without one of the secrets the compose file
+// refers to is refused, naming it (Compose would refuse to start the project on the host).
+func TestEnvNeedsEverySecretTheProjectReads(t *testing.T) {
+	s := siteSpec("/srv/x")
+	if got, want := s.SecretEnv(), []string{"XGEN_DB_PASSWORD", "XGEN_MINIO_ROOT_PASSWORD", "XGEN_MINIO_ROOT_USER", "XGEN_POSTGRES_ADMIN_PASSWORD", "XGEN_REDIS_PASSWORD"}; !slices.Equal(got, want) {
+		t.Fatalf("SecretEnv %v, want %v", got, want)
+	}
+	for _, name := range s.SecretEnv() {
+		values := maps.Clone(trickySecrets)
+		delete(values, name)
+		if _, err := s.Env(values); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("without %s: %v", name, err)
+		}
+	}
+	s.Postgres, s.MinIO = nil, nil
+	if got := s.SecretEnv(); !slices.Equal(got, []string{"XGEN_REDIS_PASSWORD"}) {
+		t.Errorf("redis and qdrant only: SecretEnv %v", got)
+	}
+}

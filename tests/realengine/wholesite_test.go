@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -230,60 +229,6 @@ func stepIndex(steps []engineStep, name string, finished bool) int {
 		}
 	}
 	return -1
-}
-
-// processSampler reads every process's command line on this machine every 50 ms: a secret
-// on a command line would show in a process list on the hosts (they share this kernel).
-type processSampler struct {
-	mu    sync.Mutex
-	lines map[string]bool
-	done  chan struct{}
-	wg    sync.WaitGroup
-}
-
-func startProcessSampler() *processSampler {
-	p := &processSampler{lines: map[string]bool{}, done: make(chan struct{})}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-			for _, f := range dirs {
-				if data, err := os.ReadFile(f); err == nil && len(data) > 0 {
-					line := string(bytes.ReplaceAll(data, []byte{0}, []byte{' '}))
-					p.mu.Lock()
-					p.lines[line] = true
-					p.mu.Unlock()
-				}
-			}
-			select {
-			case <-p.done:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}()
-	return p
-}
-
-func (p *processSampler) stop() {
-	select {
-	case <-p.done:
-	default:
-		close(p.done)
-	}
-	p.wg.Wait()
-}
-
-func (p *processSampler) text() []byte {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var b bytes.Buffer
-	for l := range p.lines {
-		b.WriteString(l)
-		b.WriteByte('\n')
-	}
-	return b.Bytes()
 }
 
 // TestRealEngineWholeSite: each on-prem stack file, whole, from bare test hosts under the real
