@@ -20,7 +20,7 @@ type IstioArgs struct {
 	// Hub is the registry path of Istio's images. Required (sites default "docker.io/istio";
 	// a closed network points it at the site registry).
 	Hub string
-	// Namespace of istiod and the gateway. Default "istio-system".
+	// Namespace of istiod and the gateway. Required (sites: cluster.addons.istio.namespace).
 	Namespace string
 	// Gateway is the ingress gateway.
 	Gateway IstioGatewayArgs
@@ -34,11 +34,11 @@ type ChartSource struct {
 
 // IstioGatewayArgs is the ingress gateway's Deployment and Service.
 type IstioGatewayArgs struct {
-	// ServiceType is LoadBalancer or NodePort. Default "LoadBalancer".
+	// ServiceType is LoadBalancer or NodePort. Required.
 	ServiceType string
 	// HTTPNodePort and HTTPSNodePort are the node ports of ports 80 and 443 with NodePort.
 	HTTPNodePort, HTTPSNodePort int
-	// Replicas of the gateway. Default 1.
+	// Replicas of the gateway. Required (1 or more).
 	Replicas int
 	// Labels are added to the gateway's pods: what the site's Gateway selects
 	// (ingress.gatewaySelector). Default {istio: ingressgateway}, which the chart sets itself
@@ -50,9 +50,6 @@ type IstioGatewayArgs struct {
 // control plane (its injection webhook must exist before the gateway's pods, whose proxy it
 // injects), then the gateway.
 var IstioReleases = []string{"istio-base", "istiod", "istio-ingressgateway"}
-
-// DefaultIstioNamespace is where istiod and the gateway run.
-const DefaultIstioNamespace = "istio-system"
 
 // Istio is the installed mesh.
 type Istio struct {
@@ -66,18 +63,6 @@ type Istio struct {
 	Version pulumi.StringOutput
 }
 
-func (a *IstioArgs) setDefaults() {
-	if a.Namespace == "" {
-		a.Namespace = DefaultIstioNamespace
-	}
-	if a.Gateway.ServiceType == "" {
-		a.Gateway.ServiceType = "LoadBalancer"
-	}
-	if a.Gateway.Replicas == 0 {
-		a.Gateway.Replicas = 1
-	}
-}
-
 func (a *IstioArgs) validate() error {
 	var errs []error
 	if a.Version == "" {
@@ -85,6 +70,12 @@ func (a *IstioArgs) validate() error {
 	}
 	if a.Hub == "" {
 		errs = append(errs, errors.New("Hub is required"))
+	}
+	if a.Namespace == "" {
+		errs = append(errs, errors.New("Namespace is required"))
+	}
+	if a.Gateway.Replicas < 1 {
+		errs = append(errs, fmt.Errorf("Gateway.Replicas %d: at least 1", a.Gateway.Replicas))
 	}
 	for _, r := range IstioReleases {
 		if a.Charts[r].Chart == "" {
@@ -106,7 +97,6 @@ func (a *IstioArgs) validate() error {
 // IstioValues are the Helm values of each release: exactly what the component gives the
 // charts, and what the tests render the same charts with.
 func IstioValues(a IstioArgs) map[string]map[string]any {
-	a.setDefaults()
 	// The pinned Istio images, pulled only when a node lacks them (as every image of ours).
 	global := map[string]any{"hub": a.Hub, "tag": a.Version, "istioNamespace": a.Namespace, "imagePullPolicy": pinnedPullPolicy}
 	ports := []any{
@@ -157,7 +147,6 @@ func istioResources(cpu, cpuLimit, memory, memoryLimit string) map[string]any {
 // NewIstio installs the charts in IstioReleases order, each a helm/v4 Chart (rendered by the
 // provider, every object a Pulumi resource: a preview shows them, an upgrade is a diff).
 func NewIstio(ctx *pulumi.Context, name string, args IstioArgs, opts ...pulumi.ResourceOption) (*Istio, error) {
-	args.setDefaults()
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("istio %s: %w", name, err)
 	}

@@ -13,7 +13,7 @@ import (
 
 func istioTestArgs() IstioArgs {
 	return IstioArgs{
-		Version: "1.31.1", Hub: "10.0.0.11:30500/istio",
+		Version: "1.31.1", Hub: "10.0.0.11:30500/istio", Namespace: "istio-system",
 		Charts: map[string]ChartSource{
 			"istio-base":           {Chart: "/opt/istio/manifests/charts/base"},
 			"istiod":               {Chart: "istiod", Repo: "https://charts.example.com/istio", Version: "1.31.1"},
@@ -102,10 +102,10 @@ func TestIstioValues(t *testing.T) {
 		t.Errorf("gateway values: %v", gw)
 	}
 	lb := istioTestArgs()
-	lb.Gateway = IstioGatewayArgs{}
+	lb.Gateway = IstioGatewayArgs{ServiceType: "LoadBalancer", Replicas: 1}
 	gw = IstioValues(lb)["istio-ingressgateway"]
 	if inprocess.Get(gw, "service", "type") != "LoadBalancer" || inprocess.Get(gw, "service", "ports", 1, "nodePort") != nil || gw["replicaCount"] != 1 {
-		t.Errorf("default gateway values: %v", gw)
+		t.Errorf("load balancer gateway values: %v", gw)
 	}
 }
 
@@ -116,6 +116,10 @@ func TestIstioRefusesIncompleteArgs(t *testing.T) {
 		"Charts[istiod] is required":   func(a *IstioArgs) { delete(a.Charts, "istiod") },
 		"HTTPSNodePort are required":   func(a *IstioArgs) { a.Gateway.HTTPSNodePort = 0 },
 		"use LoadBalancer or NodePort": func(a *IstioArgs) { a.Gateway.ServiceType = "ClusterIP" },
+		// No fallbacks: what sites always sets is checked, not defaulted again here.
+		`ServiceType ""`:        func(a *IstioArgs) { a.Gateway.ServiceType = "" },
+		"Namespace is required": func(a *IstioArgs) { a.Namespace = "" },
+		"Gateway.Replicas 0":    func(a *IstioArgs) { a.Gateway.Replicas = 0 },
 	}
 	for want, edit := range cases {
 		args := istioTestArgs()

@@ -26,7 +26,7 @@ type IstioIngressArgs struct {
 	// Namespace of the site's services and of the objects created here. Required.
 	Namespace string
 	// Type is "istio" (Gateway + VirtualService), "traefik" (networking.k8s.io/v1 Ingress
-	// for K3s' bundled Traefik) or "none" (nothing at all). Default "istio".
+	// for K3s' bundled Traefik) or "none" (nothing at all). Required (sites: ingress.type).
 	Type string
 	// Hosts are the site's public host names. Empty: the site has no domain, no Gateway,
 	// VirtualService or Ingress is created, and Frontend is exposed on a NodePort or
@@ -45,8 +45,8 @@ type IstioIngressArgs struct {
 	// SharedGateway is an existing Istio Gateway "namespace/name": no Gateway is created
 	// and the VirtualService binds to it. Default "": the site gets its own Gateway.
 	SharedGateway string
-	// GatewaySelector selects the ingress gateway pods of the site's own Gateway.
-	// Default {istio: ingressgateway}.
+	// GatewaySelector selects the ingress gateway pods of the site's own Gateway. Required
+	// for a site's own Istio Gateway (sites: ingress.gatewaySelector).
 	GatewaySelector map[string]string
 	// TLSCredentialName is the TLS Secret (in the gateway's namespace for Istio, in
 	// Namespace for Traefik) serving HTTPS. Default "": HTTP only.
@@ -54,7 +54,8 @@ type IstioIngressArgs struct {
 	// HTTPSRedirect makes the HTTP server of the site's own Gateway redirect to HTTPS.
 	// Needs TLSCredentialName. Default false.
 	HTTPSRedirect bool
-	// ExposeType for a site without hosts: "NodePort" (default) or "LoadBalancer".
+	// ExposeType for a site without hosts: "NodePort" or "LoadBalancer". Required (sites:
+	// ingress.exposeType).
 	ExposeType string
 	// NodePort for ExposeType NodePort (30000-32767); 0 lets Kubernetes pick. Default 0.
 	NodePort int
@@ -96,7 +97,6 @@ type IstioIngress struct {
 // NewIstioIngress registers the site's ingress objects. Routing order: streaming paths,
 // then Routes (longest prefix first), then "/" — all to services the site runs.
 func NewIstioIngress(ctx *pulumi.Context, name string, args IstioIngressArgs, opts ...pulumi.ResourceOption) (*IstioIngress, error) {
-	args.setDefaults()
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("ingress %s: %w", name, err)
 	}
@@ -155,18 +155,6 @@ func NewIstioIngress(ctx *pulumi.Context, name string, args IstioIngressArgs, op
 	return comp, nil
 }
 
-func (a *IstioIngressArgs) setDefaults() {
-	if a.Type == "" {
-		a.Type = IngressIstio
-	}
-	if a.ExposeType == "" {
-		a.ExposeType = "NodePort"
-	}
-	if a.GatewaySelector == nil {
-		a.GatewaySelector = map[string]string{"istio": "ingressgateway"}
-	}
-}
-
 func (a *IstioIngressArgs) validate() error {
 	var errs []error
 	if !slices.Contains([]string{IngressIstio, IngressTraefik, IngressNone}, a.Type) {
@@ -198,6 +186,9 @@ func (a *IstioIngressArgs) validate() error {
 	}
 	if a.HTTPSRedirect && a.TLSCredentialName == "" && a.SharedGateway == "" {
 		errs = append(errs, errors.New("HTTPSRedirect needs TLSCredentialName"))
+	}
+	if a.Type == IngressIstio && a.SharedGateway == "" && len(a.Hosts) > 0 && len(a.GatewaySelector) == 0 {
+		errs = append(errs, errors.New("GatewaySelector is required for the site's own Gateway"))
 	}
 	if a.ExposeType != "NodePort" && a.ExposeType != "LoadBalancer" {
 		errs = append(errs, fmt.Errorf("ExposeType %q is not NodePort or LoadBalancer", a.ExposeType))

@@ -19,11 +19,14 @@ const (
 
 func ingressBase() IstioIngressArgs {
 	return IstioIngressArgs{
-		Namespace:      "xgen",
-		Hosts:          []string{"xgen.example.com"},
-		Frontend:       Backend{Name: "xgen-frontend", Port: 3000},
-		StreamingPaths: []string{"/api/workflow/execute/based_id/stream", "/api/workflow/execute/deploy/stream"},
-		Routes:         []Route{{PathPrefix: "/api/", Backend: Backend{Name: "xgen-backend-gateway", Port: 8000}}},
+		Namespace:       "xgen",
+		Type:            IngressIstio,
+		ExposeType:      "NodePort",
+		GatewaySelector: map[string]string{"istio": "ingressgateway"},
+		Hosts:           []string{"xgen.example.com"},
+		Frontend:        Backend{Name: "xgen-frontend", Port: 3000},
+		StreamingPaths:  []string{"/api/workflow/execute/based_id/stream", "/api/workflow/execute/deploy/stream"},
+		Routes:          []Route{{PathPrefix: "/api/", Backend: Backend{Name: "xgen-backend-gateway", Port: 8000}}},
 	}
 }
 
@@ -309,5 +312,34 @@ func TestIngressRoutesToAnotherNamespace(t *testing.T) {
 	}
 	if !found {
 		t.Error("no grafana route")
+	}
+}
+
+// TestIngressRefusesWhatSitesAlwaysSets: the component has no fallbacks of its own for what
+// the site model decides (one owner per default): each is checked.
+func TestIngressRefusesWhatSitesAlwaysSets(t *testing.T) {
+	cases := map[string]func(a *IstioIngressArgs){
+		`Type ""`:                     func(a *IstioIngressArgs) { a.Type = "" },
+		`ExposeType ""`:               func(a *IstioIngressArgs) { a.ExposeType = "" },
+		"GatewaySelector is required": func(a *IstioIngressArgs) { a.GatewaySelector = nil },
+	}
+	for want, edit := range cases {
+		args := ingressBase()
+		edit(&args)
+		_, err := inprocess.Run(func(ctx *pulumi.Context) error {
+			_, err := NewIstioIngress(ctx, "xgen", args)
+			return err
+		}, "test", "test", nil, nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v", want, err)
+		}
+	}
+	shared := ingressBase()
+	shared.GatewaySelector, shared.SharedGateway = nil, "istio-system/shared"
+	if _, err := inprocess.Run(func(ctx *pulumi.Context) error {
+		_, err := NewIstioIngress(ctx, "xgen", shared)
+		return err
+	}, "test", "test", nil, nil); err != nil {
+		t.Errorf("a shared gateway needs no selector: %v", err)
 	}
 }

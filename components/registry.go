@@ -49,6 +49,9 @@ func (a *SiteRegistryArgs) validate() error {
 }
 
 // NewSiteRegistry creates the namespace, the volume, the registry and its node port.
+// registryUID is the registry's user: above the hosts' users (its image runs as any user).
+const registryUID = 10000
+
 func NewSiteRegistry(ctx *pulumi.Context, name string, args SiteRegistryArgs, opts ...pulumi.ResourceOption) (*SiteRegistry, error) {
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("registry %s: %w", name, err)
@@ -86,7 +89,7 @@ func NewSiteRegistry(ctx *pulumi.Context, name string, args SiteRegistryArgs, op
 		PeriodSeconds:    pulumi.Int(10),
 		FailureThreshold: pulumi.Int(3),
 	}
-	hardening := Hardening{UID: DefaultRunAsID}
+	hardening := Hardening{UID: registryUID}
 	_, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		Metadata: objectMeta("registry", args.Namespace, labels),
 		Spec: &appsv1.DeploymentSpecArgs{

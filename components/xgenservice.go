@@ -80,9 +80,10 @@ type XgenServiceArgs struct {
 	TerminationGracePeriodSeconds int
 	// PreStopSleepSeconds keeps a terminating pod serving while endpoints drain. Default 0: none.
 	PreStopSleepSeconds int
-	// RunAsUser is the non-root UID. Default 0 means 10000.
+	// RunAsUser is the non-root UID. Required (sites: services.<name>.runAsUser, default
+	// 10000).
 	RunAsUser int
-	// RunAsGroup is the GID and fsGroup. Default 0 means 10000.
+	// RunAsGroup is the GID and fsGroup. Required (sites: runAsGroup, default 10000).
 	RunAsGroup int
 	// WritableRootFilesystem lets the container write its image's files. Default false:
 	// the root filesystem is read-only and only WritablePaths are writable.
@@ -312,6 +313,9 @@ func (a *XgenServiceArgs) validate() error {
 	if a.Image == "" {
 		errs = append(errs, errors.New("Image is required"))
 	}
+	if a.RunAsUser < 1 || a.RunAsGroup < 1 {
+		errs = append(errs, fmt.Errorf("RunAsUser %d and RunAsGroup %d: a non-root UID and GID are required", a.RunAsUser, a.RunAsGroup))
+	}
 	if a.Port < 1 || a.Port > 65535 {
 		errs = append(errs, fmt.Errorf("Port %d is not a TCP port", a.Port))
 	}
@@ -350,12 +354,6 @@ func (a *XgenServiceArgs) strategy() *appsv1.DeploymentStrategyArgs {
 
 func (a *XgenServiceArgs) podSpec(name string, envFrom corev1.EnvFromSourceArray, selector pulumi.StringMap) *corev1.PodSpecArgs {
 	uid, gid := a.RunAsUser, a.RunAsGroup
-	if uid == 0 {
-		uid = DefaultRunAsID
-	}
-	if gid == 0 {
-		gid = DefaultRunAsID
-	}
 	writable := a.WritablePaths
 	if writable == nil {
 		writable = []string{"/tmp"}
@@ -461,9 +459,6 @@ func httpProbe(path string, p Probe) *corev1.ProbeArgs {
 		FailureThreshold:    pulumi.Int(p.FailureThreshold),
 	}
 }
-
-// DefaultRunAsID is the UID and GID the containers run as unless a service says otherwise.
-const DefaultRunAsID = 10000
 
 // ConfigMapName is "<service>-config-<first 10 hex digits of ConfigChecksum>".
 func ConfigMapName(service string, data map[string]string) string {

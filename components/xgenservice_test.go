@@ -25,6 +25,7 @@ func baseArgs() XgenServiceArgs {
 		Image:     "registry.example/xgen/main/xgen-core:v1",
 		Port:      8000,
 		Replicas:  1,
+		RunAsUser: 10000, RunAsGroup: 10000,
 		Resources: Resources{RequestsCPU: "100m", RequestsMemory: "256Mi", LimitsCPU: "500m", LimitsMemory: "1Gi"},
 		Probes: Probes{Path: "/health",
 			Liveness:  Probe{InitialDelaySeconds: 30, PeriodSeconds: 10, TimeoutSeconds: 5, FailureThreshold: 6},
@@ -368,5 +369,18 @@ func TestXgenServiceScrapeAnnotations(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestXgenServiceNeedsItsUser: the UID and GID are the site model's (default 10000 there);
+// the component refuses to guess one.
+func TestXgenServiceNeedsItsUser(t *testing.T) {
+	args := baseArgs()
+	args.RunAsUser = 0
+	if _, err := inprocess.Run(func(ctx *pulumi.Context) error {
+		_, err := NewXgenService(ctx, "xgen-core", args)
+		return err
+	}, "test", "test", nil, nil); err == nil || !strings.Contains(err.Error(), "non-root UID and GID are required") {
+		t.Errorf("no RunAsUser: %v", err)
 	}
 }

@@ -10,12 +10,12 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
-	"xgen-infra/components"
 	"xgen-infra/internal/inprocess"
 	"xgen-infra/internal/testkit/harness"
 	"xgen-infra/internal/testkit/helmrender"
 	"xgen-infra/internal/testkit/livetest"
 	"xgen-infra/internal/testkit/sitetest"
+	"xgen-infra/sites"
 )
 
 // TestIstioAddonOnTheCluster applies what the Istio add-on's charts create to a local API
@@ -80,7 +80,7 @@ func TestIstioAddonOnTheCluster(t *testing.T) {
 			for _, cr := range releases {
 				applyRelease(ctx, t, c, cr)
 			}
-			if err := c.WaitAvailable(ctx, components.DefaultIstioNamespace, []string{"istiod", "istio-ingressgateway"}, 90*time.Second); err != nil {
+			if err := c.WaitAvailable(ctx, sites.DefaultIstioNamespace, []string{"istiod", "istio-ingressgateway"}, 90*time.Second); err != nil {
 				t.Fatal(err)
 			}
 
@@ -110,12 +110,12 @@ func TestIstioAddonOnTheCluster(t *testing.T) {
 				t.Fatalf("the site's Gateway selects %v: no pod has those labels", selector)
 			}
 			for _, p := range pods.Items {
-				if p.Namespace != components.DefaultIstioNamespace || !strings.HasPrefix(p.Name, "istio-ingressgateway-") {
+				if p.Namespace != sites.DefaultIstioNamespace || !strings.HasPrefix(p.Name, "istio-ingressgateway-") {
 					t.Errorf("the site's Gateway selects %s/%s, which is not the ingress gateway", p.Namespace, p.Name)
 				}
 			}
 
-			svc, err := c.Client.CoreV1().Services(components.DefaultIstioNamespace).Get(ctx, "istio-ingressgateway", metav1.GetOptions{})
+			svc, err := c.Client.CoreV1().Services(sites.DefaultIstioNamespace).Get(ctx, "istio-ingressgateway", metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
