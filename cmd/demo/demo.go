@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"xgen-infra/internal/engine"
+	"xgen-infra/internal/pulumiout"
 	"xgen-infra/internal/testkit/harness"
 	"xgen-infra/internal/testkit/testhosts"
 )
@@ -140,12 +141,12 @@ func demo() error {
 	if err != nil {
 		return err
 	}
-	events, err := engine.ReadEvents(data)
+	events, err := pulumiout.ReadEvents(data)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("second pulumi up: %s in %.1fs, %d host commands ran\n", summary, time.Since(start).Seconds(),
-		len(engine.HostOperations(events)))
+		len(pulumiout.HostOperations(events)))
 	if err := converged(events); err != nil {
 		return fmt.Errorf("second pulumi up: %w", err)
 	}
@@ -200,7 +201,7 @@ func newWorkspace(ctx context.Context, lab *lab) (*engine.Workspace, *os.File, e
 func upWithProgress(ctx context.Context, ws *engine.Workspace, eventLog string) (string, error) {
 	events, _ := filepath.Abs(filepath.Join(demoDir, eventLog))
 	os.Remove(events)
-	progress := engine.FollowEvents(events, func(line string) { fmt.Println("  " + line) })
+	progress := pulumiout.FollowEvents(events, func(line string) { fmt.Println("  " + line) })
 	_, upErr := ws.Up(ctx, "--event-log", events)
 	summary := progress()
 	return summary, upErr
@@ -215,10 +216,10 @@ func converged(events []apitype.EngineEvent) error {
 		if o := e.ResOutputsEvent; o != nil && !o.Planning && o.Metadata.Op != apitype.OpSame &&
 			o.Metadata.Op != apitype.OpRead && o.Metadata.Type != "pulumi:pulumi:Stack" &&
 			!strings.HasPrefix(o.Metadata.Type, "command:") { // those are HostOperations
-			problems = append(problems, fmt.Sprintf("%s %s", o.Metadata.Op, engine.URNName(o.Metadata.URN)))
+			problems = append(problems, fmt.Sprintf("%s %s", o.Metadata.Op, pulumiout.URNName(o.Metadata.URN)))
 		}
 	}
-	if ops := engine.HostOperations(events); len(ops) > 0 {
+	if ops := pulumiout.HostOperations(events); len(ops) > 0 {
 		problems = append(problems, fmt.Sprintf("%d host commands ran (%s)", len(ops), strings.Join(ops, ", ")))
 	}
 	if len(problems) > 0 {

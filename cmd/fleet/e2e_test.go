@@ -36,7 +36,7 @@ func TestFleetEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
-	stacks := map[string]fleet.WorkspaceStack{}
+	stacks := map[string]engine.FleetStack{}
 	clusters := map[string]*harness.Cluster{}
 	var logs bytes.Buffer
 	for _, site := range []string{"xgen-jeju", "lotteimall"} {
@@ -61,7 +61,7 @@ func TestFleetEndToEnd(t *testing.T) {
 		if _, _, err := ws.SetThrowawaySecrets(ctx, string(kubeconfig)); err != nil {
 			t.Fatal(err)
 		}
-		stacks[site] = fleet.WorkspaceStack{WS: ws}
+		stacks[site] = engine.FleetStack{WS: ws}
 		t.Cleanup(func() {
 			dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer dcancel()

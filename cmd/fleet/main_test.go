@@ -10,11 +10,11 @@ import (
 	"strings"
 	"testing"
 
-	"xgen-infra/internal/engine"
 	"xgen-infra/internal/fleet"
+	"xgen-infra/internal/pulumiout"
 )
 
-func fixture(t *testing.T, name string) *engine.Preview {
+func fixture(t *testing.T, name string) *pulumiout.Preview {
 	t.Helper()
 	f, err := os.Open("../../internal/fleet/testdata/" + name + ".json.gz")
 	if err != nil {
@@ -25,7 +25,7 @@ func fixture(t *testing.T, name string) *engine.Preview {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var p engine.Preview
+	var p pulumiout.Preview
 	if err := json.NewDecoder(zr).Decode(&p); err != nil {
 		t.Fatal(err)
 	}
@@ -35,14 +35,14 @@ func fixture(t *testing.T, name string) *engine.Preview {
 // canned is a stack with a fixed preview (refresh: the drift one) and outputs.
 type canned struct {
 	name             string
-	preview, refresh *engine.Preview
+	preview, refresh *pulumiout.Preview
 	err              error
 	outputs          map[string]any
 	ups              *[]string
 }
 
 func (c canned) Name() string { return c.name }
-func (c canned) Preview(_ context.Context, refresh bool) (*engine.Preview, error) {
+func (c canned) Preview(_ context.Context, refresh bool) (*pulumiout.Preview, error) {
 	if refresh && c.refresh != nil {
 		return c.refresh, c.err
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"xgen-infra/internal/day2"
-	"xgen-infra/internal/engine"
+	"xgen-infra/internal/pulumiout"
 )
 
 // fakeStack is a stack whose state is the given URNs; it records the CLI runs.
@@ -27,8 +27,8 @@ func (f *fakeStack) SecretOutputs(context.Context) (map[string]any, error) {
 	return map[string]any{}, nil
 }
 func (f *fakeStack) ConfigSecret(context.Context, string) (string, error) { return "", nil }
-func (f *fakeStack) Preview(context.Context, bool) (*engine.Preview, error) {
-	return &engine.Preview{}, nil
+func (f *fakeStack) Preview(context.Context, bool) (*pulumiout.Preview, error) {
+	return &pulumiout.Preview{}, nil
 }
 func (f *fakeStack) Export(context.Context) ([]byte, error) {
 	var res []map[string]string

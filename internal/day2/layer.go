@@ -6,8 +6,8 @@ import (
 	"io"
 	"strings"
 
-	"xgen-infra/internal/engine"
 	"xgen-infra/internal/layers"
+	"xgen-infra/internal/pulumiout"
 	"xgen-infra/sites"
 )
 
@@ -63,7 +63,7 @@ func RunLayer(ctx context.Context, st Stack, lr LayerRun, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	urns, err := engine.StateURNs(state)
+	urns, err := pulumiout.StateURNs(state)
 	if err != nil {
 		return err
 	}

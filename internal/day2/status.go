@@ -30,12 +30,12 @@ import (
 	"xgen-infra/components"
 	"xgen-infra/components/compose"
 	"xgen-infra/components/k3s"
-	"xgen-infra/internal/engine"
+	"xgen-infra/internal/pulumiout"
 	"xgen-infra/sites"
 )
 
 // Stack is one site's stack as the day-2 commands read and drive it: the operator's
-// `pulumi` CLI (fleet.CLIStack) or, in tests, an engine workspace (fleet.WorkspaceStack).
+// `pulumi` CLI (fleet.CLIStack) or, in tests, an engine workspace (engine.FleetStack).
 type Stack interface {
 	Name() string
 	// StackFile is the stack's Pulumi.<stack>.yaml.
@@ -45,7 +45,7 @@ type Stack interface {
 	// ConfigSecret is one secret config value (the SSH key); "" when unset.
 	ConfigSecret(ctx context.Context, key string) (string, error)
 	// Preview is `pulumi preview --json` (with --refresh: drift).
-	Preview(ctx context.Context, refresh bool) (*engine.Preview, error)
+	Preview(ctx context.Context, refresh bool) (*pulumiout.Preview, error)
 	// Export is `pulumi stack export`.
 	Export(ctx context.Context) ([]byte, error)
 	// RunCLI runs the CLI on the stack, its output to out.

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"xgen-infra/internal/pulumiout"
 
 	"gopkg.in/yaml.v3"
 )
@@ -255,9 +256,9 @@ func (w *Workspace) SetPath(ctx context.Context, path, value string) error {
 
 // Preview runs `pulumi preview --json` with extra flags and parses its digest. The Result is
 // returned also when the command fails (e.g. --expect-no-changes with changes).
-func (w *Workspace) Preview(ctx context.Context, extra ...string) (*Preview, Result, error) {
+func (w *Workspace) Preview(ctx context.Context, extra ...string) (*pulumiout.Preview, Result, error) {
 	res, runErr := w.Run(ctx, nil, append([]string{"preview", "--json"}, extra...)...)
-	var p Preview
+	var p pulumiout.Preview
 	if err := json.Unmarshal(res.Stdout, &p); err != nil {
 		if runErr != nil {
 			return nil, res, runErr
@@ -302,26 +303,7 @@ func (w *Workspace) Resources(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return StateURNs(data)
-}
-
-// StateURNs are the resources of a `pulumi stack export`.
-func StateURNs(export []byte) ([]string, error) {
-	var dep struct {
-		Deployment struct {
-			Resources []struct {
-				URN string `json:"urn"`
-			} `json:"resources"`
-		} `json:"deployment"`
-	}
-	if err := json.Unmarshal(export, &dep); err != nil {
-		return nil, fmt.Errorf("pulumi stack export: %w", err)
-	}
-	var urns []string
-	for _, r := range dep.Deployment.Resources {
-		urns = append(urns, r.URN)
-	}
-	return urns, nil
+	return pulumiout.StateURNs(data)
 }
 
 // RandomSecret returns a distinct throwaway secret value (hex, 24 characters).

@@ -11,8 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"xgen-infra/internal/engine"
+	"xgen-infra/internal/pulumiout"
 )
 
 // CLIStack drives a stack with the operator's `pulumi` CLI in the project directory, with
@@ -50,13 +49,13 @@ func (s CLIStack) run(ctx context.Context, args ...string) ([]byte, error) {
 }
 
 // Preview runs `pulumi preview --json` (--refresh for drift).
-func (s CLIStack) Preview(ctx context.Context, refresh bool) (*engine.Preview, error) {
+func (s CLIStack) Preview(ctx context.Context, refresh bool) (*pulumiout.Preview, error) {
 	args := []string{"preview", "--json"}
 	if refresh {
 		args = append(args, "--refresh")
 	}
 	out, runErr := s.run(ctx, args...)
-	var p engine.Preview
+	var p pulumiout.Preview
 	if err := json.Unmarshal(out, &p); err != nil {
 		if runErr != nil {
 			return nil, runErr
@@ -152,62 +151,4 @@ func StackNames(dir string) ([]string, error) {
 		return nil, fmt.Errorf("%s is not a Pulumi project (no Pulumi.yaml)", dir)
 	}
 	return names, nil
-}
-
-// WorkspaceStack drives a stack of an engine workspace (a throwaway backend and passphrase:
-// the rehearsals, the tests and the benchmarks).
-type WorkspaceStack struct {
-	WS *engine.Workspace
-}
-
-// Name is the stack name.
-func (s WorkspaceStack) Name() string { return s.WS.Stack }
-
-// Preview runs `pulumi preview --json` (--refresh for drift).
-func (s WorkspaceStack) Preview(ctx context.Context, refresh bool) (*engine.Preview, error) {
-	var extra []string
-	if refresh {
-		extra = append(extra, "--refresh")
-	}
-	p, _, err := s.WS.Preview(ctx, extra...)
-	return p, err
-}
-
-// Up runs `pulumi up --yes --skip-preview`.
-func (s WorkspaceStack) Up(ctx context.Context) error { _, err := s.WS.Up(ctx); return err }
-
-// Outputs is `pulumi stack output --json` (secrets hidden).
-func (s WorkspaceStack) Outputs(ctx context.Context) (map[string]any, error) {
-	return s.WS.Outputs(ctx, false)
-}
-
-// StackFile is the workspace's stack file.
-func (s WorkspaceStack) StackFile() string { return s.WS.StackPath() }
-
-// SecretOutputs are the outputs with secrets shown.
-func (s WorkspaceStack) SecretOutputs(ctx context.Context) (map[string]any, error) {
-	return s.WS.Outputs(ctx, true)
-}
-
-// ConfigSecret is `pulumi config get KEY` ("" when not set).
-func (s WorkspaceStack) ConfigSecret(ctx context.Context, key string) (string, error) {
-	res, err := s.WS.Run(ctx, nil, "config", "get", key)
-	if err != nil {
-		if strings.Contains(err.Error(), "not found") {
-			return "", nil
-		}
-		return "", err
-	}
-	return strings.TrimSuffix(string(res.Stdout), "\n"), nil
-}
-
-// Export is `pulumi stack export`.
-func (s WorkspaceStack) Export(ctx context.Context) ([]byte, error) { return s.WS.Export(ctx) }
-
-// RunCLI runs the CLI in the workspace; its output goes to out when it ends.
-func (s WorkspaceStack) RunCLI(ctx context.Context, out io.Writer, args ...string) error {
-	res, err := s.WS.Run(ctx, nil, args...)
-	_, _ = out.Write(res.Stdout)
-	_, _ = out.Write(res.Stderr)
-	return err
 }

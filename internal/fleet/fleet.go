@@ -11,10 +11,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"xgen-infra/internal/pulumiout"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
-
-	"xgen-infra/internal/engine"
 )
 
 // Stack is one site's stack as the fleet drives it: the operator's `pulumi` CLI in the
@@ -23,7 +22,7 @@ type Stack interface {
 	Name() string
 	// Preview returns `pulumi preview --json` (with --refresh for drift); the digest is
 	// returned when the command fails too, if it printed one.
-	Preview(ctx context.Context, refresh bool) (*engine.Preview, error)
+	Preview(ctx context.Context, refresh bool) (*pulumiout.Preview, error)
 	// Up runs `pulumi up --yes`.
 	Up(ctx context.Context) error
 	// Outputs are `pulumi stack output --json` (secrets hidden).
@@ -102,7 +101,7 @@ var dangerRules = []dangerRule{
 }
 
 // Digest reads one site's preview.
-func Digest(site string, p *engine.Preview) Report {
+func Digest(site string, p *pulumiout.Preview) Report {
 	r := Report{Site: site, Summary: p.ChangeSummary}
 	for _, s := range p.Steps {
 		if !destructive[s.Op] {
@@ -122,7 +121,7 @@ func Digest(site string, p *engine.Preview) Report {
 	return r
 }
 
-func stepTypeName(s engine.Step) (string, string) {
+func stepTypeName(s pulumiout.Step) (string, string) {
 	typ := ""
 	if s.NewState != nil {
 		typ = s.NewState.Type
@@ -298,7 +297,7 @@ func Up(ctx context.Context, waves [][]Stack, parallel int) Rollout {
 			} else if p, err := s.Preview(ctx, false); err != nil || p == nil {
 				why = fmt.Sprintf("health check: preview failed: %v", err)
 			} else if rep := Digest(s.Name(), p); rep.Changed() > 0 || rep.Err != "" {
-				why = fmt.Sprintf("health check: not converged after up (%s)", engine.Summary(p.ChangeSummary))
+				why = fmt.Sprintf("health check: not converged after up (%s)", pulumiout.Summary(p.ChangeSummary))
 			}
 			mu.Lock()
 			defer mu.Unlock()

@@ -10,17 +10,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"xgen-infra/internal/pulumiout"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
-
-	"xgen-infra/internal/engine"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // The fixtures are gzipped, unedited copies of ../../../shared/fixtures/preview (real
 // `pulumi preview --json` outputs of this program; see that folder's README).
-func fixture(t *testing.T, name string) *engine.Preview {
+func fixture(t *testing.T, name string) *pulumiout.Preview {
 	t.Helper()
 	f, err := os.Open("testdata/" + name + ".json.gz")
 	if err != nil {
@@ -31,7 +30,7 @@ func fixture(t *testing.T, name string) *engine.Preview {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var p engine.Preview
+	var p pulumiout.Preview
 	if err := json.NewDecoder(zr).Decode(&p); err != nil {
 		t.Fatal(err)
 	}
@@ -92,10 +91,10 @@ func TestDigestOfRealPreviews(t *testing.T) {
 
 // derived is a real step of xgen-update (the ConfigMap replace) turned into a step of
 // another resource: what a preview of the host layer or AWS would hold.
-func derived(t *testing.T, op apitype.OpType, typ, name string) *engine.Preview {
+func derived(t *testing.T, op apitype.OpType, typ, name string) *pulumiout.Preview {
 	t.Helper()
 	p := fixture(t, "xgen-update")
-	var step engine.Step
+	var step pulumiout.Step
 	for _, s := range p.Steps {
 		if s.Op == apitype.OpReplace {
 			step = s
@@ -104,7 +103,7 @@ func derived(t *testing.T, op apitype.OpType, typ, name string) *engine.Preview 
 	step.Op = op
 	step.URN = step.URN[:strings.LastIndex(step.URN, "::")+2] + name
 	step.NewState.Type, step.OldState.Type = typ, typ
-	return &engine.Preview{Steps: []engine.Step{step}, ChangeSummary: map[apitype.OpType]int{op: 1}}
+	return &pulumiout.Preview{Steps: []pulumiout.Step{step}, ChangeSummary: map[apitype.OpType]int{op: 1}}
 }
 
 func TestDangerOnDerivedSteps(t *testing.T) {
@@ -184,14 +183,14 @@ func TestParseWaves(t *testing.T) {
 // fake is a canned stack.
 type fake struct {
 	name    string
-	preview *engine.Preview
+	preview *pulumiout.Preview
 	err     error
 	upErr   error
 	ups     *[]string
 }
 
 func (f fake) Name() string { return f.name }
-func (f fake) Preview(context.Context, bool) (*engine.Preview, error) {
+func (f fake) Preview(context.Context, bool) (*pulumiout.Preview, error) {
 	return f.preview, f.err
 }
 func (f fake) Up(context.Context) error {

@@ -138,7 +138,7 @@ func BenchmarkFleetPreview(b *testing.B) {
 			b.Fatal(err)
 		}
 		i := len(stacks)
-		stacks = append(stacks, fleet.WorkspaceStack{WS: ws})
+		stacks = append(stacks, engine.FleetStack{WS: ws})
 		stackFiles = append(stackFiles, stackFile)
 		wg.Add(1)
 		sem <- struct{}{}
@@ -166,7 +166,7 @@ func BenchmarkFleetPreview(b *testing.B) {
 		objectDirs = append(objectDirs, writeObjects(b, f, secrets[i]))
 	}
 	b.Cleanup(func() {
-		fleet.ForEach(stacks, fleetParallel, func(_ int, s fleet.Stack) { _, _ = s.(fleet.WorkspaceStack).WS.Destroy(context.Background()) })
+		fleet.ForEach(stacks, fleetParallel, func(_ int, s fleet.Stack) { _, _ = s.(engine.FleetStack).WS.Destroy(context.Background()) })
 	})
 
 	preview := func(stacks []fleet.Stack) time.Duration {

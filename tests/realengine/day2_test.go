@@ -20,8 +20,8 @@ import (
 
 	"xgen-infra/internal/day2"
 	"xgen-infra/internal/engine"
-	"xgen-infra/internal/fleet"
 	"xgen-infra/internal/layers"
+	"xgen-infra/internal/pulumiout"
 	"xgen-infra/internal/testkit/livetest"
 	"xgen-infra/internal/testkit/sitetest"
 	"xgen-infra/internal/testkit/testhosts"
@@ -33,7 +33,7 @@ func TestRealEngineDay2StatusAndLayers(t *testing.T) {
 		hosts: []testhosts.Spec{{Name: "d2-1"}, {Name: "d2-2"}}, servers: []string{"d2-1"}, agents: []string{"d2-2"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
-	st := fleet.WorkspaceStack{WS: s.ws}
+	st := engine.FleetStack{WS: s.ws}
 	site := sitetest.SiteOf(t, s.ws.StackPath())
 
 	// 0. A layer whose dependencies were never deployed is refused, and nothing is made.
@@ -155,7 +155,7 @@ func TestRealEngineDay2StatusAndLayers(t *testing.T) {
 	steps = layerUp(ctx, t, s, st, layers.Infra)
 	ranUp := false
 	for _, c := range steps {
-		name := engine.URNName(c.URN)
+		name := pulumiout.URNName(c.URN)
 		if c.Type != "command:remote:Command" || !strings.HasPrefix(name, "infra-") {
 			t.Errorf("up --layer infra changed %s %s %s", c.Op, c.Type, name)
 		}
@@ -212,7 +212,7 @@ func layerUp(ctx context.Context, t *testing.T, s *wholeSite, st day2.Stack, l l
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := engine.ReadEvents(data)
+	events, err := pulumiout.ReadEvents(data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/inprocess"
+	"xgen-infra/internal/pulumiout"
 	"xgen-infra/internal/testkit/harness"
 	"xgen-infra/internal/testkit/livetest"
 	"xgen-infra/internal/testkit/sitetest"
@@ -190,7 +191,7 @@ func realEngineLifecycle(t *testing.T, tools, stackFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := engine.ReadEvents(events); err != nil {
+	if _, err := pulumiout.ReadEvents(events); err != nil {
 		t.Fatal(err)
 	}
 	for where, data := range map[string][]byte{
@@ -264,7 +265,7 @@ func resourceNames(t *testing.T, stackFile, typ string) []string {
 
 // checkBlastRadius: every planned change belongs to the changed service's component, and
 // its ConfigMap and Deployment are among them (the pods roll).
-func checkBlastRadius(t *testing.T, stack, svc string, p *engine.Preview) {
+func checkBlastRadius(t *testing.T, stack, svc string, p *pulumiout.Preview) {
 	t.Helper()
 	component := fmt.Sprintf("urn:pulumi:%s::%s::xgen:index:XgenService::%s", stack, sites.ConfigNamespace, svc)
 	kinds := map[string]bool{}
@@ -279,7 +280,7 @@ func checkBlastRadius(t *testing.T, stack, svc string, p *engine.Preview) {
 	}
 	for _, want := range []string{"kubernetes:core/v1:ConfigMap", "kubernetes:apps/v1:Deployment"} {
 		if !kinds[want] {
-			t.Errorf("changing %s's config does not change its %s; planned: %s", svc, want, engine.Summary(p.ChangeSummary))
+			t.Errorf("changing %s's config does not change its %s; planned: %s", svc, want, pulumiout.Summary(p.ChangeSummary))
 		}
 	}
 }
@@ -294,7 +295,7 @@ func checkConfigRollOrder(t *testing.T, eventLog, svc string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := engine.ReadEvents(data)
+	events, err := pulumiout.ReadEvents(data)
 	if err != nil {
 		t.Fatal(err)
 	}

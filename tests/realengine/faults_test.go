@@ -17,7 +17,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"xgen-infra/internal/engine"
+	"xgen-infra/internal/pulumiout"
 	"xgen-infra/internal/testkit/debian"
 	"xgen-infra/internal/testkit/livetest"
 	"xgen-infra/internal/testkit/testhosts"
@@ -307,7 +307,7 @@ func (s *wholeSite) onStepStart(typ, name string, f func()) {
 		if e.ResourcePreEvent == nil || e.ResourcePreEvent.Planning || done {
 			return
 		}
-		if m := e.ResourcePreEvent.Metadata; (typ == "" || m.Type == typ) && engine.URNName(m.URN) == name {
+		if m := e.ResourcePreEvent.Metadata; (typ == "" || m.Type == typ) && pulumiout.URNName(m.URN) == name {
 			done = true
 			f()
 		}
@@ -415,7 +415,7 @@ func TestFaultAPIServerRestart(t *testing.T) {
 	var restartBegan, applyEnded time.Time
 	started := false
 	isDeployment := func(m apitype.StepEventMetadata) bool {
-		return m.Type == "kubernetes:apps/v1:Deployment" && engine.URNName(m.URN) == svc
+		return m.Type == "kubernetes:apps/v1:Deployment" && pulumiout.URNName(m.URN) == svc
 	}
 	s.watch = func(e apitype.EngineEvent) {
 		mu.Lock()

@@ -22,6 +22,7 @@ import (
 
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/inprocess"
+	"xgen-infra/internal/pulumiout"
 	"xgen-infra/internal/testkit/harness"
 	"xgen-infra/internal/testkit/helmrender"
 	"xgen-infra/internal/testkit/livetest"
@@ -118,11 +119,11 @@ func (s *wholeSite) cleanup() {
 // upRun is what one `pulumi up` did, from its event log.
 type upRun struct {
 	steps []engineStep
-	// hostOps ran on the hosts (engine.HostOperations).
+	// hostOps ran on the hosts (pulumiout.HostOperations).
 	hostOps []string
 	// eventLog is the file the engine wrote.
 	eventLog string
-	// failed are the engine's errors by resource name (engine.Failures).
+	// failed are the engine's errors by resource name (pulumiout.Failures).
 	failed map[string]string
 }
 
@@ -130,7 +131,7 @@ type upRun struct {
 func (s *wholeSite) up(ctx context.Context, extra ...string) (upRun, error) {
 	path := filepath.Join(s.t.TempDir(), "events.jsonl")
 	if s.watch != nil {
-		stop := engine.FollowEngineEvents(path, s.watch)
+		stop := pulumiout.FollowEngineEvents(path, s.watch)
 		defer stop()
 	}
 	_, err := s.ws.Up(ctx, append([]string{"--event-log", path}, extra...)...)
@@ -139,11 +140,11 @@ func (s *wholeSite) up(ctx context.Context, extra ...string) (upRun, error) {
 	if readErr != nil {
 		s.t.Fatalf("event log: %v", readErr)
 	}
-	events, readErr := engine.ReadEvents(data)
+	events, readErr := pulumiout.ReadEvents(data)
 	if readErr != nil {
 		s.t.Fatal(readErr)
 	}
-	return upRun{steps: engineSteps(events), hostOps: engine.HostOperations(events), eventLog: path, failed: engine.Failures(events)}, err
+	return upRun{steps: engineSteps(events), hostOps: pulumiout.HostOperations(events), eventLog: path, failed: pulumiout.Failures(events)}, err
 }
 
 // setPath sets one value of the site object (`pulumi config set --path site.<path>`).
@@ -184,7 +185,7 @@ type engineStep struct {
 func engineSteps(events []apitype.EngineEvent) []engineStep {
 	var steps []engineStep
 	add := func(m apitype.StepEventMetadata, finished, failed bool) {
-		steps = append(steps, engineStep{Op: m.Op, Type: m.Type, Name: engine.URNName(m.URN),
+		steps = append(steps, engineStep{Op: m.Op, Type: m.Type, Name: pulumiout.URNName(m.URN),
 			URN: m.URN, Finished: finished, Failed: failed})
 	}
 	for _, e := range events {
@@ -637,10 +638,10 @@ func TestRealEngineWholeSiteHA(t *testing.T) {
 	serversDone, cut := false, false
 	s.watch = func(e apitype.EngineEvent) {
 		if e.ResourcePreEvent != nil && !e.ResourcePreEvent.Planning {
-			running[engine.URNName(e.ResourcePreEvent.Metadata.URN)] = true
+			running[pulumiout.URNName(e.ResourcePreEvent.Metadata.URN)] = true
 		}
 		if e.ResOutputsEvent != nil && !e.ResOutputsEvent.Planning {
-			name := engine.URNName(e.ResOutputsEvent.Metadata.URN)
+			name := pulumiout.URNName(e.ResOutputsEvent.Metadata.URN)
 			delete(running, name)
 			serversDone = serversDone || name == "install-s3"
 		}

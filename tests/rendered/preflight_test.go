@@ -1,4 +1,4 @@
-package mock
+package rendered
 
 import (
 	"strings"
@@ -102,9 +102,9 @@ func deployedImages(t *testing.T, rec *inprocess.Recorder) map[string]deployed {
 	for _, o := range objs {
 		// The site's services (an add-on's images are pinned tags, not preflighted).
 		if o.Kind == "Deployment" && sitetest.AddonOf(rec, o.Resource) == "" {
-			c := get(o.Body, "spec", "template", "spec", "containers", 0)
-			ref, _ := get(c, "image").(string)
-			policy, _ := get(c, "imagePullPolicy").(string)
+			c := inprocess.Get(o.Body, "spec", "template", "spec", "containers", 0)
+			ref, _ := inprocess.Get(c, "image").(string)
+			policy, _ := inprocess.Get(c, "imagePullPolicy").(string)
 			out[o.Name] = deployed{ref, policy}
 		}
 	}

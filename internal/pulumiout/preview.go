@@ -1,6 +1,8 @@
-package engine
+package pulumiout
 
 import (
+	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,4 +83,23 @@ func Summary(m map[apitype.OpType]int) string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, " ")
+}
+
+// StateURNs are the resources of a `pulumi stack export`.
+func StateURNs(export []byte) ([]string, error) {
+	var dep struct {
+		Deployment struct {
+			Resources []struct {
+				URN string `json:"urn"`
+			} `json:"resources"`
+		} `json:"deployment"`
+	}
+	if err := json.Unmarshal(export, &dep); err != nil {
+		return nil, fmt.Errorf("pulumi stack export: %w", err)
+	}
+	var urns []string
+	for _, r := range dep.Deployment.Resources {
+		urns = append(urns, r.URN)
+	}
+	return urns, nil
 }

@@ -1,4 +1,4 @@
-package mock
+package rendered
 
 // The network-policy truth table: the policies the program generates for a site, judged by
 // an evaluator we did not write (np-guard's netpol-analyzer, the engine behind IBM's
@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"xgen-infra/internal/inprocess"
 	"xgen-infra/internal/testkit/sitetest"
 
 	"github.com/np-guard/netpol-analyzer/pkg/netpol/eval"
@@ -236,7 +237,7 @@ func policyEngine(t *testing.T, v sitetest.View) *eval.PolicyEngine {
 			namespaces[o.Namespace] = true
 		case "Deployment", "DaemonSet":
 			labels := map[string]string{}
-			if err := convert(get(o.Body, "spec", "template", "metadata", "labels"), &labels); err != nil {
+			if err := convert(inprocess.Get(o.Body, "spec", "template", "metadata", "labels"), &labels); err != nil {
 				t.Fatal(err)
 			}
 			p := podAt(o.Namespace, o.Name, labels)

@@ -1,4 +1,4 @@
-package engine
+package pulumiout
 
 import (
 	"encoding/json"
