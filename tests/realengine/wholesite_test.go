@@ -28,6 +28,9 @@ import (
 	"xgen-infra/internal/testkit/livetest"
 	"xgen-infra/internal/testkit/sitetest"
 	"xgen-infra/internal/testkit/testhosts"
+	"xgen-infra/internal/testkit/testregistry"
+	"xgen-infra/sites"
+	"xgen-infra/stack"
 )
 
 // wholeSite is one stack file deployed whole to test hosts by the real engine.
@@ -49,6 +52,8 @@ type wholeSite struct {
 	eventLogs []string
 	// observability: the site runs the observability add-on.
 	observability bool
+	// registry serves the site's images when the spec asks for one.
+	registry *testregistry.Registry
 }
 
 // wholeSiteSpec says which test hosts a stack file runs on.
@@ -62,7 +67,15 @@ type wholeSiteSpec struct {
 	// waitTimeout 6m (a site that lists no services runs all four: setting one would drop the
 	// others).
 	composeChange [2]string
+	// registry: the site's images come from a real registry (testregistry, with
+	// authentication) and the image preflight is on, as at a real site: the apps deploy by
+	// digest, and a new build under the same tag changes exactly its service. Default false:
+	// the preflight is off (XGEN_IMAGE_PREFLIGHT=off, sitetest.Main).
+	registry bool
 }
+
+// registryServices are the services whose images the registry-backed site pulls (xgen-jeju's).
+var registryServices = []string{"xgen-frontend", "xgen-backend-gateway", "xgen-core", "xgen-workflow", "xgen-documents", "xgen-mcp-station"}
 
 // newWholeSite starts the hosts, writes the stack file an operator would have for them and
 // creates its stack with every secret set through standard input (the SSH key is the hosts').
@@ -82,24 +95,41 @@ func newWholeSite(t *testing.T, spec wholeSiteSpec) *wholeSite {
 	if spec.site != nil {
 		spec.site(site)
 	}
+	var reg *testregistry.Registry
+	var env []string
+	given := map[string]string{"sshPrivateKey": hosts.PrivateKey}
+	if spec.registry {
+		reg = testregistry.Start(t)
+		image, _ := site["image"].(map[string]any)
+		if image == nil {
+			image = map[string]any{}
+			site["image"] = image
+		}
+		image["registry"], image["registryUsername"], image["registryPlainHTTP"], image["tag"] = reg.Host, reg.Username, true, "latest-amd64"
+		for _, svc := range registryServices {
+			reg.Push("xgen/main/"+svc, "latest-amd64", svc+" build 1")
+		}
+		env = append(env, stack.ImagePreflightEnv+"=") // on, for this stack's program only
+		given[sites.SecretRegistryPassword] = reg.Password
+	}
 	stackFile := filepath.Join(t.TempDir(), filepath.Base(spec.stackFile))
 	if err := testhosts.WriteStackFile(spec.stackFile, stackFile, site); err != nil {
 		t.Fatal(err)
 	}
 	s := &wholeSite{t: t, hosts: hosts, log: &bytes.Buffer{}, servers: spec.servers, agents: spec.agents,
-		composeChange: spec.composeChange, procs: startProcessSampler()}
+		composeChange: spec.composeChange, procs: startProcessSampler(), registry: reg}
 	obs, _ := inprocess.Get(site, "cluster", "addons", "observability").(map[string]any)
 	s.observability = obs["enabled"] == true
 	if s.composeChange[0] == "" {
 		s.composeChange = [2]string{"waitTimeout", "6m"}
 	}
 	t.Cleanup(s.procs.stop)
-	s.ws, err = engine.New(ctx, engine.Options{ToolsDir: tools, ProgramDir: ".", StackFile: stackFile, Dir: t.TempDir(), Log: s.log})
+	s.ws, err = engine.New(ctx, engine.Options{ToolsDir: tools, ProgramDir: ".", StackFile: stackFile, Dir: t.TempDir(), Log: s.log, Env: env})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.cleanup)
-	if _, s.secrets, err = s.ws.SetSecrets(ctx, map[string]string{"sshPrivateKey": hosts.PrivateKey}); err != nil {
+	if _, s.secrets, err = s.ws.SetSecrets(ctx, given); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -242,7 +272,7 @@ func TestRealEngineWholeSite(t *testing.T) {
 	}
 	for _, spec := range []wholeSiteSpec{
 		{stackFile: "Pulumi.xgen-jeju.yaml", hosts: []testhosts.Spec{{Name: "jeju-1"}, {Name: "jeju-2"}},
-			servers: []string{"jeju-1"}, agents: []string{"jeju-2"}, composeChange: [2]string{"services.redis.maxMemory", "768mb"}},
+			servers: []string{"jeju-1"}, agents: []string{"jeju-2"}, composeChange: [2]string{"services.redis.maxMemory", "768mb"}, registry: true},
 		{stackFile: "Pulumi.lotteimall.yaml", hosts: []testhosts.Spec{{Name: "lotte-1"}, {Name: "lotte-2"}},
 			servers: []string{"lotte-1"}, agents: []string{"lotte-2"}, site: istioFrom(charts)},
 		{stackFile: "Pulumi.xgen.yaml", hosts: []testhosts.Spec{{Name: "xgen-1"}, {Name: "xgen-2"}, {Name: "xgen-gpu", GPU: true}},
@@ -296,6 +326,7 @@ func wholeSiteLifecycle(t *testing.T, s *wholeSite) {
 	}
 	livetest.CheckNodes(ctx, t, cluster, nodes)
 	checkObservabilityRuns(ctx, t, s, cluster)
+	first := s.checkDeployedByDigest(ctx, cluster, nil)
 
 	// 3. Converged: the engine's own no-op check, then an `up` that runs no host command.
 	before = s.log.Len()
@@ -312,6 +343,27 @@ func wholeSiteLifecycle(t *testing.T, s *wholeSite) {
 	}
 	if ops := again.hostOps; len(ops) > 0 {
 		t.Errorf("second up ran host operations %v", ops)
+	}
+
+	// 3b. Deploy by digest under the real engine: a new build pushed under the same tag is
+	// exactly one service's update, and the up rolls it onto the new digest.
+	if s.registry != nil {
+		s.registry.Push("xgen/main/xgen-core", "latest-amd64", "xgen-core build 2")
+		p, _, err := s.ws.Preview(ctx)
+		if err != nil {
+			t.Fatalf("preview after a new xgen-core build: %v", err)
+		}
+		var updated []string
+		for _, st := range p.Changes() {
+			updated = append(updated, string(st.Op)+" "+pulumiout.URNName(st.URN))
+		}
+		if !slices.Equal(updated, []string{"update xgen-core"}) {
+			t.Errorf("a new xgen-core build under the same tag plans %v, want only xgen-core's Deployment updated", updated)
+		}
+		if _, err := s.up(ctx); err != nil {
+			t.Fatalf("up of the new build: %v", err)
+		}
+		s.checkDeployedByDigest(ctx, cluster, first)
 	}
 
 	// 4. No secret anywhere the engine or the hosts show things.
@@ -722,4 +774,32 @@ func TestRealEngineWholeSiteHA(t *testing.T) {
 	if out, _ := s.hosts.Run(ctx, "s1", "ls /srv/xgen-infra 2>&1 || true"); !strings.Contains(out, "No such file") {
 		t.Errorf("the infra's data survived a destroy with removeDataOnDestroy: %s", out)
 	}
+}
+
+// checkDeployedByDigest checks that every registry-backed service's Deployment runs its image
+// by digest (tag@sha256:...) with IfNotPresent, and returns the images by service. With
+// before, exactly xgen-core's image has changed since.
+func (s *wholeSite) checkDeployedByDigest(ctx context.Context, cluster *harness.Cluster, before map[string]string) map[string]string {
+	s.t.Helper()
+	if s.registry == nil {
+		return nil
+	}
+	ns := sitetest.SiteOf(s.t, s.ws.StackPath()).Config.Namespace
+	images := map[string]string{}
+	for _, svc := range registryServices {
+		d, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, svc, metav1.GetOptions{})
+		if err != nil {
+			s.t.Errorf("%s: %v", svc, err)
+			continue
+		}
+		c := d.Spec.Template.Spec.Containers[0]
+		images[svc] = c.Image
+		if !strings.HasPrefix(c.Image, s.registry.Host+"/xgen/main/"+svc+":latest-amd64@sha256:") || c.ImagePullPolicy != "IfNotPresent" {
+			s.t.Errorf("%s runs %s (%s), want its digest from the registry with IfNotPresent", svc, c.Image, c.ImagePullPolicy)
+		}
+		if before != nil && (images[svc] != before[svc]) != (svc == "xgen-core") {
+			s.t.Errorf("after a new xgen-core build, %s runs %s (was %s)", svc, images[svc], before[svc])
+		}
+	}
+	return images
 }
