@@ -241,6 +241,11 @@ func (c *config) node(role string) (harness.Node, error) {
 func firstServer(ctx context.Context, cfg *config) error {
 	token := cfg.Token
 	tokenFile := filepath.Join(serverDir, "token")
+	// As K3s: a datastore is resumed (the cluster is not initialised again) only with the
+	// token it was bootstrapped with; another token is refused, not silently accepted.
+	if old, err := os.ReadFile(tokenFile); err == nil && token != "" && !sameToken(strings.TrimSpace(string(old)), token) {
+		return errors.New("starting kubernetes: preparing server: bootstrap data already found and encrypted with different token")
+	}
 	if token == "" {
 		if old, err := os.ReadFile(tokenFile); err == nil {
 			token = strings.TrimSpace(string(old))
@@ -376,4 +381,18 @@ func readAll(resp *http.Response) ([]byte, error) {
 	var b bytes.Buffer
 	_, err := b.ReadFrom(resp.Body)
 	return b.Bytes(), err
+}
+
+// sameToken says whether two K3s tokens carry the same secret: a full token
+// ("K10<CA hash>::server:<secret>") and its short form ("<secret>") are the same token.
+func sameToken(a, b string) bool {
+	secret := func(t string) string {
+		if i := strings.LastIndex(t, "::"); i >= 0 {
+			if _, s, ok := strings.Cut(t[i+2:], ":"); ok {
+				return s
+			}
+		}
+		return t
+	}
+	return subtle.ConstantTimeCompare([]byte(secret(a)), []byte(secret(b))) == 1
 }
