@@ -38,10 +38,10 @@ test:
 	@echo "make test: phases"; cat $(PHASES)
 
 ## check: the fast loop: lint, then the unit tests, the mock layer and the API-server layer
-## (a few minutes warm; `make test` runs everything)
+## (a few minutes warm; `make test` runs everything). Lint ran `go vet ./...`: -vet=off.
 check:
 	@$(MAKE) --no-print-directory -j3 lint tools-k8s tools-observability tools-lint
-	$(GO) test -count=1 -short $$($(GO) list ./... | grep -vxF $(addprefix -e ,$(SLOW_LAYERS)))
+	$(GO) test -vet=off -count=1 -short $$($(GO) list ./... | grep -vxF $(addprefix -e ,$(SLOW_LAYERS)))
 
 lint-and-tools:
 	@$(MAKE) --no-print-directory -j3 lint tools-k8s tools-pulumi tools-lint tools-observability

@@ -56,10 +56,13 @@ type PolicyService struct {
 // PolicyEndpoint is a destination outside the namespace: exactly one of CIDR (an address,
 // "10.0.0.5/32"; "0.0.0.0/0" for a host known only by name) or Namespace (its pods).
 type PolicyEndpoint struct {
-	// Name says what it is (postgres, objectStorage, ...), for errors.
+	// Name says what it is (postgres, objectStorage, a named egress flow ...), for errors.
 	Name      string
 	CIDR      string
 	Namespace string
+	// Except are blocks inside CIDR it does not reach (the internet leaves out the private
+	// ranges). Default none.
+	Except []string
 	// Ports are TCP ports.
 	Ports []int
 }
@@ -187,7 +190,11 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args NetworkPoliciesAr
 			if e.Namespace != "" {
 				peer.NamespaceSelector = namespaceSelector(e.Namespace)
 			} else {
-				peer.IpBlock = &networkingv1.IPBlockArgs{Cidr: pulumi.String(e.CIDR)}
+				block := &networkingv1.IPBlockArgs{Cidr: pulumi.String(e.CIDR)}
+				if len(e.Except) > 0 { // none: no except key (an empty list is a diff on every site)
+					block.Except = pulumi.ToStringArray(e.Except)
+				}
+				peer.IpBlock = block
 			}
 			rule := networkingv1.NetworkPolicyEgressRuleArgs{To: networkingv1.NetworkPolicyPeerArray{peer}}
 			var ps networkingv1.NetworkPolicyPortArray
@@ -233,6 +240,16 @@ func (a *NetworkPoliciesArgs) validate() error {
 			if (e.Namespace == "") == (e.CIDR == "") || (e.CIDR != "" && cidrErr != nil) || len(e.Ports) == 0 {
 				errs = append(errs, fmt.Errorf("service %s: egress %s needs exactly one of a CIDR or a namespace, and ports", s.Name, e.Name))
 			}
+			for _, x := range e.Except {
+				if !strictlyInside(x, e.CIDR) {
+					errs = append(errs, fmt.Errorf("service %s: egress %s: except %q is not a block strictly inside %s", s.Name, e.Name, x, e.CIDR))
+				}
+			}
+			for _, p := range e.Ports {
+				if p < 1 || p > 65535 {
+					errs = append(errs, fmt.Errorf("service %s: egress %s: port %d is not a TCP port", s.Name, e.Name, p))
+				}
+			}
 		}
 	}
 	if sc := a.Scraper; sc != nil && (sc.Namespace == "" || len(sc.PodLabels) == 0) {
@@ -246,6 +263,19 @@ func (a *NetworkPoliciesArgs) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// strictlyInside says whether block is a smaller block inside cidr (what the API server
+// requires of an ipBlock's except).
+func strictlyInside(block, cidr string) bool {
+	ip, n, err := net.ParseCIDR(block)
+	_, outer, err2 := net.ParseCIDR(cidr)
+	if err != nil || err2 != nil {
+		return false
+	}
+	ones, _ := n.Mask.Size()
+	outerOnes, _ := outer.Mask.Size()
+	return outer.Contains(ip) && ones > outerOnes
 }
 
 func port(protocol string, n int) networkingv1.NetworkPolicyPortArgs {

@@ -66,6 +66,9 @@ type ObservabilityArgs struct {
 	GPUNodes bool
 	// DCGMExporterImage is its image. Required with GPUNodes.
 	DCGMExporterImage string
+	// GPURuntimeClass is the RuntimeClass of the NVIDIA container runtime the DCGM exporter
+	// runs with (it reads the GPUs through it, as every GPU workload). Required with GPUNodes.
+	GPURuntimeClass string
 	// RemoveDataOnDestroy lets destroy delete the metrics volume and the namespace. Default
 	// false: both are left in the cluster (retainOnDelete).
 	RemoveDataOnDestroy bool
@@ -142,8 +145,8 @@ func (a *ObservabilityArgs) check() error {
 	if tr := a.Traces; tr != nil && (tr.Retention == "" || tr.VolumeSize == "" || a.TempoImage == "") {
 		errs = append(errs, errors.New("Traces needs Retention, VolumeSize and TempoImage"))
 	}
-	if a.GPUNodes && a.DCGMExporterImage == "" {
-		errs = append(errs, errors.New("GPUNodes needs DCGMExporterImage"))
+	if a.GPUNodes && (a.DCGMExporterImage == "" || a.GPURuntimeClass == "") {
+		errs = append(errs, errors.New("GPUNodes needs DCGMExporterImage and GPURuntimeClass"))
 	}
 	if len(a.Probes) > 0 && a.BlackboxExporterImage == "" {
 		errs = append(errs, errors.New("Probes need BlackboxExporterImage"))
@@ -216,7 +219,7 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 		b.blackboxExporter(args.BlackboxExporterImage)
 	}
 	if args.GPUNodes {
-		b.dcgmExporter(args.DCGMExporterImage)
+		b.dcgmExporter(args.DCGMExporterImage, args.GPURuntimeClass)
 	}
 	b.nodeExporter(args.NodeExporterImage)
 	b.grafana(args, datasources, provider, dash)

@@ -123,11 +123,11 @@ func (b *obsBuilder) nodeExporter(image string) {
 
 // dcgmExporter runs NVIDIA's DCGM exporter on the GPU nodes only: GPU utilisation, memory,
 // temperature and power per GPU. It reads the GPUs through the node's NVIDIA container
-// runtime (as xgen-model does). What it needs beyond the others, as NVIDIA ships it: root
+// runtime (runtimeClass, as xgen-model does). What it needs beyond the others, as NVIDIA ships it: root
 // with SYS_ADMIN (DCGM's profiling counters read the driver's privileged interface); every
 // other capability is dropped and its root filesystem is read-only, the embedded DCGM host
 // engine writing its log and socket to volumes.
-func (b *obsBuilder) dcgmExporter(image string) {
+func (b *obsBuilder) dcgmExporter(image, runtimeClass string) {
 	b.daemonSet("dcgm-exporter", Hardening{Root: true, AddCapabilities: []string{"SYS_ADMIN"}}, &corev1.ContainerArgs{
 		Name:  pulumi.String("dcgm-exporter"),
 		Image: pulumi.String(image),
@@ -140,9 +140,9 @@ func (b *obsBuilder) dcgmExporter(image string) {
 		Resources:      addonResources("50m", "500m", "128Mi", "512Mi"),
 		VolumeMounts:   corev1.VolumeMountArray{mount("tmp", "/tmp"), mount("log", "/var/log")},
 	}, &corev1.PodSpecArgs{
-		NodeSelector: pulumi.StringMap{hostdefaults.GPULabelKey: pulumi.String(hostdefaults.GPULabelValue)},
-		Tolerations: corev1.TolerationArray{corev1.TolerationArgs{
-			Key: pulumi.String("nvidia.com/gpu"), Operator: pulumi.String("Exists"), Effect: pulumi.String("NoSchedule")}},
-		Volumes: corev1.VolumeArray{emptyDir("tmp"), emptyDir("log")},
+		RuntimeClassName: pulumi.String(runtimeClass),
+		NodeSelector:     pulumi.StringMap{hostdefaults.GPULabelKey: pulumi.String(hostdefaults.GPULabelValue)},
+		Tolerations:      gpuTolerations(),
+		Volumes:          corev1.VolumeArray{emptyDir("tmp"), emptyDir("log")},
 	})
 }

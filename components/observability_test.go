@@ -186,7 +186,7 @@ func TestObservabilityLogsAndTracesShapes(t *testing.T) {
 		}, []string{"blackbox-exporter", "grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus"}, "http://loki.monitoring:3100/otlp", false},
 		{"a GPU site", func(a *ObservabilityArgs) {
 			a.Logs, a.Traces, a.Probes = nil, nil, nil
-			a.GPUNodes, a.DCGMExporterImage = true, "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04"
+			a.GPUNodes, a.DCGMExporterImage, a.GPURuntimeClass = true, "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04", "nvidia"
 		}, []string{"dcgm-exporter", "grafana", "kube-state-metrics", "node-exporter", "prometheus"}, "", false},
 		{"metrics only, no infra to probe", func(a *ObservabilityArgs) { a.Logs, a.Traces, a.Probes = nil, nil, nil },
 			[]string{"grafana", "kube-state-metrics", "node-exporter", "prometheus"}, "", false},
@@ -212,6 +212,11 @@ func TestObservabilityLogsAndTracesShapes(t *testing.T) {
 			}
 			for _, w := range byType(rec, "kubernetes:apps/v1:DaemonSet") {
 				in, _ := w.PlainInputs()
+				if name := inprocess.Get(in, "metadata", "name"); name == "dcgm-exporter" {
+					if rc := inprocess.Get(in, "spec", "template", "spec", "runtimeClassName"); rc != "nvidia" {
+						t.Errorf("dcgm-exporter runs with runtimeClassName %v, want the NVIDIA runtime's", rc)
+					}
+				}
 				if inprocess.Get(in, "metadata", "name") != "otel-collector" {
 					continue
 				}

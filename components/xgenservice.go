@@ -117,6 +117,10 @@ type GPU struct {
 	Count int
 	// NodeSelector matching GPU nodes, e.g. {"nvidia.com/gpu.present": "true"}.
 	NodeSelector map[string]string
+	// RuntimeClassName runs the pod with the NVIDIA container runtime (K3s registers it as
+	// a second runtime beside runc: without it the container does not see the GPU). Default
+	// none: the node's default runtime (a cluster whose GPU nodes default to NVIDIA's).
+	RuntimeClassName string
 }
 
 // Probes check the service port: readiness (and startup) with HTTP GET on Path, liveness
@@ -411,9 +415,10 @@ func (a *XgenServiceArgs) podSpec(name string, envFrom corev1.EnvFromSourceArray
 	if g := a.GPU; g != nil && g.Count > 0 {
 		limits["nvidia.com/gpu"] = pulumi.String(fmt.Sprint(g.Count))
 		spec.NodeSelector = pulumi.ToStringMap(g.NodeSelector)
-		spec.Tolerations = corev1.TolerationArray{corev1.TolerationArgs{
-			Key: pulumi.String("nvidia.com/gpu"), Operator: pulumi.String("Exists"), Effect: pulumi.String("NoSchedule"),
-		}}
+		if g.RuntimeClassName != "" {
+			spec.RuntimeClassName = pulumi.String(g.RuntimeClassName)
+		}
+		spec.Tolerations = gpuTolerations()
 	}
 	if a.SpreadAcrossNodes {
 		spec.TopologySpreadConstraints = corev1.TopologySpreadConstraintArray{corev1.TopologySpreadConstraintArgs{

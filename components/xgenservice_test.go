@@ -181,11 +181,14 @@ func TestXgenServiceReplicasVersusHPA(t *testing.T) {
 
 func TestXgenServiceGPUPlacement(t *testing.T) {
 	args := baseArgs()
-	args.GPU = &GPU{Count: 1, NodeSelector: map[string]string{"nvidia.com/gpu.present": "true"}}
+	args.GPU = &GPU{Count: 1, NodeSelector: map[string]string{"nvidia.com/gpu.present": "true"}, RuntimeClassName: "nvidia"}
 	args.SpreadAcrossNodes = false
 	rec := runService(t, "xgen-model", args)
 	d := body(t, rec, deploymentType, "xgen-model")
 	spec := at(d, "spec", "template", "spec")
+	if got := at(spec, "runtimeClassName"); got != "nvidia" {
+		t.Errorf("runtimeClassName = %v: without the NVIDIA runtime the container sees no GPU", got)
+	}
 	if got := at(spec, "containers", 0, "resources", "limits", "nvidia.com/gpu"); got != "1" {
 		t.Errorf("gpu limit = %v", got)
 	}
@@ -200,8 +203,8 @@ func TestXgenServiceGPUPlacement(t *testing.T) {
 	}
 
 	plain := runService(t, "xgen-core", baseArgs())
-	if at(body(t, plain, deploymentType, "xgen-core"), "spec", "template", "spec", "nodeSelector") != nil {
-		t.Error("a CPU service is pinned to nodes")
+	if cpu := at(body(t, plain, deploymentType, "xgen-core"), "spec", "template", "spec"); at(cpu, "nodeSelector") != nil || at(cpu, "runtimeClassName") != nil {
+		t.Error("a CPU service is pinned to nodes or runs with the GPU runtime")
 	}
 }
 

@@ -24,6 +24,9 @@ type AddonsConfig struct {
 	// Observability runs Prometheus and Grafana for the site (sites/observability.go).
 	// Default off.
 	Observability *ObservabilityConfig `json:"observability,omitempty"`
+	// GPU makes the NVIDIA GPUs of the `gpu: true` hosts usable (sites/gpu.go): on exactly
+	// when the site has a GPU host.
+	GPU *GPUConfig `json:"gpu,omitempty"`
 }
 
 // RegistryAddonConfig is the site registry add-on (`cluster.addons.registry`). Images pushed
@@ -150,6 +153,7 @@ func setAddonDefaults(c *Config) {
 	}
 	setInt(&g.Replicas, 1)
 	setObservabilityDefaults(c)
+	setGPUDefaults(c)
 	if r := a.Registry; r != nil && r.Enabled {
 		setString(&r.Image, DefaultRegistryAddonImage)
 		setInt(&r.NodePort, DefaultRegistryAddonNodePort)
@@ -163,6 +167,7 @@ func setAddonDefaults(c *Config) {
 func validateAddons(p *problemList, c *Config) {
 	validateRegistryAddon(p, c)
 	validateObservability(p, c)
+	validateGPU(p, c)
 	if c.Cluster == nil || c.Cluster.Addons.Istio == nil || !*c.Cluster.Addons.Istio.Enabled {
 		return
 	}

@@ -156,8 +156,10 @@ func TestBadObservabilityConfigs(t *testing.T) {
 		{"node port of the frontend", clusterSite(oneServer + "  addons: {observability: {enabled: true, grafana: {nodePort: 30080}}}\n"), k + ".grafana.nodePort", "is also ingress.nodePort"},
 		{"node port of the registry", on(", grafana: {nodePort: 30500}}, registry: {enabled: true"), k + ".grafana.nodePort", "is also cluster.addons.registry.nodePort"},
 		{"registry on grafana's port", on(", grafana: {nodePort: 30300}}, registry: {enabled: true, nodePort: 30300"), "site.cluster.addons.registry.nodePort", "is also cluster.addons.observability.grafana.nodePort"},
-		{"grafana path malformed", on(", grafana: {path: /grafana}"), k + ".grafana.path", "starts and ends"},
-		{"grafana path at the root", on(", grafana: {path: /}"), k + ".grafana.path", "starts and ends"},
+		{"grafana path over plain HTTP", on(", grafana: {path: /grafana/}"), k + ".grafana.path", "in the clear"},
+		{"exposeOverHTTP without a route", clusterSite(oneServer + "  addons: {observability: {enabled: true, grafana: {exposeOverHTTP: true}}}\n"), k + ".grafana.exposeOverHTTP", "has no effect"},
+		{"grafana path malformed", on(", grafana: {path: /grafana, exposeOverHTTP: true}"), k + ".grafana.path", "starts and ends"},
+		{"grafana path at the root", on(", grafana: {path: /, exposeOverHTTP: true}"), k + ".grafana.path", "starts and ends"},
 		{"grafana path without a domain", clusterSite(oneServer + "  addons: {observability: {enabled: true, grafana: {path: /grafana/}}}\n"), k + ".grafana.path", "has no effect"},
 		{"latest image", on(", images: {grafana: 'grafana/grafana:latest'}"), k + ".images.grafana", "pinned tag"},
 		{"untagged image", on(", images: {prometheus: prom/prometheus}"), k + ".images.prometheus", "pinned tag"},
@@ -186,10 +188,26 @@ func TestObservabilityDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := site.Config.Cluster.Addons.Observability
-	// A site routed by Istio on a domain: Grafana on a path of it, no node port.
+	// A site routed by Istio on a domain over plain HTTP: Grafana is not put on the domain
+	// (its admin password would cross the network in the clear), it stays on its node port.
 	if o.Namespace != DefaultObservabilityNamespace || o.Prometheus.Retention != "15d" || o.Prometheus.VolumeSize != "20Gi" ||
-		o.Grafana.Path != "/grafana/" || o.Grafana.NodePort != 0 || o.StorageClass != "local-path" || o.Images != DefaultObservabilityImages {
+		o.Grafana.Path != "" || o.Grafana.NodePort != 30300 || o.StorageClass != "local-path" || o.Images != DefaultObservabilityImages {
 		t.Errorf("defaults: %+v", o)
+	}
+	// Over TLS, or when the operator accepts plain HTTP: on a path of the domain, no node port.
+	withTLS := "environment: prd\nenvironments: {prd: {domain: agent.example.com, tlsCredentialName: agent-tls}}\n" +
+		clusterSite(oneServer+"  addons: {observability: {enabled: true}}\n")
+	for name, text := range map[string]string{
+		"tls":            withTLS,
+		"exposeOverHTTP": istioSite("  addons: {observability: {enabled: true, grafana: {exposeOverHTTP: true}}}\n"),
+	} {
+		s, err := parseSite(t, text)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if g := s.Config.Cluster.Addons.Observability.Grafana; g.Path != "/grafana/" || g.NodePort != 0 {
+			t.Errorf("grafana with %s: %+v", name, g)
+		}
 	}
 	// A site without a domain: on a node port.
 	byIP, err := parseSite(t, clusterSite(oneServer+"  addons: {observability: {enabled: true}}\n"))
@@ -317,4 +335,52 @@ func TestExternalMonitoring(t *testing.T) {
 		{"bad label value", minimalSite + "externalMonitoring: {prometheus: {namespace: monitoring, podLabels: {app: 'prom etheus'}}}\n", k + ".prometheus.podLabels.app", "label value"},
 		{"with the add-on", istioSite("  addons: {observability: {enabled: true}}\n") + em, k, "keep the add-on"},
 	})
+}
+
+// gpuServer is a one-server cluster whose server is a GPU host.
+const gpuServer = "  servers: [{name: s1, address: 10.0.0.11, gpu: true, hostKey: '" + hostKey + "'}]\n"
+
+// The GPU add-on follows the hosts: on with a GPU host (K3s' own RuntimeClasses disabled,
+// the device plugin among the site's images), off without one.
+func TestGPUAddonDefaults(t *testing.T) {
+	plain := mustParse(t, clusterSite(oneServer))
+	if plain.Config.GPUAddonEnabled() || plain.Config.Cluster.Addons.GPU != nil || slices.Contains(plain.ClusterDisable(), K3sRuntimesComponent) {
+		t.Errorf("a site without GPU hosts runs the GPU add-on: %+v, disable %v", plain.Config.Cluster.Addons.GPU, plain.ClusterDisable())
+	}
+	gpu := mustParse(t, clusterSite(gpuServer))
+	g := gpu.Config.Cluster.Addons.GPU
+	if !gpu.Config.GPUAddonEnabled() || g == nil || g.DevicePluginImage != DefaultDevicePluginImage || g.TimeSlicing != nil || gpu.Config.GPUSharing() != 1 {
+		t.Fatalf("GPU add-on defaults: %+v", g)
+	}
+	if !slices.Contains(gpu.ClusterDisable(), K3sRuntimesComponent) {
+		t.Errorf("K3s' runtimes component is not disabled on a GPU site: %v", gpu.ClusterDisable())
+	}
+	images, err := gpu.Images()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(images, func(im SiteImage) bool {
+		return im.Ref == DefaultDevicePluginImage && im.For == "nvidia-device-plugin" && im.Runtime == RuntimeCluster
+	}) {
+		t.Errorf("the device plugin is not among the site's images: %+v", images)
+	}
+	shared := mustParse(t, clusterSite(gpuServer+"  addons: {gpu: {timeSlicing: {replicas: 4}}}\n"))
+	if shared.Config.GPUSharing() != 4 {
+		t.Errorf("time-slicing: %d pods per GPU, want 4", shared.Config.GPUSharing())
+	}
+}
+
+func TestBadGPUAddonConfigs(t *testing.T) {
+	const k = "site.cluster.addons.gpu"
+	gpu := func(fields string) string { return clusterSite(gpuServer + "  addons: {gpu: {" + fields + "}}\n") }
+	cases := []badConfig{
+		{"time-slicing without GPU hosts", clusterSite(oneServer + "  addons: {gpu: {timeSlicing: {replicas: 2}}}\n"), k, "no host of site.cluster is a GPU host"},
+		{"time-slicing of one", gpu("timeSlicing: {replicas: 1}"), k + ".timeSlicing.replicas", "from 2 to 16"},
+		{"time-slicing without replicas", gpu("timeSlicing: {}"), k + ".timeSlicing.replicas", "from 2 to 16"},
+		{"time-slicing too far", gpu("timeSlicing: {replicas: 100}"), k + ".timeSlicing.replicas", "from 2 to 16"},
+		{"latest image", gpu("devicePluginImage: 'nvcr.io/nvidia/k8s-device-plugin:latest'"), k + ".devicePluginImage", "pinned tag"},
+		{"untagged image", gpu("devicePluginImage: nvcr.io/nvidia/k8s-device-plugin"), k + ".devicePluginImage", "pinned tag"},
+		{"unknown key", gpu("sharing: 2"), "site.cluster.addons.gpu.sharing", ""},
+	}
+	checkBadConfigs(t, cases)
 }

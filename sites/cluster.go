@@ -145,7 +145,7 @@ func durationText(d time.Duration) string {
 }
 
 // DisableableComponents are the packaged K3s components `cluster.disable` may name.
-var DisableableComponents = []string{"traefik", "servicelb", "local-storage", "metrics-server"}
+var DisableableComponents = []string{"traefik", "servicelb", "local-storage", "metrics-server", K3sRuntimesComponent}
 
 // Placeholder addresses: the stack files carry TEST-NET-1 addresses (RFC 5737) until a
 // site's real hosts are known; `pulumi up` refuses them.

@@ -35,6 +35,9 @@ func checkIgnored(p *problemList, raw, c *Config) {
 			}
 		}
 	}
+	if raw.NetworkPolicy.ClosedNetwork && !*c.NetworkPolicy.Enabled {
+		p.add("networkPolicy.closedNetwork", true, "has no effect: networkPolicy.enabled is false, so no flow is opened or closed; remove it or turn the policies on")
+	}
 	if c.Cluster == nil && raw.Image.RegistryPlainHTTP {
 		p.add("image.registryPlainHTTP", true, "has no effect: it configures the containerd of the K3s nodes this program installs (site.cluster); on someone else's cluster configure the nodes' runtime yourself; remove it")
 	}
@@ -102,6 +105,9 @@ func checkIgnoredInServices(p *problemList, services []Service, c *Config) {
 			if st.InitialDelaySeconds != nil || st.PeriodSeconds != nil || st.TimeoutSeconds != nil {
 				p.add("services."+name+".probes.startup", nil, "timings have no effect: the service has no startup probe (failureThreshold 0); set probes.startup.failureThreshold or remove them")
 			}
+		}
+		if spec.Egress != nil && !*c.NetworkPolicy.Enabled {
+			p.add("services."+name+".egress", nil, "has no effect: networkPolicy.enabled is false, so nothing limits the service's traffic; remove it or turn the policies on")
 		}
 		if m := spec.Metrics; m != nil && m.Path != nil && !c.ObservabilityEnabled() {
 			p.add("services."+name+".metrics.path", *m.Path, "has no effect: nothing scrapes the service without cluster.addons.observability; remove it or enable the add-on")

@@ -55,6 +55,9 @@ func (s *Site) Images() ([]SiteImage, error) {
 	if c.RegistryAddonEnabled() {
 		out = append(out, SiteImage{Ref: c.Cluster.Addons.Registry.Image, For: "registry", Runtime: RuntimeCluster})
 	}
+	if c.GPUAddonEnabled() {
+		out = append(out, SiteImage{Ref: c.Cluster.Addons.GPU.DevicePluginImage, For: "nvidia-device-plugin", Runtime: RuntimeCluster})
+	}
 	if c.ObservabilityEnabled() {
 		out = append(out, c.Cluster.Addons.Observability.RunImages(c.HasGPUHosts())...)
 	}

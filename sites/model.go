@@ -57,6 +57,10 @@ type NetworkPolicyConfig struct {
 	// Enabled creates the policies. Default true. A cluster whose network plugin does not
 	// enforce NetworkPolicy ignores them; turn them off only to debug a flow.
 	Enabled *bool `json:"enabled,omitempty"`
+	// ClosedNetwork declares a site without a route to the internet: the catalog's flows
+	// to the internet (ServiceSpec.Egress, to: internet) are not opened there, and a
+	// service's egress to: internet in the stack file is refused. Default false.
+	ClosedNetwork bool `json:"closedNetwork,omitempty"`
 }
 
 // ExternalMonitoringConfig is the customer's own monitoring of the site.
@@ -251,6 +255,10 @@ type ServiceSpec struct {
 	// Infra are the infra endpoints the service reaches: postgres, redis, qdrant,
 	// objectStorage. A site's list replaces the catalog's. Default none.
 	Infra []string `json:"infra,omitempty"`
+	// Egress are the service's outbound flows beyond its calls, infra and DNS, by flow
+	// name (see EgressSpec); the network policies open exactly these. A site's flows merge
+	// with the catalog's by name. Default none.
+	Egress map[string]EgressSpec `json:"egress,omitempty"`
 	// Metrics is where the observability add-on's Prometheus scrapes the service.
 	Metrics *MetricsSpec `json:"metrics,omitempty"`
 	// DeployTimeout is how long `pulumi up` waits for the Deployment to become

@@ -77,9 +77,14 @@ type TracesConfig struct {
 // secret.
 type GrafanaConfig struct {
 	// Path on the site's domain where the ingress routes to Grafana, on a site routed by
-	// Istio (ingress.type istio with a domain; own or shared gateway). Default "/grafana/"
-	// there, none elsewhere.
+	// Istio (ingress.type istio with a domain; own or shared gateway) over TLS (the
+	// environment's tlsCredentialName): its admin password must not cross the network in
+	// the clear. Default "/grafana/" there (or with ExposeOverHTTP), none elsewhere: Grafana
+	// stays on its node port, on the site's own network.
 	Path string `json:"path,omitempty"`
+	// ExposeOverHTTP routes Path on a site whose gateway serves plain HTTP only, accepting
+	// that logins cross the network in the clear. Default false.
+	ExposeOverHTTP bool `json:"exposeOverHTTP,omitempty"`
 	// NodePort it is reached on, on every node. Default 30300 on a site where no Path
 	// routes to it; none otherwise (set it to have both).
 	NodePort int `json:"nodePort,omitempty"`
@@ -149,7 +154,7 @@ func setObservabilityDefaults(c *Config) {
 	setString(&o.StorageClass, DefaultObservabilityStorageCls)
 	setString(&o.Prometheus.Retention, DefaultPrometheusRetention)
 	setString(&o.Prometheus.VolumeSize, DefaultPrometheusVolumeSize)
-	if c.grafanaRoutable() {
+	if c.grafanaRoutable() && (c.Environments[c.Environment].TLSCredentialName != "" || o.Grafana.ExposeOverHTTP) {
 		setString(&o.Grafana.Path, DefaultGrafanaPath)
 	}
 	if o.Grafana.Path == "" {
@@ -256,6 +261,11 @@ func validateObservability(p *problemList, c *Config) {
 		if q, err := resource.ParseQuantity(tr.VolumeSize); err != nil || q.Sign() <= 0 {
 			p.add(k+".traces.volumeSize", tr.VolumeSize, "must be a size like %q", DefaultTempoVolumeSize)
 		}
+	}
+	if tls := c.Environments[c.Environment].TLSCredentialName; o.Grafana.Path != "" && c.grafanaRoutable() && tls == "" && !o.Grafana.ExposeOverHTTP {
+		p.add(k+".grafana.path", o.Grafana.Path, "would route Grafana on %s over plain HTTP: its admin password would cross the network in the clear; give the environment a tlsCredentialName, or set grafana.exposeOverHTTP: true to accept it, or remove the path (Grafana stays on its node port, or kubectl port-forward)", c.Environments[c.Environment].Domain)
+	} else if tls != "" && o.Grafana.ExposeOverHTTP {
+		p.add(k+".grafana.exposeOverHTTP", true, "has no effect: the environment's gateway serves TLS (%s); remove it", tls)
 	}
 	if pth := o.Grafana.Path; pth != "" && (!strings.HasPrefix(pth, "/") || !strings.HasSuffix(pth, "/") || pth == "/" || strings.ContainsAny(pth, " ?#*")) {
 		p.add(k+".grafana.path", pth, "must be a path prefix that starts and ends with \"/\", e.g. %q", DefaultGrafanaPath)
@@ -392,6 +402,9 @@ func checkIgnoredObservability(p *problemList, raw *AddonsConfig, c *Config) {
 	if o.Enabled {
 		if o.Grafana.Path != "" && !c.grafanaRoutable() {
 			p.add("cluster.addons.observability.grafana.path", o.Grafana.Path, "has no effect: only a site routed by Istio on a domain routes a path to Grafana (this one: ingress.type %s, domain %q); remove it and use grafana.nodePort", c.Ingress.Type, c.Environments[c.Environment].Domain)
+		}
+		if o.Grafana.ExposeOverHTTP && !c.grafanaRoutable() {
+			p.add("cluster.addons.observability.grafana.exposeOverHTTP", true, "has no effect: only a site routed by Istio on a domain routes a path to Grafana; remove it")
 		}
 		if o.Images.DCGMExporter != "" && !c.HasGPUHosts() {
 			p.add("cluster.addons.observability.images.dcgmExporter", nil, "has no effect: no host of site.cluster is a GPU host (gpu: true); remove it")

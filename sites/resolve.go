@@ -201,8 +201,8 @@ type Service struct {
 	ConfigSource map[string]string
 }
 
-// ClusterDisable is the K3s components the cluster leaves out: cluster.disable, and
-// Traefik unless the site is routed by it (sorted).
+// ClusterDisable is the K3s components the cluster leaves out: cluster.disable, Traefik
+// unless the site is routed by it, and K3s' RuntimeClasses on a GPU site (sorted).
 func (s *Site) ClusterDisable() []string {
 	if s.Config.Cluster == nil {
 		return nil
@@ -210,6 +210,10 @@ func (s *Site) ClusterDisable() []string {
 	disable := append([]string(nil), s.Config.Cluster.Disable...)
 	if s.Config.Ingress.Type != "traefik" && !slices.Contains(disable, "traefik") {
 		disable = append(disable, "traefik")
+	}
+	// On a GPU site the program owns the nvidia RuntimeClass (sites/gpu.go).
+	if s.Config.GPUAddonEnabled() && !slices.Contains(disable, K3sRuntimesComponent) {
+		disable = append(disable, K3sRuntimesComponent)
 	}
 	sort.Strings(disable)
 	return disable

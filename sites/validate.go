@@ -356,6 +356,7 @@ func validateServices(p *problemList, services []Service, c *Config, cat *Catalo
 			}
 			seenInfra[e] = true
 		}
+		validateEgress(p, path+".egress", s.Egress, site, c)
 		if d, err := time.ParseDuration(s.DeployTimeout); err != nil || d <= 0 {
 			p.add(path+".deployTimeout", s.DeployTimeout, "must be a positive Go duration such as \"10m\" or \"1h\"")
 		}

@@ -17,9 +17,31 @@ import (
 	"xgen-infra/sites"
 )
 
+// gpuAddon registers the GPU add-on on a site with GPU hosts and returns what a GPU workload
+// waits for: its RuntimeClass (the API server refuses a pod naming a missing one) and the
+// device plugin (no node advertises nvidia.com/gpu before it runs).
+func gpuAddon(ctx *pulumi.Context, site *sites.Site, k8s pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	if !site.Config.GPUAddonEnabled() {
+		return nil, nil
+	}
+	g := site.Config.Cluster.Addons.GPU
+	args := components.NvidiaDevicePluginArgs{
+		Image: g.DevicePluginImage, Namespace: "kube-system", RuntimeClass: sites.NvidiaRuntimeClass,
+		NodeSelector: map[string]string{sites.GPULabelKey: sites.GPULabelValue},
+	}
+	if site.Config.GPUSharing() > 1 {
+		args.TimeSlicingReplicas = site.Config.GPUSharing()
+	}
+	plugin, err := components.NewNvidiaDevicePlugin(ctx, "gpu", args, k8s)
+	if err != nil {
+		return nil, err
+	}
+	return []pulumi.Resource{plugin}, nil
+}
+
 // addonsLayer registers the site's add-ons, exports them, and returns what the ingress
 // waits for (the mesh).
-func addonsLayer(ctx *pulumi.Context, site *sites.Site, sec secretValues, k8s pulumi.ResourceOption) ([]pulumi.Resource, error) {
+func addonsLayer(ctx *pulumi.Context, site *sites.Site, sec secretValues, gpu []pulumi.Resource, k8s pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	outputs := pulumi.Map{}
 	var mesh []pulumi.Resource
 	if site.Config.RegistryAddonEnabled() {
@@ -44,7 +66,8 @@ func addonsLayer(ctx *pulumi.Context, site *sites.Site, sec secretValues, k8s pu
 		}
 	}
 	if site.Config.ObservabilityEnabled() {
-		obs, err := components.NewObservability(ctx, "observability", observabilityArgs(site, sec), k8s)
+		// The DCGM exporter runs with the GPU add-on's RuntimeClass.
+		obs, err := components.NewObservability(ctx, "observability", observabilityArgs(site, sec), k8s, pulumi.DependsOn(gpu))
 		if err != nil {
 			return nil, err
 		}
@@ -75,6 +98,9 @@ func observabilityArgs(site *sites.Site, sec secretValues) components.Observabil
 		LokiImage: o.Images.Loki, TempoImage: o.Images.Tempo, CollectorImage: o.Images.Collector,
 		BlackboxExporterImage: o.Images.BlackboxExporter,
 		GPUNodes:              site.Config.HasGPUHosts(), DCGMExporterImage: o.Images.DCGMExporter,
+	}
+	if args.GPUNodes {
+		args.GPURuntimeClass = sites.NvidiaRuntimeClass
 	}
 	if grafanaPath(site) != "" {
 		args.GrafanaRootURL = grafanaURL(site)

@@ -57,6 +57,9 @@ func serviceArgs(site *sites.Site, svc sites.Service, secrets *components.SiteSe
 	}
 	if *s.GPU.Count > 0 {
 		args.GPU = &components.GPU{Count: *s.GPU.Count, NodeSelector: s.GPU.NodeSelector}
+		if site.Config.GPUAddonEnabled() {
+			args.GPU.RuntimeClassName = sites.NvidiaRuntimeClass
+		}
 	}
 	if secrets.PullSecretName != "" {
 		args.ImagePullSecrets = []string{secrets.PullSecretName}
@@ -106,6 +109,9 @@ func networkPolicyArgs(site *sites.Site) components.NetworkPoliciesArgs {
 		}
 		for _, name := range svc.Spec.Infra {
 			ps.Egress = append(ps.Egress, endpoints[name])
+		}
+		for _, f := range site.Egress(svc) { // the catalog's and the site's named flows
+			ps.Egress = append(ps.Egress, components.PolicyEndpoint{Name: "egress " + f.Name, CIDR: f.CIDR, Except: f.Except, Ports: f.Ports})
 		}
 		if site.Config.TracesEnabled() { // spans to the observability add-on's collector
 			ps.Egress = append(ps.Egress, components.PolicyEndpoint{Name: "traces",

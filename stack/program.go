@@ -80,7 +80,10 @@ func Program(ctx *pulumi.Context) error {
 			return fmt.Errorf("site %s: %w", site.Name, err)
 		}
 		if awsOut.kubeconfig != nil {
+			// Exported as on a K3s site: `site status` reaches the cluster through it (its
+			// user runs `aws eks get-token`; no credential is in it).
 			kubeconfig = awsOut.kubeconfig
+			ctx.Export("kubeconfig", awsOut.kubeconfig)
 		}
 		ctx.Export("aws", awsOut.outputs)
 	}
@@ -109,9 +112,13 @@ func Program(ctx *pulumi.Context) error {
 		return fmt.Errorf("site %s: %w", site.Name, err)
 	}
 
-	// Add-ons → apps: the namespace denies every flow the catalog does not declare before
-	// the first pod starts.
-	appDeps := append([]pulumi.Resource{ns, secrets}, infra...)
+	// Add-ons → apps: the GPU add-on before a GPU pod; the namespace denies every flow the
+	// catalog does not declare before the first pod starts.
+	gpu, err := gpuAddon(ctx, site, k8s)
+	if err != nil {
+		return fmt.Errorf("site %s: %w", site.Name, err)
+	}
+	appDeps := append(append([]pulumi.Resource{ns, secrets}, infra...), gpu...)
 	if *site.Config.NetworkPolicy.Enabled {
 		policies, err := components.NewNetworkPolicies(ctx, "network-policies", networkPolicyArgs(site), k8s,
 			pulumi.DependsOn([]pulumi.Resource{ns}))
@@ -126,7 +133,7 @@ func Program(ctx *pulumi.Context) error {
 	}
 
 	// Add-ons → ingress: the site registry, and the mesh the site's Gateway binds to.
-	mesh, err := addonsLayer(ctx, site, sec, k8s)
+	mesh, err := addonsLayer(ctx, site, sec, gpu, k8s)
 	if err != nil {
 		return fmt.Errorf("site %s: %w", site.Name, err)
 	}

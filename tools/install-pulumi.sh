@@ -89,7 +89,9 @@ built "the Pulumi CLI"
 # Stripped (-s -w): the engine starts every plugin on every preview, and a smaller binary
 # starts sooner; nothing here is debugged with symbols.
 echo "tools: building the Go language host (commit $PULUMI_LANGUAGE_GO_COMMIT, as $PULUMI_VERSION)..."
-(cd "$root/tools/pulumi-language-go" && go build -trimpath \
+# The same build tags as the CLI: its wrapper module resolves the same versions, so with the same
+# tags every package they share (the SDK, gRPC, ...) is compiled once, for both.
+(cd "$root/tools/pulumi-language-go" && go build -trimpath -tags osusergo,grpcnotrace \
 	-ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
 	-o "$bin/pulumi-language-go" github.com/pulumi/pulumi/sdk/go/pulumi-language-go/v3)
 built "the Go language host"

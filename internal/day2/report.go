@@ -86,6 +86,14 @@ func (r *Report) Write(w io.Writer) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", in.Kind, ready, in.Address, cert, in.Probe)
 	}
+	section("INTERNET\tFLOWS (networkPolicy, services.<name>.egress)")
+	if len(r.Internet) == 0 {
+		fmt.Fprintf(tw, "none\t\n")
+	}
+	for _, line := range r.Internet {
+		svc, flows, _ := strings.Cut(line, ": ")
+		fmt.Fprintf(tw, "%s\t%s\n", svc, flows)
+	}
 	if d := r.Drift; d != nil {
 		section("DRIFT\tCHANGES")
 		fmt.Fprintf(tw, "refreshed preview\t%d\n", d.Changes)

@@ -82,6 +82,10 @@ type Report struct {
 	Infra    *InfraStatus  `json:"infra,omitempty"`
 	Ingress  *IngressCheck `json:"ingress,omitempty"`
 	Drift    *Drift        `json:"drift,omitempty"`
+	// Internet says which services the site's network policies let reach the internet, one
+	// line per service with the flows that do ("xgen-model: model-downloads (443)"); empty
+	// when none may (a closed network). From the stack file, as `up` applies it.
+	Internet []string `json:"internet"`
 
 	mu          sync.Mutex
 	unreachable bool
@@ -221,7 +225,7 @@ func Gather(ctx context.Context, st Stack, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Site: st.Name()}
+	r := &Report{Site: st.Name(), Internet: site.InternetServices()}
 
 	var wg sync.WaitGroup
 	if site.Config.Cluster != nil || site.Config.Infra.Compose != nil {
@@ -267,8 +271,8 @@ func Gather(ctx context.Context, st Stack, opts Options) (*Report, error) {
 	return r, nil
 }
 
-// kubeClient reaches the cluster through the stack's kubeconfig output (K3s sites) or its
-// kubeconfig secret (someone else's cluster).
+// kubeClient reaches the cluster through the stack's kubeconfig output (K3s and EKS sites)
+// or its kubeconfig secret (someone else's cluster).
 func kubeClient(ctx context.Context, st Stack) (kubernetes.Interface, error) {
 	out, err := st.SecretOutputs(ctx)
 	if err != nil {
@@ -293,6 +297,11 @@ func kubeClient(ctx context.Context, st Stack) (kubernetes.Interface, error) {
 		return nil, err
 	}
 	if _, err := client.Discovery().ServerVersion(); err != nil {
+		if cfg.ExecProvider != nil && strings.Contains(err.Error(), "getting credentials") {
+			// An EKS site's kubeconfig gets its token from the AWS CLI, as the operator.
+			return nil, fmt.Errorf("API server %s: the kubeconfig's token command `%s %s` failed (%v): install the AWS CLI and sign in with the site's profile (docs/operations.md, \"On EKS\")",
+				cfg.Host, cfg.ExecProvider.Command, strings.Join(cfg.ExecProvider.Args[:min(2, len(cfg.ExecProvider.Args))], " "), err)
+		}
 		return nil, fmt.Errorf("API server %s does not answer: %v", cfg.Host, err)
 	}
 	return client, nil

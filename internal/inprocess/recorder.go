@@ -38,10 +38,13 @@ type Resource struct {
 type Recorder struct {
 	mu        sync.Mutex
 	Resources []Resource
-	project   string
-	stack     string
-	outputs   OutputsFunc
-	dryRun    bool
+	// Exports are the stack's outputs (ctx.Export), resolved.
+	Exports       map[string]Export
+	exportOutputs map[string]pulumi.Output
+	project       string
+	stack         string
+	outputs       OutputsFunc
+	dryRun        bool
 }
 
 // OutputsFunc gives a registered resource's outputs instead of the echoed inputs; ok false
@@ -191,8 +194,42 @@ func Run(program pulumi.RunFunc, project, stack string, config map[string]string
 			os.Unsetenv(pulumi.EnvConfig)
 		}
 	}()
-	err = pulumi.RunErr(program, pulumi.WithMocks(project, stack, rec), withConfig)
-	return rec, err
+	rec.Exports, rec.exportOutputs = map[string]Export{}, map[string]pulumi.Output{}
+	recordExports := func(ctx *pulumi.Context) error {
+		err := program(ctx)
+		for name, v := range ctx.GetCurrentExportMap() {
+			// The applied output resolves once its callback has run (or as unknown in a
+			// preview): awaiting it below waits for the value.
+			rec.exportOutputs[name] = pulumi.ToOutput(v).ApplyT(func(x any) any {
+				rec.mu.Lock()
+				defer rec.mu.Unlock()
+				rec.Exports[name] = Export{Value: x}
+				return nil
+			})
+		}
+		return err
+	}
+	err = pulumi.RunErr(recordExports, pulumi.WithMocks(project, stack, rec), withConfig)
+	if err != nil {
+		return rec, err // an output of a failed run may never resolve
+	}
+	// IsSecret awaits the output (secretness carries through the apply).
+	for name, out := range rec.exportOutputs {
+		secret := pulumi.IsSecret(out)
+		rec.mu.Lock()
+		if e, ok := rec.Exports[name]; ok {
+			e.Secret = secret
+			rec.Exports[name] = e
+		}
+		rec.mu.Unlock()
+	}
+	return rec, nil
+}
+
+// Export is one stack output: its value (plain, secrets unwrapped) and whether it is secret.
+type Export struct {
+	Value  any
+	Secret bool
 }
 
 // envMu serialises runs: PULUMI_CONFIG is process-wide.

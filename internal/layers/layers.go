@@ -44,7 +44,7 @@ func Parse(name string) (Layer, error) {
 var components = map[Layer][]string{
 	Hosts:   {"xgen:index:K3sCluster"},
 	Infra:   {"xgen:index:InfraCompose", "xgen:index:HostServices", "xgen:index:S3Storage"},
-	Addons:  {"xgen:index:Istio", "xgen:index:Observability", "xgen:index:SiteRegistry"},
+	Addons:  {"xgen:index:Istio", "xgen:index:NvidiaDevicePlugin", "xgen:index:Observability", "xgen:index:SiteRegistry"},
 	Apps:    {"xgen:index:XgenService", "xgen:index:NetworkPolicies", "xgen:index:SiteSecrets"},
 	Ingress: {"xgen:index:IstioIngress"},
 }

@@ -58,6 +58,9 @@ func TestClusterRunsEverySite(t *testing.T) {
 			}
 			checkPlacement(ctx, t, c, ns, objs)
 			checkHostEndpoints(ctx, t, c, objs)
+			if site := sitetest.SiteOf(t, stackFile); site.Config.AWS != nil && site.Config.AWS.EKS != nil {
+				checkEKSStatus(ctx, t, c, stackFile, site)
+			}
 
 			// A second apply of the same objects changes nothing.
 			again, err := c.Apply(ctx, sitetest.Bodies(objs))

@@ -107,7 +107,7 @@ func writeObjects(b *testing.B, stackFile string, secrets map[string]string) str
 func BenchmarkFleetPreview(b *testing.B) {
 	const fleetParallel = 4
 	tools := engineTools(b)
-	c := livetest.StartCluster(b)
+	c := livetest.StartOwnersCluster(b) // the stacks are Kubernetes layers
 	ctx := context.Background()
 	kubeconfig, err := c.SelfContainedKubeconfig()
 	if err != nil {

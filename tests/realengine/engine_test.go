@@ -87,7 +87,7 @@ func deployStack(t testing.TB, tools, stackFile string, upFlags ...string) *depl
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	c := livetest.StartCluster(t)
+	c := livetest.StartOwnersCluster(t)
 	d := &deployedStack{cluster: c, log: &bytes.Buffer{}}
 	ws, err := engine.New(ctx, engine.Options{
 		ToolsDir: tools, ProgramDir: ".", StackFile: stackFile, Dir: t.TempDir(), Log: d.log,

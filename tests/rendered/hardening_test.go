@@ -29,6 +29,8 @@ var grants = map[string]grant{
 	"otel-collector": {root: true, why: "reads root's 0640 pod logs"},
 	// NVIDIA's DCGM reads the GPUs' profiling counters through a privileged driver interface.
 	"dcgm-exporter": {root: true, capabilities: []string{"SYS_ADMIN"}, why: "DCGM profiling counters"},
+	// Creates its socket in the kubelet's root-owned device-plugins directory on the host.
+	"nvidia-device-plugin": {root: true, why: "registers in the kubelet's root-owned directory"},
 }
 
 // istioWorkloads come from Istio's own charts: their users are the chart's (the container

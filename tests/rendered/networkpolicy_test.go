@@ -104,11 +104,20 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 		{obs("grafana"), obs("tempo"), "TCP", 4317, false},
 		{intruder, obs("tempo"), "TCP", 3200, false},
 	}
+	// One flow opened for one service (docs/configuration.md "Outbound traffic"): the
+	// customer's ERP API for xgen-workflow, nothing more, and the catalog's flow turned off.
+	openERP := func(site map[string]any) {
+		site["services"].(map[string]any)["xgen-workflow"] = map[string]any{"egress": map[string]any{
+			"erp":        map[string]any{"cidrs": []any{"10.20.0.0/16"}, "ports": []any{8443}},
+			"model-apis": map[string]any{"enabled": false},
+		}}
+	}
 	cases := []struct {
 		stackFile string
+		edit      func(site map[string]any)
 		flows     []flow
 	}{
-		{"Pulumi.xgen.yaml", []flow{
+		{"Pulumi.xgen.yaml", nil, []flow{
 			// The gateway reaches the entry points, on their ports only.
 			{gateway, x("xgen-frontend"), "TCP", 3000, true},
 			{gateway, x("xgen-backend-gateway"), "TCP", 8000, true},
@@ -140,6 +149,23 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 			{x("xgen-frontend"), xgenHost, "TCP", 5432, false},
 			{x("xgen-core"), xgenHost, "TCP", 22, false}, // the host's SSH
 			{x("xgen-core"), internet, "TCP", 443, false},
+			// The catalog's flows to the internet (services.<name>.egress): on their ports
+			// only, and "the internet" is not the private networks around the site.
+			{x("xgen-workflow"), internet, "TCP", 443, true},
+			{x("xgen-workflow"), internet, "TCP", 80, false},
+			{x("xgen-workflow"), "10.30.0.5", "TCP", 443, false},
+			{x("xgen-workflow"), "192.168.10.5", "TCP", 443, false},
+			{x("xgen-workflow"), "172.20.0.5", "TCP", 443, false},
+			{x("xgen-workflow"), "100.64.0.9", "TCP", 443, false},
+			{x("xgen-workflow"), "169.254.169.254", "TCP", 80, false}, // a cloud's metadata service
+			{x("xgen-mcp-station"), internet, "TCP", 80, true},
+			{x("xgen-mcp-station"), internet, "TCP", 443, true},
+			{x("xgen-mcp-station"), internet, "TCP", 22, false},
+			{x("xgen-model"), internet, "TCP", 443, true},
+			{x("xgen-model"), intruder, "TCP", 443, false}, // other pods are not the internet
+			{x("xgen-frontend"), internet, "TCP", 443, false},
+			{x("xgen-backend-gateway"), internet, "TCP", 443, false},
+			{x("xgen-documents"), internet, "TCP", 443, false},
 			// DNS for everyone, nothing else in kube-system.
 			{x("xgen-frontend"), coredns, "UDP", 53, true},
 			{x("xgen-core"), coredns, "TCP", 53, true},
@@ -150,11 +176,11 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 			{outside, x("xgen-frontend"), "TCP", 3000, false},
 			{x("xgen-core"), intruder, "TCP", 8000, false},
 		}},
-		{"Pulumi.xgen.yaml", append(observabilityFlows, traceFlows...)},
-		{"Pulumi.xgen-jeju.yaml", append(observabilityFlows,
+		{"Pulumi.xgen.yaml", nil, append(observabilityFlows, traceFlows...)},
+		{"Pulumi.xgen-jeju.yaml", nil, append(observabilityFlows,
 			flow{x("xgen-core"), obs("otel-collector"), "TCP", 4318, false})}, // no traces there
 		// No domain: the frontend's node port takes clients from anywhere; nothing else does.
-		{"Pulumi.xgen-jeju.yaml", []flow{
+		{"Pulumi.xgen-jeju.yaml", nil, []flow{
 			{outside, x("xgen-frontend"), "TCP", 3000, true},
 			{outside, x("xgen-backend-gateway"), "TCP", 8000, false},
 			{gateway, x("xgen-backend-gateway"), "TCP", 8000, false},
@@ -164,14 +190,15 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 			{x("xgen-core"), x("xgen-backend-gateway"), "TCP", 8000, false},
 		}},
 		// External infra by IP; S3 known only by name: any address, on 443 only.
-		{"Pulumi.xgen-aww.yaml", []flow{
+		{"Pulumi.xgen-aww.yaml", nil, []flow{
 			{gateway, x("xgen-frontend"), "TCP", 3000, true},
 			{x("xgen-core"), "10.100.1.70", "TCP", 5432, true},
 			{x("xgen-core"), "10.100.1.70", "TCP", 6334, true},
 			{x("xgen-core"), "10.100.1.71", "TCP", 5432, false},
 			{x("xgen-documents"), "52.95.0.1", "TCP", 443, true},
 			{x("xgen-documents"), "52.95.0.1", "TCP", 80, false},
-			{x("xgen-mcp-station"), "52.95.0.1", "TCP", 443, false},
+			{x("xgen-backend-gateway"), "52.95.0.1", "TCP", 443, false}, // no object storage, no internet
+			{x("xgen-mcp-station"), "52.95.0.1", "TCP", 443, true},      // its web flow: the internet on 443
 			{gateway, x("xgen-core"), "TCP", 8000, false},
 			// The cluster's own Prometheus (externalMonitoring) scrapes the services' metrics
 			// port; its neighbours do not, nor does it reach anything else.
@@ -181,16 +208,31 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 			{"monitoring/prometheus", x("xgen-core"), "TCP", 22, false},
 			{intruder, x("xgen-core"), "TCP", 8000, false},
 		}},
-		// Its own namespace: the same flows there.
-		{"Pulumi.lotteimall.yaml", []flow{
+		// Its own namespace: the same flows there. A closed network: nothing to the internet.
+		{"Pulumi.lotteimall.yaml", nil, []flow{
 			{gateway, app("lotteimall", "xgen-frontend"), "TCP", 3000, true},
 			{app("lotteimall", "xgen-backend-gateway"), app("lotteimall", "xgen-core"), "TCP", 8000, true},
 			{intruder, app("lotteimall", "xgen-core"), "TCP", 8000, false},
+			{app("lotteimall", "xgen-workflow"), internet, "TCP", 443, false},
+			{app("lotteimall", "xgen-mcp-station"), internet, "TCP", 443, false},
+			{app("lotteimall", "xgen-mcp-station"), internet, "TCP", 80, false},
+		}},
+		{"Pulumi.xgen-jeju.yaml", openERP, []flow{
+			{x("xgen-workflow"), "10.20.3.4", "TCP", 8443, true},
+			{x("xgen-workflow"), "10.20.3.4", "TCP", 443, false},
+			{x("xgen-workflow"), "10.21.3.4", "TCP", 8443, false},
+			{x("xgen-workflow"), internet, "TCP", 443, false}, // the catalog's flow, turned off
+			{x("xgen-core"), "10.20.3.4", "TCP", 8443, false},
+			{x("xgen-mcp-station"), internet, "TCP", 443, true}, // other services keep theirs
 		}},
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%d-%s", i, tc.stackFile), func(t *testing.T) {
-			pe := policyEngine(t, sitetest.ViewOf(t, tc.stackFile))
+			objs, err := sitetest.SiteObjects(tc.stackFile, tc.edit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pe := policyEngine(t, sitetest.View{Objs: objs})
 			for _, f := range tc.flows {
 				got, err := pe.CheckIfAllowed(f.src, f.dst, f.proto, strconv.Itoa(f.port))
 				if err != nil {

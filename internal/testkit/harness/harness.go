@@ -44,8 +44,9 @@ const FakeNodeAnnotation = "kwok.x-k8s.io/node"
 type Node struct {
 	Name   string
 	Labels map[string]string
-	// GPUs is the nvidia.com/gpu capacity; GPU nodes are also tainted nvidia.com/gpu:NoSchedule
-	// unless Taints is given.
+	// GPUs are the node's NVIDIA GPUs: advertised as nvidia.com/gpu only while a device
+	// plugin runs on the node (deviceplugin.go). GPU nodes are also tainted
+	// nvidia.com/gpu:NoSchedule unless Taints is given.
 	GPUs int
 	// Taints replace the default GPU taint when set.
 	Taints []corev1.Taint
@@ -106,6 +107,8 @@ type Cluster struct {
 	dir      string
 	procs    []*process
 	progress io.Writer
+	// stopDevicePlugins ends the device plugin stand-in.
+	stopDevicePlugins context.CancelFunc
 }
 
 type process struct {
@@ -299,6 +302,9 @@ func (c *Cluster) boot(ctx context.Context, opts Options) error {
 	if err := c.writePIDs(); err != nil {
 		return err
 	}
+	pluginCtx, stop := context.WithCancel(context.Background())
+	c.stopDevicePlugins = stop
+	go RunDevicePlugins(pluginCtx, c.Client)
 	c.step("ready")
 	return nil
 }
@@ -334,6 +340,9 @@ func (c *Cluster) start(name, path string, args ...string) error {
 // Stop ends every process this cluster started, newest first (SIGTERM, then SIGKILL after
 // 10 s), and waits for them.
 func (c *Cluster) Stop() error {
+	if c.stopDevicePlugins != nil {
+		c.stopDevicePlugins()
+	}
 	var errs []error
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		p := c.procs[i]
@@ -412,8 +421,9 @@ func (c *Cluster) CreateNode(ctx context.Context, n Node) error {
 		corev1.ResourceEphemeralStorage: resource.MustParse("200Gi"),
 	}
 	taints := n.Taints
+	annotations := map[string]string{FakeNodeAnnotation: "fake"}
 	if n.GPUs > 0 {
-		capacity["nvidia.com/gpu"] = *resource.NewQuantity(int64(n.GPUs), resource.DecimalSI)
+		annotations[GPUsAnnotation] = strconv.Itoa(n.GPUs)
 		if taints == nil {
 			taints = []corev1.Taint{{Key: "nvidia.com/gpu", Value: "present", Effect: corev1.TaintEffectNoSchedule}}
 		}
@@ -422,6 +432,8 @@ func (c *Cluster) CreateNode(ctx context.Context, n Node) error {
 	// itself: kwok initialises the status of a node the moment it sees it, and a version written
 	// afterwards could lose to that (kwok would report its own).
 	setStatus := func(node *corev1.Node) {
+		// No nvidia.com/gpu: a registering kubelet has none until its device plugin
+		// registers (the stand-in plugin adds it).
 		node.Status.Capacity, node.Status.Allocatable = capacity, capacity
 		if n.KubeletVersion != "" {
 			node.Status.NodeInfo.KubeletVersion = n.KubeletVersion
@@ -436,7 +448,7 @@ func (c *Cluster) CreateNode(ctx context.Context, n Node) error {
 		node, err := nodes.Get(ctx, n.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: labels,
-				Annotations: map[string]string{FakeNodeAnnotation: "fake"}}, Spec: corev1.NodeSpec{Taints: taints}}
+				Annotations: annotations}, Spec: corev1.NodeSpec{Taints: taints}}
 			setStatus(node)
 			_, err = nodes.Create(ctx, node, metav1.CreateOptions{})
 			if apierrors.IsAlreadyExists(err) {
@@ -449,6 +461,12 @@ func (c *Cluster) CreateNode(ctx context.Context, n Node) error {
 		}
 		for k, v := range labels {
 			node.Labels[k] = v
+		}
+		if node.Annotations == nil {
+			node.Annotations = map[string]string{}
+		}
+		for k, v := range annotations {
+			node.Annotations[k] = v
 		}
 		node.Spec.Taints = taints
 		if node, err = nodes.Update(ctx, node, metav1.UpdateOptions{}); err != nil {

@@ -58,6 +58,20 @@ func StartCluster(t testing.TB) *harness.Cluster {
 	return c
 }
 
+// StartOwnersCluster starts a local control plane standing in for a cluster the program does
+// not make (a kubeconfig site, where a stack is only its Kubernetes layer): the owner's GPU
+// device plugin is on it, as it is on the real one.
+func StartOwnersCluster(t testing.TB) *harness.Cluster {
+	t.Helper()
+	c := StartCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.InstallOwnersDevicePlugin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // StartHosts starts bare test hosts with the Docker stand-in installed, stopped (and checked
 // for processes left behind) when the test ends.
 func StartHosts(t testing.TB, specs []testhosts.Spec) *testhosts.Hosts {

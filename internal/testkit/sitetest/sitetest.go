@@ -316,7 +316,7 @@ func (v View) Namespaces() map[string]bool {
 }
 
 // addonComponents are the add-on components whose objects render under _addons/<name>/.
-var addonComponents = map[string]string{"xgen:index:Observability": "observability"}
+var addonComponents = map[string]string{"xgen:index:Observability": "observability", "xgen:index:NvidiaDevicePlugin": "gpu"}
 
 // AddonOf is the add-on a resource belongs to (one of its ancestors is an add-on
 // component), or "".

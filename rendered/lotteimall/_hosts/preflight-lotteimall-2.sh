@@ -69,12 +69,21 @@ if [ ! -f /etc/systemd/system/k3s.service ] && [ ! -f /etc/systemd/system/k3s-ag
 fi
 avail=$(df -Pm /var/lib | awk 'NR == 2 { print $4 }')
 [ "$avail" -ge "$MIN_DISK_MB" ] || die "only $avail MB free under /var/lib; K3s and its images need at least $MIN_DISK_MB MB"
+# GPU hosts: docs/configuration.md "GPU hosts" says how to install the driver and the toolkit.
 if [ "$GPU" = true ]; then
 	if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
-		die "gpu: true, but the NVIDIA driver does not answer (nvidia-smi -L); install the driver or set gpu: false"
+		die "gpu: true, but the NVIDIA driver does not answer (nvidia-smi -L); install the driver (Ubuntu: sudo ubuntu-drivers install, then reboot; else NVIDIA's driver for this GPU and kernel) until nvidia-smi -L lists the GPU, or set gpu: false"
 	fi
 	command -v nvidia-container-runtime >/dev/null 2>&1 ||
-		die "gpu: true, but nvidia-container-runtime is missing; install the NVIDIA Container Toolkit"
+		die "gpu: true, but nvidia-container-runtime is missing; install the NVIDIA Container Toolkit (from NVIDIA's package repository: sudo apt-get install nvidia-container-toolkit) before K3s, which registers its nvidia runtime only when it finds the toolkit at start"
+	# K3s writes the runtimes it found into containerd's configuration at each start: a K3s
+	# that started before the toolkit was installed has no nvidia runtime until it restarts.
+	containerd_config=/var/lib/rancher/k3s/agent/etc/containerd/config.toml
+	if sudo -n test -f "$containerd_config" && ! sudo -n grep -q nvidia "$containerd_config"; then
+		unit=k3s
+		[ "$ROLE" = agent ] && unit=k3s-agent
+		die "gpu: true, but the K3s running here started before the NVIDIA Container Toolkit was installed and has no nvidia runtime ($containerd_config); restart it: sudo systemctl restart $unit"
+	fi
 fi
 # Air-gapped hosts are not expected to reach anything: nothing here needs egress.
 if [ "$INSTALL_MODE" = online ]; then

@@ -5,7 +5,7 @@ ROLE='server'
 K3S_VERSION='v1.31.4+k3s1'
 INSTALL_MODE='online'
 READY_TIMEOUT='300'
-CONFIG_SHA256='bfb93e399fb0a46363f93a91e701737b615db4def09e88787c2386d610306bb1'
+CONFIG_SHA256='05f521894bf959d406850dbcd39ccb085ef429f1873e0a96e81aa77cc742f300'
 # lib.sh: helpers every host script starts with (the builders put it after the script's
 # parameters). POSIX sh: the login shell of the SSH user runs the scripts.
 # Parameters come from the header the builder writes; every script gets HOST and LOG_TAG.

@@ -15,9 +15,10 @@
 //	k3s ctr version; k3s ctr [--namespace N] images import FILE: checks that FILE is a
 //	             docker-archive and appends its tags and digest to /var/log/k3s-ctr.log
 //
-// A GPU node (label nvidia.com/gpu.present=true) reports one nvidia.com/gpu, standing in for
-// the NVIDIA device plugin. The first server also plays K3s' ServiceLB and istiod's admission
-// webhooks (standins.go).
+// A GPU node (label nvidia.com/gpu.present=true) has one GPU, advertised as nvidia.com/gpu
+// only while a device plugin runs on it (the harness' device plugin stand-in). The first
+// server also plays K3s' ServiceLB, local-path, `runtimes` and istiod's admission webhooks
+// (standins.go).
 package main
 
 import (
@@ -273,6 +274,7 @@ func firstServer(ctx context.Context, cfg *config) error {
 	if !slices.Contains(cfg.Disable, "local-storage") {
 		go localPath(ctx, c.Client)
 	}
+	k3sRuntimes(ctx, c.Client, slices.Contains(cfg.Disable, "runtimes"))
 	if err := serveIstiodWebhooks(ctx, c.Client); err != nil {
 		return err
 	}

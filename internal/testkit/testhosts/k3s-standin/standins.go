@@ -1,6 +1,6 @@
 package main
 
-// Three parts of a real cluster that fake nodes cannot give, played by the first server so
+// Four parts of a real cluster that fake nodes cannot give, played by the first server so
 // that the add-ons can finish under the real engine (TEST-ONLY, like the rest of the stand-in):
 //
 //   - local-path storage, as K3s ships it: the default StorageClass "local-path"
@@ -8,6 +8,9 @@ package main
 //     hostPath volume on that node, so the observability add-on's volumes bind.
 //   - ServiceLB, as K3s runs it: a LoadBalancer Service gets the server's address as its
 //     ingress (K3s publishes the ports on the nodes), unless `disable: [servicelb]`.
+//   - K3s' packaged `runtimes` component: the RuntimeClasses of the runtimes K3s detects
+//     (its manifests/runtimes.yaml), created at start unless `disable: [runtimes]`, which
+//     deletes them, as K3s' deploy controller does.
 //   - istiod's admission webhooks: no istiod process runs on fake nodes, and the sidecar
 //     injector's failurePolicy is Fail, so the API server would refuse the gateway's pods. The
 //     stand-in serves every webhook whose Service is named istiod: it puts that Service's
@@ -38,6 +41,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -278,5 +282,35 @@ func every(ctx context.Context, d time.Duration, f func()) {
 func logErr(what string, err error) {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "k3s (stand-in): %s: %v\n", what, err)
+	}
+}
+
+// k3sRuntimeClasses are the RuntimeClasses K3s' `runtimes` component creates (the NVIDIA
+// ones and crun of its manifests/runtimes.yaml; the WebAssembly ones are left out).
+var k3sRuntimeClasses = []string{"nvidia", "nvidia-experimental", "crun"}
+
+// k3sRuntimesOwner marks the objects of K3s' `runtimes` component (as its deploy controller
+// names the owner of an addon's objects).
+const k3sRuntimesOwner = "objectset.rio.cattle.io/owner-name"
+
+// k3sRuntimes plays K3s' `runtimes` component: creates its RuntimeClasses, or with the
+// component disabled deletes the ones it created.
+func k3sRuntimes(ctx context.Context, client kubernetes.Interface, disabled bool) {
+	rcs := client.NodeV1().RuntimeClasses()
+	for _, name := range k3sRuntimeClasses {
+		if disabled {
+			rc, err := rcs.Get(ctx, name, metav1.GetOptions{})
+			if err == nil && rc.Annotations[k3sRuntimesOwner] == "runtimes" {
+				logErr("runtimes: delete "+name, rcs.Delete(ctx, name, metav1.DeleteOptions{}))
+			}
+			continue
+		}
+		_, err := rcs.Create(ctx, &nodev1.RuntimeClass{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{k3sRuntimesOwner: "runtimes"}},
+			Handler:    name,
+		}, metav1.CreateOptions{})
+		if !apierrors.IsAlreadyExists(err) {
+			logErr("runtimes: create "+name, err)
+		}
 	}
 }
