@@ -2,6 +2,8 @@
 # Builds the observability tests' real tools into .tools/bin (TEST-ONLY, never linked into the
 # program), each from its wrapper module and with its own stamp (a bump rebuilds only it):
 #   prometheus    a real Prometheus (tools/prometheus), run against our generated configuration
+#   alertmanager  a real Alertmanager and amtool (tools/alertmanager): our generated configuration
+#   amtool        loaded by its own loader, and Prometheus' alerts delivered to a webhook
 #   stanza-check  the OpenTelemetry Collector's log operators (tools/stanza), run on our
 #                 generated receivers
 # Versions: tools/versions.env, which must agree with the wrapper modules' go.mod (and, for
@@ -54,5 +56,24 @@ require github.com/prometheus/prometheus "$PROMETHEUS_VERSION" "$root/tools/prom
 # other service discoveries (Prometheus' own remove_all_sd tag keeps file and http), it
 # compiles in a third of the time (no cloud SDKs, no client-go).
 build prometheus prometheus github.com/prometheus/prometheus/cmd/prometheus 2 remove_all_sd
+# Alertmanager and amtool: the add-on's Alertmanager runs this release (its image's tag,
+# sites.DefaultObservabilityImages.Alertmanager); amtool is its own configuration loader.
+require github.com/prometheus/alertmanager "$ALERTMANAGER_VERSION" "$root/tools/alertmanager/go.mod"
+# The module's web UI embeds its built JavaScript (ui/app/dist), which the module's zip leaves
+# out: the build uses a copy of the module (tools/alertmanager/go.mod replaces it with
+# .tools/src/alertmanager) with an empty page there. The API, which the tests use, is whole.
+am_src="$root/.tools/src/alertmanager"
+if [[ ! -f $am_src/.version || $(cat "$am_src/.version") != "$ALERTMANAGER_VERSION" ]]; then
+	am_mod=$(cd "$root/tools/alertmanager" && GOFLAGS=-mod=mod go mod download -json "github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	[[ -d $am_mod ]] || { echo "tools: cannot download github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION" >&2; exit 1; }
+	rm -rf "$am_src" && mkdir -p "$(dirname "$am_src")" && cp -r "$am_mod" "$am_src" && chmod -R u+w "$am_src"
+	for ui in elm mantine; do
+		mkdir -p "$am_src/ui/app/dist/$ui"
+		echo '<!doctype html><title>Alertmanager</title><p>Built without its web UI (xgen-infra test tool): use the API or amtool.' >"$am_src/ui/app/dist/$ui/index.html"
+	done
+	echo "$ALERTMANAGER_VERSION" >"$am_src/.version"
+fi
+build alertmanager alertmanager github.com/prometheus/alertmanager/cmd/alertmanager 2
+build amtool alertmanager github.com/prometheus/alertmanager/cmd/amtool 1
 require github.com/open-telemetry/opentelemetry-collector-contrib/pkg/stanza "$STANZA_VERSION" "$root/tools/stanza/go.mod"
 build stanza-check stanza . 1

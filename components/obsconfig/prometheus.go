@@ -45,6 +45,8 @@ type PrometheusArgs struct {
 	Exporters []Probe
 	// GPU scrapes the NVIDIA DCGM exporter on the GPU nodes.
 	GPU bool
+	// Alertmanager is where the alerts go, "host:port". Default none.
+	Alertmanager string
 }
 
 // Probe is an infra endpoint checked by a TCP connection ("redis" also by a PING).
@@ -84,6 +86,15 @@ type promConfig struct {
 	RuleFiles     []string       `yaml:"rule_files"`
 	ScrapeConfigs []scrapeConfig `yaml:"scrape_configs"`
 	RemoteWrite   []remoteWrite  `yaml:"remote_write,omitempty"`
+	Alerting      *promAlerting  `yaml:"alerting,omitempty"`
+}
+
+type promAlerting struct {
+	Alertmanagers []promAlertmanager `yaml:"alertmanagers"`
+}
+
+type promAlertmanager struct {
+	StaticConfigs []staticConfig `yaml:"static_configs"`
 }
 
 type promGlobal struct {
@@ -188,6 +199,9 @@ func PrometheusConfig(a PrometheusArgs) (string, error) {
 	)
 	if a.RemoteWriteURL != "" {
 		c.RemoteWrite = []remoteWrite{{URL: a.RemoteWriteURL}}
+	}
+	if a.Alertmanager != "" {
+		c.Alerting = &promAlerting{Alertmanagers: []promAlertmanager{{StaticConfigs: []staticConfig{{Targets: []string{a.Alertmanager}}}}}}
 	}
 	for _, sc := range c.ScrapeConfigs {
 		for _, rc := range append(sc.RelabelConfigs, sc.MetricRelabelConfigs...) {

@@ -24,15 +24,18 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-func prometheusBinary(t *testing.T) string {
+func prometheusBinary(t *testing.T) string { return toolBinary(t, "prometheus") }
+
+// toolBinary is a test-only tool `make tools` builds into $XGEN_TOOLS_DIR/bin.
+func toolBinary(t *testing.T, name string) string {
 	t.Helper()
 	dir := os.Getenv("XGEN_TOOLS_DIR")
 	if dir == "" {
 		t.Skip("needs the tools `make tools` builds; `make test` sets XGEN_TOOLS_DIR")
 	}
-	bin := filepath.Join(dir, "bin", "prometheus")
+	bin := filepath.Join(dir, "bin", name)
 	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("prometheus is not built (%v): `make tools` builds it", err)
+		t.Fatalf("%s is not built (%v): `make tools` builds it", name, err)
 	}
 	return bin
 }

@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools pins what this module builds.
+package tools
+
+import (
+	_ "github.com/prometheus/alertmanager/cmd/alertmanager"
+	_ "github.com/prometheus/alertmanager/cmd/amtool"
+)
