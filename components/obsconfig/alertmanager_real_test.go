@@ -155,7 +155,7 @@ func TestRealAlertmanagerDeliversOOMAlert(t *testing.T) {
 		"--web.listen-address="+amAddr, "--cluster.listen-address=")
 
 	// kube-state-metrics as its /metrics answers for a workflow pod killed for memory: the
-	// reason of its last termination, and its restarts, which go up a few seconds in.
+	// reason of its last termination, and its restarts, which go up once Prometheus has scraped.
 	reg := prometheus.NewRegistry()
 	reason := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kube_pod_container_status_last_terminated_reason", Help: "reason"},
 		[]string{"namespace", "pod", "container", "reason"})
@@ -165,13 +165,6 @@ func TestRealAlertmanagerDeliversOOMAlert(t *testing.T) {
 	pod := []string{"xgen", "xgen-workflow-5c7d-abcde", "xgen-workflow"}
 	reason.WithLabelValues(append(pod, "OOMKilled")...).Set(1)
 	restarts.WithLabelValues(pod...).Add(0)
-	go func() {
-		select {
-		case <-time.After(15 * time.Second): // after Prometheus has scraped the 0
-			restarts.WithLabelValues(pod...).Inc()
-		case <-ctx.Done():
-		}
-	}()
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ksm := httptest.NewServer(mux)
@@ -224,7 +217,20 @@ func TestRealAlertmanagerDeliversOOMAlert(t *testing.T) {
 	start(t, ctx, dir, "prometheus", promBin, "--config.file="+promFile, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+promAddr)
 
-	deadline := time.Now().Add(75 * time.Second)
+	// The restart comes once Prometheus has the count before it: an increase it can see.
+	for scraped := false; !scraped; time.Sleep(200 * time.Millisecond) {
+		if ctx.Err() != nil {
+			t.Fatal("Prometheus never scraped kube-state-metrics")
+		}
+		resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=kube_pod_container_status_restarts_total")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			scraped = strings.Contains(string(body), pod[1])
+		}
+	}
+	restarts.WithLabelValues(pod...).Inc()
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		mu.Lock()
 		for _, n := range received {
