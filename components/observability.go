@@ -10,9 +10,9 @@ import (
 	"xgen-infra/components/obsconfig"
 )
 
-// ObservabilityArgs runs a site's metrics, logs, traces and dashboards: Prometheus (scraping
-// the site's services, kube-state-metrics, node-exporter on every node and the kubelets'
-// cAdvisor), an OpenTelemetry Collector on every node shipping the pods' logs to Loki and
+// ObservabilityArgs runs a site's metrics, alerts, logs, traces and dashboards: Prometheus
+// (scraping the site's services, kube-state-metrics, node-exporter on every node and the
+// kubelets' cAdvisor) sending its alerts to Alertmanager, an OpenTelemetry Collector on every node shipping the pods' logs to Loki and
 // the services' traces to Tempo, and Grafana with the data sources and the site's dashboard
 // provisioned from files.
 type ObservabilityArgs struct {
@@ -69,6 +69,10 @@ type ObservabilityArgs struct {
 	// GPURuntimeClass is the RuntimeClass of the NVIDIA container runtime the DCGM exporter
 	// runs with (it reads the GPUs through it, as every GPU workload). Required with GPUNodes.
 	GPURuntimeClass string
+	// Alerting runs Alertmanager, which Prometheus sends its alerts to. Default nil: none.
+	Alerting *ObservabilityAlerting
+	// AlertmanagerImage is its image. Required with Alerting.
+	AlertmanagerImage string
 	// RemoveDataOnDestroy lets destroy delete the metrics volume and the namespace. Default
 	// false: both are left in the cluster (retainOnDelete).
 	RemoveDataOnDestroy bool
@@ -148,6 +152,9 @@ func (a *ObservabilityArgs) check() error {
 	if a.GPUNodes && (a.DCGMExporterImage == "" || a.GPURuntimeClass == "") {
 		errs = append(errs, errors.New("GPUNodes needs DCGMExporterImage and GPURuntimeClass"))
 	}
+	if al := a.Alerting; al != nil && (al.Config == "" || al.VolumeSize == "" || a.AlertmanagerImage == "") {
+		errs = append(errs, errors.New("Alerting needs Config, VolumeSize and AlertmanagerImage"))
+	}
 	if len(a.Probes) > 0 && a.BlackboxExporterImage == "" {
 		errs = append(errs, errors.New("Probes need BlackboxExporterImage"))
 	}
@@ -166,9 +173,13 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 	for _, t := range args.Targets {
 		services = append(services, t.Service)
 	}
+	var alertmanager string
+	if args.Alerting != nil {
+		alertmanager = fmt.Sprintf("alertmanager.%s.svc:%d", args.Namespace, obsconfig.AlertmanagerPort)
+	}
 	promConfig, err := obsconfig.PrometheusConfig(obsconfig.PrometheusArgs{
 		Site: args.Site, Namespace: args.Namespace, Services: args.Targets, RemoteWriteURL: args.RemoteWriteURL,
-		Probes: args.Probes, Exporters: args.Exporters, GPU: args.GPUNodes,
+		Probes: args.Probes, Exporters: args.Exporters, GPU: args.GPUNodes, Alertmanager: alertmanager,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("observability %s: %w", name, err)
@@ -214,6 +225,9 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 	b := &obsBuilder{ctx: ctx, name: name, ns: args.Namespace, opts: []pulumi.ResourceOption{parent, inNS}}
 
 	b.prometheus(args, promConfig, keep)
+	if args.Alerting != nil {
+		b.alertmanager(args, keep)
+	}
 	b.kubeStateMetrics(args.KubeStateMetricsImage)
 	if len(args.Probes) > 0 {
 		b.blackboxExporter(args.BlackboxExporterImage)

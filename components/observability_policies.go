@@ -9,7 +9,7 @@ import (
 )
 
 // networkPolicies allow exactly the add-on's flows into its namespace: Prometheus scrapes
-// the exporters; Grafana asks Prometheus, Loki and Tempo; the collector sends to Loki and
+// the exporters and sends alerts to Alertmanager; Grafana asks Prometheus, Loki and Tempo; the collector sends to Loki and
 // Tempo; the site's services send spans to the collector; Grafana is reached on its port
 // from anywhere (its node port). Everything else into the add-on is denied. Prometheus' scrape of the site's
 // services is allowed by the site's own policies (NetworkPoliciesArgs.Scraper,
@@ -53,6 +53,10 @@ func (b *obsBuilder) networkPolicies(a ObservabilityArgs) {
 	policy("allow-scrape-exporters", "allow-prometheus-scrape", a.Namespace, []string{"node-exporter", "kube-state-metrics", "blackbox-exporter", "dcgm-exporter"},
 		[]networkingv1.NetworkPolicyPeerArgs{fromPrometheus},
 		[]int{obsconfig.NodeExporterPort, obsconfig.KubeStateMetricsPort, obsconfig.BlackboxPort, obsconfig.DCGMExporterPort})
+	if a.Alerting != nil {
+		policy("allow-alerts", "allow-prometheus-alerts", a.Namespace, []string{"alertmanager"},
+			[]networkingv1.NetworkPolicyPeerArgs{fromPrometheus}, []int{obsconfig.AlertmanagerPort})
+	}
 	policy("allow-grafana-to-prometheus", "allow-grafana-to-prometheus", a.Namespace, []string{"prometheus"},
 		[]networkingv1.NetworkPolicyPeerArgs{{PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{NameLabel: pulumi.String("grafana")}}}},
 		[]int{prometheusPort})

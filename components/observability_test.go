@@ -7,7 +7,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
@@ -34,8 +36,25 @@ func observabilityArgs() ObservabilityArgs {
 		Logs:                  &ObservabilityLogs{Retention: "7d", VolumeSize: "10Gi"},
 		Traces:                &ObservabilityTraces{Retention: "72h", VolumeSize: "5Gi"},
 		LokiImage:             "docker.io/grafana/loki:3.5.3", TempoImage: "docker.io/grafana/tempo:2.8.2",
-		CollectorImage: "docker.io/otel/opentelemetry-collector-contrib:0.131.0",
+		CollectorImage:    "docker.io/otel/opentelemetry-collector-contrib:0.131.0",
+		AlertmanagerImage: "quay.io/prometheus/alertmanager:v0.35.0",
+		Alerting: &ObservabilityAlerting{
+			Config:       alertmanagerConfig(),
+			WebhookURL:   pulumi.ToSecret(pulumi.String("https://chat.example.com/hooks/s3cret-hook")).(pulumi.StringOutput),
+			SMTPPassword: pulumi.ToSecret(pulumi.String("s3cret-smtp")).(pulumi.StringOutput),
+			VolumeSize:   "1Gi",
+		},
 	}
+}
+
+func alertmanagerConfig() string {
+	text, err := obsconfig.AlertmanagerConfig(obsconfig.AlertmanagerArgs{Webhook: true,
+		Email:     &obsconfig.Email{To: []string{"ops@example.com"}, From: "xgen@example.com", Smarthost: "smtp.example.com:587", Username: "xgen@example.com", RequireTLS: true},
+		GroupWait: model.Duration(30 * time.Second), GroupInterval: model.Duration(5 * time.Minute), RepeatInterval: model.Duration(4 * time.Hour)})
+	if err != nil {
+		panic(err)
+	}
+	return text
 }
 
 func runObservability(t *testing.T, args ObservabilityArgs) (*inprocess.Recorder, error) {
@@ -64,8 +83,8 @@ func TestObservabilityObjects(t *testing.T) {
 				}
 			}
 		}
-		if n := len(byType(rec, "kubernetes:core/v1:PersistentVolumeClaim")); n != 3 {
-			t.Errorf("%d volumes, want Prometheus', Loki's and Tempo's", n)
+		if n := len(byType(rec, "kubernetes:core/v1:PersistentVolumeClaim")); n != 4 {
+			t.Errorf("%d volumes, want Prometheus', Alertmanager's, Loki's and Tempo's", n)
 		}
 	}
 	rec, err := runObservability(t, observabilityArgs())
@@ -74,8 +93,8 @@ func TestObservabilityObjects(t *testing.T) {
 	}
 	apiReaders := map[string]bool{"prometheus": true, "kube-state-metrics": true}
 	workloads := append(byType(rec, "kubernetes:apps/v1:Deployment"), byType(rec, "kubernetes:apps/v1:DaemonSet")...)
-	if len(workloads) != 8 {
-		t.Fatalf("%d workloads, want prometheus, kube-state-metrics, blackbox-exporter, grafana, loki, tempo, node-exporter, otel-collector", len(workloads))
+	if len(workloads) != 9 {
+		t.Fatalf("%d workloads, want prometheus, alertmanager, kube-state-metrics, blackbox-exporter, grafana, loki, tempo, node-exporter, otel-collector", len(workloads))
 	}
 	for _, w := range workloads {
 		in, _ := w.PlainInputs()
@@ -99,25 +118,33 @@ func TestObservabilityObjects(t *testing.T) {
 	}
 	for _, res := range rec.Resources {
 		plain, _ := res.PlainInputs()
-		if text, _ := yaml.Marshal(plain); strings.Contains(string(text), "s3cret-grafana") {
-			t.Errorf("%s %s shows Grafana's password in plain inputs", res.Type, res.Name)
+		text, _ := yaml.Marshal(plain)
+		for _, secret := range []string{"s3cret-grafana", "s3cret-hook", "s3cret-smtp"} {
+			if strings.Contains(string(text), secret) {
+				t.Errorf("%s %s shows a secret (%s) in plain inputs", res.Type, res.Name, secret)
+			}
 		}
 	}
-	secret := byName(rec, "kubernetes:core/v1:Secret", "observability-grafana-admin")
-	if _, secrets := secret.PlainInputs(); len(secrets) == 0 {
-		t.Error("the Grafana admin Secret's data is not a Pulumi secret")
+	for _, name := range []string{"observability-grafana-admin", "observability-alertmanager-receivers"} {
+		if _, secrets := byName(rec, "kubernetes:core/v1:Secret", name).PlainInputs(); len(secrets) == 0 {
+			t.Errorf("the Secret %s's data is not a Pulumi secret", name)
+		}
+	}
+	amCM, _ := byName(rec, "kubernetes:core/v1:ConfigMap", "observability-alertmanager-config").PlainInputs()
+	if inprocess.Get(amCM, "data", "alertmanager.yml") != alertmanagerConfig() {
+		t.Error("the ConfigMap's alertmanager.yml is not the generated config")
 	}
 	if _, secrets := byName(rec, "kubernetes:apps/v1:Deployment", "observability-grafana").PlainInputs(); !containsPath(secrets, SecretChecksumAnnotation) {
 		t.Errorf("Grafana's password checksum is not a Pulumi secret; secret paths: %v", secrets)
 	}
 	cm, _ := byName(rec, "kubernetes:core/v1:ConfigMap", "observability-prometheus-config").PlainInputs()
 	want, _ := obsconfig.PrometheusConfig(obsconfig.PrometheusArgs{Site: "xgen", Namespace: "xgen-observability",
-		Services: observabilityArgs().Targets, Probes: observabilityArgs().Probes})
+		Services: observabilityArgs().Targets, Probes: observabilityArgs().Probes, Alertmanager: "alertmanager.xgen-observability.svc:9093"})
 	if inprocess.Get(cm, "data", "prometheus.yml") != want {
 		t.Error("the ConfigMap's prometheus.yml is not the generated config")
 	}
-	if n := len(byType(rec, "kubernetes:networking.k8s.io/v1:NetworkPolicy")); n != 8 {
-		t.Errorf("%d network policies, want 8", n)
+	if n := len(byType(rec, "kubernetes:networking.k8s.io/v1:NetworkPolicy")); n != 9 {
+		t.Errorf("%d network policies, want 9", n)
 	}
 	ds, _ := byName(rec, "kubernetes:core/v1:ConfigMap", "observability-grafana-datasources").PlainInputs()
 	for _, want := range []string{"uid: xgen-prometheus", "uid: xgen-loki", "uid: xgen-tempo", "http://loki.xgen-observability.svc:3100"} {
@@ -176,22 +203,24 @@ func TestObservabilityLogsAndTracesShapes(t *testing.T) {
 		dockerLogs bool
 	}{
 		{"the compose project's logs", func(a *ObservabilityArgs) { a.ComposeProject = "xgen-infra" },
-			[]string{"blackbox-exporter", "grafana", "kube-state-metrics", "loki", "node-exporter", "otel-collector", "prometheus", "tempo"},
+			[]string{"alertmanager", "blackbox-exporter", "grafana", "kube-state-metrics", "loki", "node-exporter", "otel-collector", "prometheus", "tempo"},
 			"http://loki.xgen-observability.svc:3100/otlp", true},
 		{"the compose project without logs", func(a *ObservabilityArgs) { a.ComposeProject, a.Logs = "xgen-infra", nil },
-			[]string{"blackbox-exporter", "grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus", "tempo"}, "", false},
+			[]string{"alertmanager", "blackbox-exporter", "grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus", "tempo"}, "", false},
 		{"customer's Loki", func(a *ObservabilityArgs) {
 			a.Logs = &ObservabilityLogs{LokiURL: "http://loki.monitoring:3100/"}
 			a.Traces = nil
-		}, []string{"blackbox-exporter", "grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus"}, "http://loki.monitoring:3100/otlp", false},
+		}, []string{"alertmanager", "blackbox-exporter", "grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus"}, "http://loki.monitoring:3100/otlp", false},
 		{"a GPU site", func(a *ObservabilityArgs) {
 			a.Logs, a.Traces, a.Probes = nil, nil, nil
 			a.GPUNodes, a.DCGMExporterImage, a.GPURuntimeClass = true, "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04", "nvidia"
-		}, []string{"dcgm-exporter", "grafana", "kube-state-metrics", "node-exporter", "prometheus"}, "", false},
+		}, []string{"alertmanager", "dcgm-exporter", "grafana", "kube-state-metrics", "node-exporter", "prometheus"}, "", false},
 		{"metrics only, no infra to probe", func(a *ObservabilityArgs) { a.Logs, a.Traces, a.Probes = nil, nil, nil },
+			[]string{"alertmanager", "grafana", "kube-state-metrics", "node-exporter", "prometheus"}, "", false},
+		{"no Alertmanager", func(a *ObservabilityArgs) { a.Logs, a.Traces, a.Probes, a.Alerting = nil, nil, nil, nil },
 			[]string{"grafana", "kube-state-metrics", "node-exporter", "prometheus"}, "", false},
 		{"traces only", func(a *ObservabilityArgs) { a.Logs = nil },
-			[]string{"blackbox-exporter", "grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus", "tempo"}, "", false},
+			[]string{"alertmanager", "blackbox-exporter", "grafana", "kube-state-metrics", "node-exporter", "otel-collector", "prometheus", "tempo"}, "", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

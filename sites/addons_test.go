@@ -177,8 +177,74 @@ func TestBadObservabilityConfigs(t *testing.T) {
 		{"traces key with traces off", on(", traces: {retention: 72h}"), k + ".traces.retention", "has no effect"},
 		{"tempo image with traces off", on(", images: {tempo: 'grafana/tempo:2.8.2'}"), k + ".images.tempo", "has no effect"},
 		{"loki image with the customer's Loki", on(", logs: {lokiURL: 'http://loki.monitoring:3100'}, images: {loki: 'grafana/loki:3.5.3'}"), k + ".images.loki", "has no effect"},
+		{"alert timer", on(", alerting: {groupWait: half a minute}"), k + ".alerting.groupWait", "Prometheus duration"},
+		{"zero repeat", on(", alerting: {repeatInterval: 0s}"), k + ".alerting.repeatInterval", "Prometheus duration"},
+		{"email without recipients", on(", alerting: {email: {from: a@example.com, smarthost: 'smtp.example.com:587'}}"), k + ".alerting.email.to", "is required"},
+		{"email recipient with a name", on(", alerting: {email: {to: ['Ops <ops@example.com>'], from: a@example.com, smarthost: 'smtp.example.com:587'}}"), k + ".alerting.email.to[0]", "e-mail address"},
+		{"email without sender", on(", alerting: {email: {to: [ops@example.com], smarthost: 'smtp.example.com:587'}}"), k + ".alerting.email.from", "sender"},
+		{"smarthost without port", on(", alerting: {email: {to: [ops@example.com], from: a@example.com, smarthost: smtp.example.com}}"), k + ".alerting.email.smarthost", "host:port"},
+		{"smarthost port", on(", alerting: {email: {to: [ops@example.com], from: a@example.com, smarthost: 'smtp.example.com:99999'}}"), k + ".alerting.email.smarthost", "host:port"},
+		{"alerting with the add-on off", istioSite("  addons: {observability: {enabled: false, alerting: {webhook: true}}}\n"), k + ".alerting.webhook", "has no effect"},
+		{"alertmanager image", on(", images: {alertmanager: 'prom/alertmanager:latest'}"), k + ".images.alertmanager", "pinned tag"},
 	}
 	checkBadConfigs(t, cases)
+}
+
+// TestAlertingSecrets: each receiver requires its secret and no other; a webhook URL that is
+// not http(s) is refused without echoing it.
+func TestAlertingSecrets(t *testing.T) {
+	const email = "email: {to: [ops@example.com], from: xgen@example.com, smarthost: 'smtp.example.com:587'}"
+	for _, tc := range []struct {
+		alerting   string
+		need, skip []string
+	}{
+		{"{}", nil, []string{SecretAlertWebhookURL, SecretAlertSMTPPassword}},
+		{"{webhook: true}", []string{SecretAlertWebhookURL}, []string{SecretAlertSMTPPassword}},
+		{"{" + email + "}", []string{SecretAlertSMTPPassword}, []string{SecretAlertWebhookURL}},
+		{"{webhook: true, " + email + "}", []string{SecretAlertWebhookURL, SecretAlertSMTPPassword}, nil},
+	} {
+		need, _ := RequiredSecrets(map[string]string{SiteKey: mustJSON(t, istioSite("  addons: {observability: {enabled: true, alerting: "+tc.alerting+"}}\n"))})
+		for _, k := range tc.need {
+			if !slices.Contains(need, k) {
+				t.Errorf("alerting %s: required secrets %v lack %s", tc.alerting, need, k)
+			}
+		}
+		for _, k := range tc.skip {
+			if slices.Contains(need, k) {
+				t.Errorf("alerting %s: %s required without its receiver", tc.alerting, k)
+			}
+		}
+	}
+
+	js := mustJSON(t, istioSite("  addons: {observability: {enabled: true, alerting: {webhook: true}}}\n"))
+	for _, tc := range []struct{ value, want string }{
+		{"hooks.example.com/T0K3N", "xgen-infra:alertWebhookURL: is not an http(s) URL"},
+		{"ftp://hooks.example.com/T0K3N", "xgen-infra:alertWebhookURL: is not an http(s) URL"},
+		{"https://hooks.example.com/T0K3N", ""},
+	} {
+		cfg, keys := requiredSecrets(js)
+		cfg[SiteKey] = js
+		cfg[ConfigNamespace+":"+SecretAlertWebhookURL] = tc.value
+		_, err := Parse("acme", cfg, keys)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s refused: %v", tc.value, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: want %q, got %v", tc.value, tc.want, err)
+		} else if strings.Contains(err.Error(), "T0K3N") {
+			t.Errorf("the message echoes the webhook's token: %v", err)
+		}
+	}
+
+	// Defaults: the e-mail login is the sender, STARTTLS required.
+	site := mustParse(t, istioSite("  addons: {observability: {enabled: true, alerting: {"+email+"}}}\n"))
+	a := site.Config.Cluster.Addons.Observability.Alerting
+	if a.Email.Username != "xgen@example.com" || !*a.Email.RequireTLS || a.GroupWait != "30s" || a.GroupInterval != "5m" || a.RepeatInterval != "4h" {
+		t.Errorf("alerting defaults: %+v %+v", a, *a.Email)
+	}
 }
 
 // The add-on's defaults, its secret and its images.

@@ -129,3 +129,35 @@ func TestImageBundleMustHoldTheComposeImages(t *testing.T) {
 		t.Errorf("a bundle without the compose images: %v", err)
 	}
 }
+
+// toolVersions reads tools/versions.env: the releases the tests run.
+func toolVersions(t *testing.T) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "tools", "versions.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return out
+}
+
+// TestObservabilityImagesAreTheTestedReleases: the images the add-on runs are the releases
+// its real-tool tests run, so a bump of one without the other fails here.
+func TestObservabilityImagesAreTheTestedReleases(t *testing.T) {
+	v := toolVersions(t)
+	im := DefaultObservabilityImages
+	for _, tc := range []struct{ image, version string }{
+		{im.Alertmanager, v["ALERTMANAGER_VERSION"]},
+		// The collector's image drops the module's leading v.
+		{im.Collector, strings.TrimPrefix(v["STANZA_VERSION"], "v")},
+	} {
+		if tc.version == "" || !strings.HasSuffix(tc.image, ":"+tc.version) {
+			t.Errorf("image %s is not the tested release %q (tools/versions.env)", tc.image, tc.version)
+		}
+	}
+}

@@ -2,9 +2,12 @@ package sites
 
 import (
 	"fmt"
+	"net"
+	"net/mail"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +33,8 @@ type ObservabilityConfig struct {
 	Traces TracesConfig `json:"traces,omitempty"`
 	// Grafana is the dashboards' server.
 	Grafana GrafanaConfig `json:"grafana,omitempty"`
+	// Alerting is where Alertmanager sends the alerts.
+	Alerting AlertingConfig `json:"alerting,omitempty"`
 	// Images of the add-on, each pinned. Defaults: DefaultObservabilityImages.
 	Images ObservabilityImages `json:"images,omitempty"`
 	// RemoveDataOnDestroy lets `pulumi destroy` delete the metrics volume and the namespace.
@@ -90,9 +95,53 @@ type GrafanaConfig struct {
 	NodePort int `json:"nodePort,omitempty"`
 }
 
+// AlertingConfig is the add-on's Alertmanager: Prometheus' alerts, grouped by site and
+// service, go to its receivers (every receiver gets every alert, and its resolution).
+// Without a receiver the alerts are only on Alertmanager's own page.
+type AlertingConfig struct {
+	// Webhook posts the alerts (Alertmanager's webhook JSON) to the URL in the
+	// alertWebhookURL secret: a Slack-, Teams- or Mattermost-compatible incoming webhook,
+	// whose URL carries its token, so it is a secret. Default false.
+	Webhook bool `json:"webhook,omitempty"`
+	// Email sends them over SMTP. Default none.
+	Email *EmailReceiver `json:"email,omitempty"`
+	// GroupWait, GroupInterval and RepeatInterval are Alertmanager's route timers
+	// (Prometheus durations): how long a new group waits for more alerts, how long before a
+	// changed group is sent again, and how long before an unchanged one is repeated.
+	// Defaults "30s", "5m", "4h".
+	GroupWait      string `json:"groupWait,omitempty"`
+	GroupInterval  string `json:"groupInterval,omitempty"`
+	RepeatInterval string `json:"repeatInterval,omitempty"`
+}
+
+// EmailReceiver is an SMTP relay and who gets the alerts; its password is the
+// alertSmtpPassword secret.
+type EmailReceiver struct {
+	// To are the recipients. Required.
+	To []string `json:"to,omitempty"`
+	// From is the sender address. Required.
+	From string `json:"from,omitempty"`
+	// Smarthost is the relay, "host:port" (587 for STARTTLS submission). Required.
+	Smarthost string `json:"smarthost,omitempty"`
+	// Username logs in to the relay. Default: From.
+	Username string `json:"username,omitempty"`
+	// RequireTLS refuses a relay that does not offer STARTTLS (the password would cross
+	// the network in the clear). Default true.
+	RequireTLS *bool `json:"requireTLS,omitempty"`
+}
+
+// Alerting defaults.
+const (
+	DefaultAlertGroupWait      = "30s"
+	DefaultAlertGroupInterval  = "5m"
+	DefaultAlertRepeatInterval = "4h"
+	DefaultAlertmanagerVolume  = "1Gi"
+)
+
 // ObservabilityImages are the add-on's images.
 type ObservabilityImages struct {
 	Prometheus       string `json:"prometheus,omitempty"`
+	Alertmanager     string `json:"alertmanager,omitempty"`
 	Grafana          string `json:"grafana,omitempty"`
 	KubeStateMetrics string `json:"kubeStateMetrics,omitempty"`
 	NodeExporter     string `json:"nodeExporter,omitempty"`
@@ -123,7 +172,9 @@ const (
 
 // DefaultObservabilityImages are the pinned images of the add-on.
 var DefaultObservabilityImages = ObservabilityImages{
-	Prometheus:       "quay.io/prometheus/prometheus:v3.5.0",
+	Prometheus: "quay.io/prometheus/prometheus:v3.5.0",
+	// The release the tests run (tools/alertmanager, ALERTMANAGER_VERSION).
+	Alertmanager:     "quay.io/prometheus/alertmanager:v0.35.0",
 	Grafana:          "docker.io/grafana/grafana:12.1.1",
 	KubeStateMetrics: "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0",
 	NodeExporter:     "quay.io/prometheus/node-exporter:v1.9.1",
@@ -174,8 +225,20 @@ func setObservabilityDefaults(c *Config) {
 		setString(&o.Traces.Retention, DefaultTracesRetention)
 		setString(&o.Traces.VolumeSize, DefaultTempoVolumeSize)
 	}
+	a := &o.Alerting
+	setString(&a.GroupWait, DefaultAlertGroupWait)
+	setString(&a.GroupInterval, DefaultAlertGroupInterval)
+	setString(&a.RepeatInterval, DefaultAlertRepeatInterval)
+	if e := a.Email; e != nil {
+		setString(&e.Username, e.From)
+		if e.RequireTLS == nil {
+			on := true
+			e.RequireTLS = &on
+		}
+	}
 	d := DefaultObservabilityImages
 	setString(&o.Images.Prometheus, d.Prometheus)
+	setString(&o.Images.Alertmanager, d.Alertmanager)
 	setString(&o.Images.Grafana, d.Grafana)
 	setString(&o.Images.KubeStateMetrics, d.KubeStateMetrics)
 	setString(&o.Images.NodeExporter, d.NodeExporter)
@@ -282,6 +345,7 @@ func validateObservability(p *problemList, c *Config) {
 		}
 		p.add(k+".grafana.nodePort", n, "is also %s; give Grafana its own node port", other)
 	}
+	validateAlerting(p, k+".alerting", o.Alerting)
 	for key, ref := range imagesByKey(o.Images) {
 		if !pinnedImage.MatchString(ref) || strings.HasSuffix(ref, ":latest") {
 			p.add(k+".images."+key, ref, "must be an image with a pinned tag or digest, e.g. %q", imageOf(DefaultObservabilityImages, key))
@@ -316,7 +380,7 @@ func imageOf(im ObservabilityImages, key string) string { return imagesByKey(im)
 
 // imagesByKey are the add-on's images by their key under images.
 func imagesByKey(im ObservabilityImages) map[string]string {
-	return map[string]string{"prometheus": im.Prometheus, "grafana": im.Grafana, "kubeStateMetrics": im.KubeStateMetrics,
+	return map[string]string{"prometheus": im.Prometheus, "alertmanager": im.Alertmanager, "grafana": im.Grafana, "kubeStateMetrics": im.KubeStateMetrics,
 		"nodeExporter": im.NodeExporter, "loki": im.Loki, "tempo": im.Tempo, "collector": im.Collector,
 		"blackboxExporter": im.BlackboxExporter, "dcgmExporter": im.DCGMExporter,
 		"postgresExporter": im.PostgresExporter, "redisExporter": im.RedisExporter}
@@ -373,6 +437,7 @@ func (o *ObservabilityConfig) RunImages(gpu bool) []SiteImage {
 	im := o.Images
 	out := []SiteImage{
 		{Ref: im.Prometheus, For: "prometheus", Runtime: RuntimeCluster},
+		{Ref: im.Alertmanager, For: "alertmanager", Runtime: RuntimeCluster},
 		{Ref: im.Grafana, For: "grafana", Runtime: RuntimeCluster},
 		{Ref: im.KubeStateMetrics, For: "kube-state-metrics", Runtime: RuntimeCluster},
 		{Ref: im.NodeExporter, For: "node-exporter", Runtime: RuntimeCluster},
@@ -447,7 +512,9 @@ func checkIgnoredObservability(p *problemList, raw *AddonsConfig, c *Config) {
 	for key, set := range map[string]bool{"namespace": o.Namespace != "", "storageClass": o.StorageClass != "",
 		"prometheus.retention": o.Prometheus.Retention != "", "prometheus.volumeSize": o.Prometheus.VolumeSize != "",
 		"prometheus.remoteWriteURL": o.Prometheus.RemoteWriteURL != "", "grafana.nodePort": o.Grafana.NodePort != 0, "grafana.path": o.Grafana.Path != "",
-		"images.prometheus": o.Images.Prometheus != "", "images.grafana": o.Images.Grafana != "",
+		"images.prometheus": o.Images.Prometheus != "", "images.alertmanager": o.Images.Alertmanager != "", "images.grafana": o.Images.Grafana != "",
+		"alerting.webhook": o.Alerting.Webhook, "alerting.email": o.Alerting.Email != nil, "alerting.groupWait": o.Alerting.GroupWait != "",
+		"alerting.groupInterval": o.Alerting.GroupInterval != "", "alerting.repeatInterval": o.Alerting.RepeatInterval != "",
 		"images.kubeStateMetrics": o.Images.KubeStateMetrics != "", "images.nodeExporter": o.Images.NodeExporter != "",
 		"images.loki": o.Images.Loki != "", "images.blackboxExporter": o.Images.BlackboxExporter != "", "images.tempo": o.Images.Tempo != "", "images.collector": o.Images.Collector != "",
 		"images.dcgmExporter": o.Images.DCGMExporter != "", "images.postgresExporter": o.Images.PostgresExporter != "", "images.redisExporter": o.Images.RedisExporter != "",
@@ -479,4 +546,50 @@ func (c *Config) TracesEndpoint() string {
 		return ""
 	}
 	return fmt.Sprintf("http://otel-collector.%s.svc.cluster.local:%d", c.Cluster.Addons.Observability.Namespace, collectorOTLPPort)
+}
+
+// validateAlerting reports every problem of cluster.addons.observability.alerting.
+func validateAlerting(p *problemList, k string, a AlertingConfig) {
+	for key, d := range map[string]string{"groupWait": a.GroupWait, "groupInterval": a.GroupInterval, "repeatInterval": a.RepeatInterval} {
+		if d == "" || d == "0s" || !promDuration.MatchString(d) {
+			p.add(k+"."+key, d, "must be a Prometheus duration like \"30s\", \"5m\" or \"4h\"")
+		}
+	}
+	e := a.Email
+	if e == nil {
+		return
+	}
+	if len(e.To) == 0 {
+		p.add(k+".email.to", nil, "is required: the recipients, e.g. [ops@example.com]")
+	}
+	for i, to := range e.To {
+		if !plainAddress(to) {
+			p.add(fmt.Sprintf("%s.email.to[%d]", k, i), to, "must be an e-mail address like ops@example.com")
+		}
+	}
+	if !plainAddress(e.From) {
+		p.add(k+".email.from", e.From, "is required: the sender's e-mail address, e.g. xgen-alerts@example.com")
+	}
+	host, port, err := net.SplitHostPort(e.Smarthost)
+	if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+		p.add(k+".email.smarthost", e.Smarthost, "must be the SMTP relay as host:port, e.g. \"smtp.example.com:587\"")
+	}
+	if strings.ContainsAny(e.Username, " \t\n") {
+		p.add(k+".email.username", e.Username, "must be a login name without spaces (default: email.from)")
+	}
+}
+
+// plainAddress says whether s is one bare e-mail address (no display name).
+func plainAddress(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && a.Name == ""
+}
+
+// checkAlertWebhookURL: an http(s) URL with a host. The value (it carries a token) is never echoed.
+func checkAlertWebhookURL(stack, value string) string {
+	u, err := url.Parse(strings.TrimSpace(value))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "is not an http(s) URL; store the receiver's incoming-webhook URL, e.g. https://chat.example.com/hooks/<token>: pulumi config set --secret " + SecretAlertWebhookURL + " --stack " + stack
+	}
+	return ""
 }

@@ -48,6 +48,8 @@ const (
 	SecretObjectStorageSecretKey = "objectStorageSecretKey"
 	SecretRegistryPassword       = "registryPassword"
 	SecretGrafanaAdminPassword   = "grafanaAdminPassword"
+	SecretAlertWebhookURL        = "alertWebhookURL"
+	SecretAlertSMTPPassword      = "alertSmtpPassword"
 )
 
 // SecretKeys are all secret stack config keys. The EnvName values are exactly the names
@@ -78,6 +80,16 @@ var SecretKeys = []SecretKey{
 	{ConfigKey: SecretGrafanaAdminPassword, What: "password of Grafana's admin user (the observability add-on)",
 		requiredWhen:  func(c *Config) bool { return c.ObservabilityEnabled() },
 		unusedBecause: "cluster.addons.observability is off, so there is no Grafana"},
+	{ConfigKey: SecretAlertWebhookURL, What: "incoming-webhook URL Alertmanager posts the alerts to (it carries the receiver's token)", check: checkAlertWebhookURL,
+		requiredWhen: func(c *Config) bool {
+			return c.ObservabilityEnabled() && c.Cluster.Addons.Observability.Alerting.Webhook
+		},
+		unusedBecause: "cluster.addons.observability.alerting.webhook is not true, so no alert is posted to a webhook"},
+	{ConfigKey: SecretAlertSMTPPassword, What: "password of alerting.email.username at the SMTP relay",
+		requiredWhen: func(c *Config) bool {
+			return c.ObservabilityEnabled() && c.Cluster.Addons.Observability.Alerting.Email != nil
+		},
+		unusedBecause: "cluster.addons.observability.alerting.email is not set, so no alert is sent by e-mail"},
 }
 
 // The environment names of the object storage keys (what the applications read).

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/prometheus/common/model"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"xgen-infra/components"
@@ -67,7 +68,11 @@ func addonsLayer(ctx *pulumi.Context, site *sites.Site, sec secretValues, gpu []
 	}
 	if site.Config.ObservabilityEnabled() {
 		// The DCGM exporter runs with the GPU add-on's RuntimeClass.
-		obs, err := components.NewObservability(ctx, "observability", observabilityArgs(site, sec), k8s, pulumi.DependsOn(gpu))
+		args, err := observabilityArgs(site, sec)
+		if err != nil {
+			return nil, err
+		}
+		obs, err := components.NewObservability(ctx, "observability", args, k8s, pulumi.DependsOn(gpu))
 		if err != nil {
 			return nil, err
 		}
@@ -85,14 +90,14 @@ func addonsLayer(ctx *pulumi.Context, site *sites.Site, sec secretValues, gpu []
 
 // observabilityArgs: the site's services as scrape targets (their metrics port and path from
 // the catalog) and the add-on's settings.
-func observabilityArgs(site *sites.Site, sec secretValues) components.ObservabilityArgs {
+func observabilityArgs(site *sites.Site, sec secretValues) (components.ObservabilityArgs, error) {
 	o := site.Config.Cluster.Addons.Observability
 	args := components.ObservabilityArgs{
 		Site: site.Name, Namespace: o.Namespace, SiteNamespace: site.Config.Namespace,
 		Retention: o.Prometheus.Retention, VolumeSize: o.Prometheus.VolumeSize, StorageClass: o.StorageClass,
 		RemoteWriteURL: o.Prometheus.RemoteWriteURL, GrafanaNodePort: o.Grafana.NodePort,
 		GrafanaAdminPassword: sec[sites.SecretGrafanaAdminPassword],
-		PrometheusImage:      o.Images.Prometheus, GrafanaImage: o.Images.Grafana,
+		PrometheusImage:      o.Images.Prometheus, GrafanaImage: o.Images.Grafana, AlertmanagerImage: o.Images.Alertmanager,
 		KubeStateMetricsImage: o.Images.KubeStateMetrics, NodeExporterImage: o.Images.NodeExporter,
 		RemoveDataOnDestroy: o.RemoveDataOnDestroy, NetworkPolicies: *site.Config.NetworkPolicy.Enabled,
 		LokiImage: o.Images.Loki, TempoImage: o.Images.Tempo, CollectorImage: o.Images.Collector,
@@ -121,6 +126,11 @@ func observabilityArgs(site *sites.Site, sec secretValues) components.Observabil
 	if site.Config.TracesEnabled() {
 		args.Traces = &components.ObservabilityTraces{Retention: o.Traces.Retention, VolumeSize: o.Traces.VolumeSize}
 	}
+	alerting, err := alertingArgs(o.Alerting, sec)
+	if err != nil {
+		return args, fmt.Errorf("site %s: cluster.addons.observability.alerting: %w", site.Name, err)
+	}
+	args.Alerting = alerting
 	for _, svc := range site.Services {
 		args.Targets = append(args.Targets, obsconfig.Target{
 			Service: svc.Name, Namespace: site.Config.Namespace, Port: svc.MetricsPort(), Path: *svc.Spec.Metrics.Path,
@@ -129,7 +139,36 @@ func observabilityArgs(site *sites.Site, sec secretValues) components.Observabil
 			args.HPAs = append(args.HPAs, svc.Name)
 		}
 	}
-	return args
+	return args, nil
+}
+
+// alertingArgs: Alertmanager's configuration from the site's receivers, and their secrets.
+func alertingArgs(a sites.AlertingConfig, sec secretValues) (*components.ObservabilityAlerting, error) {
+	am := obsconfig.AlertmanagerArgs{Webhook: a.Webhook}
+	for _, d := range []struct {
+		value string
+		to    *model.Duration
+	}{{a.GroupWait, &am.GroupWait}, {a.GroupInterval, &am.GroupInterval}, {a.RepeatInterval, &am.RepeatInterval}} {
+		parsed, err := model.ParseDuration(d.value) // validated by the site model
+		if err != nil {
+			return nil, err
+		}
+		*d.to = parsed
+	}
+	out := &components.ObservabilityAlerting{VolumeSize: sites.DefaultAlertmanagerVolume}
+	if a.Webhook {
+		out.WebhookURL = sec[sites.SecretAlertWebhookURL]
+	}
+	if e := a.Email; e != nil {
+		am.Email = &obsconfig.Email{To: e.To, From: e.From, Smarthost: e.Smarthost, Username: e.Username, RequireTLS: *e.RequireTLS}
+		out.SMTPPassword = sec[sites.SecretAlertSMTPPassword]
+	}
+	config, err := obsconfig.AlertmanagerConfig(am)
+	if err != nil {
+		return nil, err
+	}
+	out.Config = config
+	return out, nil
 }
 
 // grafanaURL is where an operator opens Grafana: the site's domain and its path when the

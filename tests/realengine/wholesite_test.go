@@ -467,6 +467,10 @@ func checkObservabilityRuns(ctx context.Context, t *testing.T, s *wholeSite, clu
 	for _, d := range deployments.Items {
 		names = append(names, d.Name)
 	}
+	// The alerts' way out is among them.
+	if !slices.Contains(names, "alertmanager") {
+		t.Errorf("no Alertmanager among the observability Deployments %v", names)
+	}
 	if err := cluster.WaitAvailable(ctx, ns, names, time.Minute); err != nil {
 		t.Error(err)
 	}
