@@ -77,7 +77,7 @@ tools-pulumi:
 tools-lint:
 	@bash tools/phase.sh $(PHASES) "tools: actionlint" bash tools/install-lint.sh
 tools-observability:
-	@bash tools/phase.sh $(PHASES) "tools: prometheus, stanza-check" bash tools/install-observability-tools.sh
+	@bash tools/phase.sh $(PHASES) "tools: prometheus, alertmanager, blackbox exporter, stanza-check" bash tools/install-observability-tools.sh
 
 ## render: rewrite rendered/<stack>/ from the stack files (review the diff, commit it)
 render:

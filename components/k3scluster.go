@@ -221,7 +221,7 @@ func (b *clusterBuilder) build() error {
 	var preflights []pulumi.Resource
 	for _, hp := range hosts {
 		pf, err := b.command("preflight-"+hp.host.Name, hp.host, remote.CommandArgs{
-			Create: pulumi.String(k3s.Preflight(hp.host.Name, k3s.PreflightOptions{Role: hp.role, GPU: hp.host.GPU, InstallMode: a.InstallMode, MinDiskMB: a.MinDiskMB})),
+			Create: pulumi.String(k3s.Preflight(hp.host.Name, k3s.PreflightOptions{Role: hp.role, GPU: hp.host.GPU, InstallMode: a.InstallMode, MinDiskMB: a.MinDiskMB, Version: a.Version})),
 			// Preflight runs again before every install, upgrade or reconfiguration.
 			Triggers: pulumi.Array{pulumi.String(b.installDigest(hp))},
 		})

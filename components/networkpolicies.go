@@ -49,6 +49,8 @@ type PolicyService struct {
 	FromIngress bool
 	// MetricsPort is where Args.Scraper scrapes it. Default 0: Port.
 	MetricsPort int
+	// NoMetrics: the service serves no metrics, so the scraper is not let in. Default false.
+	NoMetrics bool
 	// Egress are destinations outside the namespace: the infra endpoints.
 	Egress []PolicyEndpoint
 }
@@ -166,7 +168,7 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args NetworkPoliciesAr
 			}
 			ingress = append(ingress, rule)
 		}
-		if sc := args.Scraper; sc != nil {
+		if sc := args.Scraper; sc != nil && !s.NoMetrics {
 			metrics := s.MetricsPort
 			if metrics == 0 {
 				metrics = s.Port

@@ -22,7 +22,11 @@ type ObservabilityArgs struct {
 	Namespace string
 	// SiteNamespace is the namespace of the site's services. Required.
 	SiteNamespace string
-	// Targets are the site's services Prometheus scrapes (port and path each). Required.
+	// Services are the site's services, scraped or not (the dashboard's rows: CPU, memory and
+	// restarts come from the kubelet and kube-state-metrics). Required.
+	Services []string
+	// Targets are the services Prometheus scrapes (port and path each): those with a
+	// metrics endpoint. Default none.
 	Targets []obsconfig.Target
 	// HPAs are the services that autoscale (the dashboard's HPA panel). Default none.
 	HPAs []string
@@ -44,6 +48,9 @@ type ObservabilityArgs struct {
 	// Probes are the infra endpoints (as the applications reach them) the blackbox exporter
 	// checks. Default none: no exporter.
 	Probes []obsconfig.Probe
+	// Certificates are TLS endpoints (the API server, the site's domain over TLS) whose
+	// certificates' expiry the blackbox exporter reads. Default none.
+	Certificates []obsconfig.Probe
 	// Exporters are infra metrics exporters outside the cluster (the compose project's
 	// PostgreSQL and Redis exporters), "host:port" as Prometheus reaches them. Default none.
 	Exporters []obsconfig.Probe
@@ -59,7 +66,7 @@ type ObservabilityArgs struct {
 	// Traces, CollectorImage with either.
 	PrometheusImage, GrafanaImage, KubeStateMetricsImage, NodeExporterImage string
 	LokiImage, TempoImage, CollectorImage                                   string
-	// BlackboxExporterImage runs the probes. Required with Probes.
+	// BlackboxExporterImage runs the probes. Required with Probes or Certificates.
 	BlackboxExporterImage string
 	// GPUNodes runs the NVIDIA DCGM exporter on the GPU nodes (labelled and tainted as
 	// K3sCluster marks them). Default false.
@@ -125,8 +132,8 @@ func (a *ObservabilityArgs) check() error {
 	if a.Site == "" || a.Namespace == "" || a.SiteNamespace == "" {
 		errs = append(errs, errors.New("Site, Namespace and SiteNamespace are required"))
 	}
-	if len(a.Targets) == 0 {
-		errs = append(errs, errors.New("at least one target is required"))
+	if len(a.Services) == 0 {
+		errs = append(errs, errors.New("at least one service is required"))
 	}
 	if a.Retention == "" || a.VolumeSize == "" || a.StorageClass == "" {
 		errs = append(errs, errors.New("Retention, VolumeSize and StorageClass are required"))
@@ -155,8 +162,8 @@ func (a *ObservabilityArgs) check() error {
 	if al := a.Alerting; al != nil && (al.Config == "" || al.VolumeSize == "" || a.AlertmanagerImage == "") {
 		errs = append(errs, errors.New("Alerting needs Config, VolumeSize and AlertmanagerImage"))
 	}
-	if len(a.Probes) > 0 && a.BlackboxExporterImage == "" {
-		errs = append(errs, errors.New("Probes need BlackboxExporterImage"))
+	if len(a.Probes)+len(a.Certificates) > 0 && a.BlackboxExporterImage == "" {
+		errs = append(errs, errors.New("Probes and Certificates need BlackboxExporterImage"))
 	}
 	if (a.Logs != nil || a.Traces != nil) && a.CollectorImage == "" {
 		errs = append(errs, errors.New("Logs or Traces need CollectorImage"))
@@ -169,23 +176,19 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 	if err := args.check(); err != nil {
 		return nil, fmt.Errorf("observability %s: %w", name, err)
 	}
-	var services []string
-	for _, t := range args.Targets {
-		services = append(services, t.Service)
-	}
 	var alertmanager string
 	if args.Alerting != nil {
 		alertmanager = fmt.Sprintf("alertmanager.%s.svc:%d", args.Namespace, obsconfig.AlertmanagerPort)
 	}
 	promConfig, err := obsconfig.PrometheusConfig(obsconfig.PrometheusArgs{
 		Site: args.Site, Namespace: args.Namespace, Services: args.Targets, RemoteWriteURL: args.RemoteWriteURL,
-		Probes: args.Probes, Exporters: args.Exporters, GPU: args.GPUNodes, Alertmanager: alertmanager,
+		Probes: args.Probes, Certificates: args.Certificates, Exporters: args.Exporters, GPU: args.GPUNodes, Alertmanager: alertmanager,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("observability %s: %w", name, err)
 	}
 	dash, err := obsconfig.SiteDashboard(obsconfig.DashboardArgs{
-		Site: args.Site, Namespace: args.SiteNamespace, Services: services, HPAs: args.HPAs,
+		Site: args.Site, Namespace: args.SiteNamespace, Services: args.Services, HPAs: args.HPAs,
 		Infra: len(args.Probes) > 0, GPU: args.GPUNodes,
 	})
 	if err != nil {
@@ -229,7 +232,7 @@ func NewObservability(ctx *pulumi.Context, name string, args ObservabilityArgs, 
 		b.alertmanager(args, keep)
 	}
 	b.kubeStateMetrics(args.KubeStateMetricsImage)
-	if len(args.Probes) > 0 {
+	if len(args.Probes)+len(args.Certificates) > 0 {
 		b.blackboxExporter(args.BlackboxExporterImage)
 	}
 	if args.GPUNodes {

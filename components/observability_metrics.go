@@ -94,7 +94,10 @@ func (b *obsBuilder) blackboxExporter(image string) {
 
 // nodeExporter runs on every node, GPU nodes included, reading the host's /proc, /sys and
 // root filesystem read-only (host access is its purpose: read-only mounts, no other
-// privilege); the pod network's own address is scraped (no host network).
+// privilege); the pod network's own address is scraped (no host network). Its textfile
+// collector serves what host jobs leave in hostdefaults.MetricsTextfileDir (the compose
+// project's last backup); the directory is made where it is missing, so no node reports an
+// error for it.
 func (b *obsBuilder) nodeExporter(image string) {
 	roMount := func(name, path string) *corev1.VolumeMountArgs {
 		return &corev1.VolumeMountArgs{Name: pulumi.String(name), MountPath: pulumi.String(path), ReadOnly: pulumi.Bool(true),
@@ -107,17 +110,20 @@ func (b *obsBuilder) nodeExporter(image string) {
 			"--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/host/root",
 			fmt.Sprintf("--web.listen-address=:%d", obsconfig.NodeExporterPort),
 			"--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run/k3s|var/lib/kubelet/pods|var/lib/rancher/k3s/agent/containerd)($|/)",
+			"--collector.textfile.directory=/host/textfile",
 		}),
 		Ports:          containerPorts("http-metrics", obsconfig.NodeExporterPort),
 		ReadinessProbe: httpGetProbe("/", obsconfig.NodeExporterPort, 10),
 		Resources:      addonResources("20m", "250m", "32Mi", "128Mi"),
 		VolumeMounts: corev1.VolumeMountArray{
 			roMount("proc", "/host/proc"), roMount("sys", "/host/sys"), roMount("root", "/host/root"),
+			roMount("textfile", "/host/textfile"),
 		},
 	}, &corev1.PodSpecArgs{
 		// Every node: GPU nodes are tainted and are hosts like the others.
 		Tolerations: corev1.TolerationArray{corev1.TolerationArgs{Operator: pulumi.String("Exists")}},
-		Volumes:     corev1.VolumeArray{hostPathVolume("proc", "/proc", ""), hostPathVolume("sys", "/sys", ""), hostPathVolume("root", "/", "")},
+		Volumes: corev1.VolumeArray{hostPathVolume("proc", "/proc", ""), hostPathVolume("sys", "/sys", ""), hostPathVolume("root", "/", ""),
+			hostPathVolume("textfile", hostdefaults.MetricsTextfileDir, "DirectoryOrCreate")},
 	})
 }
 

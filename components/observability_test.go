@@ -20,9 +20,10 @@ import (
 func observabilityArgs() ObservabilityArgs {
 	return ObservabilityArgs{
 		Site: "xgen", Namespace: "xgen-observability", SiteNamespace: "xgen",
+		// The frontend serves no metrics: on the dashboard, not scraped.
+		Services: []string{"xgen-core", "xgen-frontend"},
 		Targets: []obsconfig.Target{
 			{Service: "xgen-core", Namespace: "xgen", Port: 8000, Path: "/metrics"},
-			{Service: "xgen-frontend", Namespace: "xgen", Port: 3000, Path: "/metrics"},
 		},
 		HPAs:                  []string{"xgen-core"},
 		Probes:                []obsconfig.Probe{{Name: "postgres", Address: "postgresql.xgen-system.svc.cluster.local:5432"}},
@@ -173,8 +174,8 @@ func TestObservabilityObjects(t *testing.T) {
 
 func TestObservabilityArgsReportEveryProblem(t *testing.T) {
 	err := (&ObservabilityArgs{GrafanaNodePort: 80, GPUNodes: true, Probes: []obsconfig.Probe{{Name: "redis", Address: "redis:6379"}}}).check()
-	for _, want := range []string{"Site, Namespace and SiteNamespace", "at least one target", "Retention, VolumeSize and StorageClass",
-		"GrafanaNodePort 80", "GrafanaAdminPassword is required", "every image", "Probes need BlackboxExporterImage", "GPUNodes needs DCGMExporterImage"} {
+	for _, want := range []string{"Site, Namespace and SiteNamespace", "at least one service", "Retention, VolumeSize and StorageClass",
+		"GrafanaNodePort 80", "GrafanaAdminPassword is required", "every image", "Probes and Certificates need BlackboxExporterImage", "GPUNodes needs DCGMExporterImage"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%v lacks %q", err, want)
 		}
@@ -336,8 +337,12 @@ func TestObservabilityChangesRollExactlyTheirPods(t *testing.T) {
 		rolls  []string
 	}{
 		{"a new service to scrape", func(a *ObservabilityArgs) {
+			a.Services = append(a.Services, "xgen-workflow")
 			a.Targets = append(a.Targets, obsconfig.Target{Service: "xgen-workflow", Namespace: "xgen", Port: 8000, Path: "/metrics"})
 		}, []string{"grafana", "prometheus"}},
+		{"a service that starts serving metrics", func(a *ObservabilityArgs) {
+			a.Targets = append(a.Targets, obsconfig.Target{Service: "xgen-frontend", Namespace: "xgen", Port: 3000, Path: "/metrics"})
+		}, []string{"prometheus"}},
 		{"an autoscaled service (the dashboard)", func(a *ObservabilityArgs) { a.HPAs = append(a.HPAs, "xgen-frontend") }, []string{"grafana"}},
 		{"a remote-write URL", func(a *ObservabilityArgs) { a.RemoteWriteURL = "https://metrics.example.com/api/v1/write" }, []string{"prometheus"}},
 		{"Loki's retention", func(a *ObservabilityArgs) { a.Logs.Retention = "14d" }, []string{"loki"}},

@@ -168,6 +168,7 @@ func TestBadObservabilityConfigs(t *testing.T) {
 		{"metrics path without the add-on", withCore(istioSite(""), "{metrics: {path: /prom}}"), "site.services.xgen-core.metrics.path", "has no effect"},
 		{"metrics path not a path", withCore(on(""), "{metrics: {path: metrics}}"), "site.services.xgen-core.metrics.path", "URL path"},
 		{"metrics port", withCore(on(""), "{metrics: {port: 70000}}"), "site.services.xgen-core.metrics.port", ""},
+		{"metrics port of a service without metrics", withCore(on(""), "{metrics: {enabled: false, port: 9100}}"), "site.services.xgen-core.metrics", "metrics.enabled is false"},
 		{"logs retention", on(", logs: {retention: a week}"), k + ".logs.retention", "a duration"},
 		{"loki url", on(", logs: {lokiURL: 'loki:3100'}"), k + ".logs.lokiURL", "http(s) base URL"},
 		{"loki url and a volume", on(", logs: {lokiURL: 'http://loki.monitoring:3100', volumeSize: 10Gi}"), k + ".logs.volumeSize", "none runs here"},
@@ -303,6 +304,10 @@ func TestObservabilityDefaults(t *testing.T) {
 	for _, svc := range site.Services {
 		if *svc.Spec.Metrics.Path != "/metrics" || svc.MetricsPort() != *svc.Spec.Port {
 			t.Errorf("%s: metrics %s:%d", svc.Name, *svc.Spec.Metrics.Path, svc.MetricsPort())
+		}
+		// Next.js serves no metrics by default: the catalog says so, every other service has them.
+		if want := svc.Name != "xgen-frontend"; svc.Scraped() != want {
+			t.Errorf("%s: scraped %v, want %v", svc.Name, svc.Scraped(), want)
 		}
 		if _, set := svc.Config["OTEL_EXPORTER_OTLP_ENDPOINT"]; set {
 			t.Errorf("%s is pointed at a collector without traces", svc.Name)

@@ -109,7 +109,9 @@ func checkIgnoredInServices(p *problemList, services []Service, c *Config) {
 		if spec.Egress != nil && !*c.NetworkPolicy.Enabled {
 			p.add("services."+name+".egress", nil, "has no effect: networkPolicy.enabled is false, so nothing limits the service's traffic; remove it or turn the policies on")
 		}
-		if m := spec.Metrics; m != nil && m.Path != nil && !c.ObservabilityEnabled() {
+		if m := spec.Metrics; m != nil && (m.Path != nil || m.Port != nil) && s.Spec.Metrics != nil && s.Spec.Metrics.Enabled != nil && !*s.Spec.Metrics.Enabled {
+			p.add("services."+name+".metrics", nil, "path and port have no effect: metrics.enabled is false, so the service is not scraped; remove them or set metrics.enabled: true")
+		} else if m != nil && m.Path != nil && !c.ObservabilityEnabled() {
 			p.add("services."+name+".metrics.path", *m.Path, "has no effect: nothing scrapes the service without cluster.addons.observability; remove it or enable the add-on")
 		}
 	}

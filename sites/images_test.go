@@ -153,6 +153,7 @@ func TestObservabilityImagesAreTheTestedReleases(t *testing.T) {
 	im := DefaultObservabilityImages
 	for _, tc := range []struct{ image, version string }{
 		{im.Alertmanager, v["ALERTMANAGER_VERSION"]},
+		{im.BlackboxExporter, v["BLACKBOX_VERSION"]},
 		// The collector's image drops the module's leading v.
 		{im.Collector, strings.TrimPrefix(v["STANZA_VERSION"], "v")},
 	} {

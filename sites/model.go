@@ -268,6 +268,10 @@ type ServiceSpec struct {
 
 // MetricsSpec is a service's Prometheus metrics endpoint.
 type MetricsSpec struct {
+	// Enabled says the service serves metrics. A service without (Next.js serves none by
+	// default) is not scraped, so it raises no TargetDown; no scraper is let in. Default true
+	// (catalog: xgen-frontend false).
+	Enabled *bool `json:"enabled,omitempty"`
 	// Path of the metrics (Prometheus' text format). Default "/metrics".
 	Path *string `json:"path,omitempty"`
 	// Port the metrics are served on; 0 means the service's port. Default 0.

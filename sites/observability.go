@@ -528,6 +528,9 @@ func checkIgnoredObservability(p *problemList, raw *AddonsConfig, c *Config) {
 	}
 }
 
+// Scraped says whether the service serves metrics that a Prometheus scrapes.
+func (s Service) Scraped() bool { return *s.Spec.Metrics.Enabled }
+
 // MetricsPort is the port Prometheus scrapes a service on.
 func (s Service) MetricsPort() int {
 	if p := *s.Spec.Metrics.Port; p != 0 {

@@ -107,3 +107,53 @@ config:
 		t.Errorf("Parse of a site without its secrets: want a missing secret, got %v", err)
 	}
 }
+
+// TestStackFilesRunTheTestedKubernetes: every K3s stack file pins the Kubernetes minor the
+// tests' API server is built from (K8S_VERSION), so nothing is validated against another
+// Kubernetes than the sites run. Moving one means moving the other.
+func TestStackFilesRunTheTestedKubernetes(t *testing.T) {
+	tested := toolVersions(t)["K8S_VERSION"]
+	minor := func(v string) string { // "v1.36.1+k3s1" -> "1.36"
+		parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3)
+		if len(parts) < 2 {
+			return ""
+		}
+		return parts[0] + "." + parts[1]
+	}
+	if minor(tested) == "" {
+		t.Fatalf("tools/versions.env: K8S_VERSION %q", tested)
+	}
+	files, err := filepath.Glob("../Pulumi.*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	t.Cleanup(func() { _ = os.Chdir(wd) })
+	if err := os.Chdir(".."); err != nil {
+		t.Fatal(err)
+	}
+	k3sSites := 0
+	for _, file := range files {
+		file = filepath.Base(file)
+		stack := strings.TrimSuffix(strings.TrimPrefix(file, "Pulumi."), ".yaml")
+		f, err := ReadStackFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		site, err := ParseWithoutSecrets(stack, f)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if site.Config.Cluster == nil {
+			continue // EKS: its Kubernetes is the cluster's
+		}
+		k3sSites++
+		if v := site.Config.Cluster.K3s.Version; minor(v) != minor(tested) {
+			t.Errorf("%s: cluster.k3s.version %s is Kubernetes %s, but the tests' API server is %s (tools/versions.env K8S_VERSION): move them together",
+				file, v, minor(v), tested)
+		}
+	}
+	if k3sSites < 3 {
+		t.Errorf("%d K3s stack files, want xgen, xgen-jeju and lotteimall at least", k3sSites)
+	}
+}

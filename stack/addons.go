@@ -113,6 +113,7 @@ func observabilityArgs(site *sites.Site, sec secretValues) (components.Observabi
 	for _, p := range site.InfraProbes() {
 		args.Probes = append(args.Probes, obsconfig.Probe{Name: p.Name, Address: p.Address})
 	}
+	args.Certificates = certificateProbes(site)
 	for _, e := range site.InfraExporters() {
 		args.Exporters = append(args.Exporters, obsconfig.Probe{Name: e.Name, Address: e.Address})
 	}
@@ -132,9 +133,12 @@ func observabilityArgs(site *sites.Site, sec secretValues) (components.Observabi
 	}
 	args.Alerting = alerting
 	for _, svc := range site.Services {
-		args.Targets = append(args.Targets, obsconfig.Target{
-			Service: svc.Name, Namespace: site.Config.Namespace, Port: svc.MetricsPort(), Path: *svc.Spec.Metrics.Path,
-		})
+		args.Services = append(args.Services, svc.Name)
+		if svc.Scraped() { // without a metrics endpoint, not a target: no TargetDown for it
+			args.Targets = append(args.Targets, obsconfig.Target{
+				Service: svc.Name, Namespace: site.Config.Namespace, Port: svc.MetricsPort(), Path: *svc.Spec.Metrics.Path,
+			})
+		}
 		if *svc.Spec.Autoscaling.Enabled {
 			args.HPAs = append(args.HPAs, svc.Name)
 		}
@@ -183,4 +187,18 @@ func grafanaURL(site *sites.Site) string {
 		return scheme + "://" + site.Domain + path
 	}
 	return fmt.Sprintf("http://%s/", net.JoinHostPort(site.Config.Cluster.Servers[0].Address, strconv.Itoa(o.Grafana.NodePort)))
+}
+
+// certificateProbes are the TLS endpoints whose certificates are watched (CertificateExpiring):
+// the API server of a K3s cluster (K3s' certificates last a year and are renewed only when
+// K3s restarts), and the site's domain where it is served over TLS.
+func certificateProbes(site *sites.Site) []obsconfig.Probe {
+	var out []obsconfig.Probe
+	if site.Config.Cluster != nil {
+		out = append(out, obsconfig.Probe{Name: "kubernetes-api", Address: "kubernetes.default.svc:443"})
+	}
+	if site.Domain != "" && site.TLSCredentialName != "" {
+		out = append(out, obsconfig.Probe{Name: "site-domain", Address: net.JoinHostPort(site.Domain, "443")})
+	}
+	return out
 }

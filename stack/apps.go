@@ -18,7 +18,7 @@ func serviceArgs(site *sites.Site, svc sites.Service, secrets *components.SiteSe
 		Image:           svc.Image,
 		ImagePullPolicy: svc.PullPolicy,
 		Port:            *s.Port,
-		MetricsPort:     *s.Metrics.Port,
+		MetricsPort:     metricsPort(svc),
 		Replicas:        *s.Replicas,
 		Resources: components.Resources{
 			RequestsCPU: s.Resources.Requests.CPU, RequestsMemory: s.Resources.Requests.Memory,
@@ -32,7 +32,7 @@ func serviceArgs(site *sites.Site, svc sites.Service, secrets *components.SiteSe
 			Readiness: probe(s.Probes.Readiness),
 		},
 		Config:                        svc.Config,
-		ScrapeAnnotations:             site.Config.ExternalScraper() != nil,
+		ScrapeAnnotations:             site.Config.ExternalScraper() != nil && svc.Scraped(),
 		MetricsPath:                   *s.Metrics.Path,
 		SecretName:                    secrets.SecretName,
 		SecretChecksum:                secrets.Checksum,
@@ -101,7 +101,8 @@ func networkPolicyArgs(site *sites.Site) components.NetworkPoliciesArgs {
 		endpoints[e.Name] = components.PolicyEndpoint{Name: e.Name, Namespace: e.Namespace, Ports: e.Ports, CIDR: e.CIDR}
 	}
 	for _, svc := range site.Services {
-		ps := components.PolicyService{Name: svc.Name, Port: *svc.Spec.Port, FromIngress: site.ExposedToIngress(svc), MetricsPort: svc.MetricsPort()}
+		ps := components.PolicyService{Name: svc.Name, Port: *svc.Spec.Port, FromIngress: site.ExposedToIngress(svc),
+			MetricsPort: svc.MetricsPort(), NoMetrics: !svc.Scraped()}
 		for _, callee := range svc.Spec.Calls {
 			if _, runs := site.Service(callee); runs {
 				ps.Calls = append(ps.Calls, callee)
@@ -134,4 +135,13 @@ func appsLayer(ctx *pulumi.Context, site *sites.Site, secrets *components.SiteSe
 		images[svc.Name] = pulumi.String(svc.Image)
 	}
 	return images, nil
+}
+
+// metricsPort is the service's own metrics port (0: none, or its service port); a service
+// that serves no metrics declares none.
+func metricsPort(svc sites.Service) int {
+	if !svc.Scraped() {
+		return 0
+	}
+	return *svc.Spec.Metrics.Port
 }

@@ -4,6 +4,8 @@
 #   prometheus    a real Prometheus (tools/prometheus), run against our generated configuration
 #   alertmanager  a real Alertmanager and amtool (tools/alertmanager): our generated configuration
 #   amtool        loaded by its own loader, and Prometheus' alerts delivered to a webhook
+#   blackbox_exporter  a real blackbox exporter (tools/blackbox): our generated modules probing
+#                 real endpoints (the certificate probes' expiry)
 #   stanza-check  the OpenTelemetry Collector's log operators (tools/stanza), run on our
 #                 generated receivers
 # Versions: tools/versions.env, which must agree with the wrapper modules' go.mod (and, for
@@ -75,5 +77,7 @@ if [[ ! -f $am_src/.version || $(cat "$am_src/.version") != "$ALERTMANAGER_VERSI
 fi
 build alertmanager alertmanager github.com/prometheus/alertmanager/cmd/alertmanager 2
 build amtool alertmanager github.com/prometheus/alertmanager/cmd/amtool 1
+require github.com/prometheus/blackbox_exporter "$BLACKBOX_VERSION" "$root/tools/blackbox/go.mod"
+build blackbox_exporter blackbox github.com/prometheus/blackbox_exporter 1
 require github.com/open-telemetry/opentelemetry-collector-contrib/pkg/stanza "$STANZA_VERSION" "$root/tools/stanza/go.mod"
 build stanza-check stanza . 1

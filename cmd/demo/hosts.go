@@ -21,7 +21,7 @@ import (
 )
 
 // demoVersion is the K3s release the stand-in artifacts claim to be.
-const demoVersion = "v1.31.4+k3s1"
+const demoVersion = "v1.36.1+k3s1"
 
 // lab is the running test hosts and the site.cluster section that points at them.
 type lab struct {

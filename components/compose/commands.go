@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"xgen-infra/components/hostdefaults"
 	"xgen-infra/components/hostscript"
 )
 
@@ -132,17 +133,18 @@ func (s Spec) BackupJob(host string, b Backup) string {
 	}
 	return "#!/bin/sh\n# xgen-infra nightly backup (installed by xgen-infra; edits are overwritten)\n" +
 		s.command("backup", host, param("BACKUP_DIR", b.Dir), param("RETENTION_DAYS", strconv.Itoa(b.RetentionDays)),
-			param("DB", db), param("QDRANT_URL", qdrant))
+			param("DB", db), param("QDRANT_URL", qdrant), param("METRICS_DIR", hostdefaults.MetricsTextfileDir))
 }
 
 // InstallBackup installs the job (standard input) and its timer; gen as for the project.
 func (s Spec) InstallBackup(host string, b Backup, gen string) string {
-	return s.command("backup-install", host, param("JOB", s.JobPath()), param("TIME", b.Time), param("GEN", gen))
+	return s.command("backup-install", host, param("JOB", s.JobPath()), param("TIME", b.Time), param("GEN", gen),
+		param("METRICS_DIR", hostdefaults.MetricsTextfileDir))
 }
 
 // DeleteBackup removes the job and timer (the backups stay).
 func (s Spec) DeleteBackup(host, gen string) string {
-	return s.command("backup-delete", host, param("JOB", s.JobPath()), param("GEN", gen))
+	return s.command("backup-delete", host, param("JOB", s.JobPath()), param("GEN", gen), param("METRICS_DIR", hostdefaults.MetricsTextfileDir))
 }
 
 // Check reports what is wrong with a spec a component was given (programming errors: the

@@ -28,4 +28,8 @@ const (
 	// defaults).
 	PostgresExporterPort = 9187
 	RedisExporterPort    = 9121
+	// MetricsTextfileDir is where host jobs (the nightly backup) leave their metrics in
+	// Prometheus' text format: the observability add-on's node-exporter reads it on every
+	// node (its textfile collector).
+	MetricsTextfileDir = "/var/lib/xgen-infra/metrics"
 )

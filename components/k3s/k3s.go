@@ -80,12 +80,15 @@ type PreflightOptions struct {
 	InstallMode string
 	// MinDiskMB is the free space wanted under /var/lib.
 	MinDiskMB int
+	// Version is the K3s release to install: an upgrade more than one Kubernetes minor
+	// ahead of the running K3s, or a minor downgrade, is refused.
+	Version string
 }
 
 // Preflight checks a host before any change.
 func Preflight(host string, o PreflightOptions) string {
 	return Script("preflight", host, param("ROLE", o.Role), param("GPU", fmt.Sprint(o.GPU)),
-		param("INSTALL_MODE", o.InstallMode), param("MIN_DISK_MB", fmt.Sprint(o.MinDiskMB)))
+		param("INSTALL_MODE", o.InstallMode), param("MIN_DISK_MB", fmt.Sprint(o.MinDiskMB)), param("K3S_VERSION", o.Version))
 }
 
 // WriteFile writes standard input to target as root with mode (e.g. "0600").

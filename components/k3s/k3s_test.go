@@ -158,7 +158,7 @@ func TestImportImagesParameters(t *testing.T) {
 func TestScriptsPassShellcheck(t *testing.T) {
 	in := Install{Host: "h", Role: "agent", Version: "v1.31.4+k3s1", Mode: "online", ReadyTimeoutSeconds: 60, ConfigSHA256: "x"}
 	commands := map[string]string{
-		"preflight":     Preflight("h", PreflightOptions{Role: "server", GPU: true, InstallMode: "online", MinDiskMB: 1024}),
+		"preflight":     Preflight("h", PreflightOptions{Role: "server", GPU: true, InstallMode: "online", MinDiskMB: 1024, Version: "v1.36.1+k3s1"}),
 		"write-file":    WriteFile("h", ConfigPath, "0600"),
 		"read-file":     ReadFile("h", KubeconfigPath, 60),
 		"install":       in.Command(),

@@ -140,7 +140,7 @@ func TestRulesLoadInPrometheus(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"PodCrashLooping", "DeploymentUnavailable", "NodeNotReady", "DiskFilling", "DiskAlmostFull", "TargetDown", "InfraDown", "PostgresDown", "RedisDown", "ContainerOOMKilled", "MemoryNearLimit"} {
+	for _, want := range []string{"PodCrashLooping", "DeploymentUnavailable", "NodeNotReady", "DiskFilling", "DiskAlmostFull", "TargetDown", "InfraDown", "PostgresDown", "RedisDown", "ContainerOOMKilled", "MemoryNearLimit", "BackupStale", "CertificateExpiring"} {
 		if !alerts[want] {
 			t.Errorf("no alert %s", want)
 		}

@@ -43,6 +43,10 @@ type PrometheusArgs struct {
 	// Exporters are the infra's own metrics exporters ("infra-exporters" job), each
 	// labelled infra=<Name>: PostgreSQL's pg_* and Redis' redis_* series.
 	Exporters []Probe
+	// Certificates are TLS endpoints whose certificates the blackbox exporter reads ("certificates"
+	// job), each labelled certificate=<Name>: probe_ssl_earliest_cert_expiry, what
+	// CertificateExpiring watches. Default none.
+	Certificates []Probe
 	// GPU scrapes the NVIDIA DCGM exporter on the GPU nodes.
 	GPU bool
 	// Alertmanager is where the alerts go, "host:port". Default none.
@@ -187,6 +191,9 @@ func PrometheusConfig(a PrometheusArgs) (string, error) {
 	if len(a.Probes) > 0 {
 		c.ScrapeConfigs = append(c.ScrapeConfigs, infraJob(a.Site, a.Namespace, a.Probes)...)
 	}
+	if len(a.Certificates) > 0 {
+		c.ScrapeConfigs = append(c.ScrapeConfigs, certificatesJob(a.Site, a.Namespace, a.Certificates))
+	}
 	if len(a.Exporters) > 0 {
 		c.ScrapeConfigs = append(c.ScrapeConfigs, exportersJob(a.Site, a.Exporters))
 	}
@@ -252,19 +259,7 @@ func podJob(job, site, namespace, name string, port int) scrapeConfig {
 // exporter pattern: the target becomes the exporter's ?target=, the exporter the address).
 // Redis gets its own job: its module speaks the protocol.
 func infraJob(site, namespace string, probes []Probe) []scrapeConfig {
-	exporter := fmt.Sprintf("blackbox-exporter.%s.svc:%d", namespace, BlackboxPort)
-	job := func(name, module string) scrapeConfig {
-		return scrapeConfig{
-			JobName: name, MetricsPath: "/probe", Params: map[string][]string{"module": {module}},
-			RelabelConfigs: []*relabel.Config{
-				copyLabel(model.AddressLabel, model.ParamLabelPrefix+"target"),
-				copyLabel(model.ParamLabelPrefix+"target", model.InstanceLabel),
-				setLabel(model.AddressLabel, exporter),
-				setLabel(LabelSite, site),
-			},
-		}
-	}
-	tcp, redis := job("infra", "tcp_connect"), job("infra-redis", "redis_ping")
+	tcp, redis := blackboxJob(site, namespace, "infra", "tcp_connect"), blackboxJob(site, namespace, "infra-redis", "redis_ping")
 	for _, p := range probes {
 		sc := staticConfig{Targets: []string{p.Address}, Labels: map[string]string{"infra": p.Name}}
 		if p.Name == "redis" {
@@ -282,6 +277,35 @@ func infraJob(site, namespace string, probes []Probe) []scrapeConfig {
 	return out
 }
 
+// blackboxJob asks the blackbox exporter to probe each of the job's targets with module (the
+// multi-target exporter pattern: the target becomes the exporter's ?target=, the exporter the
+// address).
+func blackboxJob(site, namespace, name, module string) scrapeConfig {
+	exporter := fmt.Sprintf("blackbox-exporter.%s.svc:%d", namespace, BlackboxPort)
+	return scrapeConfig{
+		JobName: name, MetricsPath: "/probe", Params: map[string][]string{"module": {module}},
+		RelabelConfigs: []*relabel.Config{
+			copyLabel(model.AddressLabel, model.ParamLabelPrefix+"target"),
+			copyLabel(model.ParamLabelPrefix+"target", model.InstanceLabel),
+			setLabel(model.AddressLabel, exporter),
+			setLabel(LabelSite, site),
+		},
+	}
+}
+
+// CertificateJob is the job of the certificate probes; the rule CertificateExpiring reads it.
+const CertificateJob = "certificates"
+
+// certificatesJob reads each endpoint's certificate chain in a TLS handshake (tls_connect):
+// probe_ssl_earliest_cert_expiry, labelled certificate=<Name>.
+func certificatesJob(site, namespace string, certs []Probe) scrapeConfig {
+	j := blackboxJob(site, namespace, CertificateJob, "tls_connect")
+	for _, c := range certs {
+		j.StaticConfigs = append(j.StaticConfigs, staticConfig{Targets: []string{c.Address}, Labels: map[string]string{"certificate": c.Name}})
+	}
+	return j
+}
+
 // exportersJob scrapes the infra's exporters at their addresses.
 func exportersJob(site string, exporters []Probe) scrapeConfig {
 	j := scrapeConfig{JobName: "infra-exporters", RelabelConfigs: []*relabel.Config{setLabel(LabelSite, site)}}
@@ -291,12 +315,16 @@ func exportersJob(site string, exporters []Probe) scrapeConfig {
 	return j
 }
 
-// BlackboxConfig is the blackbox exporter's modules: a TCP connection, and for Redis a PING
+// BlackboxConfig is the blackbox exporter's modules: a TCP connection, for Redis a PING
 // answered by PONG or by the demand to authenticate (the server speaks Redis; no password
-// is given to the exporter).
+// is given to the exporter), and a TLS handshake whose certificates' expiry is read. The
+// handshake does not verify the chain: it measures when a certificate expires, not whom it
+// trusts (the API server's is signed by the cluster's own CA, which the exporter lacks).
 func BlackboxConfig() (string, error) {
 	return marshal("blackbox config", map[string]any{"modules": map[string]any{
 		"tcp_connect": map[string]any{"prober": "tcp", "timeout": "5s"},
+		"tls_connect": map[string]any{"prober": "tcp", "timeout": "5s", "tcp": map[string]any{
+			"tls": true, "tls_config": map[string]any{"insecure_skip_verify": true}}},
 		"redis_ping": map[string]any{"prober": "tcp", "timeout": "5s", "tcp": map[string]any{"query_response": []any{
 			map[string]any{"send": "PING"},
 			map[string]any{"expect": `^(\+PONG|-NOAUTH)`},

@@ -176,8 +176,22 @@ func TestHostLayerFromBareHosts(t *testing.T) {
 		t.Errorf("second up ran %d remote operations: %v", len(res.Ops), opNames(res.Ops))
 	}
 
-	// 4. A version bump: host by host, servers first, each drained and uncordoned; nothing
-	// uninstalls.
+	// 4a. Two minors ahead: refused by the preflights, naming the next release, before any
+	// node is drained or any host changed.
+	s.artifacts = livetest.StandInArtifacts(t, livetest.SkipVersion)
+	res, err = s.up(ctx)
+	if err == nil || !strings.Contains(err.Error(), "Kubernetes upgrades one minor at a time: set cluster.k3s.version to the next release, v1.36") {
+		t.Errorf("an upgrade across two minors: want it refused naming v1.36, got %v", err)
+	}
+	for _, n := range opNames(res.Ops) {
+		if strings.Contains(n, "drain-") || strings.Contains(n, "install-") || strings.Contains(n, "upload-") {
+			t.Errorf("the refused upgrade ran %s", n)
+		}
+	}
+	livetest.CheckNodes(ctx, t, cluster, map[string]string{"xgen-1": livetest.HostsVersion, "xgen-2": livetest.HostsVersion, "xgen-gpu": livetest.HostsVersion})
+
+	// 4. A version bump, one minor: host by host, servers first, each drained and
+	// uncordoned; nothing uninstalls.
 	s.artifacts = livetest.StandInArtifacts(t, livetest.UpgradeVersion)
 	res, err = s.up(ctx)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -148,6 +149,11 @@ func TestInfraComposeOverSSH(t *testing.T) {
 	if !strings.Contains(run("ls /run/standin-systemd/"), "xgen-infra-backup-xgen-infra.timer.enabled") {
 		t.Error("the backup timer is not enabled")
 	}
+	// Backups are expected from now on: the time is where node-exporter reads it (BackupStale).
+	checkBackupMetric(t, run, "backup-xgen-infra-installed.prom", "xgen_backup_timer_installed_timestamp_seconds")
+	if got := run("ls /var/lib/xgen-infra/metrics"); strings.Contains(got, "backup-xgen-infra.prom") {
+		t.Errorf("a success is recorded before any backup ran: %s", got)
+	}
 	address := hosts.Host("infra-1").Address
 	for _, r := range res.Recorder.Resources {
 		if r.Type != "kubernetes:discovery.k8s.io/v1:EndpointSlice" {
@@ -193,6 +199,7 @@ func TestInfraComposeOverSSH(t *testing.T) {
 	if dump := run("sudo -n sh -c 'cat /srv/backups/postgres-plateerag-2*.dump'"); !strings.Contains(dump, "PGDMP") {
 		t.Errorf("dump: %q", dump)
 	}
+	checkBackupMetric(t, run, "backup-xgen-infra.prom", "xgen_backup_last_success_timestamp_seconds")
 
 	// 5. Destroy stops the project and keeps the data (volumes, backups); the .env goes.
 	ops, err := eng.Destroy(ctx)
@@ -209,6 +216,10 @@ func TestInfraComposeOverSSH(t *testing.T) {
 	if got := run("sudo -n sh -c 'ls -d /srv/xgen-infra/volumes/postgres /srv/backups; ls -a /srv/xgen-infra; ls /etc/systemd/system'"); strings.Contains(got, ".env") ||
 		!strings.Contains(got, "/srv/xgen-infra/volumes/postgres") || strings.Contains(got, "xgen-infra-backup") {
 		t.Errorf("after destroy:\n%s", got)
+	}
+	// No backup is expected any more: no metric left to go stale.
+	if got := run("ls -A /var/lib/xgen-infra/metrics"); strings.Contains(got, "backup-") {
+		t.Errorf("backup metrics left after the job was removed: %s", got)
 	}
 
 	// 6. With removeDataOnDestroy the volumes and the data directory go too.
@@ -237,5 +248,24 @@ func TestInfraComposeOverSSH(t *testing.T) {
 	}
 	if got := opNames(res.Ops); len(got) != 1 {
 		t.Errorf("with a stopped engine ran %v, want only the preflight", got)
+	}
+}
+
+// checkBackupMetric: the host's textfile holds one gauge of the project, a time within the
+// last ten minutes, world-readable (node-exporter does not run as root).
+func checkBackupMetric(t *testing.T, run func(string) string, file, metric string) {
+	t.Helper()
+	path := "/var/lib/xgen-infra/metrics/" + file
+	if mode := strings.TrimSpace(run("stat -c %a " + path)); mode != "644" {
+		t.Errorf("%s: mode %q, want 644", path, mode)
+	}
+	text := run("cat " + path)
+	_, sample, found := strings.Cut(text, "\n"+metric+`{project="xgen-infra"} `)
+	value, err := strconv.ParseFloat(strings.TrimSpace(sample), 64)
+	if !found || err != nil {
+		t.Fatalf("%s: no %s of the project (%v):\n%s", path, metric, err, text)
+	}
+	if age := time.Since(time.Unix(int64(value), 0)); age < 0 || age > 10*time.Minute {
+		t.Errorf("%s: %s is %v old", path, metric, age)
 	}
 }

@@ -20,10 +20,14 @@ import (
 )
 
 const (
-	// HostsVersion is the K3s release the test hosts install (as the K3s stand-in's artifacts).
-	HostsVersion = "v1.31.4+k3s1"
-	// UpgradeVersion is the release an upgrade test moves them to.
-	UpgradeVersion = "v1.31.5+k3s1"
+	// HostsVersion is the K3s release the test hosts install (as the K3s stand-in's
+	// artifacts): the minor before the stack files' release.
+	HostsVersion = "v1.35.6+k3s1"
+	// UpgradeVersion is the release an upgrade test moves them to: the stack files' release,
+	// one minor up (the last step of the running sites' upgrade path).
+	UpgradeVersion = "v1.36.1+k3s1"
+	// SkipVersion is two minors ahead of HostsVersion: the upgrade is refused.
+	SkipVersion = "v1.37.2+k3s1"
 )
 
 // ToolsDir is the directory `make tools` builds into (XGEN_TOOLS_DIR, which `make test`

@@ -2,7 +2,7 @@ set -eu
 HOST='lotteimall-1'
 LOG_TAG='xgen-k3s'
 NODE='lotteimall-1'
-K3S_VERSION='v1.31.4+k3s1'
+K3S_VERSION='v1.36.1+k3s1'
 DRAIN_TIMEOUT='5m'
 # lib.sh: helpers every host script starts with (the builders put it after the script's
 # parameters). POSIX sh: the login shell of the SSH user runs the scripts.

@@ -2,7 +2,7 @@ set -eu
 HOST='lotteimall-1'
 LOG_TAG='xgen-k3s'
 ROLE='server'
-K3S_VERSION='v1.31.4+k3s1'
+K3S_VERSION='v1.36.1+k3s1'
 INSTALL_MODE='online'
 READY_TIMEOUT='300'
 CONFIG_SHA256='ab90c0d1a9cc72e4ad5ee2f0038ebfcd62081be5564955d516580875c8fcd9cd'

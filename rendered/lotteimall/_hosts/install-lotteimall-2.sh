@@ -2,7 +2,7 @@ set -eu
 HOST='lotteimall-2'
 LOG_TAG='xgen-k3s'
 ROLE='agent'
-K3S_VERSION='v1.31.4+k3s1'
+K3S_VERSION='v1.36.1+k3s1'
 INSTALL_MODE='online'
 READY_TIMEOUT='300'
 CONFIG_SHA256='9f0888a52e09e866bfe91cd6e0fbf2ea55873bb88230ceb6ba20b4f992a8c775'

@@ -2,7 +2,7 @@ set -eu
 HOST='xgen-jeju-1'
 LOG_TAG='xgen-k3s'
 ROLE='server'
-K3S_VERSION='v1.31.4+k3s1'
+K3S_VERSION='v1.36.1+k3s1'
 INSTALL_MODE='online'
 READY_TIMEOUT='300'
 CONFIG_SHA256='7feb377cab00edd265de231614f75b78dee0dc4abca4074772112f8918ede718'

@@ -5,6 +5,7 @@ PROJECT='xgen-infra'
 DATA_DIR='/srv/xgen-infra'
 JOB='/usr/local/sbin/xgen-infra-backup-xgen-infra'
 GEN='4c9397ab3680e825'
+METRICS_DIR='/var/lib/xgen-infra/metrics'
 # lib.sh: helpers every host script starts with (the builders put it after the script's
 # parameters). POSIX sh: the login shell of the SSH user runs the scripts.
 # Parameters come from the header the builder writes; every script gets HOST and LOG_TAG.
@@ -54,14 +55,16 @@ project_running() {
 MARKER=/var/lib/xgen-infra/$PROJECT.generation
 # backup-delete.sh: removes the backup job and its timer (never the backups themselves).
 # A replaced generation does nothing.
-# In: JOB GEN
-: "${JOB:?}" "${GEN:?}"
+# In: JOB GEN METRICS_DIR
+: "${JOB:?}" "${GEN:?}" "${METRICS_DIR:?}"
 marker_is "$MARKER.backup" "$GEN" || {
 	log "superseded; nothing to do"
 	exit 0
 }
 unit=xgen-infra-backup-$PROJECT
 as_root systemctl disable --now "$unit.timer" >/dev/null 2>&1 || true
-as_root rm -f "/etc/systemd/system/$unit.timer" "/etc/systemd/system/$unit.service" "$JOB" "$MARKER.backup"
+# No backup expected any more: its metrics go too (no BackupStale for a job that is gone).
+as_root rm -f "/etc/systemd/system/$unit.timer" "/etc/systemd/system/$unit.service" "$JOB" "$MARKER.backup" \
+	"$METRICS_DIR/backup-$PROJECT.prom" "$METRICS_DIR/backup-$PROJECT-installed.prom"
 as_root systemctl daemon-reload
 log "backup timer removed; existing backups kept"

@@ -5,6 +5,7 @@ ROLE='server'
 GPU='true'
 INSTALL_MODE='online'
 MIN_DISK_MB='10240'
+K3S_VERSION='v1.36.1+k3s1'
 # lib.sh: helpers every host script starts with (the builders put it after the script's
 # parameters). POSIX sh: the login shell of the SSH user runs the scripts.
 # Parameters come from the header the builder writes; every script gets HOST and LOG_TAG.
@@ -44,7 +45,8 @@ kube() { as_root /usr/local/bin/k3s kubectl "$@"; }
 MARKERS=/var/lib/rancher/xgen
 # preflight.sh: checks one host before anything on it is changed. Nothing is written.
 # In: ROLE (server|agent) GPU (true|false) INSTALL_MODE (online|airgapped) MIN_DISK_MB
-: "${ROLE:?}" "${GPU:?}" "${INSTALL_MODE:?}" "${MIN_DISK_MB:?}"
+#     K3S_VERSION (the release to install or upgrade to)
+: "${ROLE:?}" "${GPU:?}" "${INSTALL_MODE:?}" "${MIN_DISK_MB:?}" "${K3S_VERSION:?}"
 me=$(id -un)
 if [ "$(id -u)" -ne 0 ] && ! sudo -n true 2>/dev/null; then
 	die "user $me cannot run sudo without a password; add '$me ALL=(ALL) NOPASSWD:ALL' to /etc/sudoers.d/$me (visudo -f)"
@@ -84,6 +86,23 @@ if [ "$GPU" = true ]; then
 		[ "$ROLE" = agent ] && unit=k3s-agent
 		die "gpu: true, but the K3s running here started before the NVIDIA Container Toolkit was installed and has no nvidia runtime ($containerd_config); restart it: sudo systemctl restart $unit"
 	fi
+fi
+# Kubernetes upgrades one minor at a time and never downgrades (its version skew policy):
+# refused here, before any host is drained.
+if [ -x /usr/local/bin/k3s ]; then
+	running=$(/usr/local/bin/k3s --version 2>/dev/null | sed -n '1s/^k3s version \(v[^ ]*\).*/\1/p' || true)
+	have=$(printf %s "$running" | cut -d. -f2) want=$(printf %s "$K3S_VERSION" | cut -d. -f2)
+	case "$have$want" in
+	'' | *[!0-9]*) ;; # no readable version here: the install replaces what is there
+	*)
+		if [ "$want" -gt $((have + 1)) ]; then
+			die "K3s $running runs here and cluster.k3s.version $K3S_VERSION is $((want - have)) minor releases ahead; Kubernetes upgrades one minor at a time: set cluster.k3s.version to the next release, v1.$((have + 1)) (its newest v1.$((have + 1)).x+k3sN), run pulumi up, and go on one minor at a time to $K3S_VERSION"
+		fi
+		if [ "$want" -lt "$have" ]; then
+			die "K3s $running runs here and cluster.k3s.version $K3S_VERSION is an older minor release; Kubernetes cannot be downgraded: set cluster.k3s.version to a v1.$have or newer release (going back needs a restore from a backup)"
+		fi
+		;;
+	esac
 fi
 # Air-gapped hosts are not expected to reach anything: nothing here needs egress.
 if [ "$INSTALL_MODE" = online ]; then
