@@ -241,3 +241,45 @@ func TestBundleUploadsRunInLanes(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadsNeedTheirFilesOnlyAtUp: at `pulumi up` an upload sends its file; in a preview a
+// stand-in whose change is ignored (the file's digest in the remote path shows a change), so
+// a preview needs no file and is the same on every machine.
+func TestUploadsNeedTheirFilesOnlyAtUp(t *testing.T) {
+	args := infraArgs(testRedisPassword)
+	sha := strings.Repeat("c", 64)
+	args.Images = []BundleImage{{Path: "/bundle/docker/postgres.tar", SHA256: sha}}
+	for _, tc := range []struct {
+		name   string
+		opts   []inprocess.Option
+		path   string
+		ignore []string
+	}{
+		{"preview", nil, "", []string{"source"}},
+		{"up", []inprocess.Option{inprocess.AsUpdate()}, "/bundle/docker/postgres.tar", nil},
+	} {
+		rec, err := inprocess.Run(func(ctx *pulumi.Context) error {
+			_, err := NewInfraCompose(ctx, "infra", args)
+			return err
+		}, "test", "test", nil, nil, tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found bool
+		for _, r := range rec.Resources {
+			if r.Type != "command:remote:CopyToRemote" {
+				continue
+			}
+			found = true
+			plain, _ := r.PlainInputs()
+			source, _ := plain["source"].(map[string]any)
+			remote, _ := plain["remotePath"].(string)
+			if source["path"] != tc.path || !slices.Equal(r.IgnoreChanges, tc.ignore) || !strings.Contains(remote, sha[:12]) {
+				t.Errorf("%s: source %v, ignoreChanges %v, remote path %s", tc.name, source, r.IgnoreChanges, remote)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no upload", tc.name)
+		}
+	}
+}

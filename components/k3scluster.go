@@ -392,15 +392,16 @@ func (b *clusterBuilder) install(hp hostPlan, deps []pulumi.Resource) (pulumi.Re
 		in.StagedBinary = k3s.StagedPath("k3s", art.BinarySHA256)
 		in.ImagesName = path.Base(art.Images)
 		in.StagedImages = k3s.StagedPath(in.ImagesName, art.ImagesSHA256)
-		for _, up := range []struct{ name, local, remote string }{
-			{"upload-k3s-", art.Binary, in.StagedBinary}, {"upload-images-", art.Images, in.StagedImages},
+		for _, up := range []struct{ name, local, sha, remote string }{
+			{"upload-k3s-", art.Binary, art.BinarySHA256, in.StagedBinary}, {"upload-images-", art.Images, art.ImagesSHA256, in.StagedImages},
 		} {
+			source, keep := uploadSource(b.ctx, up.local, up.sha)
 			cp, err := remote.NewCopyToRemote(b.ctx, up.name+h.Name, &remote.CopyToRemoteArgs{
 				Connection: b.connection(h),
-				Source:     pulumi.NewFileAsset(up.local),
+				Source:     source,
 				RemotePath: pulumi.String(up.remote),
 				Triggers:   pulumi.Array{pulumi.String(up.remote)},
-			}, pulumi.Parent(b.parent), pulumi.DependsOn(deps))
+			}, append([]pulumi.ResourceOption{pulumi.Parent(b.parent), pulumi.DependsOn(deps)}, keep...)...)
 			if err != nil {
 				return nil, err
 			}

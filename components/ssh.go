@@ -81,6 +81,19 @@ type BundleImage struct {
 	Path, SHA256 string
 }
 
+// uploadSource is what an upload sends: at `pulumi up`, the local file; in a preview, a
+// stand-in whose change is ignored. The file's digest is in the upload's remote path (its
+// trigger), so a preview still shows every changed file, and it needs no file: a closed
+// site's folders are only on the machine that runs `up` (sites.Site.AbsentInputs), and the
+// preview is the same on every machine.
+func uploadSource(ctx *pulumi.Context, local, sha string) (pulumi.AssetOrArchiveInput, []pulumi.ResourceOption) {
+	if !ctx.DryRun() {
+		return pulumi.NewFileAsset(local), nil
+	}
+	return pulumi.NewStringAsset(fmt.Sprintf("%s (sha256 %s): not on this machine", path.Base(local), sha)),
+		[]pulumi.ResourceOption{pulumi.IgnoreChanges([]string{"source"})}
+}
+
 // uploadLanes bounds the uploads of one bundle to one host that run at once.
 const uploadLanes = 4
 
@@ -101,12 +114,13 @@ func uploadBundle(ctx *pulumi.Context, parent pulumi.Resource, conn remote.Conne
 		}
 		name := nameOf(im.Path)
 		to := hostscript.StagedPath(stagingPrefix, name, im.SHA256)
+		source, keep := uploadSource(ctx, im.Path, im.SHA256)
 		cp, err := remote.NewCopyToRemote(ctx, prefix+strings.TrimSuffix(path.Base(im.Path), ".tar"), &remote.CopyToRemoteArgs{
 			Connection: conn,
-			Source:     pulumi.NewFileAsset(im.Path),
+			Source:     source,
 			RemotePath: pulumi.String(to),
 			Triggers:   pulumi.Array{pulumi.String(to)},
-		}, pulumi.Parent(parent), pulumi.DependsOn(deps))
+		}, append([]pulumi.ResourceOption{pulumi.Parent(parent), pulumi.DependsOn(deps)}, keep...)...)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -219,10 +219,10 @@ func validateCluster(p *problemList, c *Config) {
 		if cl.K3s.ImageBundle != "" && c.Image.PullPolicy == "Always" {
 			p.add("image.pullPolicy", c.Image.PullPolicy, "would pull every image although cluster.k3s.imageBundle puts them on the nodes; use IfNotPresent (the default with a bundle) or Never")
 		}
+		// The folders themselves are read, or taken from the lock file, once the site is
+		// valid (closedInputs).
 		if cl.K3s.Artifacts == "" {
 			p.add("cluster.k3s.artifacts", nil, "is required with install: airgapped: a directory with k3s, k3s-airgap-images-amd64.tar.zst and sha256sum-amd64.txt")
-		} else if _, err := ReadArtifacts(cl.K3s.Artifacts); err != nil {
-			p.add("cluster.k3s.artifacts", cl.K3s.Artifacts, "%v", err)
 		}
 	default:
 		p.add("cluster.k3s.install", cl.K3s.Install, "use online or airgapped")
@@ -400,6 +400,11 @@ type Artifacts struct {
 	Binary, Images string
 	// BinarySHA256 and ImagesSHA256 are the checked digests (hex).
 	BinarySHA256, ImagesSHA256 string
+	// ImageList is the release's k3s-images.txt (K3s' own images), when it has one.
+	ImageList []string
+	// Absent: the folder is not on this machine; the digests are the lock file's (a preview
+	// works, `pulumi up` refuses).
+	Absent bool
 }
 
 // ArtifactImageNames are the image tarball names accepted, in order of preference.
@@ -443,6 +448,11 @@ func ReadArtifacts(dir string) (*Artifacts, error) {
 		}
 		*f.sum = got
 	}
+	list, err := readImageList(filepath.Join(abs, K3sImagesList))
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("%s: %v", K3sImagesList, err)
+	}
+	a.ImageList = list
 	return a, nil
 }
 

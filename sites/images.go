@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
-
-	"xgen-infra/images/bundle"
 )
 
 // Where an image is loaded on the site's hosts.
@@ -61,12 +58,8 @@ func (s *Site) Images() ([]SiteImage, error) {
 	if c.ObservabilityEnabled() {
 		out = append(out, c.Cluster.Addons.Observability.RunImages(c.HasGPUHosts())...)
 	}
-	if c.Cluster != nil && c.Cluster.K3s.Install == "airgapped" && c.Cluster.K3s.Artifacts != "" {
-		refs, err := readImageList(filepath.Join(c.Cluster.K3s.Artifacts, K3sImagesList))
-		if err != nil && !os.IsNotExist(err) {
-			return nil, err
-		}
-		for _, ref := range refs {
+	if a := s.Artifacts; a != nil {
+		for _, ref := range a.ImageList {
 			out = append(out, SiteImage{Ref: ref, For: ForK3s, Runtime: RuntimeCluster})
 		}
 	}
@@ -116,21 +109,15 @@ func readImageList(path string) ([]string, error) {
 	return out, sc.Err()
 }
 
-// readImageBundle reads cluster.k3s.imageBundle (every file checked against its digest) and
-// checks that it holds every image of the site, the compose project's too: in a closed
-// network nothing can be pulled.
-func readImageBundle(s *Site) (*bundle.Manifest, Problems) {
-	cl := s.Config.Cluster
-	if cl == nil || cl.K3s.ImageBundle == "" {
-		return nil, nil
+// checkBundleCoverage: the image bundle (read, or from the lock) holds every image of the
+// site, the compose project's too: in a closed network nothing can be pulled.
+func checkBundleCoverage(s *Site) Problems {
+	m := s.ImageBundle
+	if m == nil {
+		return nil
 	}
 	p := &problemList{prefix: SiteKey}
-	dir := cl.K3s.ImageBundle
-	m, err := bundle.Read(dir)
-	if err != nil {
-		p.add("cluster.k3s.imageBundle", dir, "is not a usable image bundle (%v); write it again with `go run ./cmd/images bundle --stack %s --out %s`", err, s.Name, dir)
-		return nil, p.list
-	}
+	dir := s.Config.Cluster.K3s.ImageBundle
 	have := map[string]bool{}
 	for _, im := range m.Images {
 		have[im.Runtime+" "+im.Ref] = true
@@ -138,7 +125,7 @@ func readImageBundle(s *Site) (*bundle.Manifest, Problems) {
 	want, err := s.Images()
 	if err != nil {
 		p.add("cluster.k3s.imageBundle", dir, "%v", err)
-		return nil, p.list
+		return p.list
 	}
 	var missing []string
 	for _, im := range want {
@@ -150,5 +137,5 @@ func readImageBundle(s *Site) (*bundle.Manifest, Problems) {
 		p.add("cluster.k3s.imageBundle", dir, "lacks %s; write it again with `go run ./cmd/images bundle --stack %s --out %s`",
 			strings.Join(missing, ", "), s.Name, dir)
 	}
-	return m, p.list
+	return p.list
 }

@@ -65,12 +65,17 @@ func configKeys() []string {
 // (objects JSON-encoded); secretKeys lists the keys that were set with --secret.
 // All problems of steps 1-5 are returned together when they can be found together.
 func Parse(stack string, config map[string]string, secretKeys []string) (*Site, error) {
-	return parse(stack, config, secretKeys, true)
+	return parse(stack, config, secretKeys, parseOptions{secretsRead: true})
 }
 
-// parse is Parse; with secretsRead false, secret values are neither required nor checked
-// (ParseWithoutSecrets).
-func parse(stack string, config map[string]string, secretKeys []string, secretsRead bool) (*Site, error) {
+// parseOptions: secretsRead false: secret values are neither required nor checked
+// (ParseWithoutSecrets); skipClosedInputs: the air-gapped folders are neither read nor
+// checked against the lock (ParseForLock).
+type parseOptions struct{ secretsRead, skipClosedInputs bool }
+
+// parse is Parse with its options.
+func parse(stack string, config map[string]string, secretKeys []string, o parseOptions) (*Site, error) {
+	secretsRead := o.secretsRead
 	cat, err := LoadCatalog()
 	if err != nil {
 		return nil, err
@@ -124,11 +129,11 @@ func parse(stack string, config map[string]string, secretKeys []string, secretsR
 		HostServices:           hostServices(&c),
 		Placeholders:           PlaceholderAddresses(&c, SiteKey),
 	}
-	m, probs := readImageBundle(site)
-	if len(probs) > 0 {
-		return nil, probs
+	if !o.skipClosedInputs {
+		if probs := closedInputs(site, "."); len(probs) > 0 {
+			return nil, probs
+		}
 	}
-	site.ImageBundle = m
 	for _, k := range SecretKeys {
 		if k.EnvName != "" && k.Required(&c) {
 			site.Secrets = append(site.Secrets, k)

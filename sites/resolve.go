@@ -43,6 +43,14 @@ type Site struct {
 	Placeholders []string
 	// ImageBundle is cluster.k3s.imageBundle's manifest, checked (nil without one).
 	ImageBundle *bundle.Manifest
+	// ImageBundleAbsent: the bundle's folder is not on this machine; ImageBundle is the lock
+	// file's.
+	ImageBundleAbsent bool
+	// Artifacts are cluster.k3s.artifacts' files, checked (nil unless air-gapped).
+	Artifacts *Artifacts
+	// AbsentInputs are the air-gapped folders this machine lacks ("key dir"): the lock file
+	// identifies them, so a preview works; `pulumi up` uploads from them and refuses.
+	AbsentInputs []string
 }
 
 // hostServices lists the infra endpoints that point at their in-cluster default name,

@@ -476,10 +476,27 @@ func TestStackFilesDecode(t *testing.T) {
 		js, _ := json.Marshal(file.Config[SiteKey])
 		cfg, keys := requiredSecrets(string(js))
 		cfg[SiteKey] = string(js)
-		if _, err := Parse("x", cfg, keys); err != nil {
+		// As the program runs: from the project directory, as its stack (a closed site's
+		// folders and lock are the project's).
+		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml")
+		if _, err := inDir(t, "..", func() (*Site, error) { return Parse(stack, cfg, keys) }); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
+}
+
+// inDir runs parse with dir as the working directory.
+func inDir(t *testing.T, dir string, parse func() (*Site, error)) (*Site, error) {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = os.Chdir(wd) }()
+	return parse()
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }

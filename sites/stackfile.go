@@ -63,6 +63,17 @@ const encryptedValue = "(encrypted, not read)"
 // else is checked as Parse checks it. Relative paths resolve from the working directory, as
 // under Pulumi: run it from the project directory.
 func ParseWithoutSecrets(stack string, f StackFile) (*Site, error) {
+	return parse(stack, withoutSecrets(f), f.Secure, parseOptions{})
+}
+
+// ParseForLock is ParseWithoutSecrets without reading the air-gapped folders or the lock
+// file: what `go run ./cmd/images lock` starts from, to (re)write the lock.
+func ParseForLock(stack string, f StackFile) (*Site, error) {
+	return parse(stack, withoutSecrets(f), f.Secure, parseOptions{skipClosedInputs: true})
+}
+
+// withoutSecrets is the stack file's config with every encrypted key counted as set.
+func withoutSecrets(f StackFile) map[string]string {
 	config := make(map[string]string, len(f.Config)+len(f.Secure))
 	for k, v := range f.Config {
 		config[k] = v
@@ -70,5 +81,5 @@ func ParseWithoutSecrets(stack string, f StackFile) (*Site, error) {
 	for _, k := range f.Secure {
 		config[k] = encryptedValue
 	}
-	return parse(stack, config, f.Secure, false)
+	return config
 }

@@ -3,6 +3,7 @@ package sites
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -155,5 +156,42 @@ func TestStackFilesRunTheTestedKubernetes(t *testing.T) {
 	}
 	if k3sSites < 3 {
 		t.Errorf("%d K3s stack files, want xgen, xgen-jeju and lotteimall at least", k3sSites)
+	}
+}
+
+// TestStackFileReferencesResolve: a stack file's comment that sends the reader to a section
+// (`docs/x.md "Heading"`, README "Heading") names a file that has it, as a heading or a bold
+// paragraph title, so moved documentation does not leave dead pointers behind.
+func TestStackFileReferencesResolve(t *testing.T) {
+	files, err := filepath.Glob("../Pulumi.*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("stack files: %v %v", files, err)
+	}
+	ref := regexp.MustCompile(`(README|docs/[a-z0-9-]+\.md) "([^"]+)"`)
+	found := 0
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ref.FindAllStringSubmatch(string(data), -1) {
+			found++
+			doc := m[1]
+			if doc == "README" {
+				doc = "README.md"
+			}
+			text, err := os.ReadFile(filepath.Join("..", doc))
+			if err != nil {
+				t.Errorf("%s points at %s, which is missing", filepath.Base(file), doc)
+				continue
+			}
+			heading := regexp.MustCompile(`(?m)^(#+ ` + regexp.QuoteMeta(m[2]) + `\s*$|\*\*` + regexp.QuoteMeta(m[2]) + `\.?\*\*)`)
+			if !heading.Match(text) {
+				t.Errorf("%s points at %s %q, which has no such section", filepath.Base(file), doc, m[2])
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("no reference found: the pattern is stale")
 	}
 }

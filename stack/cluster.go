@@ -3,7 +3,6 @@ package stack
 // Hosts → cluster: the site's cluster section as K3sCluster's arguments.
 
 import (
-	"fmt"
 	"net"
 	"strconv"
 	"time"
@@ -42,11 +41,7 @@ func k3sCluster(ctx *pulumi.Context, site *sites.Site, sec secretValues) (*compo
 	if b := cl.SSH.Bastion; b != nil {
 		args.SSH.Bastion = &components.SSHBastion{Address: b.Address, Port: b.Port, User: b.User, HostKey: b.HostKey}
 	}
-	if cl.K3s.Install == "airgapped" {
-		art, err := sites.ReadArtifacts(cl.K3s.Artifacts)
-		if err != nil {
-			return nil, fmt.Errorf("%s.cluster.k3s.artifacts: %w", sites.SiteKey, err)
-		}
+	if art := site.Artifacts; art != nil { // checked when the site was loaded
 		args.Artifacts = &components.K3sArtifacts{Binary: art.Binary, BinarySHA256: art.BinarySHA256, Images: art.Images, ImagesSHA256: art.ImagesSHA256}
 	}
 	// The image bundle's cluster images (checked when the site was loaded) go to every node.

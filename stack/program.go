@@ -42,6 +42,18 @@ func Program(ctx *pulumi.Context) error {
 			return err
 		}
 	}
+	// A closed site's folders that only the lock file identifies here: enough for a preview;
+	// `pulumi up` uploads them, so it stops before anything is registered.
+	if len(site.AbsentInputs) > 0 {
+		msg := fmt.Sprintf("%s not on this machine (%s identifies them): run `pulumi up` for %s on the machine that holds them (docs/closed-networks.md)",
+			strings.Join(site.AbsentInputs, " and "), sites.LockFileName(site.Name), site.Name)
+		if !ctx.DryRun() {
+			return fmt.Errorf("site %s: %s", site.Name, msg)
+		}
+		if err := ctx.Log.Warn(msg+" (`pulumi up` refuses)", nil); err != nil {
+			return err
+		}
+	}
 
 	// Images: every service image must be in the site's registry (at the preview and at the
 	// update alike, so that both deploy the same digests).

@@ -112,6 +112,18 @@ func TestFleetEndToEnd(t *testing.T) {
 	code, out = fleetRun("drift")
 	expect("drift on converged sites", code, out, exitOK, "no change")
 
+	// The rollout a merge runs: fleet.yaml's waves, a held site left alone, each site gated by
+	// its real `site status`.
+	plan := filepath.Join(t.TempDir(), "fleet.yaml")
+	writePlan := func(text string) {
+		if err := os.WriteFile(plan, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writePlan("waves: [[xgen-jeju], [lotteimall], [xgen, xgen-aww]]\nhold: {lotteimall: customer change freeze}\n")
+	code, out = fleetRun("rollout", "--plan", plan)
+	expect("rollout with a held site", code, out, exitOK, "held: lotteimall (customer change freeze)", "rolled: xgen-jeju", "not rolled: none")
+
 	// A hand edit on xgen-jeju's cluster is found there only: someone deletes xgen-core's
 	// ConfigMap. (Its data cannot be edited: it is immutable, its name is its content. An
 	// edit of a field the program sets is a server-side-apply conflict, which the preview
@@ -171,6 +183,12 @@ func TestFleetEndToEnd(t *testing.T) {
 	if strings.Count(out, "HEALTHY") != 1 {
 		t.Errorf("status: xgen-jeju should stay healthy:\n%s", out)
 	}
+
+	// A rollout stops at a site whose up converges but which is not healthy (the scale-down
+	// is not the program's field, so up leaves it): the later wave is not rolled.
+	writePlan("waves: [[lotteimall], [xgen-jeju], [xgen, xgen-aww]]\nhold: {}\n")
+	code, out = fleetRun("rollout", "--plan", plan)
+	expect("rollout onto a degraded site", code, out, exitFailed, "failed: lotteimall (health check: site status DEGRADED", "not rolled: xgen-jeju")
 }
 
 func tail(s string, n int) string {

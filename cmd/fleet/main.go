@@ -1,6 +1,7 @@
 // Command fleet shows and rolls out every site at once: `fleet preview` (site × change
 // matrix, DANGER flags), `fleet drift`, `fleet versions`, `fleet status` (every site's
-// health, a line each: see cmd/site), `fleet up --waves a,b:c`. It runs
+// health, a line each: see cmd/site), `fleet up --waves a,b:c`, `fleet rollout` (the waves
+// and holds of fleet.yaml: what a merge to main runs). It runs
 // the operator's `pulumi` CLI per stack, in parallel with a bound. It is not part of the
 // Pulumi program's binary.
 //
@@ -16,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -34,13 +36,15 @@ const (
 	exitDanger = 3
 )
 
-const usage = `usage: fleet [flags] preview|drift|versions|up --waves a,b:c
+const usage = `usage: fleet [flags] preview|drift|versions|status|up --waves a,b:c|rollout
 
   preview   pulumi preview per stack: site × change matrix, DANGER flags (exit 3 unless acknowledged)
   drift     pulumi preview --refresh per stack: what differs from the live resources (exit 2)
   versions  service × site image tags from each stack's outputs
   status    every site's health, a line each (site status for one site's details; no drift check)
-  up        staged rollout: --waves a,b:c (a and b, then c); stops after a wave with a failure
+  up        staged rollout: --waves a,b:c (a and b, then c); each site must converge and be healthy
+            (site status), else no later wave runs
+  rollout   up with the waves of fleet.yaml, without its held sites (what a merge to main runs)
 
 flags:
 `
@@ -61,6 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newStack 
 	markdown := fs.Bool("markdown", false, "print markdown (a merge-request comment)")
 	ack := fs.Bool("ack-danger", os.Getenv("FLEET_ACK_DANGER") == "true", "acknowledge DANGER (exit 0 with it)")
 	waves := fs.String("waves", "", "up: waves of stacks, e.g. xgen-jeju:lotteimall,xgen")
+	planFile := fs.String("plan", "", "rollout: the plan (default: fleet.yaml in --dir)")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	// Flags may come before or after the command.
 	var cmd string
@@ -79,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newStack 
 		fs.Usage()
 		return exitFailed
 	}
-	if !slices.Contains([]string{"preview", "drift", "versions", "status", "up"}, cmd) {
+	if !slices.Contains([]string{"preview", "drift", "versions", "status", "up", "rollout"}, cmd) {
 		fmt.Fprintf(stderr, "fleet: unknown command %q\n", cmd)
 		fs.Usage()
 		return exitFailed
@@ -88,6 +93,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newStack 
 	if err != nil {
 		fmt.Fprintln(stderr, "fleet:", err)
 		return exitFailed
+	}
+	var plan *fleet.Plan
+	if cmd == "rollout" { // checked against every stack of the project, before --stacks narrows it
+		if *planFile == "" {
+			*planFile = filepath.Join(*dir, fleet.PlanFile)
+		}
+		if plan, err = fleet.LoadPlan(*planFile, names); err != nil {
+			fmt.Fprintln(stderr, "fleet rollout:", err)
+			return exitFailed
+		}
 	}
 	if *stackList != "" {
 		var picked []string
@@ -104,7 +119,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newStack 
 		newStack = func(name, dir string) fleet.Stack { return fleet.CLIStack{Stack: name, Dir: dir} }
 	}
 	var ordered []fleet.Stack
-	if cmd != "up" { // up makes only the stacks its waves name
+	if cmd != "up" && cmd != "rollout" { // those make only the stacks their waves name
 		for _, n := range names {
 			ordered = append(ordered, newStack(n, *dir))
 		}
@@ -142,35 +157,59 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newStack 
 			return exitFailed
 		}
 		return exitOK
+	case "rollout":
+		planned, held := plan.Rollout()
+		for _, s := range held {
+			fmt.Fprintf(stdout, "held: %s (%s)\n", s, plan.Hold[s])
+		}
+		var w [][]string
+		for _, wave := range planned { // --stacks narrows the rollout to those stacks
+			var picked []string
+			for _, s := range wave {
+				if slices.Contains(names, s) {
+					picked = append(picked, s)
+				}
+			}
+			if len(picked) > 0 {
+				w = append(w, picked)
+			}
+		}
+		return up(ctx, w, *dir, *parallel, newStack, stdout)
 	default: // up
 		if *waves == "" {
 			fmt.Fprintln(stderr, "fleet up: --waves is required, e.g. --waves xgen-jeju:lotteimall,xgen")
 			return exitFailed
 		}
-		plan, err := fleet.ParseWaves(*waves, names)
+		w, err := fleet.ParseWaves(*waves, names)
 		if err != nil {
 			fmt.Fprintln(stderr, "fleet up:", err)
 			return exitFailed
 		}
-		var w [][]fleet.Stack
-		for _, wave := range plan {
-			var ss []fleet.Stack
-			for _, n := range wave {
-				ss = append(ss, newStack(n, *dir))
-			}
-			w = append(w, ss)
-		}
-		r := fleet.Up(ctx, w, *parallel)
-		fmt.Fprintf(stdout, "rolled: %s\n", list(r.Rolled))
-		for site, why := range r.Failed {
-			fmt.Fprintf(stdout, "failed: %s (%s)\n", site, why)
-		}
-		fmt.Fprintf(stdout, "not rolled: %s\n", list(r.NotRolled))
-		if len(r.Failed) > 0 {
-			return exitFailed
-		}
-		return exitOK
+		return up(ctx, w, *dir, *parallel, newStack, stdout)
 	}
+}
+
+// up rolls the waves out (fleet.Up), each site health-checked by its `site status` verdict
+// after it converged, and prints what was rolled, what failed and what was not rolled.
+func up(ctx context.Context, waves [][]string, dir string, parallel int, newStack func(name, dir string) fleet.Stack, stdout io.Writer) int {
+	var w [][]fleet.Stack
+	for _, wave := range waves {
+		var ss []fleet.Stack
+		for _, n := range wave {
+			ss = append(ss, newStack(n, dir))
+		}
+		w = append(w, ss)
+	}
+	r := fleet.Up(ctx, w, parallel, healthy)
+	fmt.Fprintf(stdout, "rolled: %s\n", list(r.Rolled))
+	for site, why := range r.Failed {
+		fmt.Fprintf(stdout, "failed: %s (%s)\n", site, why)
+	}
+	fmt.Fprintf(stdout, "not rolled: %s\n", list(r.NotRolled))
+	if len(r.Failed) > 0 {
+		return exitFailed
+	}
+	return exitOK
 }
 
 func needsValue(flagArg string) bool {
@@ -178,7 +217,7 @@ func needsValue(flagArg string) bool {
 	if strings.Contains(name, "=") {
 		return false
 	}
-	return slices.Contains([]string{"dir", "stacks", "parallel", "waves"}, name)
+	return slices.Contains([]string{"dir", "stacks", "parallel", "waves", "plan"}, name)
 }
 
 func list(s []string) string {
@@ -193,6 +232,24 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// healthy is a site's `site status` verdict after its up: anything but healthy stops the
+// rollout, naming the problems. A stack that cannot be read for a status (the unit tests'
+// canned stacks; every real stack can) is not checked.
+func healthy(ctx context.Context, s fleet.Stack) error {
+	ds, ok := s.(day2.Stack)
+	if !ok {
+		return nil
+	}
+	r, err := day2.Gather(ctx, ds, day2.Options{})
+	if err != nil {
+		return fmt.Errorf("site status: %w", err)
+	}
+	if r.Verdict != day2.Healthy {
+		return fmt.Errorf("site status %s: %s", strings.ToUpper(r.Verdict), strings.Join(r.Problems, "; "))
+	}
+	return nil
 }
 
 // status gathers every site's health (no drift check: `fleet drift` is that) and prints a

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -128,5 +129,42 @@ func TestUpWavesStopAfterAFailure(t *testing.T) {
 	code, out := runFleet(t, stacks, "up", "--waves", "xgen-jeju:lotteimall,xgen")
 	if code != exitFailed || !strings.Contains(out, "failed: xgen-jeju") || !strings.Contains(out, "not rolled: lotteimall, xgen") || len(ups) != 1 {
 		t.Errorf("exit %d, ups %v:\n%s", code, ups, out)
+	}
+}
+
+// TestRollout: fleet.yaml's waves in order without its held sites; a bad plan (a freeze on a
+// site that does not exist) changes nothing and says what to fix.
+func TestRollout(t *testing.T) {
+	var ups []string
+	noop := fixture(t, "xgen-noop")
+	stacks := map[string]canned{}
+	for _, n := range []string{"xgen-jeju", "xgen", "lotteimall", "xgen-aww"} {
+		stacks[n] = canned{name: n, preview: noop, ups: &ups}
+	}
+	plan := filepath.Join(t.TempDir(), "fleet.yaml")
+	write := func(text string) {
+		if err := os.WriteFile(plan, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("waves: [[xgen-jeju], [xgen], [lotteimall, xgen-aww]]\nhold: {lotteimall: customer change freeze until 2027-01-05}\n")
+	code, out := runFleet(t, stacks, "rollout", "--plan", plan, "--parallel", "1")
+	if code != exitOK || !strings.Contains(out, "held: lotteimall (customer change freeze until 2027-01-05)") ||
+		!strings.Contains(out, "rolled: xgen, xgen-aww, xgen-jeju") || strings.Join(ups, ",") != "xgen-jeju,xgen,xgen-aww" {
+		t.Errorf("exit %d, ups %v:\n%s", code, ups, out)
+	}
+
+	ups = nil
+	write("waves: [[xgen-jeju], [xgen], [lotteimall, xgen-aww]]\nhold: {lotemall: freeze}\n")
+	code, out = runFleet(t, stacks, "rollout", "--plan", plan)
+	if code != exitFailed || !strings.Contains(out, `hold: "lotemall" is not a stack here`) || len(ups) != 0 {
+		t.Errorf("a freeze on an unknown site: exit %d, ups %v:\n%s", code, ups, out)
+	}
+
+	// The repository's own plan is what the deploy jobs run.
+	ups = nil
+	code, out = runFleet(t, stacks, "rollout")
+	if code != exitOK || len(ups) != 4 || ups[0] != "xgen-jeju" {
+		t.Errorf("the repository's fleet.yaml: exit %d, ups %v:\n%s", code, ups, out)
 	}
 }

@@ -2,7 +2,8 @@
 // closed network. It is not part of the Pulumi program's binary.
 //
 //	go run ./cmd/images list --stack xgen-jeju            # one line per image
-//	go run ./cmd/images bundle --stack lotteimall --out /media/usb/lotteimall-images
+//	go run ./cmd/images bundle --stack lotteimall --out airgap/lotteimall/images
+//	go run ./cmd/images lock --stack lotteimall           # Pulumi.lotteimall.lock.json from the folders
 //
 // The list comes from the same site model the program deploys: the services the site runs
 // (never one it does not run), the cluster add-ons, K3s' own images (from the air-gapped
@@ -25,13 +26,17 @@ import (
 	"xgen-infra/sites"
 )
 
-const usage = `usage: images list|bundle --stack <site> [flags]
+const usage = `usage: images list|bundle|lock --stack <site> [flags]
 
   list     the site's images: runtime (cluster: containerd on every node; docker: the
            compose host), reference, and what runs it
   bundle   copy them into --out as docker-archive tarballs with manifest.json and SHA256SUMS
            (skopeo, or docker with --tool docker); registry logins are the tool's own
            (skopeo login / docker login): no password on this command line
+  lock     write Pulumi.<site>.lock.json from the site's air-gapped folders (cluster.k3s.artifacts
+           and imageBundle, every file checked): commit it, and every other machine previews,
+           renders and checks the site without the folders; --placeholder writes one with zero
+           digests for folders not built yet
 
 flags:
 `
@@ -50,6 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "list: print JSON")
 	out := fs.String("out", "", "bundle: the directory to write (created)")
 	tool := fs.String("tool", "skopeo", "bundle: skopeo or docker")
+	placeholder := fs.Bool("placeholder", false, "lock: zero digests, for folders not built yet")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	var cmd string
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
@@ -61,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cmd == "" && fs.NArg() > 0 {
 		cmd = fs.Arg(0)
 	}
-	if *stack == "" || (cmd != "list" && cmd != "bundle") {
+	if *stack == "" || (cmd != "list" && cmd != "bundle" && cmd != "lock") {
 		fs.Usage()
 		return 2
 	}
@@ -72,6 +78,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		*out = abs
+	}
+	if cmd == "lock" {
+		return lock(*dir, *stack, *placeholder, stdout, stderr)
 	}
 	list, site, err := siteImages(*dir, *stack)
 	if err != nil {
@@ -158,6 +167,51 @@ func siteImages(dir, stack string) ([]sites.SiteImage, *sites.Site, error) {
 		return nil, nil, fmt.Errorf("%s: %w", stackFile, err)
 	}
 	return list, site, nil
+}
+
+// lock writes the stack's lock file from its folders (read and checked), or a placeholder.
+func lock(dir, stack string, placeholder bool, stdout, stderr io.Writer) int {
+	stackFile := filepath.Join(dir, "Pulumi."+stack+".yaml")
+	f, err := sites.ReadStackFile(stackFile)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if err := os.Chdir(dir); err != nil { // the folders' paths are the project's
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer func() { _ = os.Chdir(wd) }()
+	site, err := sites.ParseForLock(stack, f)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", stackFile, err)
+		return 1
+	}
+	var l *sites.Lock
+	if placeholder {
+		l, err = sites.PlaceholderLock(site)
+	} else {
+		l, err = sites.LockOf(site)
+	}
+	if err == nil {
+		err = sites.WriteLock(".", stack, l)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	images := 0
+	if l.ImageBundle != nil {
+		images = len(l.ImageBundle.Images)
+	}
+	fmt.Fprintf(stdout, "%s: K3s %s and %d bundled images%s; commit it\n", sites.LockFileName(stack),
+		site.Config.Cluster.K3s.Version, images, map[bool]string{true: " (placeholder digests)"}[placeholder])
+	return 0
 }
 
 func printList(w io.Writer, list []sites.SiteImage) {

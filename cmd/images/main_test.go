@@ -107,17 +107,7 @@ func TestUsageAndUnknownStack(t *testing.T) {
 // paths in the stack resolve from the project directory, as under Pulumi.
 func TestStaleBundleDoesNotStopTheList(t *testing.T) {
 	project := t.TempDir()
-	write := func(name, content string) {
-		t.Helper()
-		p := filepath.Join(project, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sum := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+	write := projectWriter(t, project)
 	write("k3s-release/k3s", "binary")
 	write("k3s-release/k3s-airgap-images-amd64.tar", "images")
 	write("k3s-release/sha256sum-amd64.txt", sum("binary")+"  k3s\n"+sum("images")+"  k3s-airgap-images-amd64.tar\n")
@@ -139,3 +129,76 @@ func TestStaleBundleDoesNotStopTheList(t *testing.T) {
 		t.Errorf("list:\n%s", out.String())
 	}
 }
+
+// TestLock: `lock` writes the stack's lock file from its folders (every file checked); with
+// it, the site parses on a machine without the folders; `--placeholder` writes one before
+// they exist; a damaged folder writes nothing.
+func TestLock(t *testing.T) {
+	project := t.TempDir()
+	write := projectWriter(t, project)
+	write("airgap/k3s/k3s", "binary")
+	write("airgap/k3s/k3s-airgap-images-amd64.tar", "images")
+	write("airgap/k3s/sha256sum-amd64.txt", sum("binary")+"  k3s\n"+sum("images")+"  k3s-airgap-images-amd64.tar\n")
+	write("Pulumi.acme.yaml", `config:
+  xgen-infra:site:
+    services: {xgen-frontend: {}, xgen-core: {}}
+    cluster:
+      k3s: {version: v1.36.1+k3s1, install: airgapped, artifacts: airgap/k3s}
+      ssh: {user: xgen}
+      servers: [{name: s1, address: 10.0.0.11, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMC7sdolJu6mTZshErUhkmf00a/2gf5ebVbOmQ61+JOb"}]
+`)
+	lockFile := filepath.Join(project, sites.LockFileName("acme"))
+	var out, errs bytes.Buffer
+	if code := run(context.Background(), []string{"lock", "--dir", project, "--stack", "acme"}, &out, &errs); code != 0 {
+		t.Fatalf("lock: exit %d: %s", code, errs.String())
+	}
+	l, err := sites.ReadLock(project, "acme")
+	if err != nil || l == nil || l.Placeholder || l.K3s.Binary.SHA256 != sum("binary") || l.K3s.Images.File != "k3s-airgap-images-amd64.tar" {
+		t.Fatalf("lock %+v (%v)", l, err)
+	}
+	// Without the folder: the list still works, from the lock.
+	if err := os.Rename(filepath.Join(project, "airgap"), filepath.Join(project, "elsewhere")); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"list", "--dir", project, "--stack", "acme"}, &out, &errs); code != 0 || !strings.Contains(out.String(), "xgen-core") {
+		t.Errorf("list from the lock: exit %d %s %s", code, out.String(), errs.String())
+	}
+	// A placeholder before the folder exists.
+	if code := run(context.Background(), []string{"lock", "--dir", project, "--stack", "acme", "--placeholder"}, &out, &errs); code != 0 {
+		t.Fatalf("lock --placeholder: %s", errs.String())
+	}
+	if l, _ := sites.ReadLock(project, "acme"); l == nil || !l.Placeholder {
+		t.Errorf("placeholder lock: %+v", l)
+	}
+	// A damaged folder: refused, the lock unchanged.
+	if err := os.Rename(filepath.Join(project, "elsewhere"), filepath.Join(project, "airgap")); err != nil {
+		t.Fatal(err)
+	}
+	write("airgap/k3s/k3s", "damaged")
+	before, _ := os.ReadFile(lockFile)
+	errs.Reset()
+	if code := run(context.Background(), []string{"lock", "--dir", project, "--stack", "acme"}, &out, &errs); code == 0 || !strings.Contains(errs.String(), "does not match its SHA-256") {
+		t.Errorf("a damaged folder: exit %d %s", code, errs.String())
+	}
+	if after, _ := os.ReadFile(lockFile); string(after) != string(before) {
+		t.Error("a refused lock changed the lock file")
+	}
+}
+
+// projectWriter writes a file (and its folders) under the project directory.
+func projectWriter(t *testing.T, project string) func(name, content string) {
+	return func(name, content string) {
+		t.Helper()
+		p := filepath.Join(project, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// sum is the SHA-256 of s, in hex (a release's sums file).
+func sum(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }

@@ -275,10 +275,14 @@ type Rollout struct {
 	NotRolled []string
 }
 
+// Health is a site's health after its up (cmd/fleet: `site status`'s verdict); an error says
+// why it is not healthy.
+type Health func(ctx context.Context, s Stack) error
+
 // Up rolls the waves out in order: a wave's sites in parallel (bounded), each `pulumi up`
-// then a health check (a preview that must plan no change: the site converged). After a
-// wave with a failure, no later wave runs.
-func Up(ctx context.Context, waves [][]Stack, parallel int) Rollout {
+// then a health check: a preview that must plan no change (the site converged) and, when
+// health is given, the site healthy. After a wave with a failure, no later wave runs.
+func Up(ctx context.Context, waves [][]Stack, parallel int, health Health) Rollout {
 	r := Rollout{Failed: map[string]string{}}
 	var mu sync.Mutex
 	for i, wave := range waves {
@@ -298,6 +302,10 @@ func Up(ctx context.Context, waves [][]Stack, parallel int) Rollout {
 				why = fmt.Sprintf("health check: preview failed: %v", err)
 			} else if rep := Digest(s.Name(), p); rep.Changed() > 0 || rep.Err != "" {
 				why = fmt.Sprintf("health check: not converged after up (%s)", pulumiout.Summary(p.ChangeSummary))
+			} else if health != nil {
+				if err := health(ctx, s); err != nil {
+					why = "health check: " + firstLine(err.Error())
+				}
 			}
 			mu.Lock()
 			defer mu.Unlock()

@@ -204,15 +204,28 @@ func TestUpStopsAfterAFailedWave(t *testing.T) {
 	noop := fixture(t, "xgen-noop")
 	ok := func(n string) Stack { return fake{name: n, preview: noop, ups: &ups} }
 	bad := fake{name: "b", preview: noop, upErr: errors.New("pulumi up: boom"), ups: &ups}
-	r := Up(context.Background(), [][]Stack{{ok("a"), bad}, {ok("c")}}, 2)
+	r := Up(context.Background(), [][]Stack{{ok("a"), bad}, {ok("c")}}, 2, nil)
 	if !slices.Equal(r.Rolled, []string{"a"}) || r.Failed["b"] == "" || !slices.Equal(r.NotRolled, []string{"c"}) || slices.Contains(ups, "c") {
 		t.Errorf("rollout %+v, ups %v", r, ups)
 	}
 	// A site that does not converge fails its health check.
 	ups = nil
-	r = Up(context.Background(), [][]Stack{{fake{name: "d", preview: fixture(t, "xgen-update"), ups: &ups}}}, 1)
+	r = Up(context.Background(), [][]Stack{{fake{name: "d", preview: fixture(t, "xgen-update"), ups: &ups}}}, 1, nil)
 	if !strings.Contains(r.Failed["d"], "health check") {
 		t.Errorf("a site with changes left after up: %+v", r)
+	}
+	// A converged site that is not healthy (site status degraded) stops the rollout too.
+	ups = nil
+	sick := func(_ context.Context, s Stack) error {
+		if s.Name() == "e" {
+			return errors.New("site status DEGRADED: xgen-core: 0/1 available")
+		}
+		return nil
+	}
+	r = Up(context.Background(), [][]Stack{{ok("a"), ok("e")}, {ok("f")}}, 2, sick)
+	if !slices.Equal(r.Rolled, []string{"a"}) || r.Failed["e"] != "health check: site status DEGRADED: xgen-core: 0/1 available" ||
+		!slices.Equal(r.NotRolled, []string{"f"}) || slices.Contains(ups, "f") {
+		t.Errorf("an unhealthy site: %+v, ups %v", r, ups)
 	}
 }
 

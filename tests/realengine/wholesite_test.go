@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"xgen-infra/components"
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/inprocess"
 	"xgen-infra/internal/pulumiout"
@@ -52,6 +53,8 @@ type wholeSite struct {
 	eventLogs []string
 	// observability: the site runs the observability add-on.
 	observability bool
+	// gpu: a test host is a GPU host (the NVIDIA device plugin runs on it).
+	gpu bool
 	// registry serves the site's images when the spec asks for one.
 	registry *testregistry.Registry
 }
@@ -120,6 +123,7 @@ func newWholeSite(t *testing.T, spec wholeSiteSpec) *wholeSite {
 		composeChange: spec.composeChange, procs: startProcessSampler(), registry: reg}
 	obs, _ := inprocess.Get(site, "cluster", "addons", "observability").(map[string]any)
 	s.observability = obs["enabled"] == true
+	s.gpu = slices.ContainsFunc(spec.hosts, func(h testhosts.Spec) bool { return h.GPU })
 	if s.composeChange[0] == "" {
 		s.composeChange = [2]string{"waitTimeout", "6m"}
 	}
@@ -326,6 +330,11 @@ func wholeSiteLifecycle(t *testing.T, s *wholeSite) {
 	}
 	livetest.CheckNodes(ctx, t, cluster, nodes)
 	checkObservabilityRuns(ctx, t, s, cluster)
+	if s.gpu { // what makes the GPU allocatable, ready on the GPU node
+		if err := cluster.WaitDaemonSetsReady(ctx, "kube-system", []string{components.DevicePluginName}, time.Minute); err != nil {
+			t.Error(err)
+		}
+	}
 	first := s.checkDeployedByDigest(ctx, cluster, nil)
 
 	// 3. Converged: the engine's own no-op check, then an `up` that runs no host command.

@@ -4,6 +4,7 @@
 package pipelines
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,8 +36,14 @@ func lintWorkflow(t *testing.T, bin, path string) (string, error) {
 
 func TestGitHubWorkflowPassesActionlint(t *testing.T) {
 	bin := actionlint(t)
-	if out, err := lintWorkflow(t, bin, workflow); err != nil {
-		t.Fatalf("actionlint: %v\n%s", err, out)
+	workflows, err := filepath.Glob(filepath.Join(filepath.Dir(workflow), "*.yml"))
+	if err != nil || len(workflows) < 3 {
+		t.Fatalf("workflows: %v %v (merge-request, deploy and drift)", workflows, err)
+	}
+	for _, wf := range workflows {
+		if out, err := lintWorkflow(t, bin, wf); err != nil {
+			t.Errorf("actionlint %s: %v\n%s", filepath.Base(wf), err, out)
+		}
 	}
 	// The check can fail: a broken copy (an unquoted expansion in a run script, an unknown
 	// context) is refused.
@@ -104,7 +111,7 @@ func TestGitHubWorkflowRunsTheTestsAsRoot(t *testing.T) {
 var gitlabKeywords = []string{"default", "include", "stages", "variables", "workflow", "image", "services", "cache", "before_script", "after_script"}
 
 // jobKeys are the job keywords the structural check knows.
-var jobKeys = []string{"stage", "script", "before_script", "after_script", "image", "needs", "rules", "variables", "artifacts", "when", "allow_failure", "tags", "timeout", "dependencies", "cache", "services", "environment", "retry", "interruptible", "only", "except"}
+var jobKeys = []string{"stage", "script", "resource_group", "before_script", "after_script", "image", "needs", "rules", "variables", "artifacts", "when", "allow_failure", "tags", "timeout", "dependencies", "cache", "services", "environment", "retry", "interruptible", "only", "except"}
 
 // checkGitLab returns every structural problem of a pipeline, and shellchecks each job's
 // script as bash.
@@ -199,7 +206,7 @@ func TestGitLabPipeline(t *testing.T) {
 		t.Fatalf("%s:\n%s", gitlab, strings.Join(probs, "\n"))
 	}
 	for name, edit := range map[string][2]string{
-		"unknown stage":  {"stage: preview", "stage: deploy"},
+		"unknown stage":  {"stage: preview", "stage: publish"},
 		"unknown need":   {"needs: [test]", "needs: [tests]"},
 		"misspelt key":   {"artifacts:", "artefacts:"},
 		"shell mistake":  {`exit "$status"`, `exit $status[0]`},
@@ -212,5 +219,88 @@ func TestGitLabPipeline(t *testing.T) {
 		if probs := checkGitLab(t, []byte(broken)); len(probs) == 0 {
 			t.Errorf("%s: a broken pipeline passes the check", name)
 		}
+	}
+}
+
+// TestMergedMeansDeployed: on both forges a push to main runs the tests, then the rollout of
+// fleet.yaml, one rollout at a time; a schedule runs the drift report. What each rollout does
+// is cmd/fleet's (its tests); here, that the pipelines call it when they should.
+func TestMergedMeansDeployed(t *testing.T) {
+	data, err := os.ReadFile(gitlab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type glJob struct {
+		Needs         []string            `yaml:"needs"`
+		Rules         []map[string]string `yaml:"rules"`
+		ResourceGroup string              `yaml:"resource_group"`
+		Script        []string            `yaml:"script"`
+	}
+	var doc map[string]yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	gl := map[string]glJob{}
+	for _, name := range []string{"deploy", "drift"} {
+		var j glJob
+		if n, ok := doc[name]; !ok || n.Decode(&j) != nil {
+			t.Fatalf("GitLab: no job %s", name)
+		}
+		gl[name] = j
+	}
+	for job, want := range map[string]struct{ script, rule string }{
+		"deploy": {"go run ./cmd/fleet rollout", `$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE == "push"`},
+		"drift":  {"go run ./cmd/fleet --markdown drift", `$CI_PIPELINE_SOURCE == "schedule"`},
+	} {
+		j := gl[job]
+		if !strings.Contains(strings.Join(j.Script, "\n"), want.script) || len(j.Rules) != 1 || j.Rules[0]["if"] != want.rule || j.ResourceGroup == "" {
+			t.Errorf("GitLab %s: %+v", job, j)
+		}
+	}
+	if !slices.Equal(gl["deploy"].Needs, []string{"test"}) {
+		t.Errorf("GitLab deploy runs without the tests: needs %v", gl["deploy"].Needs)
+	}
+
+	type ghWorkflow struct {
+		On          map[string]any `yaml:"on"`
+		Concurrency struct {
+			Group            string `yaml:"group"`
+			CancelInProgress bool   `yaml:"cancel-in-progress"`
+		} `yaml:"concurrency"`
+		Jobs map[string]struct {
+			Needs any `yaml:"needs"`
+			Steps []struct {
+				Run string `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	read := func(name string) ghWorkflow {
+		var wf ghWorkflow
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(workflow), name))
+		if err == nil {
+			err = yaml.Unmarshal(data, &wf)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wf
+	}
+	runs := func(wf ghWorkflow, job, cmd string) bool {
+		for _, st := range wf.Jobs[job].Steps {
+			if strings.Contains(st.Run, cmd) {
+				return true
+			}
+		}
+		return false
+	}
+	deploy := read("deploy.yml")
+	push, _ := deploy.On["push"].(map[string]any)
+	if fmt.Sprint(push["branches"]) != "[main]" || deploy.Jobs["rollout"].Needs != "test" || !runs(deploy, "rollout", "go run ./cmd/fleet rollout") ||
+		!runs(deploy, "test", ".ci/run") || deploy.Concurrency.Group != "fleet-rollout" || deploy.Concurrency.CancelInProgress {
+		t.Errorf("GitHub deploy: %+v", deploy)
+	}
+	drift := read("drift.yml")
+	if _, scheduled := drift.On["schedule"]; !scheduled || !runs(drift, "drift", "go run ./cmd/fleet --markdown drift") || drift.Concurrency.Group != "fleet-rollout" {
+		t.Errorf("GitHub drift: %+v", drift)
 	}
 }

@@ -3,9 +3,14 @@ HOST='lotteimall-1'
 LOG_TAG='xgen-k3s'
 ROLE='server'
 K3S_VERSION='v1.36.1+k3s1'
-INSTALL_MODE='online'
+INSTALL_MODE='airgapped'
 READY_TIMEOUT='300'
 CONFIG_SHA256='ab90c0d1a9cc72e4ad5ee2f0038ebfcd62081be5564955d516580875c8fcd9cd'
+STAGED_BINARY='/var/tmp/xgen-k3s-000000000000-k3s'
+BINARY_SHA256='0000000000000000000000000000000000000000000000000000000000000000'
+STAGED_IMAGES='/var/tmp/xgen-k3s-000000000000-k3s-airgap-images-amd64.tar.zst'
+IMAGES_SHA256='0000000000000000000000000000000000000000000000000000000000000000'
+IMAGES_NAME='k3s-airgap-images-amd64.tar.zst'
 # lib.sh: helpers every host script starts with (the builders put it after the script's
 # parameters). POSIX sh: the login shell of the SSH user runs the scripts.
 # Parameters come from the header the builder writes; every script gets HOST and LOG_TAG.

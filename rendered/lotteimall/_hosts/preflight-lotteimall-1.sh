@@ -3,7 +3,7 @@ HOST='lotteimall-1'
 LOG_TAG='xgen-k3s'
 ROLE='server'
 GPU='false'
-INSTALL_MODE='online'
+INSTALL_MODE='airgapped'
 MIN_DISK_MB='10240'
 K3S_VERSION='v1.36.1+k3s1'
 # lib.sh: helpers every host script starts with (the builders put it after the script's
