@@ -30,7 +30,7 @@ func observabilityArgs() ObservabilityArgs {
 		BlackboxExporterImage: "quay.io/prometheus/blackbox-exporter:v0.27.0",
 		Retention:             "15d", VolumeSize: "20Gi", StorageClass: "local-path", GrafanaNodePort: 30300,
 		GrafanaAdminPassword: pulumi.ToSecret(pulumi.String("s3cret-grafana")).(pulumi.StringOutput),
-		PrometheusImage:      "quay.io/prometheus/prometheus:v3.5.0", GrafanaImage: "docker.io/grafana/grafana:12.1.1",
+		PrometheusImage:      "quay.io/prometheus/prometheus:v3.13.2", GrafanaImage: "docker.io/grafana/grafana:12.1.1",
 		KubeStateMetricsImage: "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0",
 		NodeExporterImage:     "quay.io/prometheus/node-exporter:v1.9.1",
 		NetworkPolicies:       true,

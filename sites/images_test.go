@@ -154,6 +154,8 @@ func TestObservabilityImagesAreTheTestedReleases(t *testing.T) {
 	for _, tc := range []struct{ image, version string }{
 		{im.Alertmanager, v["ALERTMANAGER_VERSION"]},
 		{im.BlackboxExporter, v["BLACKBOX_VERSION"]},
+		// Prometheus' Go module numbers release 3.X.Y as v0.30X.Y.
+		{im.Prometheus, prometheusRelease(v["PROMETHEUS_VERSION"])},
 		// The collector's image drops the module's leading v.
 		{im.Collector, strings.TrimPrefix(v["STANZA_VERSION"], "v")},
 	} {
@@ -161,4 +163,13 @@ func TestObservabilityImagesAreTheTestedReleases(t *testing.T) {
 			t.Errorf("image %s is not the tested release %q (tools/versions.env)", tc.image, tc.version)
 		}
 	}
+}
+
+// prometheusRelease is the Prometheus release of its Go module's version: v0.313.2 is v3.13.2.
+func prometheusRelease(module string) string {
+	parts := strings.Split(strings.TrimPrefix(module, "v0."), ".")
+	if len(parts) != 2 || len(parts[0]) != 3 || parts[0][0] != '3' {
+		return ""
+	}
+	return "v3." + strings.TrimLeft(parts[0][1:], "0") + "." + parts[1]
 }

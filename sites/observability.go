@@ -172,7 +172,8 @@ const (
 
 // DefaultObservabilityImages are the pinned images of the add-on.
 var DefaultObservabilityImages = ObservabilityImages{
-	Prometheus: "quay.io/prometheus/prometheus:v3.5.0",
+	// The release the tests run (tools/prometheus, PROMETHEUS_VERSION v0.313.2 = 3.13.2).
+	Prometheus: "quay.io/prometheus/prometheus:v3.13.2",
 	// The release the tests run (tools/alertmanager, ALERTMANAGER_VERSION).
 	Alertmanager:     "quay.io/prometheus/alertmanager:v0.35.0",
 	Grafana:          "docker.io/grafana/grafana:12.1.1",

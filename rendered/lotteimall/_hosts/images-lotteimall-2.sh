@@ -9,7 +9,7 @@ IMAGES='0000000000000000000000000000000000000000000000000000000000000000 xgen-do
 0000000000000000000000000000000000000000000000000000000000000000 xgen-docker.x2bee.com_xgen_lotteimall_xgen-workflow_latest-amd64.tar /var/tmp/xgen-k3s-000000000000-xgen-docker.x2bee.com_xgen_lotteimall_xgen-workflow_latest-amd64.tar
 0000000000000000000000000000000000000000000000000000000000000000 xgen-docker.io_istio_pilot_1.31.1.tar /var/tmp/xgen-k3s-000000000000-xgen-docker.io_istio_pilot_1.31.1.tar
 0000000000000000000000000000000000000000000000000000000000000000 xgen-docker.io_istio_proxyv2_1.31.1.tar /var/tmp/xgen-k3s-000000000000-xgen-docker.io_istio_proxyv2_1.31.1.tar
-0000000000000000000000000000000000000000000000000000000000000000 xgen-quay.io_prometheus_prometheus_v3.5.0.tar /var/tmp/xgen-k3s-000000000000-xgen-quay.io_prometheus_prometheus_v3.5.0.tar
+0000000000000000000000000000000000000000000000000000000000000000 xgen-quay.io_prometheus_prometheus_v3.13.2.tar /var/tmp/xgen-k3s-000000000000-xgen-quay.io_prometheus_prometheus_v3.13.2.tar
 0000000000000000000000000000000000000000000000000000000000000000 xgen-quay.io_prometheus_alertmanager_v0.35.0.tar /var/tmp/xgen-k3s-000000000000-xgen-quay.io_prometheus_alertmanager_v0.35.0.tar
 0000000000000000000000000000000000000000000000000000000000000000 xgen-docker.io_grafana_grafana_12.1.1.tar /var/tmp/xgen-k3s-000000000000-xgen-docker.io_grafana_grafana_12.1.1.tar
 0000000000000000000000000000000000000000000000000000000000000000 xgen-registry.k8s.io_kube-state-metrics_kube-state-metrics_v2.16.0.tar /var/tmp/xgen-k3s-000000000000-xgen-registry.k8s.io_kube-state-metrics_kube-state-metrics_v2.16.0.tar
