@@ -70,8 +70,12 @@ func Parse(stack string, config map[string]string, secretKeys []string) (*Site, 
 
 // parseOptions: secretsRead false: secret values are neither required nor checked
 // (ParseWithoutSecrets); skipClosedInputs: the air-gapped folders are neither read nor
-// checked against the lock (ParseForLock).
-type parseOptions struct{ secretsRead, skipClosedInputs bool }
+// checked against the lock (ParseForLock); projectDir is where the lock file is and what the
+// folders' relative paths are relative to ("": the working directory, as under Pulumi).
+type parseOptions struct {
+	secretsRead, skipClosedInputs bool
+	projectDir                    string
+}
 
 // parse is Parse with its options.
 func parse(stack string, config map[string]string, secretKeys []string, o parseOptions) (*Site, error) {
@@ -130,7 +134,11 @@ func parse(stack string, config map[string]string, secretKeys []string, o parseO
 		Placeholders:           PlaceholderAddresses(&c, SiteKey),
 	}
 	if !o.skipClosedInputs {
-		if probs := closedInputs(site, "."); len(probs) > 0 {
+		dir := o.projectDir
+		if dir == "" {
+			dir = "."
+		}
+		if probs := closedInputs(site, dir); len(probs) > 0 {
 			return nil, probs
 		}
 	}

@@ -157,11 +157,15 @@ func closedInputs(s *Site, projectDir string) Problems {
 	if lock == nil {
 		lock = &Lock{}
 	}
-	present := func(dir string) bool {
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(projectDir, dir)
+	// Relative folder paths are the project's.
+	resolve := func(dir string) string {
+		if filepath.IsAbs(dir) {
+			return dir
 		}
-		st, err := os.Stat(dir)
+		return filepath.Join(projectDir, dir)
+	}
+	present := func(dir string) bool {
+		st, err := os.Stat(resolve(dir))
 		return err == nil && st.IsDir()
 	}
 
@@ -172,7 +176,7 @@ func closedInputs(s *Site, projectDir string) Problems {
 	}
 	switch {
 	case present(dir):
-		a, err := ReadArtifacts(dir)
+		a, err := ReadArtifacts(resolve(dir))
 		if err != nil {
 			p.add("cluster.k3s.artifacts", dir, "%v", err)
 			break
@@ -183,7 +187,7 @@ func closedInputs(s *Site, projectDir string) Problems {
 		}
 		s.Artifacts = a
 	case locked != nil:
-		abs, _ := filepath.Abs(dir)
+		abs, _ := filepath.Abs(resolve(dir))
 		s.Artifacts = &Artifacts{Binary: filepath.Join(abs, locked.Binary.File), BinarySHA256: locked.Binary.SHA256,
 			Images: filepath.Join(abs, locked.Images.File), ImagesSHA256: locked.Images.SHA256, ImageList: locked.ImageList, Absent: true}
 		s.AbsentInputs = append(s.AbsentInputs, "cluster.k3s.artifacts "+dir)
@@ -199,7 +203,7 @@ func closedInputs(s *Site, projectDir string) Problems {
 		}
 		switch {
 		case present(dir):
-			m, err := bundle.Read(dir)
+			m, err := bundle.Read(resolve(dir))
 			if err != nil {
 				p.add("cluster.k3s.imageBundle", dir, "is not a usable image bundle (%v); write it again with `go run ./cmd/images bundle --stack %s --out %s`", err, s.Name, dir)
 				break

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"gopkg.in/yaml.v3"
@@ -16,6 +17,9 @@ import (
 type StackFile struct {
 	Config map[string]string
 	Secure []string
+	// Dir is the directory the file is in: the project's, where a closed site's lock file and
+	// its relative folder paths are ("" : the working directory).
+	Dir string
 }
 
 // ReadStackFile reads a stack file. Tools that need a site without running the engine (image
@@ -31,7 +35,7 @@ func ReadStackFile(path string) (StackFile, error) {
 	if err := yaml.Unmarshal(data, &file); err != nil {
 		return StackFile{}, fmt.Errorf("%s: %w", path, err)
 	}
-	f := StackFile{Config: map[string]string{}}
+	f := StackFile{Config: map[string]string{}, Dir: filepath.Dir(path)}
 	for key, v := range file.Config {
 		if m, ok := v.(map[string]any); ok && len(m) == 1 {
 			if _, secure := m["secure"]; secure {
@@ -63,13 +67,13 @@ const encryptedValue = "(encrypted, not read)"
 // else is checked as Parse checks it. Relative paths resolve from the working directory, as
 // under Pulumi: run it from the project directory.
 func ParseWithoutSecrets(stack string, f StackFile) (*Site, error) {
-	return parse(stack, withoutSecrets(f), f.Secure, parseOptions{})
+	return parse(stack, withoutSecrets(f), f.Secure, parseOptions{projectDir: f.Dir})
 }
 
 // ParseForLock is ParseWithoutSecrets without reading the air-gapped folders or the lock
 // file: what `go run ./cmd/images lock` starts from, to (re)write the lock.
 func ParseForLock(stack string, f StackFile) (*Site, error) {
-	return parse(stack, withoutSecrets(f), f.Secure, parseOptions{skipClosedInputs: true})
+	return parse(stack, withoutSecrets(f), f.Secure, parseOptions{skipClosedInputs: true, projectDir: f.Dir})
 }
 
 // withoutSecrets is the stack file's config with every encrypted key counted as set.

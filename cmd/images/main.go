@@ -158,6 +158,7 @@ func siteImages(dir, stack string) ([]sites.SiteImage, *sites.Site, error) {
 		return nil, nil, err
 	}
 	defer func() { _ = os.Chdir(wd) }()
+	f.Dir = "." // the project's, now the working directory
 	site, err := sites.ParseWithoutSecrets(stack, f)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", stackFile, err)
@@ -187,6 +188,7 @@ func lock(dir, stack string, placeholder bool, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer func() { _ = os.Chdir(wd) }()
+	f.Dir = "." // the project's, now the working directory
 	site, err := sites.ParseForLock(stack, f)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", stackFile, err)
