@@ -402,9 +402,6 @@ type Artifacts struct {
 	BinarySHA256, ImagesSHA256 string
 	// ImageList is the release's k3s-images.txt (K3s' own images), when it has one.
 	ImageList []string
-	// Absent: the folder is not on this machine; the digests are the lock file's (a preview
-	// works, `pulumi up` refuses).
-	Absent bool
 }
 
 // ArtifactImageNames are the image tarball names accepted, in order of preference.

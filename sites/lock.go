@@ -130,7 +130,7 @@ func PlaceholderLock(s *Site) (*Lock, error) {
 		for _, im := range images {
 			if im.For != ForK3s {
 				bl.Images = append(bl.Images, bundle.Image{Ref: im.Ref, For: im.For, Runtime: im.Runtime,
-					File: im.Runtime + "/" + bundle.FileName(im.Ref), SHA256: zero})
+					File: bundle.FilePath(im.Runtime, im.Ref), SHA256: zero})
 			}
 		}
 		l.ImageBundle = bl
@@ -189,7 +189,7 @@ func closedInputs(s *Site, projectDir string) Problems {
 	case locked != nil:
 		abs, _ := filepath.Abs(resolve(dir))
 		s.Artifacts = &Artifacts{Binary: filepath.Join(abs, locked.Binary.File), BinarySHA256: locked.Binary.SHA256,
-			Images: filepath.Join(abs, locked.Images.File), ImagesSHA256: locked.Images.SHA256, ImageList: locked.ImageList, Absent: true}
+			Images: filepath.Join(abs, locked.Images.File), ImagesSHA256: locked.Images.SHA256, ImageList: locked.ImageList}
 		s.AbsentInputs = append(s.AbsentInputs, "cluster.k3s.artifacts "+dir)
 	default:
 		p.add("cluster.k3s.artifacts", dir, "is not on this machine and %s does not identify it: put the K3s release files there (k3s, %s, sha256sum-amd64.txt), then run %s and commit the lock",
@@ -215,7 +215,6 @@ func closedInputs(s *Site, projectDir string) Problems {
 			s.ImageBundle = m
 		case lockedBundle != nil:
 			s.ImageBundle = &bundle.Manifest{Site: s.Name, Images: lockedBundle.Images}
-			s.ImageBundleAbsent = true
 			s.AbsentInputs = append(s.AbsentInputs, "cluster.k3s.imageBundle "+dir)
 		default:
 			p.add("cluster.k3s.imageBundle", dir, "is not on this machine and %s does not identify it: write it with `go run ./cmd/images bundle --stack %s --out %s`, then run %s and commit the lock",

@@ -43,9 +43,6 @@ type Site struct {
 	Placeholders []string
 	// ImageBundle is cluster.k3s.imageBundle's manifest, checked (nil without one).
 	ImageBundle *bundle.Manifest
-	// ImageBundleAbsent: the bundle's folder is not on this machine; ImageBundle is the lock
-	// file's.
-	ImageBundleAbsent bool
 	// Artifacts are cluster.k3s.artifacts' files, checked (nil unless air-gapped).
 	Artifacts *Artifacts
 	// AbsentInputs are the air-gapped folders this machine lacks ("key dir"): the lock file

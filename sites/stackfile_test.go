@@ -9,18 +9,21 @@ import (
 	"testing"
 )
 
-// Every stack file of the repository resolves without its secrets: the form cmd/images and
-// status read a site in.
-func TestRepositoryStackFilesParseWithoutSecrets(t *testing.T) {
+// repositorySites parses every stack file of the repository without its secrets, from the
+// project directory (relative paths are the project's), by file name; each failure is the
+// test's error.
+func repositorySites(t *testing.T) map[string]*Site {
+	t.Helper()
 	files, err := filepath.Glob("../Pulumi.*.yaml")
 	if err != nil || len(files) < 4 {
 		t.Fatalf("stack files: %v %v", files, err)
 	}
 	wd, _ := os.Getwd()
-	t.Cleanup(func() { _ = os.Chdir(wd) })
-	if err := os.Chdir(".."); err != nil { // relative paths resolve from the project directory
+	defer func() { _ = os.Chdir(wd) }()
+	if err := os.Chdir(".."); err != nil {
 		t.Fatal(err)
 	}
+	out := map[string]*Site{}
 	for _, file := range files {
 		file = filepath.Base(file)
 		stack := strings.TrimSuffix(strings.TrimPrefix(file, "Pulumi."), ".yaml")
@@ -28,10 +31,20 @@ func TestRepositoryStackFilesParseWithoutSecrets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ParseWithoutSecrets(stack, f); err != nil {
+		site, err := ParseWithoutSecrets(stack, f)
+		if err != nil {
 			t.Errorf("%s: %v", file, err)
+			continue
 		}
+		out[file] = site
 	}
+	return out
+}
+
+// Every stack file of the repository resolves without its secrets: the form cmd/images and
+// status read a site in.
+func TestRepositoryStackFilesParseWithoutSecrets(t *testing.T) {
+	repositorySites(t)
 }
 
 func TestParseWithoutSecrets(t *testing.T) {
@@ -124,27 +137,8 @@ func TestStackFilesRunTheTestedKubernetes(t *testing.T) {
 	if minor(tested) == "" {
 		t.Fatalf("tools/versions.env: K8S_VERSION %q", tested)
 	}
-	files, err := filepath.Glob("../Pulumi.*.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wd, _ := os.Getwd()
-	t.Cleanup(func() { _ = os.Chdir(wd) })
-	if err := os.Chdir(".."); err != nil {
-		t.Fatal(err)
-	}
 	k3sSites := 0
-	for _, file := range files {
-		file = filepath.Base(file)
-		stack := strings.TrimSuffix(strings.TrimPrefix(file, "Pulumi."), ".yaml")
-		f, err := ReadStackFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		site, err := ParseWithoutSecrets(stack, f)
-		if err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
+	for file, site := range repositorySites(t) {
 		if site.Config.Cluster == nil {
 			continue // EKS: its Kubernetes is the cluster's
 		}

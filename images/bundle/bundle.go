@@ -110,6 +110,10 @@ func FileName(ref string) string {
 	return unsafeChars.ReplaceAllString(ref, "_") + ".tar"
 }
 
+// FilePath is where an image's tarball is in a bundle: <runtime>/<FileName(ref)>, slash-separated
+// (manifest.json's file).
+func FilePath(runtime, ref string) string { return runtime + "/" + FileName(ref) }
+
 // Write copies every image into dir (created) and writes the manifest and the sums. A file
 // is written under a temporary name and renamed, so an interrupted run leaves no half
 // tarball under a real name.
@@ -121,7 +125,7 @@ func Write(ctx context.Context, dir, site string, images []Image, c Copier, log 
 			continue // an image two things run is carried once
 		}
 		seen[im.Ref] = true
-		im.File = filepath.ToSlash(filepath.Join(im.Runtime, FileName(im.Ref)))
+		im.File = FilePath(im.Runtime, im.Ref)
 		path := filepath.Join(dir, im.File)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return nil, err

@@ -8,10 +8,13 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"xgen-infra/internal/inprocess"
 	"xgen-infra/internal/testkit/debian"
@@ -251,20 +254,28 @@ func TestInfraComposeOverSSH(t *testing.T) {
 	}
 }
 
-// checkBackupMetric: the host's textfile holds one gauge of the project, a time within the
-// last ten minutes, world-readable (node-exporter does not run as root).
+// checkBackupMetric: the host's textfile, read by the parser node-exporter's textfile collector
+// reads it with, holds one gauge of the project, a time within the last ten minutes;
+// world-readable (node-exporter does not run as root).
 func checkBackupMetric(t *testing.T, run func(string) string, file, metric string) {
 	t.Helper()
 	path := "/var/lib/xgen-infra/metrics/" + file
 	if mode := strings.TrimSpace(run("stat -c %a " + path)); mode != "644" {
 		t.Errorf("%s: mode %q, want 644", path, mode)
 	}
-	text := run("cat " + path)
-	_, sample, found := strings.Cut(text, "\n"+metric+`{project="xgen-infra"} `)
-	value, err := strconv.ParseFloat(strings.TrimSpace(sample), 64)
-	if !found || err != nil {
-		t.Fatalf("%s: no %s of the project (%v):\n%s", path, metric, err, text)
+	// run trims its output: the dot keeps the file's last newline, which the format requires.
+	text := strings.TrimSuffix(run("cat "+path+"; echo ."), ".")
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	mf := families[metric]
+	if err != nil || mf == nil || mf.GetType() != dto.MetricType_GAUGE || len(mf.GetMetric()) != 1 {
+		t.Fatalf("%s: no gauge %s (%v):\n%s", path, metric, err, text)
 	}
+	m := mf.GetMetric()[0]
+	if l := m.GetLabel(); len(l) != 1 || l[0].GetName() != "project" || l[0].GetValue() != "xgen-infra" {
+		t.Errorf("%s: labels %v, want project=xgen-infra", path, l)
+	}
+	value := m.GetGauge().GetValue()
 	if age := time.Since(time.Unix(int64(value), 0)); age < 0 || age > 10*time.Minute {
 		t.Errorf("%s: %s is %v old", path, metric, age)
 	}
