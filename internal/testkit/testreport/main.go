@@ -5,6 +5,10 @@
 // no test ran at all. TEST-ONLY: `make test` pipes the suite through it.
 //
 //	go test -json ./... | go run ./internal/testkit/testreport [-slowest 20]
+//	testreport <(go test -json ./a) <(go tool test2json -p b ./b.test -test.v=test2json)
+//
+// Given files, it reads them all at once (runs side by side, tools/run-tests.sh) and takes
+// their lines whole, one at a time: events from two runs never interleave within a line.
 package main
 
 import (
@@ -16,6 +20,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -46,10 +51,13 @@ type report struct {
 	packages    []timing
 	ran         int // top-level tests and benchmarks that passed or failed
 	failed      bool
+	// summarized: packages whose ok/FAIL line was printed (go test prints it; a test binary
+	// converted by test2json does not, and its line is made from the package's end event).
+	summarized map[string]bool
 }
 
 func newReport(out io.Writer) *report {
-	return &report{out: out, buffered: map[string][]string{}, started: map[string]time.Time{}, pendingName: map[string]string{}}
+	return &report{out: out, buffered: map[string][]string{}, started: map[string]time.Time{}, pendingName: map[string]string{}, summarized: map[string]bool{}}
 }
 
 // line takes one line of input: an event, or anything else (printed as it is).
@@ -72,6 +80,9 @@ func (r *report) line(text string) {
 			// The package's own lines: ok/FAIL, "no test files", a panic outside a test.
 			if t := strings.TrimSpace(e.Output); t != "PASS" && !strings.HasPrefix(t, "=== ") {
 				fmt.Fprint(r.out, e.Output)
+				if strings.HasPrefix(t, "ok ") || strings.HasPrefix(t, "FAIL\t") {
+					r.summarized[e.Package] = true
+				}
 			}
 			return
 		}
@@ -99,6 +110,10 @@ func (r *report) line(text string) {
 		}
 		if e.Test == "" {
 			r.packages = append(r.packages, timing{e.Package, e.Elapsed})
+			if !r.summarized[e.Package] && e.Action != "skip" {
+				word := map[string]string{"pass": "ok  ", "fail": "FAIL"}[e.Action]
+				fmt.Fprintf(r.out, "%s\t%s\t%.3fs\n", word, e.Package, e.Elapsed)
+			}
 			return
 		}
 		if e.Action == "fail" {
@@ -150,12 +165,20 @@ func main() {
 	slowest := flag.Int("slowest", 20, "how many of the slowest tests to list")
 	flag.Parse()
 	r := newReport(os.Stdout)
-	in := bufio.NewScanner(os.Stdin)
-	in.Buffer(make([]byte, 1<<20), 64<<20)
-	for in.Scan() {
-		r.line(in.Text())
+	inputs := []io.Reader{os.Stdin}
+	if flag.NArg() > 0 {
+		inputs = nil
+		for _, name := range flag.Args() {
+			f, err := os.Open(name)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "testreport:", err)
+				os.Exit(1)
+			}
+			defer f.Close()
+			inputs = append(inputs, f)
+		}
 	}
-	if err := in.Err(); err != nil {
+	if err := readLines(inputs, r.line); err != nil {
 		fmt.Fprintln(os.Stderr, "testreport:", err)
 		os.Exit(1)
 	}
@@ -168,4 +191,34 @@ func main() {
 		fmt.Println("testreport: no test ran")
 		os.Exit(1)
 	}
+}
+
+// readLines reads every input at once and hands each whole line to take, one at a time.
+func readLines(inputs []io.Reader, take func(string)) error {
+	lines := make(chan string)
+	errs := make(chan error, len(inputs))
+	var readers sync.WaitGroup
+	for _, in := range inputs {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			scan := bufio.NewScanner(in)
+			scan.Buffer(make([]byte, 1<<20), 64<<20)
+			for scan.Scan() {
+				lines <- scan.Text()
+			}
+			errs <- scan.Err()
+		}()
+	}
+	go func() { readers.Wait(); close(lines) }()
+	for line := range lines {
+		take(line)
+	}
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -65,6 +67,12 @@ func TestReport(t *testing.T) {
 			`{"Time":"2026-12-05T19:07:20Z","Action":"run","Package":"m/q","Test":"BenchmarkD"}
 {"Time":"2026-12-05T19:07:21Z","Action":"output","Package":"m/q","Test":"BenchmarkD","Output":"BenchmarkD-2   \t       1\t    7 ns/op\n"}`, false, 1,
 			[]string{"BenchmarkD-2   \t       1\t    7 ns/op"}, nil},
+		{"a test binary run by test2json (no ok line of its own) gets one from its end event",
+			`{"Time":"2026-12-05T19:07:20Z","Action":"run","Package":"m/s","Test":"TestE"}
+{"Time":"2026-12-05T19:07:21Z","Action":"pass","Package":"m/s","Test":"TestE","Elapsed":1}
+{"Time":"2026-12-05T19:07:21Z","Action":"output","Package":"m/s","Output":"PASS\n"}
+{"Time":"2026-12-05T19:07:21Z","Action":"pass","Package":"m/s","Elapsed":1.5}`, false, 1,
+			[]string{"ok  \tm/s\t1.500s"}, nil},
 		{"build errors are printed and fail the run",
 			`{"ImportPath":"m/r","Action":"build-output","Output":"r.go:3:1: syntax error\n"}
 {"ImportPath":"m/r","Action":"build-fail"}
@@ -82,6 +90,9 @@ not json: printed as it is`, true, 0,
 					t.Errorf("output lacks %q:\n%s", w, out)
 				}
 			}
+			if n := strings.Count(out, "ok  \t"); n > 1 {
+				t.Errorf("a package's ok line printed %d times:\n%s", n, out)
+			}
 			if n := strings.Count(out, "ns/op"); n > 1 {
 				t.Errorf("a benchmark's figures printed %d times:\n%s", n, out)
 			}
@@ -91,5 +102,39 @@ not json: printed as it is`, true, 0,
 				}
 			}
 		})
+	}
+}
+
+// Two runs side by side: every line reaches the report whole, however the writers split it.
+func TestReadLinesKeepsLinesWhole(t *testing.T) {
+	long := strings.Repeat("x", 200_000)
+	var inputs []io.Reader
+	for _, name := range []string{"a", "b"} {
+		r, w := io.Pipe()
+		inputs = append(inputs, r)
+		go func() {
+			for i := 0; i < 50; i++ {
+				line := fmt.Sprintf("%s%d %s\n", name, i, long)
+				// Written in small pieces, as a pipe shared by two processes would split it.
+				for j := 0; j < len(line); j += 1000 {
+					_, _ = io.WriteString(w, line[j:min(j+1000, len(line))])
+				}
+			}
+			w.Close()
+		}()
+	}
+	seen := map[string]bool{}
+	err := readLines(inputs, func(line string) {
+		name, rest, _ := strings.Cut(line, " ")
+		if rest != long {
+			t.Errorf("line %s arrived broken (%d bytes)", name, len(line))
+		}
+		seen[name] = true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 100 {
+		t.Errorf("%d distinct lines arrived, want 100", len(seen))
 	}
 }
