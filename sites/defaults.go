@@ -18,6 +18,19 @@ const (
 	DefaultNodePort       = 30080
 )
 
+// The infra's defaults: the stack's own environment's, and the base of the data names and
+// ports of an environment deployed beside it (never the stack's own settings: a change to
+// them must not move another environment's data).
+const (
+	DefaultDatabase          = "plateerag"
+	DefaultDatabaseUser      = "xgen"
+	DefaultRedisPort         = 6379
+	DefaultQdrantPort        = 6333
+	DefaultQdrantGRPCPort    = 6334
+	DefaultDocumentBucket    = "documents"
+	DefaultFileStorageBucket = "files"
+)
+
 // DefaultStreamingPaths are the Server-Sent Events endpoints the frontend serves itself.
 var DefaultStreamingPaths = []string{
 	"/api/workflow/execute/based_id/stream",
@@ -40,13 +53,13 @@ func SetDefaults(c *Config, stack string) {
 	setString(&in.Namespace, DefaultInfraNamespace)
 	setString(&in.Postgres.Host, clusterHost("postgresql", in.Namespace))
 	setInt(&in.Postgres.Port, 5432)
-	setString(&in.Postgres.Database, "plateerag")
-	setString(&in.Postgres.User, "xgen")
+	setString(&in.Postgres.Database, DefaultDatabase)
+	setString(&in.Postgres.User, DefaultDatabaseUser)
 	setString(&in.Redis.Host, clusterHost("redis", in.Namespace))
-	setInt(&in.Redis.Port, 6379)
+	setInt(&in.Redis.Port, DefaultRedisPort)
 	setString(&in.Qdrant.Host, clusterHost("qdrant", in.Namespace))
-	setInt(&in.Qdrant.Port, 6333)
-	setInt(&in.Qdrant.GRPCPort, 6334)
+	setInt(&in.Qdrant.Port, DefaultQdrantPort)
+	setInt(&in.Qdrant.GRPCPort, DefaultQdrantGRPCPort)
 	setString(&in.ObjectStorage.Endpoint, fmt.Sprintf("http://%s:9000", clusterHost("minio", in.Namespace)))
 	if in.ObjectStorage.Secure == nil {
 		u, err := url.Parse(in.ObjectStorage.Endpoint)
@@ -55,11 +68,12 @@ func SetDefaults(c *Config, stack string) {
 	}
 	// S3 bucket names are global: with aws.s3 they must be named (validateAWS says so).
 	if c.AWS == nil || c.AWS.S3 == nil {
-		setString(&in.ObjectStorage.DocumentBucket, "documents")
-		setString(&in.ObjectStorage.FileStorageBucket, "files")
+		setString(&in.ObjectStorage.DocumentBucket, DefaultDocumentBucket)
+		setString(&in.ObjectStorage.FileStorageBucket, DefaultFileStorageBucket)
 	}
 
-	setComposeDefaults(c) // before the cluster's: infra.hostAddress follows the compose host
+	setEnvironmentDefaults(c) // after the infra's: an environment's data names follow them
+	setComposeDefaults(c)     // before the cluster's: infra.hostAddress follows the compose host
 	setClusterDefaults(c)
 
 	ing := &c.Ingress

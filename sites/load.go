@@ -39,7 +39,7 @@ func Load(ctx *pulumi.Context) (*Site, error) {
 // so that a key the program would never read can be reported instead of ignored.
 func configKeys() []string {
 	keys := []string{SiteKey}
-	for _, k := range SecretKeys {
+	for _, k := range siteSecretKeys() {
 		keys = append(keys, ConfigNamespace+":"+k.ConfigKey)
 	}
 	var all map[string]any
@@ -142,10 +142,13 @@ func parse(stack string, config map[string]string, secretKeys []string, o parseO
 			return nil, probs
 		}
 	}
-	for _, k := range SecretKeys {
-		if k.EnvName != "" && k.Required(&c) {
-			site.Secrets = append(site.Secrets, k)
+	site.Secrets = appSecrets(&c, "")
+	for _, env := range c.SideEnvironments() {
+		other, err := sideSite(site, env, cat)
+		if err != nil {
+			return nil, err
 		}
+		site.Others = append(site.Others, other)
 	}
 	if env.Domain == "" {
 		for _, other := range sortedMapKeys(c.Environments) {
@@ -179,10 +182,8 @@ func RequiredSecrets(config map[string]string) ([]string, error) {
 	}
 	SetDefaults(&c, "")
 	var keys []string
-	for _, k := range SecretKeys {
-		if k.Required(&c) {
-			keys = append(keys, k.ConfigKey)
-		}
+	for _, k := range RequiredSecretKeys(&c) {
+		keys = append(keys, k.ConfigKey)
 	}
 	return keys, nil
 }
@@ -203,7 +204,7 @@ func exposure(c *Config) string {
 // it probably meant. Keys of other namespaces belong to providers and are left alone.
 func checkConfigKeys(config map[string]string) Problems {
 	known := map[string]reflect.Type{"site": nil}
-	for _, k := range SecretKeys {
+	for _, k := range siteSecretKeys() {
 		known[k.ConfigKey] = nil
 	}
 	siteFields := jsonFields(reflect.TypeOf(Config{}))
@@ -231,7 +232,7 @@ func checkConfigKeys(config map[string]string) Problems {
 // never printed. With secretsRead false, only the plain-text and unused checks apply.
 func checkSecrets(stack string, c *Config, config map[string]string, secretKeys []string, secretsRead bool) Problems {
 	var probs Problems
-	for _, k := range SecretKeys {
+	for _, k := range siteSecretKeys() {
 		key := ConfigNamespace + ":" + k.ConfigKey
 		v, set := config[key]
 		switch {

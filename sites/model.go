@@ -20,8 +20,8 @@ type Config struct {
 	SitePath string `json:"sitePath,omitempty"`
 	// Environment is one of dev, stg, prd. Default "prd".
 	Environment string `json:"environment,omitempty"`
-	// Environments holds per-environment settings, keyed by environment name.
-	// Only the entry for Environment is used.
+	// Environments holds per-environment settings, keyed by environment name: the entry
+	// for Environment, and any other environment deployed beside it (deploy: true).
 	Environments map[string]EnvironmentConfig `json:"environments,omitempty"`
 	// Image says where the service images come from.
 	Image ImageConfig `json:"image,omitempty"`
@@ -89,6 +89,48 @@ type EnvironmentConfig struct {
 	// TLSCredentialName is the Kubernetes TLS Secret (in the ingress gateway's
 	// namespace) that Istio serves HTTPS with. Empty: HTTP only.
 	TLSCredentialName string `json:"tlsCredentialName,omitempty"`
+	// Deploy runs this environment beside the stack's own (Environment), on the same hosts,
+	// cluster, gateway and compose project: in its own Namespace, on its own Domain, with its
+	// own data (Data). The stack's own environment is always deployed; this is for the
+	// others (the head office's prd beside its dev). Default false: the entry only names
+	// the environment's domain.
+	Deploy bool `json:"deploy,omitempty"`
+	// Namespace the environment's services run in (deploy only). Default
+	// "<namespace>-<environment>", e.g. "xgen-prd".
+	Namespace string `json:"namespace,omitempty"`
+	// Tag is the image tag of the environment's services (deploy only), e.g. a release
+	// tag for prd while dev follows "latest-amd64". Default image.tag; a service's own tag
+	// (services.<name>.tag) still wins.
+	Tag string `json:"tag,omitempty"`
+	// Services the environment runs (deploy only): names from services. Default: all of
+	// them. A GPU service takes its GPU in every environment that runs it.
+	Services []string `json:"services,omitempty"`
+	// Data names the environment's own data (deploy only); see EnvironmentData.
+	Data EnvironmentData `json:"data,omitempty"`
+}
+
+// EnvironmentData is the data of an environment deployed beside the stack's own, in the
+// site's compose project: its own PostgreSQL database and role (password: the secret
+// `<env>PostgresPassword`), its own Redis and Qdrant (compose services redis-<env> and
+// qdrant-<env>, Redis password: the secret `<env>RedisPassword`) and its own buckets in the
+// site's object storage. Nothing of it is shared with another environment but the servers
+// PostgreSQL and MinIO run on.
+type EnvironmentData struct {
+	// Database is the PostgreSQL database. Default "plateerag_<env>".
+	Database string `json:"database,omitempty"`
+	// User is the database's role. Default "xgen_<env>".
+	User string `json:"user,omitempty"`
+	// RedisPort is the host port of the environment's Redis. Default 6379 + n, where n
+	// counts the environments deployed beside (1 for the first, in dev, stg, prd order).
+	RedisPort int `json:"redisPort,omitempty"`
+	// QdrantPort and QdrantGRPCPort are the host ports of the environment's Qdrant.
+	// Default 6333 + 10n and 6334 + 10n.
+	QdrantPort     int `json:"qdrantPort,omitempty"`
+	QdrantGRPCPort int `json:"qdrantGrpcPort,omitempty"`
+	// DocumentBucket and FileStorageBucket are the environment's buckets. Default
+	// "documents-<env>" and "files-<env>".
+	DocumentBucket    string `json:"documentBucket,omitempty"`
+	FileStorageBucket string `json:"fileStorageBucket,omitempty"`
 }
 
 // ImageConfig says where service images are pulled from.
@@ -138,6 +180,9 @@ type InfraConfig struct {
 	// Compose project on a host (see ComposeConfig); HostAddress then follows that host.
 	// Without it those services are someone else's to run at HostAddress.
 	Compose *ComposeConfig `json:"compose,omitempty"`
+	// beside is the environment this infra is of when it is deployed beside the site's own
+	// (its own Redis and Qdrant are redis-<env> and qdrant-<env>); "" for the site's own.
+	beside string
 }
 
 // EndpointConfig is a host and a TCP port.

@@ -48,6 +48,18 @@ type Site struct {
 	// AbsentInputs are the air-gapped folders this machine lacks ("key dir"): the lock file
 	// identifies them, so a preview works; `pulumi up` uploads from them and refuses.
 	AbsentInputs []string
+	// Others are the environments deployed beside this one (environments.<env>.deploy),
+	// each resolved as a site of its own: its namespace, domain, services, secrets and
+	// data. The hosts, cluster, compose project, add-ons and host Services are this site's
+	// (HostServices lists theirs too); an Other has none of them.
+	Others []*Site
+	// Beside is true for one of Others.
+	Beside bool
+}
+
+// Environments is the site and the environments deployed beside it, the site first.
+func (s *Site) Environments() []*Site {
+	return append([]*Site{s}, s.Others...)
 }
 
 // hostServices lists the infra endpoints that point at their in-cluster default name,
@@ -56,7 +68,7 @@ func hostServices(c *Config) []endpoint.Service {
 	if c.Infra.HostAddress == "" {
 		return nil
 	}
-	out := inClusterInfra(c)
+	out := append(inClusterInfra(c), sideHostServices(c)...)
 	// The compose project's exporters answer on the same host: their port is one more port
 	// of the Service of what they watch.
 	postgres, redis := c.ComposeExporters()
@@ -86,10 +98,15 @@ type infraEntry struct {
 // infraEntries is every infra endpoint of the site: the one table the host Services, the
 // compose project's services and the network policies are derived from.
 func infraEntries(in InfraConfig) []infraEntry {
+	// An environment deployed beside the site's own has its own Redis and Qdrant.
+	redis, qdrant := "redis", "qdrant"
+	if in.beside != "" {
+		redis, qdrant = sideComposeService(redis, in.beside), sideComposeService(qdrant, in.beside)
+	}
 	out := []infraEntry{
 		{"postgres", "postgresql", "postgres", "infra.postgres.host", in.Postgres.Host, []endpoint.Port{{Name: "postgres", Port: in.Postgres.Port}}},
-		{"redis", "redis", "redis", "infra.redis.host", in.Redis.Host, []endpoint.Port{{Name: "redis", Port: in.Redis.Port}}},
-		{"qdrant", "qdrant", "qdrant", "infra.qdrant.host", in.Qdrant.Host, []endpoint.Port{{Name: "http", Port: in.Qdrant.Port}, {Name: "grpc", Port: in.Qdrant.GRPCPort}}},
+		{"redis", redis, redis, "infra.redis.host", in.Redis.Host, []endpoint.Port{{Name: "redis", Port: in.Redis.Port}}},
+		{"qdrant", qdrant, qdrant, "infra.qdrant.host", in.Qdrant.Host, []endpoint.Port{{Name: "http", Port: in.Qdrant.Port}, {Name: "grpc", Port: in.Qdrant.GRPCPort}}},
 	}
 	if u, err := url.Parse(in.ObjectStorage.Endpoint); err == nil {
 		port, _ := strconv.Atoi(u.Port())

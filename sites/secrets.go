@@ -24,6 +24,9 @@ type SecretKey struct {
 	ComposeEnv string
 	// What the value is, for error messages and the README.
 	What string
+	// PerEnvironment: each environment deployed beside the stack's own has its own value,
+	// under EnvironmentSecretKey (e.g. prdPostgresPassword) and its own .env variable.
+	PerEnvironment bool
 	// requiredWhen says whether a site needs it; nil means always.
 	requiredWhen func(*Config) bool
 	// unusedBecause says why a site that does not require it cannot use it.
@@ -62,14 +65,14 @@ var SecretKeys = []SecretKey{
 	{ConfigKey: SecretSSHPrivateKey, What: "private SSH key of cluster.ssh.user on the cluster hosts (file contents)", check: checkPrivateKey,
 		requiredWhen:  func(c *Config) bool { return c.Cluster != nil || c.Infra.Compose != nil },
 		unusedBecause: "there is neither site.cluster nor infra.compose, so the program logs in to no host"},
-	{ConfigKey: SecretPostgresPassword, EnvName: "POSTGRES_PASSWORD", ComposeEnv: "XGEN_DB_PASSWORD", What: "PostgreSQL password of infra.postgres.user"},
+	{ConfigKey: SecretPostgresPassword, EnvName: "POSTGRES_PASSWORD", ComposeEnv: "XGEN_DB_PASSWORD", What: "PostgreSQL password of infra.postgres.user", PerEnvironment: true},
 	{ConfigKey: SecretPostgresAdminPassword, ComposeEnv: "XGEN_POSTGRES_ADMIN_PASSWORD", What: "password of the PostgreSQL superuser (postgres) on the compose host",
 		requiredWhen: func(c *Config) bool {
 			cc := c.Infra.Compose
 			return cc != nil && cc.Services != nil && cc.Services.Postgres != nil
 		},
 		unusedBecause: "infra.compose does not run postgres, so the program sets up no database server"},
-	{ConfigKey: SecretRedisPassword, EnvName: "REDIS_PASSWORD", ComposeEnv: "XGEN_REDIS_PASSWORD", What: "Redis password (requirepass)"},
+	{ConfigKey: SecretRedisPassword, EnvName: "REDIS_PASSWORD", ComposeEnv: "XGEN_REDIS_PASSWORD", What: "Redis password (requirepass)", PerEnvironment: true},
 	{ConfigKey: SecretObjectStorageAccessKey, EnvName: ObjectStorageAccessKeyEnv, ComposeEnv: "XGEN_MINIO_ROOT_USER", What: "MinIO access key, or an AWS access key id for S3",
 		requiredWhen: func(c *Config) bool { return !usesS3IAMUser(c) }, unusedBecause: objectKeysUnused},
 	{ConfigKey: SecretObjectStorageSecretKey, EnvName: ObjectStorageSecretKeyEnv, ComposeEnv: "XGEN_MINIO_ROOT_PASSWORD", What: "MinIO secret key, or an AWS secret access key for S3",

@@ -23,7 +23,7 @@ func requiredSecrets(siteJSON string) (map[string]string, []string) {
 	SetDefaults(&c, "test")
 	cfg := map[string]string{}
 	var keys []string
-	for _, k := range SecretKeys {
+	for _, k := range RequiredSecretKeys(&c) {
 		if !k.Required(&c) {
 			continue
 		}

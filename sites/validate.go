@@ -72,6 +72,7 @@ func Validate(c *Config, cat *Catalog, prefix string) Problems {
 			"has no effect: the site has no domain in environment %s, so there is no Gateway to serve HTTPS; set environments.%s.domain or remove it", c.Environment, c.Environment)
 	}
 
+	validateEnvironments(p, c)
 	validateImage(p, &c.Image)
 	validateInfra(p, &c.Infra)
 	validateIngress(p, c)

@@ -26,7 +26,7 @@ func infraCompose(ctx *pulumi.Context, site *sites.Site, sec secretValues, after
 	// The .env's secrets, by the variable sites.SecretKeys names for each (the project writes
 	// only those it reads).
 	secretEnv := map[string]pulumi.StringInput{}
-	for _, k := range sites.SecretKeys {
+	for _, k := range sites.RequiredSecretKeys(&c) {
 		if v, ok := sec[k.ConfigKey]; ok && k.ComposeEnv != "" {
 			secretEnv[k.ComposeEnv] = v
 		}
@@ -48,6 +48,16 @@ func infraCompose(ctx *pulumi.Context, site *sites.Site, sec secretValues, after
 		store := c.Infra.ObjectStorage
 		spec.MinIO = &compose.MinIO{Image: m.Image, InitImage: m.InitImage, MemoryLimit: m.MemoryLimit, Port: port,
 			ConsolePort: m.ConsolePort, Buckets: []string{store.DocumentBucket, store.FileStorageBucket}}
+	}
+	// Each environment beside the site's own: its database, Redis, Qdrant and buckets.
+	for _, other := range site.Others {
+		in := other.Config.Infra
+		spec.Environments = append(spec.Environments, compose.Environment{Name: other.Config.Environment,
+			Database: in.Postgres.Database, User: in.Postgres.User, RedisPort: in.Redis.Port,
+			QdrantHTTPPort: in.Qdrant.Port, QdrantGRPCPort: in.Qdrant.GRPCPort})
+		if spec.MinIO != nil {
+			spec.MinIO.Buckets = append(spec.MinIO.Buckets, in.ObjectStorage.DocumentBucket, in.ObjectStorage.FileStorageBucket)
+		}
 	}
 	if postgres, redis := c.ComposeExporters(); postgres || redis {
 		im := c.Cluster.Addons.Observability.Images

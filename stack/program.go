@@ -58,7 +58,7 @@ func Program(ctx *pulumi.Context) error {
 	// Images: every service image must be in the site's registry (at the preview and at the
 	// update alike, so that both deploy the same digests).
 	var digests map[string]string
-	if *site.Config.Image.Preflight && os.Getenv(ImagePreflightEnv) != "off" {
+	if *site.Config.Image.Preflight && imagePreflightOn() {
 		if digests, err = imagePreflight(ctx, site); err != nil {
 			return fmt.Errorf("site %s: %w", site.Name, err)
 		}
@@ -108,6 +108,7 @@ func Program(ctx *pulumi.Context) error {
 	}
 	k8s := pulumi.Provider(provider)
 
+	// The stack's own environment's namespace and secrets, then the infra on the host.
 	ns, err := components.NewNamespace(ctx, site.Config.Namespace, k8s)
 	if err != nil {
 		return fmt.Errorf("site %s: namespace: %w", site.Name, err)
@@ -124,22 +125,13 @@ func Program(ctx *pulumi.Context) error {
 		return fmt.Errorf("site %s: %w", site.Name, err)
 	}
 
-	// Add-ons → apps: the GPU add-on before a GPU pod; the namespace denies every flow the
-	// catalog does not declare before the first pod starts.
+	// Add-ons → apps: the GPU add-on before a GPU pod.
 	gpu, err := gpuAddon(ctx, site, k8s)
 	if err != nil {
 		return fmt.Errorf("site %s: %w", site.Name, err)
 	}
-	appDeps := append(append([]pulumi.Resource{ns, secrets}, infra...), gpu...)
-	if *site.Config.NetworkPolicy.Enabled {
-		policies, err := components.NewNetworkPolicies(ctx, "network-policies", networkPolicyArgs(site), k8s,
-			pulumi.DependsOn([]pulumi.Resource{ns}))
-		if err != nil {
-			return fmt.Errorf("site %s: %w", site.Name, err)
-		}
-		appDeps = append(appDeps, policies)
-	}
-	images, err := appsLayer(ctx, site, secrets, digests, k8s, pulumi.DependsOn(appDeps))
+	own := environment{site: site, ns: ns, secrets: secrets, digests: digests}
+	images, err := own.apps(ctx, append(infra, gpu...), k8s)
 	if err != nil {
 		return fmt.Errorf("site %s: %w", site.Name, err)
 	}
@@ -149,10 +141,23 @@ func Program(ctx *pulumi.Context) error {
 	if err != nil {
 		return fmt.Errorf("site %s: %w", site.Name, err)
 	}
-	ingress, err := components.NewIstioIngress(ctx, site.Config.Project, ingressArgs(site), k8s,
-		pulumi.DependsOn(append([]pulumi.Resource{ns}, mesh...)))
+	urls, err := own.ingress(ctx, mesh, k8s)
 	if err != nil {
 		return fmt.Errorf("site %s: %w", site.Name, err)
+	}
+
+	// The environments deployed beside the stack's own: the same cluster, infra and mesh;
+	// each its own namespace, secrets, services and route, as children of its component.
+	besides := pulumi.Map{}
+	for _, other := range site.Others {
+		out, err := besideEnvironment(ctx, other, sec, awsOut, append(infra, gpu...), mesh, k8s)
+		if err != nil {
+			return fmt.Errorf("site %s: environment %s: %w", site.Name, other.Config.Environment, err)
+		}
+		besides[other.Config.Environment] = out
+	}
+	if len(besides) > 0 {
+		ctx.Export("environments", besides)
 	}
 
 	ctx.Export("site", pulumi.String(site.Name))
@@ -160,6 +165,9 @@ func Program(ctx *pulumi.Context) error {
 	ctx.Export("namespace", pulumi.String(site.Config.Namespace))
 	ctx.Export("domain", pulumi.String(site.Domain))
 	ctx.Export("images", images)
-	ctx.Export("urls", ingress.URLs)
+	ctx.Export("urls", urls)
 	return nil
 }
+
+// imagePreflightOn: XGEN_IMAGE_PREFLIGHT=off skips the image preflight for one run.
+func imagePreflightOn() bool { return os.Getenv(ImagePreflightEnv) != "off" }

@@ -18,10 +18,8 @@ type secretValues map[string]pulumi.StringOutput
 
 func readSecrets(cfg *config.Config, site *sites.Site) secretValues {
 	out := secretValues{}
-	for _, k := range sites.SecretKeys {
-		if k.Required(&site.Config) {
-			out[k.ConfigKey] = cfg.RequireSecret(k.ConfigKey)
-		}
+	for _, k := range sites.RequiredSecretKeys(&site.Config) {
+		out[k.ConfigKey] = cfg.RequireSecret(k.ConfigKey)
 	}
 	return out
 }

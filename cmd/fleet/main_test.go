@@ -116,6 +116,13 @@ func TestFailedPreviewAndVersions(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "xgen-core\t1.2.2\t1.2.3") || !strings.Contains(out, "xgen-frontend\t-\t1.2.4") {
 		t.Errorf("versions: exit %d\n%s", code, out)
 	}
+	// The head office: dev its own environment, prd beside it (its `environments` output).
+	stacks["xgen"] = canned{name: "xgen", outputs: map[string]any{"images": map[string]any{"xgen-core": "r/x/main/xgen-core:latest-amd64"},
+		"environments": map[string]any{"prd": map[string]any{"namespace": "xgen-prd", "images": map[string]any{"xgen-core": "r/x/main/xgen-core:1.2.0"}}}}, ups: &ups}
+	code, out = runFleet(t, stacks, "versions", "--stacks", "xgen")
+	if code != exitOK || !strings.Contains(out, "service\txgen\txgen/prd") || !strings.Contains(out, "xgen-core\tlatest-amd64\t1.2.0") {
+		t.Errorf("versions of a site with prd beside dev: exit %d\n%s", code, out)
+	}
 }
 
 func TestUpWavesStopAfterAFailure(t *testing.T) {

@@ -120,20 +120,31 @@ type Backup struct {
 
 // BackupJob is the job script installed on the host (run by the timer as root).
 func (s Spec) BackupJob(host string, b Backup) string {
-	db, qdrant := "", ""
+	// Every environment's database and Qdrant: "name=URL" for each Qdrant, the site's own
+	// named qdrant, those beside it qdrant-<env> (the snapshot files are named after them).
+	var dbs, qdrants []string
+	addr := s.BindAddress
+	if addr == "0.0.0.0" {
+		addr = "127.0.0.1"
+	}
+	qdrantURL := func(port int) string { return "http://" + net.JoinHostPort(addr, strconv.Itoa(port)) }
 	if s.Postgres != nil {
-		db = s.Postgres.Database
+		dbs = append(dbs, s.Postgres.Database)
 	}
 	if s.Qdrant != nil {
-		addr := s.BindAddress
-		if addr == "0.0.0.0" {
-			addr = "127.0.0.1"
+		qdrants = append(qdrants, "qdrant="+qdrantURL(s.Qdrant.HTTPPort))
+	}
+	for _, e := range s.Environments {
+		if s.Postgres != nil {
+			dbs = append(dbs, e.Database)
 		}
-		qdrant = "http://" + net.JoinHostPort(addr, strconv.Itoa(s.Qdrant.HTTPPort))
+		if s.Qdrant != nil {
+			qdrants = append(qdrants, "qdrant-"+e.Name+"="+qdrantURL(e.QdrantHTTPPort))
+		}
 	}
 	return "#!/bin/sh\n# xgen-infra nightly backup (installed by xgen-infra; edits are overwritten)\n" +
 		s.command("backup", host, param("BACKUP_DIR", b.Dir), param("RETENTION_DAYS", strconv.Itoa(b.RetentionDays)),
-			param("DB", db), param("QDRANT_URL", qdrant), param("METRICS_DIR", hostdefaults.MetricsTextfileDir))
+			param("DBS", strings.Join(dbs, " ")), param("QDRANTS", strings.Join(qdrants, " ")), param("METRICS_DIR", hostdefaults.MetricsTextfileDir))
 }
 
 // InstallBackup installs the job (standard input) and its timer; gen as for the project.

@@ -46,7 +46,25 @@ type Spec struct {
 	// Exporters, when set, run Prometheus' PostgreSQL and Redis exporters next to the
 	// services they watch (the observability add-on scrapes them through the host Services).
 	Exporters *Exporters
+	// Environments are the site's environments deployed beside its own, each with its own
+	// database and role in Postgres, its own Redis (redis-<name>) and Qdrant (qdrant-<name>)
+	// on their own ports and volumes, from the same images and limits. Needs Postgres, Redis
+	// and Qdrant.
+	Environments []Environment
 }
+
+// Environment is the data of one environment deployed beside the site's own. Its secrets
+// are the .env variables of the site's, suffixed _<NAME> (XGEN_DB_PASSWORD_PRD).
+type Environment struct {
+	Name           string
+	Database, User string
+	RedisPort      int
+	QdrantHTTPPort int
+	QdrantGRPCPort int
+}
+
+// envVar is variable name of environment env: XGEN_DB_PASSWORD → XGEN_DB_PASSWORD_PRD.
+func envVar(name, env string) string { return name + "_" + strings.ToUpper(env) }
 
 // Exporters are the metrics exporters of the project's PostgreSQL and Redis (each only when
 // its service runs), published on BindAddress at PostgresExporterPort and RedisExporterPort.
@@ -141,6 +159,9 @@ func (s Spec) Services() []string {
 			out = append(out, name)
 		}
 	}
+	for _, e := range s.Environments {
+		out = append(out, "redis-"+e.Name, "qdrant-"+e.Name)
+	}
 	sort.Strings(out)
 	return out
 }
@@ -150,8 +171,8 @@ func (s Spec) Volumes() []string {
 	var out []string
 	for _, svc := range s.Services() {
 		out = append(out, svc)
-		if svc == "qdrant" {
-			out = append(out, "qdrant-snapshots")
+		if strings.HasPrefix(svc, "qdrant") {
+			out = append(out, svc+"-snapshots")
 		}
 	}
 	return out
@@ -188,14 +209,27 @@ func (s Spec) Project() *types.Project {
 		p.Services[name] = svc
 	}
 	if pg := s.Postgres; pg != nil {
+		env := types.MappingWithEquals{
+			"POSTGRES_USER":     str("postgres"),
+			"POSTGRES_PASSWORD": required("XGEN_POSTGRES_ADMIN_PASSWORD"),
+			"XGEN_DB":           str(pg.Database),
+			"XGEN_DB_USER":      str(pg.User),
+			"XGEN_DB_PASSWORD":  required("XGEN_DB_PASSWORD"),
+		}
+		// Each environment beside: its database, role and password, under suffixed names
+		// that initdb.sh reads for each name in XGEN_ENVIRONMENTS.
+		var names []string
+		for _, e := range s.Environments {
+			names = append(names, e.Name)
+			env[envVar("XGEN_DB", e.Name)] = str(e.Database)
+			env[envVar("XGEN_DB_USER", e.Name)] = str(e.User)
+			env[envVar("XGEN_DB_PASSWORD", e.Name)] = required(envVar("XGEN_DB_PASSWORD", e.Name))
+		}
+		if len(names) > 0 {
+			env["XGEN_ENVIRONMENTS"] = str(strings.Join(names, " "))
+		}
 		add("postgres", pg.Image, pg.MemoryLimit, types.ContainerSpec{
-			Environment: types.MappingWithEquals{
-				"POSTGRES_USER":     str("postgres"),
-				"POSTGRES_PASSWORD": required("XGEN_POSTGRES_ADMIN_PASSWORD"),
-				"XGEN_DB":           str(pg.Database),
-				"XGEN_DB_USER":      str(pg.User),
-				"XGEN_DB_PASSWORD":  required("XGEN_DB_PASSWORD"),
-			},
+			Environment: env,
 			Volumes: []types.ServiceVolumeConfig{
 				volume("postgres", "/var/lib/postgresql/data"),
 				bind(path.Dir(InitDBFile), "/docker-entrypoint-initdb.d"),
@@ -207,33 +241,49 @@ func (s Spec) Project() *types.Project {
 			HealthCheck: health(types.HealthCheckTest{"CMD-SHELL", "pg_isready -h 127.0.0.1 -p 5432 -U postgres -d postgres"}, 30*time.Second),
 		})
 	}
-	if r := s.Redis; r != nil {
-		add("redis", r.Image, r.MemoryLimit, types.ContainerSpec{
+	addRedis := func(name, passwordEnv string, hostPort int) {
+		r := s.Redis
+		add(name, r.Image, r.MemoryLimit, types.ContainerSpec{
 			// The entrypoint writes the password into a config file on a tmpfs: it is never
 			// an argument (visible in every process list of the host).
 			Entrypoint: types.ShellCommand{"/bin/sh", "/xgen/redis-entrypoint.sh"},
 			Environment: types.MappingWithEquals{
-				"REDISCLI_AUTH":         required("XGEN_REDIS_PASSWORD"),
+				"REDISCLI_AUTH":         required(passwordEnv),
 				"XGEN_REDIS_MAXMEMORY":  str(r.MaxMemory),
 				"XGEN_REDIS_POLICY":     str(r.MaxMemoryPolicy),
 				"XGEN_REDIS_CONFIG_DIR": str("/run/xgen-redis"),
 			},
 			Tmpfs:   types.StringList{"/run/xgen-redis:mode=0700,uid=999"},
-			Volumes: []types.ServiceVolumeConfig{volume("redis", "/data"), bind(RedisEntrypoint, "/xgen/redis-entrypoint.sh")},
+			Volumes: []types.ServiceVolumeConfig{volume(name, "/data"), bind(RedisEntrypoint, "/xgen/redis-entrypoint.sh")},
 		}, types.WorkloadSpec{
-			Ports: []types.ServicePortConfig{port(r.Port, redisPort)},
+			Ports: []types.ServicePortConfig{port(hostPort, redisPort)},
 			// redis-cli reads the password from REDISCLI_AUTH; NOAUTH would print no PONG.
 			HealthCheck: health(types.HealthCheckTest{"CMD-SHELL", "redis-cli ping | grep -q PONG"}, 10*time.Second),
 		})
 	}
-	if q := s.Qdrant; q != nil {
-		add("qdrant", q.Image, q.MemoryLimit, types.ContainerSpec{
-			Volumes: []types.ServiceVolumeConfig{volume("qdrant", "/qdrant/storage"), volume("qdrant-snapshots", "/qdrant/snapshots")},
+	addQdrant := func(name string, httpPort, grpcPort int) {
+		q := s.Qdrant
+		add(name, q.Image, q.MemoryLimit, types.ContainerSpec{
+			Volumes: []types.ServiceVolumeConfig{volume(name, "/qdrant/storage"), volume(name+"-snapshots", "/qdrant/snapshots")},
 		}, types.WorkloadSpec{
-			Ports: []types.ServicePortConfig{port(q.HTTPPort, qdrantHTTPPort), port(q.GRPCPort, qdrantGRPCPort)},
+			Ports: []types.ServicePortConfig{port(httpPort, qdrantHTTPPort), port(grpcPort, qdrantGRPCPort)},
 			// The image has no curl or wget; bash can open a TCP connection itself.
 			HealthCheck: health(types.HealthCheckTest{"CMD-SHELL", "bash -c ':> /dev/tcp/127.0.0.1/6333' || exit 1"}, 20*time.Second),
 		})
+	}
+	if r := s.Redis; r != nil {
+		addRedis("redis", "XGEN_REDIS_PASSWORD", r.Port)
+	}
+	if q := s.Qdrant; q != nil {
+		addQdrant("qdrant", q.HTTPPort, q.GRPCPort)
+	}
+	for _, e := range s.Environments {
+		if s.Redis != nil {
+			addRedis("redis-"+e.Name, envVar("XGEN_REDIS_PASSWORD", e.Name), e.RedisPort)
+		}
+		if s.Qdrant != nil {
+			addQdrant("qdrant-"+e.Name, e.QdrantHTTPPort, e.QdrantGRPCPort)
+		}
 	}
 	if e := s.Exporters; e != nil {
 		// The exporters need no root, no capability and no writable file.

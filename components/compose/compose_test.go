@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -250,8 +251,14 @@ func TestCommandHeadersAreExact(t *testing.T) {
 		t.Errorf("load-images parameters:\n%.400s", got)
 	}
 	job := s.BackupJob("h1", Backup{Time: "03:00", RetentionDays: 7, Dir: "/srv/b"})
-	if !strings.HasPrefix(job, "#!/bin/sh\n") || !strings.Contains(job, "DB='plateerag'\nQDRANT_URL='http://10.0.0.11:6333'\n") {
+	if !strings.HasPrefix(job, "#!/bin/sh\n") || !strings.Contains(job, "DBS='plateerag'\nQDRANTS='qdrant=http://10.0.0.11:6333'\n") {
 		t.Errorf("backup job:\n%.400s", job)
+	}
+	// An environment beside the site's own: its database and its Qdrant are backed up too.
+	s.Environments = []Environment{{Name: "prd", Database: "plateerag_prd", User: "xgen_prd", RedisPort: 6380, QdrantHTTPPort: 6343, QdrantGRPCPort: 6344}}
+	job = s.BackupJob("h1", Backup{Time: "03:00", RetentionDays: 7, Dir: "/srv/b"})
+	if !strings.Contains(job, "DBS='plateerag plateerag_prd'\nQDRANTS='qdrant=http://10.0.0.11:6333 qdrant-prd=http://10.0.0.11:6343'\n") {
+		t.Errorf("backup job with environment prd:\n%.400s", job)
 	}
 }
 
@@ -307,5 +314,48 @@ func TestEnvNeedsEverySecretTheProjectReads(t *testing.T) {
 	s.Postgres, s.MinIO = nil, nil
 	if got := s.SecretEnv(); !slices.Equal(got, []string{"XGEN_REDIS_PASSWORD"}) {
 		t.Errorf("redis and qdrant only: SecretEnv %v", got)
+	}
+}
+
+// An environment beside the site's own gets its own Redis and Qdrant (own ports, volumes and
+// Redis password), its own database in the one PostgreSQL, and its passwords only in .env.
+func TestEnvironmentBesideHasItsOwnData(t *testing.T) {
+	s := siteSpec("/srv/xgen-infra")
+	s.Environments = []Environment{{Name: "prd", Database: "plateerag_prd", User: "xgen_prd", RedisPort: 6380, QdrantHTTPPort: 6343, QdrantGRPCPort: 6344}}
+	if got, want := strings.Join(s.Services(), " "), "minio postgres qdrant qdrant-prd redis redis-prd"; got != want {
+		t.Errorf("services %q, want %q", got, want)
+	}
+	if got, want := strings.Join(s.Volumes(), " "), "minio postgres qdrant qdrant-snapshots qdrant-prd qdrant-prd-snapshots redis redis-prd"; got != want {
+		t.Errorf("volumes %q, want %q", got, want)
+	}
+	if got, want := strings.Join(s.SecretEnv(), " "), "XGEN_DB_PASSWORD XGEN_DB_PASSWORD_PRD XGEN_MINIO_ROOT_PASSWORD XGEN_MINIO_ROOT_USER XGEN_POSTGRES_ADMIN_PASSWORD XGEN_REDIS_PASSWORD XGEN_REDIS_PASSWORD_PRD"; got != want {
+		t.Errorf(".env variables %q, want %q", got, want)
+	}
+	p := s.Project()
+	for name, want := range map[string]string{"redis-prd": "10.0.0.11:6380:6379", "qdrant-prd": "10.0.0.11:6343:6333"} {
+		svc, ok := p.Services[name]
+		if !ok {
+			t.Fatalf("no service %s", name)
+		}
+		got := fmt.Sprintf("%s:%s:%d", svc.Ports[0].HostIP, svc.Ports[0].Published, svc.Ports[0].Target)
+		if got != want {
+			t.Errorf("%s publishes %s, want %s", name, got, want)
+		}
+	}
+	if got := *p.Services["redis-prd"].Environment["REDISCLI_AUTH"]; !strings.Contains(got, "XGEN_REDIS_PASSWORD_PRD") {
+		t.Errorf("redis-prd's password is %q, want its own", got)
+	}
+	pg := p.Services["postgres"].Environment
+	if *pg["XGEN_ENVIRONMENTS"] != "prd" || *pg["XGEN_DB_PRD"] != "plateerag_prd" || *pg["XGEN_DB_USER_PRD"] != "xgen_prd" {
+		t.Errorf("postgres environment: %v", pg)
+	}
+	y, err := s.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range trickySecrets {
+		if strings.Contains(y, secret) {
+			t.Errorf("a secret is in the compose file")
+		}
 	}
 }

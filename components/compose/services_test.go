@@ -87,6 +87,8 @@ func TestInitDBOnPostgres15(t *testing.T) {
 	runInit := func(password string) {
 		t.Helper()
 		env := []string{"POSTGRES_USER=postgres", "XGEN_DB=plateerag", "XGEN_DB_USER=xgen", "XGEN_DB_PASSWORD=" + password,
+			// The prd environment beside: its own database, role and password.
+			"XGEN_ENVIRONMENTS=prd", "XGEN_DB_PRD=plateerag_prd", "XGEN_DB_USER_PRD=xgen_prd", "XGEN_DB_PASSWORD_PRD=prd-" + password,
 			"PGHOST=" + sock, "PGPORT=" + strconv.Itoa(port)}
 		cmd := exec.Command("runuser", "-u", "postgres", "--", "sh", initScript)
 		cmd.Env = append(os.Environ(), env...)
@@ -120,6 +122,18 @@ func TestInitDBOnPostgres15(t *testing.T) {
 	} {
 		if out, err := psql("xgen", firstPw, c.db, c.sql); err == nil || !strings.Contains(out, c.want) {
 			t.Errorf("the app role could %s: %v %s", c.what, err, out)
+		}
+	}
+	// Each environment's role owns its own database and reaches no other.
+	if out, err := psql("xgen_prd", "prd-"+firstPw, "plateerag_prd", "CREATE TABLE docs(id int); SELECT count(*) FROM docs"); err != nil || out != "0" {
+		t.Fatalf("the prd role cannot use its database: %v %s", err, out)
+	}
+	for _, c := range []struct{ user, password, db string }{
+		{"xgen_prd", "prd-" + firstPw, "plateerag"},
+		{"xgen", firstPw, "plateerag_prd"},
+	} {
+		if out, err := psql(c.user, c.password, c.db, "SELECT 1"); err == nil || !strings.Contains(out, "permission denied for database") {
+			t.Errorf("role %s reached database %s: %v %s", c.user, c.db, err, out)
 		}
 	}
 	if out, err := psql("xgen", "wrong", "plateerag", "SELECT 1"); err == nil || !strings.Contains(out, "password authentication failed") {

@@ -48,15 +48,21 @@ func (r *Report) Write(w io.Writer) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.Name, ready, n.Version, strings.Join(n.Taints, ","))
 		}
 	}
-	if len(r.Services) > 0 {
-		section("SERVICES\tREADY\tRESTARTS (1H)\tNODES\tIMAGE\tDIGEST")
-		for _, s := range r.Services {
+	services := func(title string, list []Service) {
+		section(title + "\tREADY\tRESTARTS (1H)\tNODES\tIMAGE\tDIGEST")
+		for _, s := range list {
 			ready := fmt.Sprintf("%d/%d", s.Ready, s.Desired)
 			if s.Missing {
 				ready = "missing"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, ready, s.RestartsLastHour, strings.Join(s.Nodes, ","), s.Image, short(s.Digest))
 		}
+	}
+	if len(r.Services) > 0 {
+		services("SERVICES", r.Services)
+	}
+	for _, e := range r.Environments { // each environment beside the stack's own
+		services(fmt.Sprintf("SERVICES OF %s (%s, %s)", strings.ToUpper(e.Name), e.Namespace, e.Domain), e.Services)
 	}
 	if inf := r.Infra; inf != nil {
 		section("INFRA (" + inf.Host + ")\tSTATE\tHEALTH")

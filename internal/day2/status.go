@@ -75,13 +75,15 @@ type Report struct {
 	Site    string `json:"site"`
 	Verdict string `json:"verdict"`
 	// Problems name each thing that is not as the site wants it (empty when healthy).
-	Problems []string      `json:"problems"`
-	Hosts    []HostStatus  `json:"hosts,omitempty"`
-	Nodes    []NodeStatus  `json:"nodes,omitempty"`
-	Services []Service     `json:"services,omitempty"`
-	Infra    *InfraStatus  `json:"infra,omitempty"`
-	Ingress  *IngressCheck `json:"ingress,omitempty"`
-	Drift    *Drift        `json:"drift,omitempty"`
+	Problems []string     `json:"problems"`
+	Hosts    []HostStatus `json:"hosts,omitempty"`
+	Nodes    []NodeStatus `json:"nodes,omitempty"`
+	Services []Service    `json:"services,omitempty"`
+	// Environments are those deployed beside the stack's own (its Services are above).
+	Environments []EnvironmentStatus `json:"environments,omitempty"`
+	Infra        *InfraStatus        `json:"infra,omitempty"`
+	Ingress      *IngressCheck       `json:"ingress,omitempty"`
+	Drift        *Drift              `json:"drift,omitempty"`
 	// Internet says which services the site's network policies let reach the internet, one
 	// line per service with the flows that do ("xgen-model: model-downloads (443)"); empty
 	// when none may (a closed network). From the stack file, as `up` applies it.
@@ -89,6 +91,14 @@ type Report struct {
 
 	mu          sync.Mutex
 	unreachable bool
+}
+
+// EnvironmentStatus is an environment deployed beside the stack's own: its services.
+type EnvironmentStatus struct {
+	Name      string    `json:"name"`
+	Namespace string    `json:"namespace"`
+	Domain    string    `json:"domain"`
+	Services  []Service `json:"services,omitempty"`
 }
 
 // HostStatus is one host of site.cluster (or the compose host outside it).
@@ -454,6 +464,19 @@ func checkCluster(ctx context.Context, r *Report, site *sites.Site, kube kuberne
 		}
 		r.Nodes = append(r.Nodes, ns)
 	}
+	r.Services = checkServices(ctx, r, site, kube, now, "")
+	for _, other := range site.Others { // the environments deployed beside the stack's own
+		env := other.Config.Environment
+		services := checkServices(ctx, r, other, kube, now, env+": ")
+		r.Environments = append(r.Environments, EnvironmentStatus{Name: env, Namespace: other.Config.Namespace, Domain: other.Domain, Services: services})
+	}
+	checkIngress(ctx, r, site, kube, now)
+}
+
+// checkServices reads each service of an environment (site: the stack's own, or one of its
+// Others) and reports what is wrong, each problem prefixed with prefix.
+func checkServices(ctx context.Context, r *Report, site *sites.Site, kube kubernetes.Interface, now time.Time, prefix string) []Service {
+	var out []Service
 	namespace := site.Config.Namespace
 	for _, svc := range site.Services {
 		s := Service{Name: svc.Name, Image: svc.Image, Desired: *svc.Spec.Replicas}
@@ -463,12 +486,12 @@ func checkCluster(ctx context.Context, r *Report, site *sites.Site, kube kuberne
 		d, err := kube.AppsV1().Deployments(namespace).Get(ctx, svc.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			s.Missing = true
-			r.problem("service %s: no Deployment in %s", svc.Name, namespace)
-			r.Services = append(r.Services, s)
+			r.problem("%sservice %s: no Deployment in %s", prefix, svc.Name, namespace)
+			out = append(out, s)
 			continue
 		} else if err != nil {
-			r.lost("the cluster: Deployment %s: %v", svc.Name, err)
-			return
+			r.lost("the cluster: Deployment %s/%s: %v", namespace, svc.Name, err)
+			return out
 		}
 		readService(ctx, kube, d, &s, now)
 		if s.Ready < s.Desired {
@@ -481,14 +504,14 @@ func checkCluster(ctx context.Context, r *Report, site *sites.Site, kube kuberne
 				// the replica count to the autoscaler: neither brings it back.
 				why += fmt.Sprintf(" (its autoscaler does not act at 0: kubectl -n %s scale deployment %s --replicas=%d)", namespace, svc.Name, s.Desired)
 			}
-			r.problem("service %s: %d/%d ready%s", svc.Name, s.Ready, s.Desired, why)
+			r.problem("%sservice %s: %d/%d ready%s", prefix, svc.Name, s.Ready, s.Desired, why)
 		}
 		if s.RestartsLastHour > 0 {
-			r.problem("service %s: %d restarts in the last hour", svc.Name, s.RestartsLastHour)
+			r.problem("%sservice %s: %d restarts in the last hour", prefix, svc.Name, s.RestartsLastHour)
 		}
-		r.Services = append(r.Services, s)
+		out = append(out, s)
 	}
-	checkIngress(ctx, r, site, kube, now)
+	return out
 }
 
 // readService fills a service's replicas, image digest, restarts and nodes from its

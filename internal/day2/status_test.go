@@ -245,3 +245,41 @@ func TestIngressProbe(t *testing.T) {
 		t.Errorf("shared gateway: %+v %v", r.Ingress, r.Problems)
 	}
 }
+
+// TestStatusShowsEveryEnvironment: the head office's prd (beside dev) is read in its own
+// namespace, and what is wrong with it is reported as prd's.
+func TestStatusShowsEveryEnvironment(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	site := siteOf(t, "xgen")
+	if len(site.Others) != 1 {
+		t.Fatalf("xgen runs %d environments beside dev, want prd", len(site.Others))
+	}
+	var objs []runtime.Object
+	for _, env := range site.Environments() {
+		for _, svc := range env.Services {
+			want := int32(*svc.Spec.Replicas)
+			if a := svc.Spec.Autoscaling; a != nil && *a.Enabled {
+				want = int32(*a.MinReplicas)
+			}
+			if env.Beside && svc.Name == "xgen-core" {
+				continue // prd's xgen-core is missing; dev's is there
+			}
+			objs = append(objs, deployment(env.Config.Namespace, svc.Name, want, want)...)
+		}
+	}
+	objs = append(objs, deployment(site.Config.Cluster.Addons.Istio.Namespace, "istio-ingressgateway", 1, 1)...)
+	r := &Report{Site: "xgen"}
+	checkCluster(context.Background(), r, site, fake.NewClientset(objs...), now)
+	if got := strings.Join(r.Problems, "\n"); !strings.Contains(got, "prd: service xgen-core: no Deployment in xgen-prd") || strings.Count(got, "service ") != 1 {
+		t.Errorf("problems:\n%s", got)
+	}
+	if len(r.Environments) != 1 || r.Environments[0].Name != "prd" || r.Environments[0].Namespace != "xgen-prd" ||
+		r.Environments[0].Domain != "jeju-xgen.x2bee.com" || len(r.Environments[0].Services) != 6 || len(r.Services) != 7 {
+		t.Errorf("services %d, environments %+v", len(r.Services), r.Environments)
+	}
+	var out strings.Builder
+	r.Write(&out)
+	if !strings.Contains(out.String(), "SERVICES OF PRD (xgen-prd, jeju-xgen.x2bee.com)") {
+		t.Errorf("the report lacks prd's services:\n%s", out.String())
+	}
+}

@@ -320,7 +320,9 @@ func Up(ctx context.Context, waves [][]Stack, parallel int, health Health) Rollo
 	return r
 }
 
-// Versions is site → service → image tag, from each stack's `images` output.
+// Versions is site → service → image tag, from each stack's `images` output; an environment
+// deployed beside a stack's own (its `environments` output) is a site of its own, named
+// "<stack>/<environment>".
 func Versions(ctx context.Context, stacks []Stack, parallel int) (map[string]map[string]string, map[string]string) {
 	out, failed := map[string]map[string]string{}, map[string]string{}
 	var mu sync.Mutex
@@ -332,15 +334,25 @@ func Versions(ctx context.Context, stacks []Stack, parallel int) (map[string]map
 			failed[s.Name()] = firstLine(err.Error())
 			return
 		}
-		tags := map[string]string{}
-		images, _ := outputs["images"].(map[string]any)
-		for svc, img := range images {
-			ref, _ := img.(string)
-			tags[svc] = ImageVersion(ref)
+		out[s.Name()] = imageVersions(outputs["images"])
+		envs, _ := outputs["environments"].(map[string]any)
+		for env, o := range envs {
+			fields, _ := o.(map[string]any)
+			out[s.Name()+"/"+env] = imageVersions(fields["images"])
 		}
-		out[s.Name()] = tags
 	})
 	return out, failed
+}
+
+// imageVersions is service → version of an `images` output.
+func imageVersions(images any) map[string]string {
+	tags := map[string]string{}
+	m, _ := images.(map[string]any)
+	for svc, img := range m {
+		ref, _ := img.(string)
+		tags[svc] = ImageVersion(ref)
+	}
+	return tags
 }
 
 // ImageVersion is what an image reference deploys: its tag, and with a digest (a site that

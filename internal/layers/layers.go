@@ -51,6 +51,10 @@ var components = map[Layer][]string{
 
 const namespaceType = "kubernetes:core/v1:Namespace"
 
+// environmentType prefixes the component type of an environment deployed beside the site's
+// own (components.Environment: xgen:environment:<env>), the parent of its resources.
+const environmentType = "xgen:environment:"
+
 // namespaces are the top-level Namespaces a layer owns: the site's (apps) and the infra's
 // own, when it has one (infra).
 func namespaces(l Layer, site *sites.Site) []string {
@@ -69,6 +73,14 @@ func namespaces(l Layer, site *sites.Site) []string {
 // providers).
 func Of(urn string, site *sites.Site) Layer {
 	typ, name := typeAndName(urn)
+	// An environment deployed beside the site's own: its component and namespace are apps;
+	// its children are in the layer of their component, as the site's own are.
+	if _, rest, ok := strings.Cut(typ, "$"); strings.HasPrefix(typ, environmentType) {
+		if !ok || rest == namespaceType {
+			return Apps
+		}
+		typ = rest
+	}
 	top := strings.SplitN(typ, "$", 2)[0]
 	for _, l := range All {
 		if slices.Contains(components[l], top) {
@@ -101,6 +113,19 @@ func Targets(stack, project string, l Layer, site *sites.Site, urns []string, ru
 	var out []string
 	for _, c := range components[l] {
 		out = append(out, prefix+c+"::*", prefix+c+"$**")
+		for _, other := range site.Others { // the same components of each environment beside
+			env := prefix + environmentType + other.Config.Environment + "$"
+			out = append(out, env+c+"::*", env+c+"$**")
+		}
+	}
+	if l == Apps {
+		for _, other := range site.Others {
+			env := environmentType + other.Config.Environment
+			out = append(out, prefix+env+"::"+other.Config.Environment)
+			if urn := prefix + env + "$" + namespaceType + "::" + other.Config.Namespace; runsProgram || slices.Contains(urns, urn) {
+				out = append(out, urn)
+			}
+		}
 	}
 	for _, ns := range namespaces(l, site) {
 		if urn := prefix + namespaceType + "::" + ns; runsProgram || slices.Contains(urns, urn) {

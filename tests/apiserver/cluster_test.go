@@ -7,6 +7,7 @@ package apiserver
 import (
 	"context"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -39,9 +40,11 @@ func TestClusterRunsEverySite(t *testing.T) {
 				t.Fatalf("applied %d of %d objects", len(applied), len(objs))
 			}
 
-			ns, deployments := sitetest.DeploymentsOf(objs)
-			if err := c.WaitAvailable(ctx, ns, deployments, 90*time.Second); err != nil {
-				t.Fatalf("%v\ncontroller-manager log:\n%s", err, c.Log("kube-controller-manager"))
+			ns, _ := sitetest.DeploymentsOf(objs)
+			for appNS, deployments := range sitetest.AppDeployments(objs) { // every environment's
+				if err := c.WaitAvailable(ctx, appNS, deployments, 90*time.Second); err != nil {
+					t.Fatalf("%v\ncontroller-manager log:\n%s", err, c.Log("kube-controller-manager"))
+				}
 			}
 			// The add-ons' workloads (observability: Prometheus, Grafana, kube-state-metrics,
 			// node-exporter on every node) run too.
@@ -211,9 +214,9 @@ func checkHostEndpoints(ctx context.Context, t *testing.T, c *harness.Cluster, o
 }
 
 // configMapNameOf is the name of the ConfigMap the service's pods read.
-func configMapNameOf(objs []inprocess.Object, service string) string {
+func configMapNameOf(objs []inprocess.Object, ns, service string) string {
 	for _, o := range objs {
-		if o.Kind == "Deployment" && o.Name == service {
+		if o.Kind == "Deployment" && o.Namespace == ns && o.Name == service {
 			name, _ := inprocess.Get(o.Body, "spec", "template", "spec", "containers", 0, "envFrom", 0, "configMapRef", "name").(string)
 			return name
 		}
@@ -222,7 +225,8 @@ func configMapNameOf(objs []inprocess.Object, service string) string {
 }
 
 // checkOneServiceConfigChange changes one config value of xgen-core in the site: only
-// xgen-core's ConfigMap and Deployment change, and only its pods roll.
+// xgen-core's ConfigMap and Deployment change (in each environment that runs it: the
+// setting is the site's), and only its pods roll.
 func checkOneServiceConfigChange(ctx context.Context, t *testing.T, c *harness.Cluster, stackFile string, before []inprocess.Object) {
 	t.Helper()
 	const service = "xgen-core"
@@ -235,22 +239,34 @@ func checkOneServiceConfigChange(ctx context.Context, t *testing.T, c *harness.C
 		}
 		cfg["LOG_LEVEL"] = "debug"
 	})
-	oldCM, newCM := configMapNameOf(before, service), configMapNameOf(after, service)
-	if oldCM == newCM {
-		t.Errorf("the config changed and the ConfigMap kept its name %s: its pods would not roll", oldCM)
+	apps := sitetest.AppDeployments(after)
+	var want []string
+	for ns, deployments := range apps {
+		if !slices.Contains(deployments, service) {
+			continue
+		}
+		oldCM, newCM := configMapNameOf(before, ns, service), configMapNameOf(after, ns, service)
+		if oldCM == newCM {
+			t.Errorf("%s: the config changed and the ConfigMap kept its name %s: its pods would not roll", ns, oldCM)
+		}
+		want = append(want, "ConfigMap/"+ns+"/"+newCM, "Deployment/"+ns+"/"+service)
 	}
+	sort.Strings(want)
 	var differ []string
 	for i := range after {
 		if !reflect.DeepEqual(before[i].Body, after[i].Body) {
-			differ = append(differ, after[i].Kind+"/"+after[i].Name)
+			differ = append(differ, after[i].Kind+"/"+after[i].Namespace+"/"+after[i].Name)
 		}
 	}
-	if want := []string{"ConfigMap/" + newCM, "Deployment/" + service}; !reflect.DeepEqual(differ, want) {
+	sort.Strings(differ)
+	if !reflect.DeepEqual(differ, want) {
 		t.Errorf("objects that differ: %v, want %v", differ, want)
 	}
 
-	ns, deployments := sitetest.DeploymentsOf(after)
-	templates := replicaSetCounts(ctx, t, c, ns)
+	templates := map[string]map[string]int{}
+	for ns := range apps {
+		templates[ns] = replicaSetCounts(ctx, t, c, ns)
+	}
 	applied, err := c.Apply(ctx, sitetest.Bodies(after))
 	if err != nil {
 		t.Fatal(err)
@@ -258,24 +274,26 @@ func checkOneServiceConfigChange(ctx context.Context, t *testing.T, c *harness.C
 	var changed []string
 	for _, a := range applied {
 		if a.Changed {
-			changed = append(changed, a.Kind+"/"+a.Name)
+			changed = append(changed, a.Kind+"/"+a.Namespace+"/"+a.Name)
 		}
 	}
 	sort.Strings(changed)
-	if want := []string{"ConfigMap/" + newCM, "Deployment/" + service}; !reflect.DeepEqual(changed, want) {
+	if !reflect.DeepEqual(changed, want) {
 		t.Errorf("apply changed %v, want %v", changed, want)
 	}
-	if err := c.WaitAvailable(ctx, ns, deployments, 90*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	rolled := replicaSetCounts(ctx, t, c, ns)
-	for _, d := range deployments {
-		want := templates[d]
-		if d == service {
-			want++
+	for ns, deployments := range apps {
+		if err := c.WaitAvailable(ctx, ns, deployments, 90*time.Second); err != nil {
+			t.Fatal(err)
 		}
-		if rolled[d] != want {
-			t.Errorf("%s has %d pod templates after the change, want %d", d, rolled[d], want)
+		rolled := replicaSetCounts(ctx, t, c, ns)
+		for _, d := range deployments {
+			want := templates[ns][d]
+			if d == service {
+				want++
+			}
+			if rolled[d] != want {
+				t.Errorf("%s: %s has %d pod templates after the change, want %d", ns, d, rolled[d], want)
+			}
 		}
 	}
 }
@@ -312,11 +330,12 @@ func TestClusterAcceptsTraefikIngress(t *testing.T) {
 	var kinds []string
 	for _, o := range objs {
 		if o.Kind == "Ingress" || o.Kind == "Gateway" || o.Kind == "VirtualService" {
-			kinds = append(kinds, o.Kind+"/"+o.Name)
+			kinds = append(kinds, o.Kind+"/"+o.Namespace+"/"+o.Name)
 		}
 	}
-	if !reflect.DeepEqual(kinds, []string{"Ingress/xgen"}) {
-		t.Fatalf("ingress objects %v, want only Ingress/xgen", kinds)
+	// One Ingress per environment (dev's own, prd's beside it), nothing of Istio.
+	if want := []string{"Ingress/xgen/xgen", "Ingress/xgen-prd/xgen"}; !reflect.DeepEqual(kinds, want) {
+		t.Fatalf("ingress objects %v, want only %v", kinds, want)
 	}
 	if _, err := c.Apply(ctx, sitetest.Bodies(objs)); err != nil {
 		t.Fatal(err)

@@ -161,10 +161,11 @@ func TestSiteIngress(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.stackFile, func(t *testing.T) {
 			v := sitetest.ViewOf(t, tc.stackFile)
-			if got := v.Names("Gateway"); !reflect.DeepEqual(got, tc.wantGateways) {
+			ns := strings.SplitN(tc.wantGatewayRef, "/", 2)[0] // the site's own namespace, or a shared gateway's
+			if got := v.AppNames("Gateway", ns); !reflect.DeepEqual(got, tc.wantGateways) {
 				t.Errorf("gateways %v, want %v", got, tc.wantGateways)
 			}
-			vs := v.Object(t, "VirtualService", "xgen")
+			vs := v.Object(t, "VirtualService", "xgen") // the stack's own environment's, first
 			if get(vs, "spec", "gateways", 0) != tc.wantGatewayRef || !reflect.DeepEqual(get(vs, "spec", "hosts"), tc.wantHosts) {
 				t.Errorf("virtual service gateways %v hosts %v", get(vs, "spec", "gateways"), get(vs, "spec", "hosts"))
 			}

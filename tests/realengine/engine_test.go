@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -263,14 +264,16 @@ func resourceNames(t *testing.T, stackFile, typ string) []string {
 	return names
 }
 
-// checkBlastRadius: every planned change belongs to the changed service's component, and
-// its ConfigMap and Deployment are among them (the pods roll).
+// checkBlastRadius: every planned change belongs to the changed service's component (in
+// each environment that runs it: a site-level setting is every environment's), and its
+// ConfigMap and Deployment are among them (the pods roll).
 func checkBlastRadius(t *testing.T, stack, svc string, p *pulumiout.Preview) {
 	t.Helper()
-	component := fmt.Sprintf("urn:pulumi:%s::%s::xgen:index:XgenService::%s", stack, sites.ConfigNamespace, svc)
+	prefix := fmt.Sprintf("urn:pulumi:%s::%s::", stack, sites.ConfigNamespace)
+	component := regexp.MustCompile("^" + regexp.QuoteMeta(prefix) + `(xgen:environment:[a-z]+\$)?xgen:index:XgenService::` + regexp.QuoteMeta(svc) + "$")
 	kinds := map[string]bool{}
 	for _, s := range p.Changes() {
-		if s.Parent() != component {
+		if !component.MatchString(s.Parent()) {
 			t.Errorf("changing %s's config also plans %s %s (parent %s)", svc, s.Op, s.URN, s.Parent())
 			continue
 		}
@@ -299,20 +302,28 @@ func checkConfigRollOrder(t *testing.T, eventLog, svc string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var order []string
+	// Each environment's steps in their order (the one before "xgen:index:XgenService" in
+	// the URN's type chain: "" for the stack's own, "xgen:environment:prd$" beside it).
+	order := map[string][]string{}
 	for _, e := range events {
 		if e.ResOutputsEvent == nil || e.ResOutputsEvent.Planning {
 			continue
 		}
 		m := e.ResOutputsEvent.Metadata
 		if strings.HasSuffix(m.URN, "::"+svc) && (m.Type == "kubernetes:core/v1:ConfigMap" || m.Type == "kubernetes:apps/v1:Deployment") && m.Op != apitype.OpSame {
-			order = append(order, string(m.Op)+" "+strings.TrimPrefix(m.Type, "kubernetes:"))
+			env, _, _ := strings.Cut(strings.SplitN(m.URN, "::", 4)[2], "xgen:index:XgenService")
+			order[env] = append(order[env], string(m.Op)+" "+strings.TrimPrefix(m.Type, "kubernetes:"))
 		}
 	}
 	// "replace" is the engine's marker that the replacement took the old one's place.
 	want := []string{"create-replacement core/v1:ConfigMap", "replace core/v1:ConfigMap", "update apps/v1:Deployment", "delete-replaced core/v1:ConfigMap"}
-	if !reflect.DeepEqual(order, want) {
-		t.Errorf("config change of %s ran %v, want %v", svc, order, want)
+	if len(order) == 0 {
+		t.Errorf("config change of %s ran nothing of it", svc)
+	}
+	for env, steps := range order {
+		if !reflect.DeepEqual(steps, want) {
+			t.Errorf("config change of %s (%q) ran %v, want %v", svc, env, steps, want)
+		}
 	}
 }
 

@@ -195,10 +195,27 @@ func Bodies(objs []inprocess.Object) []map[string]any {
 
 // DeploymentsOf returns the application namespace (the frontend's: every site runs it) and
 // its Deployment names; the add-ons' are in their own namespaces.
+// AppDeployments are the Deployments of each namespace that runs a site's environment (one
+// with the entry point, xgen-frontend): the stack's own and each deployed beside it.
+func AppDeployments(objs []inprocess.Object) map[string][]string {
+	out := map[string][]string{}
+	for _, o := range objs {
+		if o.Kind == "Deployment" && o.Name == "xgen-frontend" {
+			out[o.Namespace] = nil
+		}
+	}
+	for _, o := range objs {
+		if _, app := out[o.Namespace]; app && o.Kind == "Deployment" {
+			out[o.Namespace] = append(out[o.Namespace], o.Name)
+		}
+	}
+	return out
+}
+
 func DeploymentsOf(objs []inprocess.Object) (string, []string) {
 	var ns string
 	for _, o := range objs {
-		if o.Kind == "Deployment" && o.Name == "xgen-frontend" {
+		if o.Kind == "Deployment" && o.Name == "xgen-frontend" && ns == "" { // the stack's own
 			ns = o.Namespace
 		}
 	}
@@ -291,6 +308,19 @@ func (v View) Object(t testing.TB, kind, name string) map[string]any {
 		}
 	}
 	t.Fatalf("no %s %s", kind, name)
+	return nil
+}
+
+// ObjectIn is the body of the object of kind and name in namespace ns; the test fails
+// without one.
+func (v View) ObjectIn(t testing.TB, kind, ns, name string) map[string]any {
+	t.Helper()
+	for _, o := range v.Objs {
+		if o.Kind == kind && o.Namespace == ns && o.Name == name {
+			return o.Body
+		}
+	}
+	t.Fatalf("no %s %s/%s", kind, ns, name)
 	return nil
 }
 

@@ -3,7 +3,7 @@ HOST='xgen-gpu-1'
 LOG_TAG='xgen-infra'
 PROJECT='xgen-infra'
 DATA_DIR='/srv/xgen-infra'
-VOLUMES='minio postgres qdrant qdrant-snapshots redis'
+VOLUMES='minio postgres qdrant qdrant-snapshots qdrant-prd qdrant-prd-snapshots redis redis-prd'
 GEN='6e38ed7d023e7498'
 # lib.sh: helpers every host script starts with (the builders put it after the script's
 # parameters). POSIX sh: the login shell of the SSH user runs the scripts.
