@@ -131,8 +131,12 @@ func validateEnvironments(p *problemList, c *Config) {
 	side := c.SideEnvironments()
 	namespaces := map[string]string{c.Namespace: "namespace", c.Infra.Namespace: "infra.namespace"}
 	domains := map[string]string{}
-	if d := c.Environments[c.Environment].Domain; d != "" {
-		domains[d] = "environments." + c.Environment + ".domain"
+	own := c.Environments[c.Environment]
+	if own.Domain != "" {
+		domains[own.Domain] = "environments." + c.Environment + ".domain"
+	}
+	for i, alias := range own.Aliases {
+		domains[alias] = fmt.Sprintf("environments.%s.aliases[%d]", c.Environment, i)
 	}
 	databases := map[string]string{c.Infra.Postgres.Database: "infra.postgres.database"}
 	users := map[string]string{c.Infra.Postgres.User: "infra.postgres.user"}
@@ -180,6 +184,9 @@ func validateEnvironments(p *problemList, c *Config) {
 			p.add(path+".domain", "", "is required for an environment deployed beside: it is how the gateway tells it from environment %s; e.g. prd.xgen.example", c.Environment)
 		}
 		unique(domains, path+".domain", e.Domain)
+		for i, alias := range e.Aliases {
+			unique(domains, fmt.Sprintf("%s.aliases[%d]", path, i), alias)
+		}
 		if !dnsLabel.MatchString(e.Namespace) {
 			p.add(path+".namespace", e.Namespace, "must be a Kubernetes namespace name (lowercase letters, digits, '-'; at most 63)")
 		} else if slices.Contains(reservedNamespaces, e.Namespace) {
@@ -264,6 +271,7 @@ func sideSite(site *Site, env string, cat *Catalog) (*Site, error) {
 		Name:                   site.Name,
 		Config:                 c,
 		Domain:                 e.Domain,
+		Aliases:                e.Aliases,
 		TLSCredentialName:      e.TLSCredentialName,
 		Services:               services,
 		Secrets:                appSecrets(&c, env),

@@ -83,6 +83,10 @@ func TestBadEnvironmentsBeside(t *testing.T) {
 		{"same bucket", prd(", data: {documentBucket: files}"), "site.environments.prd.data.documentBucket", "is also infra.objectStorage.fileStorageBucket"},
 		{"port taken", prd(", data: {redisPort: 6333}"), "site.environments.prd.data.redisPort", "is also infra.qdrant.port"},
 		{"tag", prd(", tag: 'a b'"), "site.environments.prd.tag", "image tag"},
+		{"alias without domain", "environments: {prd: {aliases: [a.example.com]}}\n" + minimalSite, "site.environments.prd.aliases[0]", "needs environments.prd.domain"},
+		{"alias twice", besideSite("  prd: {deploy: true, domain: prd.example.com, aliases: [prd.example.com]}\n"), "site.environments.prd.aliases[0]", "is listed already"},
+		{"alias of another environment", besideSite("  prd: {deploy: true, domain: prd.example.com, aliases: [dev.example.com]}\n"), "site.environments.prd.aliases[0]", "is also environments.dev.domain"},
+		{"bad alias", besideSite("  prd: {deploy: true, domain: prd.example.com, aliases: ['Not A Host']}\n"), "site.environments.prd.aliases[0]", "lowercase host name"},
 		{"ingress none", "ingress: {type: none}\n" + prd(""), "site.environments.prd.deploy", "needs an ingress"},
 	})
 }

@@ -127,6 +127,7 @@ func parse(stack string, config map[string]string, secretKeys []string, o parseO
 		Name:                   stack,
 		Config:                 c,
 		Domain:                 env.Domain,
+		Aliases:                env.Aliases,
 		TLSCredentialName:      env.TLSCredentialName,
 		Services:               services,
 		HasRegistryCredentials: c.Image.RegistryUsername != "",

@@ -89,6 +89,10 @@ type EnvironmentConfig struct {
 	// TLSCredentialName is the Kubernetes TLS Secret (in the ingress gateway's
 	// namespace) that Istio serves HTTPS with. Empty: HTTP only.
 	TLSCredentialName string `json:"tlsCredentialName,omitempty"`
+	// Aliases are more public host names the environment answers on, routed like Domain
+	// (the seeds' per-environment frontend hosts, e.g. xgen.infoedu.co.kr for the head
+	// office's dev). Needs Domain. Default none.
+	Aliases []string `json:"aliases,omitempty"`
 	// Deploy runs this environment beside the stack's own (Environment), on the same hosts,
 	// cluster, gateway and compose project: in its own Namespace, on its own Domain, with its
 	// own data (Data). The stack's own environment is always deployed; this is for the

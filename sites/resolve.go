@@ -24,6 +24,8 @@ type Site struct {
 	Config Config
 	// Domain is the public host for the site's environment; empty when reached by IP.
 	Domain string
+	// Aliases are the environment's other public host names (routed like Domain).
+	Aliases []string
 	// TLSCredentialName for the site's Gateway; empty for HTTP only.
 	TLSCredentialName string
 	// Services the site runs, sorted by name, each fully resolved.

@@ -63,6 +63,19 @@ func Validate(c *Config, cat *Catalog, prefix string) Problems {
 			p.add(path, nil, "%q is not an environment; use one of %s", env, strings.Join(Environments, ", "))
 		}
 		validateDomain(p, path+".domain", e.Domain, c.Ingress.Type)
+		for i, alias := range e.Aliases {
+			key := fmt.Sprintf("%s.aliases[%d]", path, i)
+			switch {
+			case e.Domain == "":
+				p.add(key, alias, "needs environments.%s.domain: an alias is one more name of a site reached by its domain", env)
+			case alias == "" || alias == "*":
+				p.add(key, alias, "must be a host name such as \"xgen.example.com\"")
+			case alias == e.Domain || slices.Index(e.Aliases, alias) < i:
+				p.add(key, alias, "is listed already; name each host once")
+			default:
+				validateDomain(p, key, alias, c.Ingress.Type)
+			}
+		}
 		if e.TLSCredentialName != "" && len(validation.IsDNS1123Subdomain(e.TLSCredentialName)) > 0 {
 			p.add(path+".tlsCredentialName", e.TLSCredentialName, "must be the name of a Kubernetes TLS Secret (lowercase DNS name)")
 		}

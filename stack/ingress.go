@@ -43,7 +43,7 @@ func ingressArgs(site *sites.Site) components.IstioIngressArgs {
 		Labels:            map[string]string{"xgen.ai/site": site.Name},
 	}
 	if site.Domain != "" {
-		args.Hosts = []string{site.Domain}
+		args.Hosts = append([]string{site.Domain}, site.Aliases...)
 	}
 	for _, svc := range site.Services {
 		backend := components.Backend{Name: svc.Name, Port: *svc.Spec.Port}

@@ -61,13 +61,14 @@ func TestHeadOfficeRunsPrdBesideDev(t *testing.T) {
 		}
 	}
 	// Each environment's route on the one gateway, by its domain.
-	for ns, host := range map[string]string{"xgen": "xgen.x2bee.com", "xgen-prd": "jeju-xgen.x2bee.com"} {
+	// (dev also answers on the seeds' dev frontend host, its alias.)
+	for ns, hosts := range map[string][]any{"xgen": {"xgen.x2bee.com", "xgen.infoedu.co.kr"}, "xgen-prd": {"jeju-xgen.x2bee.com"}} {
 		vs := v.ObjectIn(t, "VirtualService", ns, "xgen")
-		if got := get(vs, "spec", "hosts"); !reflect.DeepEqual(got, []any{host}) || get(vs, "spec", "gateways", 0) != ns+"/xgen-gateway" {
+		if got := get(vs, "spec", "hosts"); !reflect.DeepEqual(got, hosts) || get(vs, "spec", "gateways", 0) != ns+"/xgen-gateway" {
 			t.Errorf("%s: virtual service hosts %v gateways %v", ns, got, get(vs, "spec", "gateways"))
 		}
 		gw := v.ObjectIn(t, "Gateway", ns, "xgen-gateway")
-		if got := get(gw, "spec", "servers", 0, "hosts"); !reflect.DeepEqual(got, []any{host}) {
+		if got := get(gw, "spec", "servers", 0, "hosts"); !reflect.DeepEqual(got, hosts) {
 			t.Errorf("%s: gateway hosts %v", ns, got)
 		}
 	}

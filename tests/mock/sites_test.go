@@ -154,7 +154,7 @@ func TestSiteIngress(t *testing.T) {
 		wantGateways              []string
 		wantHosts                 []any
 	}{
-		{"Pulumi.xgen.yaml", "xgen/xgen-gateway", []string{"xgen-gateway"}, []any{"xgen.x2bee.com"}},
+		{"Pulumi.xgen.yaml", "xgen/xgen-gateway", []string{"xgen-gateway"}, []any{"xgen.x2bee.com", "xgen.infoedu.co.kr"}},
 		{"Pulumi.lotteimall.yaml", "lotteimall/xgen-gateway", []string{"xgen-gateway"}, []any{"agent.lotteimall.com"}},
 		{"Pulumi.xgen-aww.yaml", "istio-system/istio-gateway", nil, []any{"xgen.lamitie.kr"}},
 	}
