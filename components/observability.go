@@ -22,6 +22,10 @@ type ObservabilityArgs struct {
 	Namespace string
 	// SiteNamespace is the namespace of the site's services. Required.
 	SiteNamespace string
+	// OtherNamespaces are those of the site's environments deployed beside SiteNamespace's:
+	// their services' spans are taken too (their scrape targets are in Targets). Default
+	// none.
+	OtherNamespaces []string
 	// Services are the site's services, scraped or not (the dashboard's rows: CPU, memory and
 	// restarts come from the kubelet and kube-state-metrics). Required.
 	Services []string

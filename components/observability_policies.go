@@ -74,10 +74,13 @@ func (b *obsBuilder) networkPolicies(a ObservabilityArgs) {
 			[]networkingv1.NetworkPolicyPeerArgs{pods("otel-collector")}, []int{obsconfig.OTLPGRPCPort})
 		policy("allow-grafana-to-tempo", "allow-grafana-to-tempo", a.Namespace, []string{"tempo"},
 			[]networkingv1.NetworkPolicyPeerArgs{pods("grafana")}, []int{obsconfig.TempoPort})
-		// The site's services send their spans (their own policies allow the egress).
-		policy("allow-traces", "allow-site-traces", a.Namespace, []string{"otel-collector"},
-			[]networkingv1.NetworkPolicyPeerArgs{{NamespaceSelector: &metav1.LabelSelectorArgs{
-				MatchLabels: pulumi.StringMap{"kubernetes.io/metadata.name": pulumi.String(a.SiteNamespace)}}}},
-			[]int{obsconfig.OTLPHTTPPort})
+		// The site's services send their spans (their own policies allow the egress), in
+		// every environment of the site.
+		var from []networkingv1.NetworkPolicyPeerArgs
+		for _, ns := range append([]string{a.SiteNamespace}, a.OtherNamespaces...) {
+			from = append(from, networkingv1.NetworkPolicyPeerArgs{NamespaceSelector: &metav1.LabelSelectorArgs{
+				MatchLabels: pulumi.StringMap{"kubernetes.io/metadata.name": pulumi.String(ns)}}})
+		}
+		policy("allow-traces", "allow-site-traces", a.Namespace, []string{"otel-collector"}, from, []int{obsconfig.OTLPHTTPPort})
 	}
 }

@@ -13,7 +13,9 @@ package sites
 
 import (
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 
 	"xgen-infra/components/endpoint"
@@ -292,6 +294,23 @@ func sideHostServices(c *Config) []endpoint.Service {
 		out = append(out,
 			endpoint.Service{Name: sideComposeService("redis", env), Ports: []endpoint.Port{{Name: "redis", Port: d.RedisPort}}},
 			endpoint.Service{Name: sideComposeService("qdrant", env), Ports: []endpoint.Port{{Name: "http", Port: d.QdrantPort}, {Name: "grpc", Port: d.QdrantGRPCPort}}})
+	}
+	return out
+}
+
+// OwnInfraProbes are the infra endpoints an environment deployed beside has of its own (its
+// Redis and Qdrant), named after their compose services (redis-prd): what the observability
+// add-on probes beside the site's own. None for the site's own environment.
+func (s *Site) OwnInfraProbes() []InfraProbe {
+	in := s.Config.Infra
+	if in.beside == "" {
+		return nil
+	}
+	var out []InfraProbe
+	for _, e := range infraEntries(in) {
+		if (e.endpoint == "redis" || e.endpoint == "qdrant") && len(e.ports) > 0 {
+			out = append(out, InfraProbe{Name: e.service, Address: net.JoinHostPort(e.host, strconv.Itoa(e.ports[0].Port))})
+		}
 	}
 	return out
 }

@@ -143,6 +143,21 @@ func observabilityArgs(site *sites.Site, sec secretValues) (components.Observabi
 			args.HPAs = append(args.HPAs, svc.Name)
 		}
 	}
+	// The environments deployed beside: their services are scraped (a job each, named by
+	// namespace), their own Redis and Qdrant probed, their spans taken.
+	for _, other := range site.Others {
+		ns := other.Config.Namespace
+		args.OtherNamespaces = append(args.OtherNamespaces, ns)
+		for _, svc := range other.Services {
+			if svc.Scraped() {
+				args.Targets = append(args.Targets, obsconfig.Target{Service: svc.Name, Namespace: ns, Port: svc.MetricsPort(),
+					Path: *svc.Spec.Metrics.Path, Job: ns + "/" + svc.Name})
+			}
+		}
+		for _, p := range other.OwnInfraProbes() {
+			args.Probes = append(args.Probes, obsconfig.Probe{Name: p.Name, Address: p.Address})
+		}
+	}
 	return args, nil
 }
 

@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/config"
-	_ "github.com/prometheus/prometheus/discovery/kubernetes" // registers kubernetes_sd_configs, as Prometheus does
+	"github.com/prometheus/prometheus/discovery/kubernetes" // registers kubernetes_sd_configs, as Prometheus does
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/model/rulefmt"
@@ -243,5 +244,44 @@ func TestInfraProbesRelabelling(t *testing.T) {
 	bb, err := BlackboxConfig()
 	if err != nil || !strings.Contains(bb, "tcp_connect") || !strings.Contains(bb, `expect: ^(\+PONG|-NOAUTH)`) {
 		t.Errorf("blackbox config: %v\n%s", err, bb)
+	}
+}
+
+// A service that runs in two environments of the site (prd beside dev) is two jobs, one per
+// namespace, which Prometheus accepts (a job name twice it refuses); an environment's own
+// Redis is probed with the Redis module.
+func TestServiceInTwoEnvironments(t *testing.T) {
+	args := siteArgs("")
+	args.Services = append(args.Services, Target{Service: "xgen-core", Namespace: "xgen-prd", Port: 8000, Path: "/metrics", Job: "xgen-prd/xgen-core"})
+	args.Probes = append(args.Probes, Probe{Name: "redis-prd", Address: "redis-prd.xgen-system.svc.cluster.local:6380"})
+	text, err := PrometheusConfig(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(text, quiet)
+	if err != nil {
+		t.Fatalf("Prometheus refuses the config: %v\n%s", err, text)
+	}
+	namespaces := map[string][]string{}
+	for _, sc := range cfg.ScrapeConfigs {
+		for _, sd := range sc.ServiceDiscoveryConfigs {
+			if k, ok := sd.(*kubernetes.SDConfig); ok {
+				namespaces[sc.JobName] = k.NamespaceDiscovery.Names
+			}
+		}
+	}
+	_, redisJob, _ := strings.Cut(text, "job_name: infra-redis")
+	redisJob, _, _ = strings.Cut(redisJob, "job_name:")
+	if !strings.Contains(redisJob, "redis-prd.xgen-system.svc.cluster.local:6380") {
+		t.Errorf("infra-redis does not probe redis-prd:\n%s", redisJob)
+	}
+	if !slices.Equal(namespaces["xgen-core"], []string{"xgen"}) || !slices.Equal(namespaces["xgen-prd/xgen-core"], []string{"xgen-prd"}) {
+		t.Errorf("xgen-core's jobs watch %v and %v", namespaces["xgen-core"], namespaces["xgen-prd/xgen-core"])
+	}
+	// Without its own job name the second one is refused by Prometheus: the name matters.
+	args.Services[len(args.Services)-1].Job = ""
+	text, _ = PrometheusConfig(args)
+	if _, err := config.Load(text, quiet); err == nil {
+		t.Error("Prometheus accepted two jobs named xgen-core")
 	}
 }

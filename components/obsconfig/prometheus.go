@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -25,6 +26,9 @@ type Target struct {
 	Namespace string
 	Port      int
 	Path      string
+	// Job names the scrape job. Default Service; a service that also runs in another
+	// environment of the site (another namespace) needs its own, e.g. "xgen-prd/xgen-core".
+	Job string
 }
 
 // PrometheusArgs is what the configuration is generated from.
@@ -227,7 +231,11 @@ func PrometheusConfig(a PrometheusArgs) (string, error) {
 // serviceJob scrapes one service's pods on its metrics port; the relabelling gives every
 // series the site, service, node and pod labels (what the dashboards group by).
 func serviceJob(site string, t Target) scrapeConfig {
-	j := podJob(t.Service, site, t.Namespace, t.Service, t.Port)
+	job := t.Job
+	if job == "" {
+		job = t.Service
+	}
+	j := podJob(job, site, t.Namespace, t.Service, t.Port)
 	j.MetricsPath = t.Path
 	return j
 }
@@ -262,7 +270,7 @@ func infraJob(site, namespace string, probes []Probe) []scrapeConfig {
 	tcp, redis := blackboxJob(site, namespace, "infra", "tcp_connect"), blackboxJob(site, namespace, "infra-redis", "redis_ping")
 	for _, p := range probes {
 		sc := staticConfig{Targets: []string{p.Address}, Labels: map[string]string{"infra": p.Name}}
-		if p.Name == "redis" {
+		if strings.HasPrefix(p.Name, "redis") { // redis, and redis-<env> of an environment beside
 			redis.StaticConfigs = append(redis.StaticConfigs, sc)
 		} else {
 			tcp.StaticConfigs = append(tcp.StaticConfigs, sc)

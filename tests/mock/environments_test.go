@@ -90,6 +90,39 @@ func TestHeadOfficeRunsPrdBesideDev(t *testing.T) {
 	}
 }
 
+// The observability add-on watches prd too: its services scraped (a job each), its own Redis
+// and Qdrant probed, its spans taken.
+func TestHeadOfficeObservesPrd(t *testing.T) {
+	v := sitetest.ViewOf(t, "Pulumi.xgen.yaml")
+	var prometheus string
+	for _, o := range v.Objs {
+		if o.Kind == "ConfigMap" && strings.Contains(o.Name, "prometheus-config") {
+			data, _ := o.Body["data"].(map[string]any)
+			for _, text := range data {
+				if s, _ := text.(string); strings.Contains(s, "scrape_configs") {
+					prometheus = s
+				}
+			}
+		}
+	}
+	if prometheus == "" {
+		t.Fatal("no Prometheus configuration")
+	}
+	for _, want := range []string{"job_name: xgen-prd/xgen-core", "job_name: xgen-core", "redis-prd.xgen-system.svc.cluster.local:6380", "qdrant-prd.xgen-system.svc.cluster.local:6343"} {
+		if !strings.Contains(prometheus, want) {
+			t.Errorf("Prometheus' configuration lacks %q", want)
+		}
+	}
+	traces := v.ObjectIn(t, "NetworkPolicy", "xgen-observability", "allow-site-traces")
+	var from []any
+	for i := 0; i < 2; i++ {
+		from = append(from, get(traces, "spec", "ingress", 0, "from", i, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"))
+	}
+	if !reflect.DeepEqual(from, []any{"xgen", "xgen-prd"}) {
+		t.Errorf("spans are taken from %v, want both environments", from)
+	}
+}
+
 // A change to dev's own settings leaves every resource of prd as it was.
 func TestSideEnvironmentIsIndependent(t *testing.T) {
 	base := sitetest.Run(t, "Pulumi.xgen.yaml")
