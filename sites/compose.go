@@ -241,6 +241,14 @@ func ComposeServiceNames(c *Config) []string {
 			out = append(out, name)
 		}
 	}
+	for _, env := range c.SideEnvironments() { // each environment beside: its own Redis and Qdrant
+		if s.Redis != nil {
+			out = append(out, sideComposeService("redis", env))
+		}
+		if s.Qdrant != nil {
+			out = append(out, sideComposeService("qdrant", env))
+		}
+	}
 	slices.Sort(out)
 	return out
 }

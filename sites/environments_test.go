@@ -43,6 +43,9 @@ func TestEnvironmentBesideDefaults(t *testing.T) {
 	if !slices.Contains(keys, "prdPostgresPassword") || !slices.Contains(keys, "prdRedisPassword") || slices.Contains(keys, "postgresPassword") {
 		t.Errorf("prd's secrets %v, want its own passwords", keys)
 	}
+	if got := ComposeServiceNames(&site.Config); !slices.Equal(got, []string{"minio", "postgres", "qdrant", "qdrant-prd", "redis", "redis-prd"}) {
+		t.Errorf("compose services %v (what status expects running)", got)
+	}
 	// The site's host Services: its own, and prd's Redis and Qdrant.
 	var hs []string
 	for _, s := range site.HostServices {
