@@ -6,6 +6,9 @@
 //	site up|preview|destroy --layer L   one layer (hosts, infra, addons, apps, ingress) through
 //	                                    `pulumi --target`, refused if what it needs was never
 //	                                    deployed; flags after -- go to pulumi
+//	site migrate-check --kubeconfig F   before the switch-over from the seeds' system
+//	                                    (docs/migration.md): ArgoCD no longer syncs the site,
+//	                                    the compose data directory is free; the old volumes
 //
 // It runs the operator's `pulumi` CLI on the stack (`fleet status` is every site's status as
 // a table). It is not part of the Pulumi program's binary.
@@ -25,6 +28,8 @@ import (
 	"syscall"
 
 	"gopkg.in/yaml.v3"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"xgen-infra/internal/day2"
 	"xgen-infra/internal/fleet"
@@ -33,10 +38,14 @@ import (
 
 const usage = `usage: site [flags] status
        site [flags] up|preview|destroy --layer hosts|infra|addons|apps|ingress [-- pulumi flags]
+       site [flags] migrate-check --kubeconfig FILE [--old-project k3s-infra]
 
   status    the site at a glance; exit 0 healthy, 2 degraded, 1 unreachable
   up, preview, destroy --layer L
             one layer of the site (pulumi --target); destroy takes what depends on it too
+  migrate-check
+            before switching a site that runs the seeds' system over (docs/migration.md):
+            exit 0 ready, 2 not yet (each problem says what to do), 1 the check failed
 
 flags:
 `
@@ -57,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, stackFor 
 	drift := fs.Bool("drift", true, "status: run a refreshed preview to count drift (the slowest check)")
 	probe := fs.Bool("probe", true, "status: send one HTTP request to the site's entry (gateway or node port)")
 	layer := fs.String("layer", "", "up|preview|destroy: the layer to run")
+	kubeconfig := fs.String("kubeconfig", "", "migrate-check: the running (old) cluster's kubeconfig file")
+	oldProject := fs.String("old-project", "k3s-infra", "migrate-check: the old compose project's name (its volumes are the data to move)")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 
 	var passThrough []string
@@ -75,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, stackFor 
 	if err := fs.Parse(rest); err != nil {
 		return 1
 	}
-	if cmd == "" || fs.NArg() > 0 || (cmd != "status" && !slices.Contains(day2.LayerOps, cmd)) {
+	if cmd == "" || fs.NArg() > 0 || (cmd != "status" && cmd != "migrate-check" && !slices.Contains(day2.LayerOps, cmd)) {
 		fs.Usage()
 		return 1
 	}
@@ -121,6 +132,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, stackFor 
 		return day2.ExitCode(r.Verdict)
 	}
 
+	if cmd == "migrate-check" {
+		return migrateCheck(ctx, st, *kubeconfig, *oldProject, *asJSON, stdout, stderr)
+	}
+
 	l, err := layers.Parse(*layer)
 	if err != nil {
 		fmt.Fprintf(stderr, "site %s: --layer: %v\n", cmd, err)
@@ -159,4 +174,53 @@ func needsValue(flagArg string) bool {
 		return false
 	}
 	return slices.Contains([]string{"dir", "stack", "layer"}, name)
+}
+
+// migrateCheck is `site migrate-check`: the running cluster through its kubeconfig file, the
+// compose host over SSH as the program reaches it.
+func migrateCheck(ctx context.Context, st day2.Stack, kubeconfig, oldProject string, asJSON bool, stdout, stderr io.Writer) int {
+	if kubeconfig == "" {
+		fmt.Fprintln(stderr, "site migrate-check: --kubeconfig is required: the running cluster's (on a K3s server: /etc/rancher/k3s/k3s.yaml, its server address made reachable)")
+		return 1
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		fmt.Fprintln(stderr, "site migrate-check: --kubeconfig:", err)
+		return 1
+	}
+	kube, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "site migrate-check:", err)
+		return 1
+	}
+	r, err := day2.MigrateCheck(ctx, st, kube, oldProject)
+	if err != nil {
+		fmt.Fprintln(stderr, "site migrate-check:", err)
+		return 1
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(r)
+	} else {
+		for _, a := range r.Applications {
+			fmt.Fprintf(stdout, "argocd application %s/%s -> %s, auto-sync %v\n", a.Namespace, a.Name, a.Destination, a.AutoSync)
+		}
+		if r.DataDir != "" {
+			fmt.Fprintf(stdout, "compose data directory %s: %s\n", r.DataDir, r.DataDirState)
+		}
+		for _, v := range r.OldVolumes {
+			fmt.Fprintf(stdout, "old volume %s (kept after the migration)\n", v)
+		}
+		for _, p := range r.Problems {
+			fmt.Fprintln(stdout, "NOT READY:", p)
+		}
+		if len(r.Problems) == 0 {
+			fmt.Fprintln(stdout, "ready for the switch-over")
+		}
+	}
+	if len(r.Problems) > 0 {
+		return 2
+	}
+	return 0
 }

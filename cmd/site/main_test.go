@@ -76,6 +76,9 @@ func TestLayerRuns(t *testing.T) {
 			`unknown layer "k3s": one of hosts, infra, addons, apps, ingress`, nil, ""},
 		{"which stack", deployed, []string{"status"}, 1, "--stack is required", nil, ""},
 		{"no command", deployed, []string{"--stack", "xgen-jeju"}, 1, "usage: site", nil, ""},
+		{"migrate-check needs the cluster", nil, []string{"migrate-check", "--stack", "xgen-jeju"}, 1, "--kubeconfig is required", nil, ""},
+		{"migrate-check: a kubeconfig that is not there", nil, []string{"migrate-check", "--stack", "xgen-jeju", "--kubeconfig", "/nonexistent/kubeconfig"}, 1,
+			"site migrate-check: --kubeconfig:", nil, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

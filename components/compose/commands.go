@@ -158,6 +158,12 @@ func (s Spec) DeleteBackup(host, gen string) string {
 	return s.command("backup-delete", host, param("JOB", s.JobPath()), param("GEN", gen), param("METRICS_DIR", hostdefaults.MetricsTextfileDir))
 }
 
+// MigrateCheck reads, for a switch-over from the seeds' system, whether the project's data
+// directory is free and which volumes the old compose project (oldProject) has. Read-only.
+func (s Spec) MigrateCheck(host, oldProject string) string {
+	return s.command("migrate-check", host, param("OLD_PROJECT", oldProject))
+}
+
 // Check reports what is wrong with a spec a component was given (programming errors: the
 // site model validates what operators write).
 func (s Spec) Check() error {

@@ -279,6 +279,7 @@ func TestScriptsPassShellcheck(t *testing.T) {
 		"backup-install":   s.InstallBackup("h", b, "g"),
 		"backup-delete":    s.DeleteBackup("h", "g"),
 		"status":           s.Status("h", b.Dir),
+		"migrate-check":    s.MigrateCheck("h", "k3s-infra"),
 		"load-images":      s.LoadImages("h", []hostscript.StagedFile{{Name: "postgres_15.4.tar", SHA256: sha, Staged: StagedPath("postgres_15.4.tar", sha)}}),
 		"initdb":           initDBScript,
 		"redis-entrypoint": redisEntrypoint,
@@ -357,5 +358,44 @@ func TestEnvironmentBesideHasItsOwnData(t *testing.T) {
 		if strings.Contains(y, secret) {
 			t.Errorf("a secret is in the compose file")
 		}
+	}
+}
+
+// The migrate check, run as a host runs it (docker answered by a script that lists the old
+// project's volumes only for the filter that asks for them): the data directory's state and
+// the old volumes.
+func TestMigrateCheckReadsTheDataDirAndOldVolumes(t *testing.T) {
+	bin := t.TempDir()
+	fakeDocker := "#!/bin/sh\ncase \"$*\" in\n*'label=com.docker.compose.project=k3s-infra'*) printf 'k3s-infra_postgre-data\\nk3s-infra_redis-data\\n' ;;\nesac\n"
+	if err := os.WriteFile(filepath.Join(bin, "docker"), []byte(fakeDocker), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		prepare func(dir string)
+		want    string
+	}{
+		{"absent", func(string) {}, "data_dir absent\n"},
+		{"empty", func(dir string) { _ = os.Mkdir(dir, 0o755) }, "data_dir empty\n"},
+		{"not empty", func(dir string) {
+			_ = os.MkdirAll(filepath.Join(dir, "volumes"), 0o755)
+			_ = os.WriteFile(filepath.Join(dir, "compose.yaml"), nil, 0o600)
+		}, "data_dir entries 2\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(root, tc.name)
+			tc.prepare(dir)
+			s := siteSpec(dir)
+			cmd := exec.Command("sh", "-c", s.MigrateCheck("h", "k3s-infra"))
+			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if want := tc.want + "volume k3s-infra_postgre-data\nvolume k3s-infra_redis-data\n"; string(out) != want {
+				t.Errorf("output %q, want %q", out, want)
+			}
+		})
 	}
 }
