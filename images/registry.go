@@ -191,6 +191,10 @@ func ParseRef(image string) (Ref, error) {
 	}
 	ref := Ref{Image: image, Host: host}
 	if repo, digest, ok := strings.Cut(path, "@"); ok {
+		// repo:tag@digest: the digest is what is pulled; the tag only says which build it was.
+		if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+			repo = repo[:i]
+		}
 		ref.Repository, ref.Reference = repo, digest
 	} else if i := strings.LastIndex(path, ":"); i > 0 {
 		ref.Repository, ref.Reference = path[:i], path[i+1:]

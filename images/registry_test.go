@@ -115,6 +115,7 @@ func TestParseRef(t *testing.T) {
 		"docker.x2bee.com/xgen/main/xgen-core:latest-amd64": {Host: "docker.x2bee.com", Repository: "xgen/main/xgen-core", Reference: "latest-amd64"},
 		"10.0.0.5:30500/xgen/lotteimall/xgen-core:1.2":      {Host: "10.0.0.5:30500", Repository: "xgen/lotteimall/xgen-core", Reference: "1.2"},
 		"r.example/a/b@sha256:abc":                          {Host: "r.example", Repository: "a/b", Reference: "sha256:abc"},
+		"10.0.0.5:30500/a/b:1.2@sha256:abc":                 {Host: "10.0.0.5:30500", Repository: "a/b", Reference: "sha256:abc"}, // a pinned tag
 	}
 	for image, want := range cases {
 		got, err := ParseRef(image)
@@ -127,5 +128,26 @@ func TestParseRef(t *testing.T) {
 		if _, err := ParseRef(bad); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+}
+
+// A service pinned by digest (tag@digest): the registry is asked for that build; one the
+// registry no longer has is missing, whatever its tag points at.
+func TestPreflightOfAPinnedBuild(t *testing.T) {
+	reg := testregistry.Start(t)
+	reg.Push("xgen/main/xgen-core", "latest-amd64", "v1")
+	r := &Registry{Host: reg.Host, Username: "puller", Password: reg.Password, PlainHTTP: true}
+	tagged := reg.Host + "/xgen/main/xgen-core:latest-amd64"
+	digests, err := Preflight(context.Background(), r, []string{tagged})
+	if err != nil || digests[tagged] == "" {
+		t.Fatalf("the tag's digest: %v %v", digests, err)
+	}
+	pinned := tagged + "@" + digests[tagged]
+	if _, err := Preflight(context.Background(), r, []string{pinned}); err != nil {
+		t.Errorf("the pinned build is there: %v", err)
+	}
+	gone := tagged + "@sha256:" + strings.Repeat("0", 64)
+	if _, err := Preflight(context.Background(), r, []string{gone}); err == nil || !strings.Contains(err.Error(), gone) {
+		t.Errorf("a build the registry does not have: %v", err)
 	}
 }

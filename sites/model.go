@@ -267,6 +267,11 @@ type ServiceSpec struct {
 	Routes []string `json:"routes,omitempty"`
 	// Tag overrides the site image tag for this service.
 	Tag string `json:"tag,omitempty"`
+	// Digest pins the service's image to one build ("sha256:" and 64 hex digits): deployed
+	// as <image>:<tag>@<digest> whatever the tag points at now, to hold a known-good build or
+	// roll one service back (`site status --json` shows the digest each service runs). The image
+	// preflight checks the registry still has it. Default none: the tag's current build.
+	Digest string `json:"digest,omitempty"`
 	// Replicas when autoscaling is off.
 	Replicas *int `json:"replicas,omitempty"`
 	// Autoscaling with an autoscaling/v2 HorizontalPodAutoscaler on CPU.

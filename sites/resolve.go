@@ -347,13 +347,20 @@ func resolveServices(c *Config, cat *Catalog) ([]Service, error) {
 			tag = spec.Tag
 		}
 		pull := c.Image.PullPolicy
+		image := fmt.Sprintf("%s/%s/%s/%s:%s", c.Image.Registry, c.Project, c.SitePath, name, tag)
+		if spec.Digest != "" { // one build, whatever the tag points at now
+			image += "@" + spec.Digest
+			if pull == "" {
+				pull = "IfNotPresent"
+			}
+		}
 		if pull == "" {
 			pull = PullPolicyFor(tag)
 		}
 		services = append(services, Service{
 			Name:         name,
 			PullPolicy:   pull,
-			Image:        fmt.Sprintf("%s/%s/%s/%s:%s", c.Image.Registry, c.Project, c.SitePath, name, tag),
+			Image:        image,
 			Spec:         spec,
 			Config:       cfg,
 			ConfigSource: source,

@@ -224,6 +224,8 @@ func TestBadConfigs(t *testing.T) {
 		{"sitePath", "sitePath: Main Branch\n" + minimalSite, "site.sitePath", "image path segment"},
 		{"registry with scheme", "image: {registry: 'https://docker.x2bee.com'}\n" + minimalSite, "site.image.registry", "no scheme"},
 		{"tag", "image: {tag: 'latest amd64'}\n" + minimalSite, "site.image.tag", "image tag"},
+		{"digest", "ingress: {type: none}\nservices: {xgen-core: {digest: 'sha256:abc'}}", "site.services.xgen-core.digest", `"sha256:" and 64 lowercase hex digits`},
+		{"digest without algorithm", "ingress: {type: none}\nservices: {xgen-core: {digest: '" + strings.Repeat("a", 64) + "'}}", "site.services.xgen-core.digest", "manifest digest"},
 		{"pull policy", "image: {pullPolicy: sometimes}\n" + minimalSite, "site.image.pullPolicy", "IfNotPresent, Always or Never"},
 		{"loopback host address", "infra: {hostAddress: 127.0.0.1}\n" + minimalSite, "site.infra.hostAddress", "loopback"},
 		{"host address not IP", "infra: {hostAddress: infra-host}\n" + minimalSite, "site.infra.hostAddress", "IP address"},
@@ -730,5 +732,24 @@ func TestPullPolicyFollowsTheTag(t *testing.T) {
 	site = mustParse(t, "ingress: {type: none}\nimage: {pullPolicy: IfNotPresent}\nservices: {xgen-core: {}}\n")
 	if site.Services[0].PullPolicy != "IfNotPresent" {
 		t.Errorf("explicit policy: %s", site.Services[0].PullPolicy)
+	}
+}
+
+// A service pinned by digest runs that build whatever its tag points at now, never pulled
+// again; the others keep following their tag.
+func TestServicePinnedByDigest(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	site := mustParse(t, "ingress: {type: none}\nimage: {tag: latest-amd64}\nservices: {xgen-core: {digest: '"+digest+"'}, xgen-frontend: {}}")
+	core, _ := site.Service("xgen-core")
+	front, _ := site.Service("xgen-frontend")
+	if core.Image != "docker.x2bee.com/xgen/main/xgen-core:latest-amd64@"+digest || core.PullPolicy != "IfNotPresent" {
+		t.Errorf("pinned: %s (%s)", core.Image, core.PullPolicy)
+	}
+	if front.Image != "docker.x2bee.com/xgen/main/xgen-frontend:latest-amd64" || front.PullPolicy != "Always" {
+		t.Errorf("following its tag: %s (%s)", front.Image, front.PullPolicy)
+	}
+	// The preflight's digest of the tag does not move a pinned service.
+	if got := site.Pinned(core, "sha256:"+strings.Repeat("cd", 32)); got.Image != core.Image {
+		t.Errorf("the tag's digest replaced the pin: %s", got.Image)
 	}
 }

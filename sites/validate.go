@@ -25,6 +25,7 @@ var (
 	registryHost = regexp.MustCompile(`^[a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?(:[0-9]{1,5})?$`)
 	imagePathSeg = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*$`)
 	imageTag     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	imageDigest  = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 	envName      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	bucketName   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	userName     = regexp.MustCompile(`^[^\s:]+$`)
@@ -308,6 +309,9 @@ func validateServices(p *problemList, services []Service, c *Config, cat *Catalo
 		}
 		if s.Tag != "" && !imageTag.MatchString(s.Tag) {
 			p.add(path+".tag", s.Tag, "must be an image tag (letters, digits, '_', '.', '-')")
+		}
+		if s.Digest != "" && !imageDigest.MatchString(s.Digest) {
+			p.add(path+".digest", s.Digest, "must be \"sha256:\" and 64 lowercase hex digits, the image's manifest digest (`site status --json` shows the digest each service runs; or `crane digest <image>`)")
 		}
 		if *s.Domain {
 			domainServices = append(domainServices, svc.Name)
