@@ -242,11 +242,8 @@ func ComposeServiceNames(c *Config) []string {
 		}
 	}
 	for _, env := range c.SideEnvironments() { // each environment beside: its own Redis and Qdrant
-		if s.Redis != nil {
-			out = append(out, sideComposeService("redis", env))
-		}
-		if s.Qdrant != nil {
-			out = append(out, sideComposeService("qdrant", env))
+		for _, e := range ownEntries(sideConfig(c, env).Infra) {
+			out = append(out, e.compose)
 		}
 	}
 	slices.Sort(out)

@@ -278,8 +278,22 @@ func sideSite(site *Site, env string, cat *Catalog) (*Site, error) {
 		Services:               services,
 		Secrets:                appSecrets(&c, env),
 		HasRegistryCredentials: site.HasRegistryCredentials,
-		Beside:                 true,
 	}, nil
+}
+
+// ownEntries are the infra endpoints an environment deployed beside has of its own (its
+// Redis and Qdrant: named after it); none for the stack's own environment.
+func ownEntries(in InfraConfig) []infraEntry {
+	if in.beside == "" {
+		return nil
+	}
+	var out []infraEntry
+	for _, e := range infraEntries(in) {
+		if strings.HasSuffix(e.compose, "-"+in.beside) { // infraEntries names them so
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // sideHostServices are the host Services of the environments deployed beside: each one's
@@ -290,10 +304,9 @@ func sideHostServices(c *Config) []endpoint.Service {
 	}
 	var out []endpoint.Service
 	for _, env := range c.SideEnvironments() {
-		d := c.Environments[env].Data
-		out = append(out,
-			endpoint.Service{Name: sideComposeService("redis", env), Ports: []endpoint.Port{{Name: "redis", Port: d.RedisPort}}},
-			endpoint.Service{Name: sideComposeService("qdrant", env), Ports: []endpoint.Port{{Name: "http", Port: d.QdrantPort}, {Name: "grpc", Port: d.QdrantGRPCPort}}})
+		for _, e := range ownEntries(sideConfig(c, env).Infra) {
+			out = append(out, endpoint.Service{Name: e.service, Ports: e.ports})
+		}
 	}
 	return out
 }
@@ -302,15 +315,13 @@ func sideHostServices(c *Config) []endpoint.Service {
 // Redis and Qdrant), named after their compose services (redis-prd): what the observability
 // add-on probes beside the site's own. None for the site's own environment.
 func (s *Site) OwnInfraProbes() []InfraProbe {
-	in := s.Config.Infra
-	if in.beside == "" {
-		return nil
-	}
 	var out []InfraProbe
-	for _, e := range infraEntries(in) {
-		if (e.endpoint == "redis" || e.endpoint == "qdrant") && len(e.ports) > 0 {
-			out = append(out, InfraProbe{Name: e.service, Address: net.JoinHostPort(e.host, strconv.Itoa(e.ports[0].Port))})
-		}
+	for _, e := range ownEntries(s.Config.Infra) {
+		out = append(out, InfraProbe{Name: e.service, Address: net.JoinHostPort(e.host, strconv.Itoa(e.ports[0].Port))})
 	}
 	return out
 }
+
+// Beside says whether the site is an environment deployed beside the stack's own (one of
+// Others).
+func (s *Site) Beside() bool { return s.Config.Infra.beside != "" }

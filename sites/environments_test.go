@@ -19,7 +19,7 @@ func TestEnvironmentBesideDefaults(t *testing.T) {
 	}
 	prd := site.Others[0]
 	c := prd.Config
-	if c.Environment != "prd" || c.Namespace != "xgen-prd" || prd.Domain != "prd.example.com" || !prd.Beside || site.Beside {
+	if c.Environment != "prd" || c.Namespace != "xgen-prd" || prd.Domain != "prd.example.com" || !prd.Beside() || site.Beside() {
 		t.Errorf("prd: environment %s namespace %s domain %s", c.Environment, c.Namespace, prd.Domain)
 	}
 	in := c.Infra

@@ -55,8 +55,6 @@ type Site struct {
 	// data. The hosts, cluster, compose project, add-ons and host Services are this site's
 	// (HostServices lists theirs too); an Other has none of them.
 	Others []*Site
-	// Beside is true for one of Others.
-	Beside bool
 }
 
 // Environments is the site and the environments deployed beside it, the site first.

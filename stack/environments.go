@@ -50,9 +50,10 @@ func (e environment) with(opts ...pulumi.ResourceOption) []pulumi.ResourceOption
 }
 
 // besideEnvironment deploys an environment beside the stack's own (site is its resolved
-// site, sites.Site.Others): its component, namespace, secrets, apps after deps, and route
-// after the mesh. It returns the environment's outputs.
-func besideEnvironment(ctx *pulumi.Context, site *sites.Site, sec secretValues, aws *awsResources, deps, mesh []pulumi.Resource, k8s pulumi.ResourceOption) (pulumi.Map, error) {
+// site, sites.Site.Others): its component, namespace, secrets, apps after deps (by the image
+// preflight's digests, asked once for every environment), and route after the mesh. It
+// returns the environment's outputs.
+func besideEnvironment(ctx *pulumi.Context, site *sites.Site, sec secretValues, aws *awsResources, digests map[string]string, deps, mesh []pulumi.Resource, k8s pulumi.ResourceOption) (pulumi.Map, error) {
 	c := site.Config
 	comp, err := components.NewEnvironment(ctx, components.EnvironmentArgs{Name: c.Environment, Namespace: c.Namespace, Domain: site.Domain})
 	if err != nil {
@@ -66,12 +67,6 @@ func besideEnvironment(ctx *pulumi.Context, site *sites.Site, sec secretValues, 
 	secrets, err := siteSecrets(ctx, site, sec, aws, k8s, parent, pulumi.DependsOn([]pulumi.Resource{ns}))
 	if err != nil {
 		return nil, err
-	}
-	var digests map[string]string
-	if *c.Image.Preflight && imagePreflightOn() {
-		if digests, err = imagePreflight(ctx, site); err != nil {
-			return nil, err
-		}
 	}
 	env := environment{site: site, ns: ns, secrets: secrets, digests: digests, opts: []pulumi.ResourceOption{parent}}
 	images, err := env.apps(ctx, deps, k8s)

@@ -4,6 +4,8 @@ package stack
 // anything is registered, and deployed by digest.
 
 import (
+	"slices"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"xgen-infra/images"
@@ -13,9 +15,9 @@ import (
 // ImagePreflightEnv set to "off" skips the image preflight for an offline preview.
 const ImagePreflightEnv = "XGEN_IMAGE_PREFLIGHT"
 
-// imagePreflight asks the site's registry for every image of the services the site runs,
-// and only those (a service the site does not run must never be asked for), and returns the
-// digest each tag points at.
+// imagePreflight asks the site's registry once for every image of the services the site
+// runs in any of its environments, and only those (a service the site does not run must never
+// be asked for), and returns the digest each tag points at, by image.
 func imagePreflight(ctx *pulumi.Context, site *sites.Site) (map[string]string, error) {
 	img := site.Config.Image
 	reg := &images.Registry{Host: img.Registry, Username: img.RegistryUsername, PlainHTTP: img.RegistryPlainHTTP}
@@ -23,8 +25,12 @@ func imagePreflight(ctx *pulumi.Context, site *sites.Site) (map[string]string, e
 		reg.Password = plainSecret(ctx, sites.SecretRegistryPassword) // for its token service only
 	}
 	var refs []string
-	for _, svc := range site.Services {
-		refs = append(refs, svc.Image)
+	for _, env := range site.Environments() {
+		for _, svc := range env.Services {
+			if !slices.Contains(refs, svc.Image) { // prd on dev's tag: one question each
+				refs = append(refs, svc.Image)
+			}
+		}
 	}
 	return images.Preflight(ctx.Context(), reg, refs)
 }

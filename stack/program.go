@@ -58,7 +58,7 @@ func Program(ctx *pulumi.Context) error {
 	// Images: every service image must be in the site's registry (at the preview and at the
 	// update alike, so that both deploy the same digests).
 	var digests map[string]string
-	if *site.Config.Image.Preflight && imagePreflightOn() {
+	if *site.Config.Image.Preflight && os.Getenv(ImagePreflightEnv) != "off" {
 		if digests, err = imagePreflight(ctx, site); err != nil {
 			return fmt.Errorf("site %s: %w", site.Name, err)
 		}
@@ -150,7 +150,7 @@ func Program(ctx *pulumi.Context) error {
 	// each its own namespace, secrets, services and route, as children of its component.
 	besides := pulumi.Map{}
 	for _, other := range site.Others {
-		out, err := besideEnvironment(ctx, other, sec, awsOut, append(infra, gpu...), mesh, k8s)
+		out, err := besideEnvironment(ctx, other, sec, awsOut, digests, append(infra, gpu...), mesh, k8s)
 		if err != nil {
 			return fmt.Errorf("site %s: environment %s: %w", site.Name, other.Config.Environment, err)
 		}
@@ -168,6 +168,3 @@ func Program(ctx *pulumi.Context) error {
 	ctx.Export("urls", urls)
 	return nil
 }
-
-// imagePreflightOn: XGEN_IMAGE_PREFLIGHT=off skips the image preflight for one run.
-func imagePreflightOn() bool { return os.Getenv(ImagePreflightEnv) != "off" }

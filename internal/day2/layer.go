@@ -51,11 +51,7 @@ func (lr LayerRun) Args(site *sites.Site, stack string, urns []string) ([]string
 // refuses a layer whose dependencies were never deployed, prints the targets it chose and
 // runs the CLI, its output to out.
 func RunLayer(ctx context.Context, st Stack, lr LayerRun, out io.Writer) error {
-	file, err := sites.ReadStackFile(st.StackFile())
-	if err != nil {
-		return err
-	}
-	site, err := sites.ParseWithoutSecrets(st.Name(), file)
+	site, err := loadSite(st)
 	if err != nil {
 		return err
 	}

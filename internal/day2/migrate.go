@@ -52,11 +52,7 @@ type ArgoApplication struct {
 // ArgoCD Application still syncs the site by itself (it would undo what `up` does), and the
 // compose project's data directory is free on its host (the old volumes' data goes into it).
 func MigrateCheck(ctx context.Context, st Stack, kube dynamic.Interface, oldProject string) (*MigrateReport, error) {
-	file, err := sites.ReadStackFile(st.StackFile())
-	if err != nil {
-		return nil, err
-	}
-	site, err := sites.ParseWithoutSecrets(st.Name(), file)
+	site, err := loadSite(st)
 	if err != nil {
 		return nil, err
 	}
@@ -68,12 +64,9 @@ func MigrateCheck(ctx context.Context, st Stack, kube dynamic.Interface, oldProj
 	r.Applications = apps
 	address := ""
 	if cc := site.Config.Infra.Compose; cc != nil {
-		key, err := st.ConfigSecret(ctx, sites.SecretSSHPrivateKey)
+		key, err := sshKey(ctx, st, "the check reaches the compose host")
 		if err != nil {
 			return nil, err
-		}
-		if key == "" {
-			return nil, fmt.Errorf("stack %s has no %s secret: the check reaches the compose host with the program's key", st.Name(), sites.SecretSSHPrivateKey)
 		}
 		var hostKey string
 		var ssh *sites.SSHConfig

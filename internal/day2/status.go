@@ -227,11 +227,7 @@ func Gather(ctx context.Context, st Stack, opts Options) (*Report, error) {
 			fmt.Fprintf(opts.Progress, "%s: %s...\n", st.Name(), what)
 		}
 	}
-	file, err := sites.ReadStackFile(st.StackFile())
-	if err != nil {
-		return nil, err
-	}
-	site, err := sites.ParseWithoutSecrets(st.Name(), file)
+	site, err := loadSite(st)
 	if err != nil {
 		return nil, err
 	}
@@ -239,12 +235,9 @@ func Gather(ctx context.Context, st Stack, opts Options) (*Report, error) {
 
 	var wg sync.WaitGroup
 	if site.Config.Cluster != nil || site.Config.Infra.Compose != nil {
-		key, err := st.ConfigSecret(ctx, sites.SecretSSHPrivateKey)
+		key, err := sshKey(ctx, st, "status reaches the hosts")
 		if err != nil {
 			return nil, err
-		}
-		if key == "" {
-			return nil, fmt.Errorf("stack %s has no %s secret: status reaches the hosts with the program's key", st.Name(), sites.SecretSSHPrivateKey)
 		}
 		progress("hosts over SSH")
 		wg.Add(1)
@@ -279,6 +272,25 @@ func Gather(ctx context.Context, st Stack, opts Options) (*Report, error) {
 		r.Verdict = Healthy
 	}
 	return r, nil
+}
+
+// loadSite is the stack's site, from its stack file (its secrets are not read).
+func loadSite(st Stack) (*sites.Site, error) {
+	file, err := sites.ReadStackFile(st.StackFile())
+	if err != nil {
+		return nil, err
+	}
+	return sites.ParseWithoutSecrets(st.Name(), file)
+}
+
+// sshKey is the stack's SSH key, what the program reaches the hosts with; who says why it
+// is needed when the stack has none.
+func sshKey(ctx context.Context, st Stack, who string) (string, error) {
+	key, err := st.ConfigSecret(ctx, sites.SecretSSHPrivateKey)
+	if err == nil && key == "" {
+		err = fmt.Errorf("stack %s has no %s secret: %s with the program's key", st.Name(), sites.SecretSSHPrivateKey, who)
+	}
+	return key, err
 }
 
 // kubeClient reaches the cluster through the stack's kubeconfig output (K3s and EKS sites)

@@ -261,7 +261,7 @@ func TestStatusShowsEveryEnvironment(t *testing.T) {
 			if a := svc.Spec.Autoscaling; a != nil && *a.Enabled {
 				want = int32(*a.MinReplicas)
 			}
-			if env.Beside && svc.Name == "xgen-core" {
+			if env.Beside() && svc.Name == "xgen-core" {
 				continue // prd's xgen-core is missing; dev's is there
 			}
 			objs = append(objs, deployment(env.Config.Namespace, svc.Name, want, want)...)
