@@ -52,9 +52,17 @@ func infraCompose(ctx *pulumi.Context, site *sites.Site, sec secretValues, after
 	// Each environment beside the site's own: its database, Redis, Qdrant and buckets.
 	for _, other := range site.Others {
 		in := other.Config.Infra
-		spec.Environments = append(spec.Environments, compose.Environment{Name: other.Config.Environment,
+		env := other.Config.Environment
+		// Its passwords' .env variables: what sites.SecretKeys names for its secrets.
+		dotEnv := map[string]string{}
+		for _, k := range other.Secrets {
+			dotEnv[k.ConfigKey] = k.ComposeEnv
+		}
+		spec.Environments = append(spec.Environments, compose.Environment{Name: env,
 			Database: in.Postgres.Database, User: in.Postgres.User, RedisPort: in.Redis.Port,
-			QdrantHTTPPort: in.Qdrant.Port, QdrantGRPCPort: in.Qdrant.GRPCPort})
+			QdrantHTTPPort: in.Qdrant.Port, QdrantGRPCPort: in.Qdrant.GRPCPort,
+			DBPasswordEnv:    dotEnv[sites.EnvironmentSecretKey(env, sites.SecretPostgresPassword)],
+			RedisPasswordEnv: dotEnv[sites.EnvironmentSecretKey(env, sites.SecretRedisPassword)]})
 		if spec.MinIO != nil {
 			spec.MinIO.Buckets = append(spec.MinIO.Buckets, in.ObjectStorage.DocumentBucket, in.ObjectStorage.FileStorageBucket)
 		}

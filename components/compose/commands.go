@@ -175,6 +175,11 @@ func (s Spec) Check() error {
 	case len(s.Services()) == 0:
 		return fmt.Errorf("no services")
 	}
+	for _, e := range s.Environments {
+		if e.Name == "" || e.DBPasswordEnv == "" || e.RedisPasswordEnv == "" {
+			return fmt.Errorf("environment %q: Name, DBPasswordEnv and RedisPasswordEnv are required", e.Name)
+		}
+	}
 	return nil
 }
 

@@ -53,17 +53,20 @@ type Spec struct {
 	Environments []Environment
 }
 
-// Environment is the data of one environment deployed beside the site's own. Its secrets
-// are the .env variables of the site's, suffixed _<NAME> (XGEN_DB_PASSWORD_PRD).
+// Environment is the data of one environment deployed beside the site's own.
 type Environment struct {
 	Name           string
 	Database, User string
 	RedisPort      int
 	QdrantHTTPPort int
 	QdrantGRPCPort int
+	// DBPasswordEnv and RedisPasswordEnv are the .env variables of its role's and its Redis'
+	// passwords (sites.SecretKeys' names for the environment's secrets). Required.
+	DBPasswordEnv, RedisPasswordEnv string
 }
 
-// envVar is variable name of environment env: XGEN_DB_PASSWORD → XGEN_DB_PASSWORD_PRD.
+// envVar is a variable of environment env in the postgres container (what initdb.sh reads
+// for each name in XGEN_ENVIRONMENTS): XGEN_DB → XGEN_DB_PRD.
 func envVar(name, env string) string { return name + "_" + strings.ToUpper(env) }
 
 // Exporters are the metrics exporters of the project's PostgreSQL and Redis (each only when
@@ -223,7 +226,7 @@ func (s Spec) Project() *types.Project {
 			names = append(names, e.Name)
 			env[envVar("XGEN_DB", e.Name)] = str(e.Database)
 			env[envVar("XGEN_DB_USER", e.Name)] = str(e.User)
-			env[envVar("XGEN_DB_PASSWORD", e.Name)] = required(envVar("XGEN_DB_PASSWORD", e.Name))
+			env[envVar("XGEN_DB_PASSWORD", e.Name)] = required(e.DBPasswordEnv)
 		}
 		if len(names) > 0 {
 			env["XGEN_ENVIRONMENTS"] = str(strings.Join(names, " "))
@@ -279,7 +282,7 @@ func (s Spec) Project() *types.Project {
 	}
 	for _, e := range s.Environments {
 		if s.Redis != nil {
-			addRedis("redis-"+e.Name, envVar("XGEN_REDIS_PASSWORD", e.Name), e.RedisPort)
+			addRedis("redis-"+e.Name, e.RedisPasswordEnv, e.RedisPort)
 		}
 		if s.Qdrant != nil {
 			addQdrant("qdrant-"+e.Name, e.QdrantHTTPPort, e.QdrantGRPCPort)

@@ -255,7 +255,8 @@ func TestCommandHeadersAreExact(t *testing.T) {
 		t.Errorf("backup job:\n%.400s", job)
 	}
 	// An environment beside the site's own: its database and its Qdrant are backed up too.
-	s.Environments = []Environment{{Name: "prd", Database: "plateerag_prd", User: "xgen_prd", RedisPort: 6380, QdrantHTTPPort: 6343, QdrantGRPCPort: 6344}}
+	s.Environments = []Environment{{Name: "prd", Database: "plateerag_prd", User: "xgen_prd", RedisPort: 6380, QdrantHTTPPort: 6343, QdrantGRPCPort: 6344,
+		DBPasswordEnv: "XGEN_DB_PASSWORD_PRD", RedisPasswordEnv: "XGEN_REDIS_PASSWORD_PRD"}}
 	job = s.BackupJob("h1", Backup{Time: "03:00", RetentionDays: 7, Dir: "/srv/b"})
 	if !strings.Contains(job, "DBS='plateerag plateerag_prd'\nQDRANTS='qdrant=http://10.0.0.11:6333 qdrant-prd=http://10.0.0.11:6343'\n") {
 		t.Errorf("backup job with environment prd:\n%.400s", job)
@@ -322,7 +323,8 @@ func TestEnvNeedsEverySecretTheProjectReads(t *testing.T) {
 // Redis password), its own database in the one PostgreSQL, and its passwords only in .env.
 func TestEnvironmentBesideHasItsOwnData(t *testing.T) {
 	s := siteSpec("/srv/xgen-infra")
-	s.Environments = []Environment{{Name: "prd", Database: "plateerag_prd", User: "xgen_prd", RedisPort: 6380, QdrantHTTPPort: 6343, QdrantGRPCPort: 6344}}
+	s.Environments = []Environment{{Name: "prd", Database: "plateerag_prd", User: "xgen_prd", RedisPort: 6380, QdrantHTTPPort: 6343, QdrantGRPCPort: 6344,
+		DBPasswordEnv: "XGEN_DB_PASSWORD_PRD", RedisPasswordEnv: "XGEN_REDIS_PASSWORD_PRD"}}
 	if got, want := strings.Join(s.Services(), " "), "minio postgres qdrant qdrant-prd redis redis-prd"; got != want {
 		t.Errorf("services %q, want %q", got, want)
 	}
@@ -397,5 +399,19 @@ func TestMigrateCheckReadsTheDataDirAndOldVolumes(t *testing.T) {
 				t.Errorf("output %q, want %q", out, want)
 			}
 		})
+	}
+}
+
+// An environment beside without the .env names of its passwords is refused: the program
+// never guesses a secret's variable (sites.SecretKeys names it).
+func TestEnvironmentNeedsItsPasswordVariables(t *testing.T) {
+	s := siteSpec("/srv/xgen-infra")
+	s.Environments = []Environment{{Name: "prd", Database: "plateerag_prd", User: "xgen_prd", RedisPort: 6380, QdrantHTTPPort: 6343, QdrantGRPCPort: 6344}}
+	if err := s.Check(); err == nil || !strings.Contains(err.Error(), "DBPasswordEnv") {
+		t.Errorf("check: %v", err)
+	}
+	s.Environments[0].DBPasswordEnv, s.Environments[0].RedisPasswordEnv = "XGEN_DB_PASSWORD_PRD", "XGEN_REDIS_PASSWORD_PRD"
+	if err := s.Check(); err != nil {
+		t.Errorf("check: %v", err)
 	}
 }
