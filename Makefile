@@ -15,7 +15,7 @@ export GOFLAGS := $(strip $(shell $(GO) env GOFLAGS) -trimpath -ldflags=-w)
 PHASES := $(TOOLS_DIR)/phases.txt
 
 .PHONY: test lint tools render bench fuzz demo hosts cluster demo-down build clean
-.PHONY: tools-k8s tools-pulumi tools-lint tools-observability lint-and-tools check
+.PHONY: tools-k8s tools-pulumi tools-lint tools-test lint-and-tools check
 
 # The tests are laid out by layer (docs/development.md "Testing"): tests/mock (the program
 # under the SDK's mock monitor), tests/apiserver (a real local API server), tests/realengine
@@ -40,11 +40,11 @@ test:
 ## check: the fast loop: lint, then the unit tests, the mock layer and the API-server layer
 ## (a few minutes warm; `make test` runs everything). Lint ran `go vet ./...`: -vet=off.
 check:
-	@$(MAKE) --no-print-directory -j3 lint tools-k8s tools-observability tools-lint
+	@$(MAKE) --no-print-directory -j3 lint tools-k8s tools-test tools-lint
 	$(GO) test -vet=off -count=1 -short $$($(GO) list ./... | grep -vxF $(addprefix -e ,$(SLOW_LAYERS)))
 
 lint-and-tools:
-	@$(MAKE) --no-print-directory -j3 lint tools-k8s tools-pulumi tools-lint tools-observability
+	@$(MAKE) --no-print-directory -j3 lint tools-k8s tools-pulumi tools-lint tools-test
 
 ## lint: gofmt, go vet, shellcheck on every script
 lint: shellcheck
@@ -68,7 +68,7 @@ shellcheck:
 ## the OpenTelemetry Collector's log operators (test-only) into .tools/ (each skipped when up
 ## to date)
 tools:
-	@$(MAKE) --no-print-directory -j3 tools-k8s tools-pulumi tools-lint tools-observability
+	@$(MAKE) --no-print-directory -j3 tools-k8s tools-pulumi tools-lint tools-test
 
 tools-k8s:
 	@bash tools/phase.sh $(PHASES) "tools: kubernetes, etcd, kwok" bash tools/install.sh
@@ -76,8 +76,8 @@ tools-pulumi:
 	@bash tools/phase.sh $(PHASES) "tools: pulumi engine and plugins" bash tools/install-pulumi.sh
 tools-lint:
 	@bash tools/phase.sh $(PHASES) "tools: actionlint" bash tools/install-lint.sh
-tools-observability:
-	@bash tools/phase.sh $(PHASES) "tools: prometheus, alertmanager, blackbox exporter, stanza-check" bash tools/install-observability-tools.sh
+tools-test:
+	@bash tools/phase.sh $(PHASES) "tools: prometheus, alertmanager, blackbox exporter, stanza-check, docker compose" bash tools/install-test-tools.sh
 
 ## render: rewrite rendered/<stack>/ from the stack files (review the diff, commit it)
 render:
@@ -95,11 +95,12 @@ FUZZTIME ?= 10m
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSiteConfig -fuzztime $(FUZZTIME) ./sites/
 
-## demo: the whole chain on the embedded default (the xgen site): bare test hosts → K3s
-## (the program's host commands over SSH) → the apps by a real `pulumi up`; Ctrl-C destroys
-## it (a rehearsal on this machine, not a deployment; needs root)
+## demo: `site rehearse --stack xgen` on the embedded default (the xgen site): its hosts as bare
+## test hosts → K3s (the program's host commands over SSH) → the compose infra on a real Docker
+## engine → Istio → the apps, by real `pulumi up`s of main and then the working tree; the report,
+## then Ctrl-C destroys it (a rehearsal on this machine, not a deployment; needs root)
 demo: tools
-	$(GO) run ./cmd/demo demo
+	$(GO) run ./cmd/site --stack xgen --hold rehearse
 
 ## hosts: only the test hosts, with the stack config and secret commands that point a site
 ## at them, until Ctrl-C
@@ -110,7 +111,7 @@ hosts: tools
 cluster: tools
 	$(GO) run ./cmd/demo cluster
 
-## demo-down: stop a demo (or cluster) started elsewhere
+## demo-down: stop test hosts (or a cluster) started elsewhere
 demo-down:
 	$(GO) run ./cmd/demo down
 

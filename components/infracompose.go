@@ -193,7 +193,7 @@ func (c *InfraCompose) build(ctx *pulumi.Context, a InfraComposeArgs) error {
 		// Named by the file (compose.yaml → infra-file-compose), so that adding a service's
 		// file does not rename the others.
 		w, err := command("infra-file-"+strings.TrimSuffix(path.Base(n), path.Ext(n)), remote.CommandArgs{
-			Create: pulumi.String(spec.WriteFile(host, n, "0600")),
+			Create: pulumi.String(spec.WriteFile(host, n, compose.FileMode(n))),
 			Stdin:  pulumi.String(files[n]),
 		}, project)
 		if err != nil {

@@ -7,17 +7,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"xgen-infra/internal/engine"
-	"xgen-infra/internal/testkit/harness"
 	"xgen-infra/internal/testkit/helmrender"
 	"xgen-infra/internal/testkit/testhosts"
+	"xgen-infra/internal/testkit/testimages"
 )
 
 // demoVersion is the K3s release the stand-in artifacts claim to be.
@@ -48,7 +44,19 @@ func startHosts(ctx context.Context) (*lab, func(), error) {
 	if err := os.RemoveAll(hostsDir); err != nil {
 		return nil, nil, err
 	}
-	hosts, err := testhosts.Start(ctx, hostsDir, []testhosts.Spec{{Name: "xgen-1"}, {Name: "xgen-2"}, {Name: "xgen-gpu", GPU: true}})
+	// The compose project's host runs a real Docker engine, with the compose images built
+	// here from Debian's packages (TEST-ONLY testimages) loaded: nothing can be pulled.
+	fmt.Println("  building the compose test images (Debian's PostgreSQL and Redis, stand-ins for Qdrant and MinIO)...")
+	imagesDir, err := testimages.ProcessDir(filepath.Join(toolsDir(), "testimages"))
+	var images map[string]string
+	if err == nil {
+		images, err = testimages.Build(imagesDir, testimages.Defaults())
+	}
+	if err != nil {
+		os.Remove(pidFile)
+		return nil, nil, err
+	}
+	hosts, err := testhosts.Start(ctx, hostsDir, []testhosts.Spec{{Name: "xgen-1", Docker: testhosts.NewDocker(toolsDir(), images)}, {Name: "xgen-2"}, {Name: "xgen-gpu", GPU: true}})
 	if err != nil {
 		os.Remove(pidFile)
 		return nil, nil, err
@@ -67,15 +75,6 @@ func startHosts(ctx context.Context) (*lab, func(), error) {
 	artifacts, _ := filepath.Abs(filepath.Join(demoDir, "artifacts", demoVersion))
 	fmt.Println("  building the stand-in K3s artifacts (TEST-ONLY k3s, air-gapped layout)...")
 	if err := testhosts.StandInArtifacts(artifacts, demoVersion, toolsDir()); err != nil {
-		stop()
-		return nil, nil, err
-	}
-	// Docker for the infra's compose project: the TEST-ONLY stand-in (no engine here).
-	docker, err := testhosts.BuildDockerStandIn(filepath.Join(demoDir, "hosts"))
-	if err == nil {
-		err = hosts.InstallDocker(ctx, docker)
-	}
-	if err != nil {
 		stop()
 		return nil, nil, err
 	}
@@ -99,65 +98,6 @@ func (l *lab) writeStackFile(path string) error {
 	}
 	testhosts.WithIstioCharts(site["cluster"].(map[string]any), charts)
 	return testhosts.WriteStackFile(demoStack, path, site)
-}
-
-// attach reaches the cluster the hosts formed through the stack's kubeconfig output (the one
-// the program read back from the first server), written to .harness/kubeconfig for kubectl.
-func attach(ctx context.Context, ws *engine.Workspace) (*harness.Cluster, error) {
-	out, err := ws.Outputs(ctx, true)
-	if err != nil {
-		return nil, err
-	}
-	kubeconfig, _ := out["kubeconfig"].(string)
-	path, _ := filepath.Abs(filepath.Join(demoDir, "kubeconfig"))
-	if err := os.WriteFile(path, []byte(kubeconfig), 0o600); err != nil {
-		return nil, err
-	}
-	c, err := harness.Attach([]byte(kubeconfig))
-	if err != nil {
-		return nil, err
-	}
-	c.Kubeconfig = path
-	return c, nil
-}
-
-// printInfra shows the compose project as its host reports it, and its backup timer.
-func printInfra(ctx context.Context, hosts *testhosts.Hosts, host string) {
-	const dc = "sudo -n docker compose --project-name xgen-infra --project-directory /srv/xgen-infra " +
-		"--file /srv/xgen-infra/compose.yaml --env-file /srv/xgen-infra/.env"
-	out, err := hosts.Run(ctx, host, dc+" ps && sudo -n ls -l /srv/xgen-infra/.env && "+
-		"{ ls /run/standin-systemd/ | sed -n 's/\\.enabled$/ (enabled)/p' | grep timer || true; }")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "warning: infra:", err)
-		return
-	}
-	fmt.Printf("\ninfra on %s (%s), Docker Compose project xgen-infra:\n", host, hosts.Host(host).Address)
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		fmt.Println("  " + line)
-	}
-}
-
-func printNodes(ctx context.Context, c *harness.Cluster) {
-	nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return
-	}
-	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "\nNODE\tREADY\tVERSION\tADDRESS\tTAINTS\n")
-	for _, n := range nodes.Items {
-		var addr string
-		for _, a := range n.Status.Addresses {
-			if a.Type == "InternalIP" {
-				addr = a.Address
-			}
-		}
-		var taints []string
-		for _, t := range n.Spec.Taints {
-			taints = append(taints, t.Key+"="+t.Value+":"+string(t.Effect))
-		}
-		fmt.Fprintf(w, "%s\t%v\t%s\t%s\t%s\n", n.Name, harness.NodeReady(&n), n.Status.NodeInfo.KubeletVersion, addr, strings.Join(taints, ","))
-	}
-	_ = w.Flush()
 }
 
 // hostsOnly starts the test hosts and prints the exact commands that run the xgen site on
@@ -212,7 +152,7 @@ func hostsOnly() error {
 	}
 	fmt.Println("  pulumi up --stack xgen")
 	fmt.Println("  pulumi destroy --stack xgen --yes   # before stopping the hosts")
-	fmt.Println("\nThe hosts run the TEST-ONLY k3s and docker stand-ins.")
+	fmt.Println("\nThe hosts run the TEST-ONLY k3s stand-in; xgen-1 runs Debian's Docker engine with test images.")
 	fmt.Println("Press Ctrl-C (or run `make demo-down` elsewhere) to stop the hosts.")
 	<-ctx.Done()
 	return nil

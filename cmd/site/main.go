@@ -9,6 +9,10 @@
 //	site migrate-check --kubeconfig F   before the switch-over from the seeds' system
 //	                                    (docs/migration.md): ArgoCD no longer syncs the site,
 //	                                    the compose data directory is free; the old volumes
+//	site rehearse [--base main]         the site's shape as local test hosts under the real
+//	                                    engine: main, then the working tree's change; what
+//	                                    changed, which host commands ran, the apps, the status
+//	                                    (needs root and `make tools`)
 //
 // It runs the operator's `pulumi` CLI on the stack (`fleet status` is every site's status as
 // a table). It is not part of the Pulumi program's binary.
@@ -34,11 +38,13 @@ import (
 	"xgen-infra/internal/day2"
 	"xgen-infra/internal/fleet"
 	"xgen-infra/internal/layers"
+	"xgen-infra/internal/rehearse"
 )
 
 const usage = `usage: site [flags] status
        site [flags] up|preview|destroy --layer hosts|infra|addons|apps|ingress [-- pulumi flags]
        site [flags] migrate-check --kubeconfig FILE [--old-project k3s-infra]
+       site [flags] rehearse [--base main] [--hold]
 
   status    the site at a glance; exit 0 healthy, 2 degraded, 1 unreachable
   up, preview, destroy --layer L
@@ -46,6 +52,11 @@ const usage = `usage: site [flags] status
   migrate-check
             before switching a site that runs the seeds' system over (docs/migration.md):
             exit 0 ready, 2 not yet (each problem says what to do), 1 the check failed
+  rehearse  the site's hosts (names, roles, GPU flags, compose host, add-ons, closed or
+            online) as local test hosts, under the real engine: --base deployed first, then
+            the working tree; reports what changed, the host commands, the times, the apps and
+            site status; everything is stopped at the end or on Ctrl-C. Needs root.
+            exit 0 passed, 2 the site failed (see the report), 1 the rehearsal could not run
 
 flags:
 `
@@ -68,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, stackFor 
 	layer := fs.String("layer", "", "up|preview|destroy: the layer to run")
 	kubeconfig := fs.String("kubeconfig", "", "migrate-check: the running (old) cluster's kubeconfig file")
 	oldProject := fs.String("old-project", "k3s-infra", "migrate-check: the old compose project's name (its volumes are the data to move)")
+	base := fs.String("base", "main", "rehearse: the git revision deployed first (empty: only the working tree)")
+	hold := fs.Bool("hold", false, "rehearse: keep the rehearsed site up after the report until Ctrl-C")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 
 	var passThrough []string
@@ -86,7 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, stackFor 
 	if err := fs.Parse(rest); err != nil {
 		return 1
 	}
-	if cmd == "" || fs.NArg() > 0 || (cmd != "status" && cmd != "migrate-check" && !slices.Contains(day2.LayerOps, cmd)) {
+	if cmd == "" || fs.NArg() > 0 || (cmd != "status" && cmd != "migrate-check" && cmd != "rehearse" && !slices.Contains(day2.LayerOps, cmd)) {
 		fs.Usage()
 		return 1
 	}
@@ -102,6 +115,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, stackFor 
 			return 1
 		}
 		name = names[0]
+	}
+	if cmd == "rehearse" {
+		return rehearseSite(ctx, filepath.Join(*dir, "Pulumi."+name+".yaml"), *dir, *base, *hold, stdout, stderr)
 	}
 	if stackFor == nil {
 		stackFor = func(name, dir string) day2.Stack { return fleet.CLIStack{Stack: name, Dir: dir} }
@@ -173,7 +189,7 @@ func needsValue(flagArg string) bool {
 	if strings.Contains(name, "=") {
 		return false
 	}
-	return slices.Contains([]string{"dir", "stack", "layer"}, name)
+	return slices.Contains([]string{"dir", "stack", "layer", "kubeconfig", "old-project", "base"}, name)
 }
 
 // migrateCheck is `site migrate-check`: the running cluster through its kubeconfig file, the
@@ -220,6 +236,35 @@ func migrateCheck(ctx context.Context, st day2.Stack, kubeconfig, oldProject str
 		}
 	}
 	if len(r.Problems) > 0 {
+		return 2
+	}
+	return 0
+}
+
+// rehearseSite is `site rehearse`.
+func rehearseSite(ctx context.Context, stackFile, dir, base string, hold bool, stdout, stderr io.Writer) int {
+	tools := os.Getenv("XGEN_TOOLS_DIR")
+	if tools == "" {
+		tools = filepath.Join(dir, ".tools")
+	}
+	opts := rehearse.Options{StackFile: stackFile, Base: base, ProgramDir: dir, ToolsDir: tools,
+		Dir: filepath.Join(dir, ".harness", "rehearse", strings.TrimSuffix(strings.TrimPrefix(filepath.Base(stackFile), "Pulumi."), ".yaml")), Out: stdout}
+	if hold {
+		opts.Hold = func(ctx context.Context, r *rehearse.Report) {
+			r.Write(stdout)
+			fmt.Fprintln(stdout, "\nThe rehearsed site stays up: press Ctrl-C to destroy it and stop the hosts.")
+			<-ctx.Done()
+		}
+	}
+	r, err := rehearse.Run(ctx, opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "site rehearse:", err)
+		return 1
+	}
+	if !hold { // held: written before the wait
+		r.Write(stdout)
+	}
+	if !r.OK() {
 		return 2
 	}
 	return 0

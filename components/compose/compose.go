@@ -416,6 +416,17 @@ func deleteKey(m *yaml.Node, key string) {
 	}
 }
 
+// FileMode is the mode a project file is written with: root's only (0600), but the init
+// scripts, which the postgres image's entrypoint runs as its postgres user (uid 999) from
+// the bind-mounted directory (0644; they hold no secret: passwords come from the
+// environment).
+func FileMode(rel string) string {
+	if path.Dir(rel) == path.Dir(InitDBFile) {
+		return "0644"
+	}
+	return "0600"
+}
+
 // Files are the project's non-secret files by path relative to DataDir.
 func (s Spec) Files() (map[string]string, error) {
 	y, err := s.YAML()

@@ -21,7 +21,7 @@ func BenchmarkHostLayer(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		ctx := context.Background()
-		hosts := livetest.StartHosts(b, []testhosts.Spec{{Name: "xgen-1"}, {Name: "xgen-2"}, {Name: "xgen-gpu", GPU: true}})
+		hosts := livetest.StartHosts(b, []testhosts.Spec{{Name: "xgen-1", Docker: livetest.Docker(b)}, {Name: "xgen-2"}, {Name: "xgen-gpu", GPU: true}})
 		s := &hostStack{t: b, hosts: hosts, engine: testhosts.NewEngine(), stackFile: "Pulumi.xgen.yaml",
 			artifacts: livetest.StandInArtifacts(b, livetest.HostsVersion), servers: []string{"xgen-1"}, agents: []string{"xgen-2", "xgen-gpu"}}
 		objs := sitetest.RehearsalObjects(b, "Pulumi.xgen.yaml", sitetest.WithRehearsalHost)

@@ -111,7 +111,7 @@ func opNames(ops []testhosts.Op) []string {
 func TestHostLayerFromBareHosts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	hosts := livetest.StartHosts(t, []testhosts.Spec{{Name: "xgen-1"}, {Name: "xgen-2"}, {Name: "xgen-gpu", GPU: true}})
+	hosts := livetest.StartHosts(t, []testhosts.Spec{{Name: "xgen-1", Docker: livetest.Docker(t)}, {Name: "xgen-2"}, {Name: "xgen-gpu", GPU: true}})
 	s := &hostStack{t: t, hosts: hosts, engine: testhosts.NewEngine(), stackFile: "Pulumi.xgen.yaml",
 		artifacts: livetest.StandInArtifacts(t, livetest.HostsVersion), servers: []string{"xgen-1"}, agents: []string{"xgen-2", "xgen-gpu"},
 		hostKeyFor: map[string]string{}}
@@ -337,7 +337,7 @@ func checkNoSecretsInOps(t *testing.T, ops []testhosts.Op, secrets map[string]st
 func TestHostLayerHAAndFailures(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	hosts := livetest.StartHosts(t, []testhosts.Spec{{Name: "s1"}, {Name: "s2"}, {Name: "s3"}, {Name: "a1"}})
+	hosts := livetest.StartHosts(t, []testhosts.Spec{{Name: "s1", Docker: livetest.Docker(t)}, {Name: "s2"}, {Name: "s3"}, {Name: "a1"}})
 	s := &hostStack{t: t, hosts: hosts, engine: testhosts.NewEngine(), stackFile: "Pulumi.xgen-jeju.yaml",
 		artifacts: livetest.StandInArtifacts(t, livetest.HostsVersion), servers: []string{"s1", "s2", "s3"}, agents: []string{"a1"},
 		hostKeyFor: map[string]string{}}

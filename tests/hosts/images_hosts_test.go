@@ -2,15 +2,12 @@ package hosts
 
 // The image bundle over real SSH (layer 4): K3sCluster uploads a closed network's images to
 // a node and has containerd import them (the TEST-ONLY k3s stand-in's `ctr` checks each
-// file is a docker-archive and logs what it imported).
+// file is a docker-archive and logs what it imported); the compose host's real Docker engine
+// loads the compose images from the same bundle and runs the project from them.
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,39 +15,21 @@ import (
 	"time"
 
 	"xgen-infra/images/bundle"
+	"xgen-infra/internal/testkit/debian"
 	"xgen-infra/internal/testkit/livetest"
 	"xgen-infra/internal/testkit/testhosts"
+	"xgen-infra/internal/testkit/testimages"
 	"xgen-infra/sites"
 )
 
-// archiveCopier writes a minimal docker-archive per image: its manifest.json names the
-// reference; the layer is builds[ref] (a new build is new content, a new digest).
-type archiveCopier struct{ builds map[string]string }
-
-func (c archiveCopier) Copy(_ context.Context, ref, file string, _ io.Writer) error {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	manifest, _ := json.Marshal([]map[string]any{{"Config": "config.json", "RepoTags": []string{ref}, "Layers": []string{"layer.tar"}}})
-	for _, f := range []struct{ name, content string }{
-		{"manifest.json", string(manifest)}, {"config.json", `{"architecture":"amd64","os":"linux"}`}, {"layer.tar", "build " + c.builds[ref]},
-	} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.content))}); err != nil {
-			return err
-		}
-		if _, err := tw.Write([]byte(f.content)); err != nil {
-			return err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	return os.WriteFile(file, buf.Bytes(), 0o644)
-}
-
 func TestImageBundleOverSSH(t *testing.T) {
+	if err := debian.Ensure(map[string]string{"/usr/bin/curl": "curl"}); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	hosts := livetest.StartHosts(t, []testhosts.Spec{{Name: "jeju-1"}})
+	// A closed network's compose host: its engine has no image but the bundle's.
+	hosts := livetest.StartHosts(t, []testhosts.Spec{{Name: "jeju-1", Docker: livetest.ClosedDocker(t)}})
 	s := &hostStack{t: t, hosts: hosts, engine: testhosts.NewEngine(), stackFile: "Pulumi.xgen-jeju.yaml",
 		artifacts: livetest.StandInArtifacts(t, livetest.HostsVersion), servers: []string{"jeju-1"}, hostKeyFor: map[string]string{}}
 	run := func(cmd string) string {
@@ -92,7 +71,7 @@ func TestImageBundleOverSSH(t *testing.T) {
 	// Rewritten in place, as an operator rewrites the bundle directory the stack names.
 	dir := t.TempDir()
 	writeBundle := func(images []bundle.Image) string {
-		if _, err := bundle.Write(ctx, dir, "xgen-jeju", images, archiveCopier{builds}, io.Discard); err != nil {
+		if _, err := bundle.Write(ctx, dir, "xgen-jeju", images, testimages.BundleCopier{Builds: builds, Compose: livetest.ComposeImages(t)}, io.Discard); err != nil {
 			t.Fatal(err)
 		}
 		return dir
@@ -125,15 +104,24 @@ func TestImageBundleOverSSH(t *testing.T) {
 	if left := run("ls /var/tmp | grep -c 'xgen-k3s-.*-xgen-' || true"); left != "0" {
 		t.Errorf("%s staged uploads left in /var/tmp", left)
 	}
-	// The compose host loaded every compose image before the project started.
-	standin := run("sudo -n cat /var/log/docker-standin.log")
+	// The compose host's engine loaded every compose image from the bundle (it had none and
+	// can pull none) and runs the project from them.
 	for _, im := range composeImages {
-		if !strings.Contains(standin, `["load","--input","/var/tmp/xgen-infra-`) || !strings.Contains(standin, bundle.FileName(im.Ref)+`"]`) {
-			t.Errorf("docker did not load %s:\n%s", im.Ref, standin)
+		if _, err := hosts.Run(ctx, "jeju-1", "sudo -n docker image inspect --format '{{.Id}}' "+im.Ref); err != nil {
+			t.Errorf("docker has no %s: %v", im.Ref, err)
 		}
 	}
-	if i, j := strings.Index(standin, `"load"`), strings.Index(standin, `"up","--detach"`); i < 0 || j < i {
-		t.Errorf("the project started before the images were loaded:\n%s", standin)
+	livetest.WaitComposeHealthy(ctx, t, hosts, "jeju-1", "xgen-infra", []string{"minio", "postgres", "postgres-exporter", "qdrant", "redis", "redis-exporter"})
+	// The exporters (observability) reach their services with the passwords from the .env.
+	address := hosts.Host("jeju-1").Address
+	for port, metric := range map[string]string{"9187": "pg_up", "9121": "redis_up"} {
+		got := run("curl -fsS http://" + address + ":" + port + "/metrics | grep '^" + metric + " ' || true")
+		if got != metric+" 1" {
+			t.Errorf("%s on :%s: %q, want %s 1", metric, port, got, metric)
+		}
+	}
+	if left := run("ls /var/tmp | grep -c 'xgen-infra-' || true"); left != "0" {
+		t.Errorf("%s staged compose uploads left in /var/tmp", left)
 	}
 	// The images step runs between the install and the uncordon.
 	names := opNames(res.Ops)

@@ -18,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"xgen-infra/internal/pulumiout"
-	"xgen-infra/internal/testkit/debian"
 	"xgen-infra/internal/testkit/livetest"
 	"xgen-infra/internal/testkit/testhosts"
 )
@@ -31,6 +30,10 @@ func jejuSite(t *testing.T, prefix string) *wholeSite {
 	return newWholeSite(t, wholeSiteSpec{stackFile: "Pulumi.xgen-jeju.yaml",
 		hosts: []testhosts.Spec{{Name: server}, {Name: agent}}, servers: []string{server}, agents: []string{agent}})
 }
+
+// jejuComposeServices are the services of xgen-jeju's compose project (with the
+// observability add-on's exporters).
+var jejuComposeServices = []string{"minio", "postgres", "postgres-exporter", "qdrant", "redis", "redis-exporter"}
 
 // convergedJeju is jejuSite("f"), up and converged.
 func convergedJeju(t *testing.T, ctx context.Context) *wholeSite {
@@ -100,10 +103,9 @@ func TestFaultHostReboot(t *testing.T) {
 	}
 	cluster := s.cluster(ctx)
 	livetest.CheckNodes(ctx, t, cluster, map[string]string{"f-1": livetest.HostsVersion, "f-2": livetest.HostsVersion})
-	if out, err := s.hosts.Run(ctx, "f-1", "sudo -n docker compose --project-name xgen-infra --project-directory /srv/xgen-infra "+
-		"--file /srv/xgen-infra/compose.yaml --env-file /srv/xgen-infra/.env ps"); err != nil || strings.Count(out, "running") < 4 {
-		t.Errorf("the compose project after the reboot: %v\n%s", err, out)
-	}
+	// The engine started again at boot and brought the project's containers back
+	// (restart: unless-stopped), every one healthy.
+	livetest.WaitComposeHealthy(ctx, t, s.hosts, "f-1", "xgen-infra", jejuComposeServices)
 	if _, err := s.ws.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
 		t.Fatalf("preview after the reboot: %v", err)
 	}
@@ -193,8 +195,8 @@ func TestFaultKilledUp(t *testing.T) {
 	}
 
 	// No secret anywhere a host's scripts write (its disk, its /run, mktemp files in /tmp)
-	// outside files that root owns and only root reads: the stack's secrets, the K3s join
-	// token and the kubeconfig's client key, read back.
+	// outside files only root can read (its own, or behind a directory closed to others): the
+	// stack's secrets, the K3s join token and the kubeconfig's client key, read back.
 	secrets := map[string]string{}
 	for key, secret := range s.secrets {
 		if key != "sshPrivateKey" { // the operator's key: never on a host
@@ -224,7 +226,7 @@ func TestFaultKilledUp(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, f := range files {
-				if f.Mode&0o077 != 0 || f.UID != 0 {
+				if !f.Private {
 					t.Errorf("%s: %s (mode %o, owner uid %d) holds the %s", h, f.Path, f.Mode, f.UID, key)
 				}
 			}
@@ -343,9 +345,9 @@ func TestFaultSSHDrop(t *testing.T) {
 	if _, err := s.up(ctx); err != nil {
 		t.Fatalf("up after the drop: %v", err)
 	}
-	if out, err := s.hosts.Run(ctx, "d-1", "sudo -n docker compose --project-name xgen-infra --project-directory /srv/xgen-infra "+
-		"--file /srv/xgen-infra/compose.yaml --env-file /srv/xgen-infra/.env ps"); err != nil || strings.Count(out, "running") < 4 {
-		t.Errorf("the compose project after the rerun: %v\n%s", err, out)
+	livetest.WaitComposeHealthy(ctx, t, s.hosts, "d-1", "xgen-infra", jejuComposeServices)
+	if got, err := s.hosts.Run(ctx, "d-1", "sudo -n docker compose -p xgen-infra exec -T redis redis-cli CONFIG GET maxmemory"); err != nil || !strings.Contains(got, "805306368") {
+		t.Errorf("redis' maxmemory after the rerun: %q (%v), want 768mb", got, err)
 	}
 
 	s.setPath(ctx, "cluster.k3s.version", livetest.UpgradeVersion)
@@ -504,8 +506,8 @@ func TestFaultAPIServerRestart(t *testing.T) {
 	}
 }
 
-// docBlock is the first ```sh block after heading in a documentation page, verbatim.
-func docBlock(t *testing.T, page, heading string) string {
+// docBlock is the n-th (from 1) ```sh block after heading in a documentation page, verbatim.
+func docBlock(t *testing.T, page, heading string, n int) string {
 	t.Helper()
 	data, err := os.ReadFile(page)
 	if err != nil {
@@ -515,31 +517,32 @@ func docBlock(t *testing.T, page, heading string) string {
 	if !ok {
 		t.Fatalf("%s has no %q", page, heading)
 	}
-	_, block, ok := strings.Cut(after, "```sh\n")
-	if block, _, ok = strings.Cut(block, "```"); !ok {
-		t.Fatalf("%s %q has no sh block", page, heading)
+	var block string
+	for i := 0; i < n; i++ {
+		if _, after, ok = strings.Cut(after, "```sh\n"); !ok {
+			break
+		}
+		block, after, ok = strings.Cut(after, "```")
+	}
+	if !ok {
+		t.Fatalf("%s %q has no sh block %d", page, heading, n)
 	}
 	return block
 }
 
-// TestDataBackupRestore: real PostgreSQL 15 and Redis servers behind the compose project
-// (the docker stand-in's real services) on xgen-jeju with the nightly backup. The app's
-// role writes rows; Redis keeps a key through a compose restart (append-only file); the
-// nightly job's pg_dump is restored with the documented steps after the database's data
-// directory was lost, and the rows are back, owned by the app's role. The site converges
-// afterwards with no change.
+// TestDataBackupRestore: the compose project on the real Docker engine (PostgreSQL 15 and
+// Redis from Debian's packages in the test images) on xgen-jeju with the nightly backup. The app's
+// role writes rows and a Qdrant collection gets points; Redis keeps a key through a compose
+// restart (append-only file); the nightly job's pg_dump and Qdrant snapshot are restored with
+// the documented steps after the database's and Qdrant's data directories were lost, and the
+// rows (owned by the app's role) and the points are back. The site converges afterwards with
+// no change.
 func TestDataBackupRestore(t *testing.T) {
 	engineTools(t)
-	if err := debian.Ensure(map[string]string{"/usr/lib/postgresql/15/bin/postgres": "postgresql-15", "/usr/bin/redis-server": "redis-server"}); err != nil {
-		t.Fatal(err)
-	}
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	s := jejuSite(t, "b")
-	if _, err := s.hosts.AsRoot(ctx, "b-1", "mkdir -p /etc/docker-standin && touch /etc/docker-standin/real-services"); err != nil {
-		t.Fatal(err)
-	}
 	s.setPath(ctx, "infra.compose.backup.time", "03:00")
 	if _, err := s.up(ctx); err != nil {
 		t.Fatalf("up: %v", err)
@@ -569,18 +572,39 @@ func TestDataBackupRestore(t *testing.T) {
 		t.Errorf("redis after a compose restart: GET = %q, want kept", got)
 	}
 
-	// The nightly job, then the database's data directory is lost.
+	// Qdrant: a collection with three points.
+	qdrant := "http://" + s.hosts.Host("b-1").Address + ":6333"
+	sh("curl -fsS -X PUT " + qdrant + `/collections/docs -H 'Content-Type: application/json' -d '{"vectors":{"size":2,"distance":"Cosine"}}' >/dev/null && ` +
+		"curl -fsS -X PUT " + qdrant + `/collections/docs/points -H 'Content-Type: application/json' -d '{"points":[{"id":1,"vector":[1,0]},{"id":2,"vector":[0,1]},{"id":3,"vector":[1,1]}]}' >/dev/null`)
+	points := "curl -fsS -X POST " + qdrant + "/collections/docs/points/count -H 'Content-Type: application/json' -d '{}' | sed -n 's/.*\"count\":\\([0-9]*\\).*/\\1/p'"
+	if got := sh(points); got != "3" {
+		t.Fatalf("points written: %q", got)
+	}
+
+	// The nightly job, then the database's and Qdrant's data directories are lost.
 	sh("/usr/local/sbin/xgen-infra-backup-xgen-infra")
 	if got := sh("head -c 5 /srv/xgen-infra/backups/postgres-plateerag-*.dump"); got != "PGDMP" {
 		t.Fatalf("the dump starts with %q, want a pg_dump custom archive", got)
 	}
-	sh(dc + "down && rm -rf /srv/xgen-infra/volumes/postgres && mkdir /srv/xgen-infra/volumes/postgres && " + dc + "up --detach --wait")
+	snapshot := sh("ls /srv/xgen-infra/backups/ | grep '^qdrant-.*\\.snapshot$'")
+	sh(dc + "down && rm -rf /srv/xgen-infra/volumes/postgres /srv/xgen-infra/volumes/qdrant && " +
+		"mkdir /srv/xgen-infra/volumes/postgres /srv/xgen-infra/volumes/qdrant && " + dc + "up --detach --wait")
 	if out, err := s.hosts.Run(ctx, "b-1", "sudo -n sh -euc "+shellQuote(rows)); err == nil {
 		t.Fatalf("the new database already has the rows: %s", out)
 	}
-	sh(docBlock(t, "docs/infra.md", "## Restoring a backup"))
+	if out, _ := s.hosts.Run(ctx, "b-1", points); strings.TrimSpace(out) != "" {
+		t.Fatalf("the new Qdrant already has the collection: %s points", out)
+	}
+	sh(docBlock(t, "docs/infra.md", "## Restoring a backup", 1))
 	if got := sh(rows); got != "500|xgen" {
 		t.Errorf("after the documented restore: %q, want 500 rows owned by xgen", got)
+	}
+	// The documented Qdrant step, its placeholders filled in as the operator would.
+	qdrantStep := strings.NewReplacer("<bindAddress>", s.hosts.Host("b-1").Address, "qdrant-<time>.snapshot", snapshot).
+		Replace(docBlock(t, "docs/infra.md", "## Restoring a backup", 2))
+	sh(qdrantStep)
+	if got := sh(points); got != "3" {
+		t.Errorf("points after the documented restore: %q, want 3", got)
 	}
 	if _, err := s.ws.Run(ctx, nil, "preview", "--expect-no-changes"); err != nil {
 		t.Errorf("no-op preview after the restore: %v", err)
@@ -599,7 +623,9 @@ func TestFaultComposeMove(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	s := jejuSite(t, "m")
+	// Both hosts run Docker: the project moves from m-1 to m-2.
+	s := newWholeSite(t, wholeSiteSpec{stackFile: "Pulumi.xgen-jeju.yaml", hosts: []testhosts.Spec{{Name: "m-1"}, {Name: "m-2"}},
+		servers: []string{"m-1"}, agents: []string{"m-2"}, docker: []string{"m-1", "m-2"}})
 	if _, err := s.up(ctx); err != nil {
 		t.Fatalf("up: %v", err)
 	}
@@ -607,10 +633,19 @@ func TestFaultComposeMove(t *testing.T) {
 		out, _ := s.hosts.Run(ctx, host, "sudo -n sh -c 'for p in "+paths+"; do [ -e $p ] && echo $p; done; true'")
 		return out
 	}
+	// running: the project's containers run on host with their data in dir (the volumes'
+	// devices: a volume keeps the options it was made with).
 	running := func(host, dir string) bool {
-		_, err := s.hosts.Run(ctx, host, "sudo -n docker compose --project-name xgen-infra --project-directory "+dir+
-			" --file "+dir+"/compose.yaml --env-file "+dir+"/.env ps | grep -q running")
-		return err == nil
+		services, err := s.hosts.Run(ctx, host, "sudo -n docker compose -p xgen-infra ps --status running --format '{{.Service}}'")
+		if err != nil || !strings.Contains(services, "postgres") || !strings.Contains(services, "redis") {
+			return false
+		}
+		device, err := s.hosts.Run(ctx, host, "sudo -n docker volume inspect xgen-infra_postgres --format '{{.Options.device}}'")
+		if strings.TrimSpace(device) != dir+"/volumes/postgres" {
+			t.Logf("%s: the project runs with its postgres volume at %q (%v), not in %s", host, device, err, dir)
+			return false
+		}
+		return true
 	}
 
 	s.setPath(ctx, "infra.compose.dataDir", "/srv/xgen-data")

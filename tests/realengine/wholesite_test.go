@@ -70,6 +70,9 @@ type wholeSiteSpec struct {
 	// waitTimeout 6m (a site that lists no services runs all four: setting one would drop the
 	// others).
 	composeChange [2]string
+	// docker: the hosts that run a Docker engine (default the first server, where the
+	// compose project runs).
+	docker []string
 	// registry: the site's images come from a real registry (testregistry, with
 	// authentication) and the image preflight is on, as at a real site: the apps deploy by
 	// digest, and a new build under the same tag changes exactly its service. Default false:
@@ -88,12 +91,22 @@ func newWholeSite(t *testing.T, spec wholeSiteSpec) *wholeSite {
 	tools := engineTools(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	hosts := livetest.StartHosts(t, spec.hosts)
+	// The compose host runs a real Docker engine; a closed site's images reach it only
+	// through its image bundle.
+	docker := spec.docker
+	if docker == nil {
+		docker = spec.servers[:1]
+	}
+	specs, closed := livetest.WithDocker(t, spec.stackFile, docker, spec.hosts)
+	hosts := livetest.StartHosts(t, specs)
 	cluster := hosts.ClusterConfig(testhosts.Cluster{Servers: spec.servers, Agents: spec.agents,
 		Artifacts: livetest.StandInArtifacts(t, livetest.HostsVersion), Version: livetest.HostsVersion})
 	_, site, _, err := testhosts.Site(spec.stackFile, cluster)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if closed {
+		livetest.WithImageBundle(t, spec.stackFile, site)
 	}
 	if spec.site != nil {
 		spec.site(site)

@@ -131,5 +131,5 @@ require (
 	gopkg.in/telebot.v3 v3.3.8 // indirect
 )
 
-// The module with a placeholder for its web UI's built files (tools/install-observability-tools.sh).
+// The module with a placeholder for its web UI's built files (tools/install-test-tools.sh).
 replace github.com/prometheus/alertmanager => ../../.tools/src/alertmanager

@@ -25,6 +25,11 @@ func Ensure(files map[string]string) error {
 	if missing(files) == nil {
 		return nil
 	}
+	return withAptLock(func() error { return install(missing(files)) })
+}
+
+// withAptLock runs f holding the machine-wide lock of the tests' apt-get calls.
+func withAptLock(f func() error) error {
 	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "xgen-infra-apt.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return err
@@ -34,7 +39,7 @@ func Ensure(files map[string]string) error {
 		return fmt.Errorf("apt lock: %w", err)
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it too
-	return install(missing(files))
+	return f()
 }
 
 // missing lists the packages whose file is absent, sorted, once each.
@@ -68,4 +73,52 @@ func install(missing []string) error {
 		return fmt.Errorf("apt-get install %s: %v\n%s", strings.Join(missing, " "), err, out)
 	}
 	return nil
+}
+
+// Extract unpacks Debian's package pkg (the version apt offers) into dir without installing it:
+// `apt-get download` and `dpkg-deb -x`, so none of its maintainer scripts runs and nothing it
+// ships starts on this machine. A dir that holds that version already is kept.
+func Extract(pkg, dir string) error {
+	mu.Lock()
+	defer mu.Unlock()
+	return withAptLock(func() error { return extract(pkg, dir) })
+}
+
+func extract(pkg, dir string) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".deb-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	download := func() ([]byte, error) {
+		cmd := exec.Command("apt-get", "download", "-qq", pkg)
+		cmd.Dir = tmp
+		return cmd.CombinedOutput()
+	}
+	if _, err := download(); err != nil { // a fresh machine has no package lists yet
+		if out, err := exec.Command("apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-qq").CombinedOutput(); err != nil {
+			return fmt.Errorf("apt-get update: %v\n%s", err, out)
+		}
+		if out, err := download(); err != nil {
+			return fmt.Errorf("apt-get download %s: %v\n%s", pkg, err, out)
+		}
+	}
+	debs, _ := filepath.Glob(filepath.Join(tmp, pkg+"_*.deb"))
+	if len(debs) != 1 {
+		return fmt.Errorf("apt-get download %s: no single .deb in %s", pkg, tmp)
+	}
+	stamp := filepath.Join(dir, ".deb")
+	if old, err := os.ReadFile(stamp); err == nil && string(old) == filepath.Base(debs[0]) {
+		return nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if out, err := exec.Command("dpkg-deb", "-x", debs[0], dir).CombinedOutput(); err != nil {
+		return fmt.Errorf("dpkg-deb -x %s: %v\n%s", debs[0], err, out)
+	}
+	return os.WriteFile(stamp, []byte(filepath.Base(debs[0])), 0o644)
 }

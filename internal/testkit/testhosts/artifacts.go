@@ -48,22 +48,3 @@ func StandInArtifacts(dir, version, toolsDir string) error {
 	}
 	return os.WriteFile(filepath.Join(dir, "sha256sum-amd64.txt"), []byte(sums.String()), 0o644)
 }
-
-// BuildDockerStandIn builds the TEST-ONLY docker stand-in (./docker-standin) into dir and
-// returns its path.
-func BuildDockerStandIn(dir string) (string, error) {
-	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
-	if err != nil {
-		return "", fmt.Errorf("go list -m: %w", err)
-	}
-	out, err := filepath.Abs(filepath.Join(dir, "docker")) // the hosts see absolute paths only
-	if err != nil {
-		return "", err
-	}
-	build := exec.Command("go", "build", "-trimpath", "-o", out, "./internal/testkit/testhosts/docker-standin")
-	build.Dir = strings.TrimSpace(string(root))
-	if msg, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the docker stand-in: %v\n%s", err, msg)
-	}
-	return out, nil
-}

@@ -334,17 +334,6 @@ func (h *Hosts) Run(ctx context.Context, host, command string) (string, error) {
 	return out, nil
 }
 
-// InstallDocker puts the docker stand-in (BuildDockerStandIn) on every host, where the
-// compose scripts expect Docker: /usr/local/bin/docker (each host's own overlay).
-func (h *Hosts) InstallDocker(ctx context.Context, binary string) error {
-	for _, host := range h.Hosts {
-		if _, err := h.Run(ctx, host.Name, "sudo -n install -m 0755 "+shellQuote(binary)+" /usr/local/bin/docker"); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func str(m map[string]any, key string) string {
 	s, _ := m[key].(string)
 	return s

@@ -156,7 +156,8 @@ func WriteStackFile(src, dst string, site map[string]any) error {
 }
 
 // CleanupAll stops and removes every test host left on this machine (a run whose process
-// died): processes in xgh* network namespaces, the namespaces, the xgb* bridges.
+// died): processes in xgh* network namespaces, the namespaces, their containers (their
+// cgroups), the xgb* bridges.
 func CleanupAll() (removed int) {
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	for _, line := range strings.Split(string(out), "\n") {
@@ -170,6 +171,7 @@ func CleanupAll() (removed int) {
 		_ = ip("netns", "del", fields[0])
 		removed++
 	}
+	removeAllCgroups() // the hosts' containers, which run in namespaces of their own
 	out, _ = exec.Command("ip", "-o", "link", "show", "type", "bridge").Output()
 	for _, line := range strings.Split(string(out), "\n") {
 		fields := strings.Fields(line)

@@ -4,8 +4,9 @@
 // so that scripts write /etc/rancher, /var/lib/rancher, /usr/local/bin and systemd units
 // without touching the machine), and Debian's OpenSSH sshd with key-only login, a pinned
 // ed25519 host key and a non-root user with passwordless sudo. A host's link can be cut and
-// restored; everything is stopped by PID. Needs root, iproute2, openssh-server and sudo
-// (EnsurePackages installs the last three).
+// restored; everything is stopped by PID. A host can run a real Docker engine (Spec.Docker:
+// Debian's docker.io with the compose plugin). Needs root, iproute2, openssh-server and sudo
+// (EnsurePackages installs the last three; StartDocker docker.io).
 package testhosts
 
 import (
@@ -22,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,6 +48,9 @@ type Host struct {
 	HostKey string
 	GPU     bool
 
+	// Docker is the host's Docker engine, nil for none.
+	Docker *Docker
+
 	netns, veth, dir string
 	sshd             *exec.Cmd
 }
@@ -54,6 +59,8 @@ type Host struct {
 type Spec struct {
 	Name string
 	GPU  bool
+	// Docker runs a real Docker engine on the host (nil: none, as on a K3s-only node).
+	Docker *Docker
 }
 
 // Hosts is a running set of test hosts on one bridge.
@@ -79,6 +86,14 @@ func Start(ctx context.Context, dir string, specs []Spec) (*Hosts, error) {
 	}
 	if err := EnsurePackages(); err != nil {
 		return nil, fmt.Errorf("testhosts: %w", err)
+	}
+	for _, s := range specs {
+		if s.Docker != nil {
+			if err := EnsureDockerPackages(); err != nil {
+				return nil, fmt.Errorf("testhosts: %w", err)
+			}
+			break
+		}
 	}
 	h := &Hosts{User: "xgen", dir: dir}
 	if err := h.start(ctx, specs); err != nil {
@@ -115,7 +130,7 @@ func (h *Hosts) start(ctx context.Context, specs []Spec) error {
 
 	for i, spec := range specs {
 		host := &Host{
-			Name: spec.Name, GPU: spec.GPU, Address: fmt.Sprintf("198.18.%d.%d", subnet, 10+i),
+			Name: spec.Name, GPU: spec.GPU, Docker: spec.Docker, Address: fmt.Sprintf("198.18.%d.%d", subnet, 10+i),
 			netns: fmt.Sprintf("xgh%s-%d", h.id, i), veth: fmt.Sprintf("xgv%s%d", h.id, i),
 			dir: filepath.Join(h.dir, spec.Name),
 		}
@@ -127,6 +142,13 @@ func (h *Hosts) start(ctx context.Context, specs []Spec) error {
 	for _, host := range h.Hosts {
 		if err := waitSSH(ctx, host.Address+":22", 10*time.Second); err != nil {
 			return fmt.Errorf("testhosts: %s: sshd: %w\n%s", host.Name, err, tail(filepath.Join(host.dir, "sshd.log")))
+		}
+	}
+	for _, host := range h.Hosts {
+		if host.Docker != nil {
+			if err := h.loadImages(ctx, host); err != nil {
+				return fmt.Errorf("testhosts: %s: %w", host.Name, err)
+			}
 		}
 	}
 	return nil
@@ -168,9 +190,14 @@ StrictModes no
 Subsystem sftp internal-sftp
 `, host.Name, host.Address)),
 	}
+	if host.Docker != nil {
+		if err := host.Docker.files(host, files); err != nil {
+			return err
+		}
+	}
 	for name, data := range files {
 		mode := os.FileMode(0o600)
-		if name == "systemctl" || name == "boot.sh" {
+		if name == "systemctl" || name == "boot.sh" || name == dockerComposeFile {
 			mode = 0o755
 		}
 		if err := os.WriteFile(filepath.Join(host.dir, name), data, mode); err != nil {
@@ -220,7 +247,7 @@ func (h *Hosts) boot(host *Host) error {
 // once SSH answers.
 func (h *Hosts) Reboot(ctx context.Context, name string) error {
 	host := h.Host(name)
-	if err := stopNetns(host.netns); err != nil {
+	if err := stopHost(host); err != nil {
 		return fmt.Errorf("testhosts: reboot %s: %w", name, err)
 	}
 	if err := h.boot(host); err != nil {
@@ -230,6 +257,21 @@ func (h *Hosts) Reboot(ctx context.Context, name string) error {
 		return fmt.Errorf("testhosts: reboot %s: sshd: %w\n%s", name, err, tail(filepath.Join(host.dir, "sshd.log")))
 	}
 	return nil
+}
+
+// stopHost stops every process on a host as a shutdown would: its Docker engine first (which
+// stops the containers with their stop signals, as systemd stops docker.service), then
+// everything in its network namespace. The containers run in namespaces of their own, inside
+// the host's PID namespace: when its init (sshd) ends, the kernel ends them too.
+func stopHost(host *Host) error {
+	if host.Docker != nil {
+		stopDocker(host)
+	}
+	err := stopNetns(host.netns)
+	if host.Docker != nil {
+		removeCgroups(host.cgroupParent())
+	}
+	return err
 }
 
 // stopNetns stops every process in a network namespace: SIGTERM, then SIGKILL after 15 s.
@@ -311,10 +353,16 @@ func (h *Hosts) CutLink(name string) error { return ip("link", "set", h.Host(nam
 // RestoreLink puts a host back on the network.
 func (h *Hosts) RestoreLink(name string) error { return ip("link", "set", h.Host(name).veth, "up") }
 
-// Processes lists the command lines of the processes running on a host, by PID.
+// Processes lists the command lines of the processes running on a host, by PID: its own and
+// its containers'.
 func (h *Hosts) Processes(name string) map[int]string {
 	out := map[int]string{}
-	for _, pid := range netnsPIDs(h.Host(name).netns) {
+	host := h.Host(name)
+	pids := netnsPIDs(host.netns)
+	if host.Docker != nil {
+		pids = append(pids, cgroupPIDs(host.cgroupParent())...)
+	}
+	for _, pid := range pids {
 		if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
 			out[pid] = strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))
 		}
@@ -359,7 +407,7 @@ func (h *Hosts) DropSSH(name string) int {
 func (h *Hosts) Stop() error {
 	var errs []error
 	for _, host := range h.Hosts {
-		if err := stopNetns(host.netns); err != nil {
+		if err := stopHost(host); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", host.Name, err))
 		}
 		_ = ip("link", "del", host.veth)
@@ -373,11 +421,14 @@ func (h *Hosts) Stop() error {
 	return errors.Join(errs...)
 }
 
-// Alive lists the processes still running in any host's namespaces.
+// Alive lists the processes still running in any host's namespaces, its containers' too.
 func (h *Hosts) Alive() []int {
 	var pids []int
 	for _, host := range h.Hosts {
 		pids = append(pids, netnsPIDs(host.netns)...)
+		if host.Docker != nil {
+			pids = append(pids, cgroupPIDs(host.cgroupParent())...)
+		}
 	}
 	return pids
 }
@@ -442,12 +493,19 @@ type FileWith struct {
 	Path string // as the host sees it, e.g. /srv/xgen-infra/.env
 	Mode os.FileMode
 	UID  uint32
+	// Private: no user but root can read it: the file is root's and closed to others, or a
+	// directory on its path is root's and closed to others (no search permission for its group
+	// and the rest), e.g. a 0644 file under Docker's 0700 state directories.
+	Private bool
 }
 
 // FilesContaining lists the files a host's scripts left whose content contains needle:
 // everything written on its disk (its overlays' upper layers), its private /run (read
 // through its mount namespace, /proc/<sshd>/root/run), and the mktemp files (tmp.*) in /tmp,
-// which stays the machine's.
+// which stays the machine's. A Docker engine's image and container layers (/var/lib/docker's
+// storage driver directories: the images' files, copied for each container) and its
+// namespace handles (/run/docker/netns) are not what a script wrote and are left out; its
+// containers' configuration (/var/lib/docker/containers) is searched.
 func (h *Hosts) FilesContaining(name, needle string) ([]FileWith, error) {
 	host := h.Host(name)
 	type place struct{ dir, as string }
@@ -467,7 +525,7 @@ func (h *Hosts) FilesContaining(name, needle string) ([]FileWith, error) {
 		return nil, err
 	}
 	var out []FileWith
-	check := func(path, as string, info os.FileInfo) error {
+	check := func(path, as, root string, info os.FileInfo) error {
 		if !info.Mode().IsRegular() || info.Size() > 64<<20 {
 			return nil
 		}
@@ -480,21 +538,29 @@ func (h *Hosts) FilesContaining(name, needle string) ([]FileWith, error) {
 			if st, ok := info.Sys().(*syscall.Stat_t); ok {
 				f.UID = st.Uid
 			}
+			f.Private = f.UID == 0 && f.Mode&0o077 == 0 || closedDirOnPath(path, root)
 			out = append(out, f)
 		}
 		return nil
 	}
 	for _, p := range places {
 		err := filepath.WalkDir(p.dir, func(path string, d os.DirEntry, err error) error {
-			if err != nil || !d.Type().IsRegular() {
+			if err != nil {
 				return err
+			}
+			rel, _ := filepath.Rel(p.dir, path)
+			as := filepath.Join(p.as, rel)
+			if d.IsDir() && slices.Contains([]string{"/var/lib/docker/vfs", "/var/lib/docker/image", "/run/docker/netns"}, as) {
+				return filepath.SkipDir
+			}
+			if !d.Type().IsRegular() {
+				return nil
 			}
 			info, err := d.Info()
 			if err != nil {
 				return err
 			}
-			rel, _ := filepath.Rel(p.dir, path)
-			return check(path, filepath.Join(p.as, rel), info)
+			return check(path, as, p.dir, info)
 		})
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
@@ -508,9 +574,25 @@ func (h *Hosts) FilesContaining(name, needle string) ([]FileWith, error) {
 		if info.IsDir() {
 			continue
 		}
-		if err := check(path, path, info); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := check(path, path, "/tmp", info); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// closedDirOnPath: a directory from path's up to root (inclusive) is root's and gives its
+// group and the rest no search permission.
+func closedDirOnPath(path, root string) bool {
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		info, err := os.Stat(dir)
+		if err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Uid == 0 && info.Mode().Perm()&0o011 == 0 {
+				return true
+			}
+		}
+		if dir == root || dir == filepath.Dir(dir) || !strings.HasPrefix(dir, root) {
+			return false
+		}
+	}
 }

@@ -4,7 +4,7 @@ LOG_TAG='xgen-infra'
 PROJECT='xgen-infra'
 DATA_DIR='/srv/xgen-infra'
 TARGET='/srv/xgen-infra/initdb/10-xgen-app.sh'
-MODE='0600'
+MODE='0644'
 # lib.sh: helpers every host script starts with (the builders put it after the script's
 # parameters). POSIX sh: the login shell of the SSH user runs the scripts.
 # Parameters come from the header the builder writes; every script gets HOST and LOG_TAG.

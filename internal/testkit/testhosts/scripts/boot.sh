@@ -4,6 +4,8 @@
 # (overlays on /etc, /var, /srv, /usr/local, /home, /root; a fresh /run), a non-root user
 # with passwordless sudo, the systemctl stand-in, the units enabled before a reboot, then
 # becomes the host's sshd.
+# With DIR/daemon.json the host runs Docker: Debian's dockerd (its configuration that file),
+# the compose plugin DIR/docker-compose, started at every boot as an enabled docker.service.
 # Usage: boot.sh DIR NAME USER GPU
 set -eu
 dir=$1 name=$2 user=$3 gpu=$4
@@ -41,6 +43,30 @@ if [ "$gpu" = true ]; then
 	printf '#!/bin/sh\necho "GPU 0: stand-in (test host %s)"\n' "$name" >/usr/local/bin/nvidia-smi
 	printf '#!/bin/sh\nexit 0\n' >/usr/local/bin/nvidia-container-runtime
 	chmod 0755 /usr/local/bin/nvidia-smi /usr/local/bin/nvidia-container-runtime
+fi
+if [ -f "$dir/daemon.json" ]; then
+	# `ip netns exec` mounted a fresh /sys for the namespace, without the machine's cgroup
+	# hierarchies; the engine needs them: the same v1 hierarchies (controllers mounted together
+	# stay together) and the unified one, or cgroup v2 alone where the machine has only that.
+	if awk '!/^#/ && $2 != 0 { found = 1 } END { exit !found }' /proc/cgroups; then
+		mount -t tmpfs -o mode=0755 cgroup /sys/fs/cgroup
+		awk '!/^#/ && $2 != 0 { h[$2] = ($2 in h) ? h[$2] "," $1 : $1 } END { for (i in h) print h[i] }' /proc/cgroups |
+			while read -r controllers; do
+				mkdir -p "/sys/fs/cgroup/$controllers"
+				mount -t cgroup -o "$controllers" cgroup "/sys/fs/cgroup/$controllers"
+			done
+		mkdir -p /sys/fs/cgroup/unified
+		mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified
+	else
+		mount -t cgroup2 cgroup2 /sys/fs/cgroup
+	fi
+	mkdir -p /etc/docker /usr/local/lib/docker/cli-plugins /var/log
+	cp "$dir/daemon.json" /etc/docker/daemon.json
+	cp "$dir/docker-compose" /usr/local/lib/docker/cli-plugins/docker-compose
+	# The host's docker CLI is Debian's (/usr/bin/docker), whatever this machine has in
+	# /usr/local/bin: removed in the host's own /usr/local only.
+	rm -f /usr/local/bin/docker
+	dockerd --config-file /etc/docker/daemon.json >>/var/log/dockerd.log 2>&1 &
 fi
 # As systemd does at boot (a reboot: testhosts.Reboot): the units enabled before start again.
 for unit in /etc/systemd/system/multi-user.target.wants/*; do

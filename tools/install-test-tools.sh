@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the observability tests' real tools into .tools/bin (TEST-ONLY, never linked into the
-# program), each from its wrapper module and with its own stamp (a bump rebuilds only it):
+# Builds the tests' real tools into .tools/bin (TEST-ONLY, never linked into the program), each
+# from its wrapper module and with its own stamp (a bump rebuilds only it):
 #   prometheus    a real Prometheus (tools/prometheus), run against our generated configuration
 #   alertmanager  a real Alertmanager and amtool (tools/alertmanager): our generated configuration
 #   amtool        loaded by its own loader, and Prometheus' alerts delivered to a webhook
@@ -8,6 +8,8 @@
 #                 real endpoints (the certificate probes' expiry)
 #   stanza-check  the OpenTelemetry Collector's log operators (tools/stanza), run on our
 #                 generated receivers
+#   docker-compose  the real `docker compose` plugin (tools/docker-compose) that the compose test
+#                 host's Docker engine (Debian's docker.io) runs our project with
 # Versions: tools/versions.env, which must agree with the wrapper modules' go.mod (and, for
 # Prometheus, with the release the program's go.mod takes its types from).
 set -euo pipefail
@@ -30,10 +32,11 @@ require() {
 	done
 }
 
-# build NAME DIR PACKAGE MINUTES [TAGS]: go build PACKAGE in the wrapper module DIR into
-# bin/NAME (with the build tags TAGS too), unless its stamp says it is up to date.
+# build NAME DIR PACKAGE MINUTES [TAGS [LDFLAGS]]: go build PACKAGE in the wrapper module DIR
+# into bin/NAME (with the build tags TAGS and the linker flags LDFLAGS too), unless its stamp
+# says it is up to date.
 build() {
-	local name=$1 dir=$2 pkg=$3 minutes=$4 tags=tools${5:+,$5} stamp want
+	local name=$1 dir=$2 pkg=$3 minutes=$4 tags=tools${5:+,$5} ldflags="-s -w${6:+ $6}" stamp want
 	stamp="$root/.tools/$name.stamp"
 	want=$(cat "$root/tools/versions.env" "$root/tools/$dir/go."{mod,sum} "$root/tools/$dir"/*.go "$0" | sha256sum | cut -d' ' -f1)
 	if [[ -f $stamp && $(cat "$stamp") == "$want" && -x $bin/$name ]]; then
@@ -46,7 +49,7 @@ build() {
 	fi
 	echo "tools: building $name (about $minutes minutes)..."
 	SECONDS=0
-	(cd "$root/tools/$dir" && go build -trimpath -tags "$tags" -ldflags "-s -w" -o "$bin/$name" "$pkg")
+	(cd "$root/tools/$dir" && go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$bin/$name" "$pkg")
 	echo "tools: $name built in $(elapsed $SECONDS)"
 	cache_save "$name" "$want" "$root/.tools" "bin/$name"
 	echo "$want" >"$stamp"
@@ -81,3 +84,7 @@ require github.com/prometheus/blackbox_exporter "$BLACKBOX_VERSION" "$root/tools
 build blackbox_exporter blackbox github.com/prometheus/blackbox_exporter 1
 require github.com/open-telemetry/opentelemetry-collector-contrib/pkg/stanza "$STANZA_VERSION" "$root/tools/stanza/go.mod"
 build stanza-check stanza . 1
+# The compose plugin: the version our compose host scripts check (`docker compose version`) is
+# the one it reports.
+require github.com/docker/compose/v5 "$DOCKER_COMPOSE_VERSION" "$root/tools/docker-compose/go.mod"
+build docker-compose docker-compose github.com/docker/compose/v5/cmd 2 "" "-X github.com/docker/compose/v5/internal.Version=$DOCKER_COMPOSE_VERSION"
