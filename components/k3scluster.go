@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,7 +70,11 @@ type K3sHost struct {
 	Name, Address, HostKey string
 	Labels                 map[string]string
 	Taints                 []string
-	GPU                    bool
+	// GPU labels the node nvidia.com/gpu.present=true (what GPU services select) and, when
+	// the cluster has a node without a GPU for everything else, taints it
+	// nvidia.com/gpu=present:NoSchedule. A cluster of GPU nodes only (the head office's one
+	// GPU server) is not tainted: the taint would leave nothing anywhere to run the rest.
+	GPU bool
 }
 
 // RegistryLogin is the site registry (Password secret, nil without a login).
@@ -120,7 +125,8 @@ func NewK3sCluster(ctx *pulumi.Context, name string, args K3sClusterArgs, opts .
 	if err := ctx.RegisterComponentResource("xgen:index:K3sCluster", name, c, opts...); err != nil {
 		return nil, err
 	}
-	b := &clusterBuilder{ctx: ctx, args: args, parent: c}
+	b := &clusterBuilder{ctx: ctx, args: args, parent: c,
+		taintGPU: slices.ContainsFunc(slices.Concat(args.Servers, args.Agents), func(h K3sHost) bool { return !h.GPU })}
 	if err := b.build(); err != nil {
 		return nil, fmt.Errorf("k3s cluster %s: %w", name, err)
 	}
@@ -196,6 +202,8 @@ type clusterBuilder struct {
 	kubeconfig pulumi.StringOutput
 	nodes      pulumi.MapArray
 	preflights []pulumi.Resource
+	// taintGPU: the cluster has a node without a GPU, so GPU nodes are kept for GPU work.
+	taintGPU bool
 }
 
 type hostPlan struct {
@@ -274,7 +282,7 @@ func (b *clusterBuilder) build() error {
 			return err
 		}
 		previous = uncordon
-		labels, taints := nodeMetadata(h)
+		labels, taints := nodeMetadata(h, b.taintGPU)
 		meta, err := b.command("metadata-"+h.Name, b.first, remote.CommandArgs{
 			Create: pulumi.String(k3s.NodeMetadata(b.first.Name, h.Name, labels, taints)),
 		}, pulumi.DependsOn([]pulumi.Resource{uncordon}))
@@ -465,7 +473,7 @@ func (b *clusterBuilder) generation(h K3sHost, what string) string {
 
 func (b *clusterBuilder) nodeConfig(hp hostPlan) k3s.NodeConfig {
 	a, h := b.args, hp.host
-	labels, taints := nodeMetadata(h)
+	labels, taints := nodeMetadata(h, b.taintGPU)
 	nc := k3s.NodeConfig{Role: hp.role, Name: h.Name, Address: h.Address, Labels: labels, Taints: taints}
 	if hp.index > 0 {
 		nc.Server = "https://" + net.JoinHostPort(b.first.Address, strconv.Itoa(k3s.APIPort))
@@ -512,8 +520,8 @@ func (b *clusterBuilder) nodeSetDigest(hosts []hostPlan) string {
 	return digest(append(parts, b.endpoint)...)
 }
 
-// nodeMetadata adds the GPU label and taint to a host's own.
-func nodeMetadata(h K3sHost) (map[string]string, []string) {
+// nodeMetadata adds the GPU label (and, with taintGPU, the taint) to a host's own.
+func nodeMetadata(h K3sHost, taintGPU bool) (map[string]string, []string) {
 	labels := map[string]string{}
 	for k, v := range h.Labels {
 		labels[k] = v
@@ -521,7 +529,9 @@ func nodeMetadata(h K3sHost) (map[string]string, []string) {
 	taints := append([]string(nil), h.Taints...)
 	if h.GPU {
 		labels[k3s.GPULabelKey] = k3s.GPULabelValue
-		taints = append(taints, k3s.GPUTaint)
+		if taintGPU {
+			taints = append(taints, k3s.GPUTaint)
+		}
 	}
 	return labels, uniqueSorted(taints)
 }

@@ -1,6 +1,7 @@
 package components
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -223,6 +224,47 @@ func TestK3sClusterConnectionsAndFiles(t *testing.T) {
 	}
 	if p, _ := cmds["upload-k3s-a1"].PlainInputs(); p["remotePath"] != "/var/tmp/xgen-k3s-aaaaaaaaaaaa-k3s" {
 		t.Errorf("upload path %v", p["remotePath"])
+	}
+}
+
+// TestGPUTaintOnlyWithOtherNodes: GPU nodes are labelled always and tainted only when the
+// cluster has a node without a GPU for everything else; a cluster of GPU nodes only (the
+// head office's one GPU server) would otherwise have nowhere to run the apps.
+func TestGPUTaintOnlyWithOtherNodes(t *testing.T) {
+	host := func(name, addr string, gpu bool) K3sHost {
+		return K3sHost{Name: name, Address: addr, HostKey: testKey, GPU: gpu}
+	}
+	for _, tc := range []struct {
+		name            string
+		servers, agents []K3sHost
+		tainted         map[string]bool // config and metadata carry the GPU taint
+	}{
+		{"one GPU server", []K3sHost{host("gpu-1", "10.0.0.11", true)}, nil, map[string]bool{"gpu-1": false}},
+		{"GPU server and GPU agent", []K3sHost{host("gpu-1", "10.0.0.11", true)}, []K3sHost{host("gpu-2", "10.0.0.12", true)},
+			map[string]bool{"gpu-1": false, "gpu-2": false}},
+		{"server and GPU agent", []K3sHost{host("s1", "10.0.0.11", false)}, []K3sHost{host("gpu-1", "10.0.0.12", true)},
+			map[string]bool{"s1": false, "gpu-1": true}},
+		{"GPU server and a plain agent", []K3sHost{host("gpu-1", "10.0.0.11", true)}, []K3sHost{host("a1", "10.0.0.12", false)},
+			map[string]bool{"gpu-1": true, "a1": false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := haCluster()
+			args.Servers, args.Agents = tc.servers, tc.agents
+			cmds := commands(runCluster(t, args))
+			for node, tainted := range tc.tainted {
+				for _, name := range []string{"config-" + node, "metadata-" + node} {
+					plain, _ := cmds[name].PlainInputs()
+					text := fmt.Sprint(plain["stdin"], plain["create"])
+					if got := strings.Contains(text, "nvidia.com/gpu=present:NoSchedule"); got != tainted {
+						t.Errorf("%s: tainted %v, want %v:\n%.600s", name, got, tainted, text)
+					}
+					gpu := slices.ContainsFunc(slices.Concat(tc.servers, tc.agents), func(h K3sHost) bool { return h.Name == node && h.GPU })
+					if got := strings.Contains(text, "nvidia.com/gpu.present=true"); got != gpu {
+						t.Errorf("%s: GPU label %v, want %v", name, got, gpu)
+					}
+				}
+			}
+		})
 	}
 }
 

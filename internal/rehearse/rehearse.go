@@ -26,6 +26,7 @@ import (
 	"gopkg.in/yaml.v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"xgen-infra/components/compose"
 	"xgen-infra/internal/day2"
 	"xgen-infra/internal/engine"
 	"xgen-infra/internal/inprocess"
@@ -81,6 +82,10 @@ type Report struct {
 	// Status is `site status`'s verdict line after the last deploy; Healthy its verdict.
 	Status  string
 	Healthy bool
+	// Backup is what the compose project's nightly backup job did when the rehearsal ran it
+	// once (a site's first night), "" when the site has none; BackupErr its failure.
+	Backup    string
+	BackupErr error
 	// Unchanged: the working tree is the base revision (program and stack file): its deploy
 	// must change nothing and run no host command, or the program does not converge.
 	Unchanged bool
@@ -106,6 +111,9 @@ func (r *Report) Problems() []string {
 	if r.Apps != nil {
 		out = append(out, fmt.Sprintf("apps: %v", r.Apps))
 	}
+	if r.BackupErr != nil {
+		out = append(out, fmt.Sprintf("the nightly backup: %v", r.BackupErr))
+	}
 	if !r.Healthy {
 		out = append(out, "site status: "+r.Status)
 	}
@@ -125,18 +133,24 @@ func (r *Report) Write(w io.Writer) {
 	for _, h := range r.Hosts {
 		fmt.Fprintf(w, "  host %s\n", h)
 	}
-	for _, d := range r.Deploys {
+	for i, d := range r.Deploys {
 		result := "ok"
 		if d.Err != nil {
 			result = "FAILED: " + d.Err.Error()
 		}
 		fmt.Fprintf(w, "%s: %s in %s; %d resources changed, %d host commands\n", d.What, result, d.Duration.Round(time.Second), len(d.Changed), len(d.HostCommands))
+		if i == 0 && len(r.Deploys) > 1 {
+			continue // the site from bare hosts: every resource; what the change does follows
+		}
 		for _, c := range d.Changed {
 			fmt.Fprintf(w, "  changed  %s\n", c)
 		}
 		for _, c := range d.HostCommands {
 			fmt.Fprintf(w, "  host     %s\n", c)
 		}
+	}
+	if r.Backup != "" {
+		fmt.Fprintf(w, "nightly backup: %s\n", r.Backup)
 	}
 	if r.Apps == nil {
 		fmt.Fprintln(w, "apps: every Deployment Available")
@@ -159,6 +173,7 @@ type shape struct {
 	labels          map[string]map[string]string
 	taints          map[string][]string
 	composeHost     string
+	backup          bool // infra.compose.backup: the nightly job
 	closed          bool
 	k3sVersion      string
 }
@@ -208,6 +223,7 @@ func readShape(stackFile string) (*shape, error) {
 			return nil, fmt.Errorf("%s: infra.compose.host %s is not one of the site's nodes", stackFile, host)
 		}
 		sh.composeHost = host
+		sh.backup = inprocess.Get(sh.site, "infra", "compose", "backup") != nil
 	} else if inprocess.Get(sh.site, "infra", "compose") != nil {
 		return nil, fmt.Errorf("%s: infra.compose runs on its own machine (address): rehearsing that shape is not supported yet", stackFile)
 	}
@@ -619,6 +635,17 @@ func (r *rehearsal) check(ctx context.Context, ws *engine.Workspace) {
 		}
 	}
 	r.report.Apps = err
+	// A site's first night: the nightly backup job once, as its timer would run it (status
+	// counts a site whose backups never ran as degraded).
+	if r.shape.backup {
+		start := time.Now()
+		job := compose.Spec{}.JobPath()
+		if out, err := r.hosts.Run(ctx, r.shape.composeHost, "sudo -n "+job); err != nil {
+			r.report.Backup, r.report.BackupErr = "failed", fmt.Errorf("%s on %s: %w\n%s", job, r.shape.composeHost, err, out)
+		} else {
+			r.report.Backup = fmt.Sprintf("the job ran once on %s in %s", r.shape.composeHost, time.Since(start).Round(100*time.Millisecond))
+		}
+	}
 	report, err := day2.Gather(ctx, engine.FleetStack{WS: ws}, day2.Options{})
 	if err != nil {
 		r.report.Status = err.Error()

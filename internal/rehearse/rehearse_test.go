@@ -94,6 +94,7 @@ func TestReportProblems(t *testing.T) {
 		{"a failed up", func(r *Report) { r.Deploys[1].Err = errors.New("exit status 255") }, "working tree: pulumi up failed"},
 		{"apps not Available", func(r *Report) { r.Apps = errors.New("xgen-core: 0/1") }, "apps: xgen-core"},
 		{"degraded", func(r *Report) { r.Healthy, r.Status = false, "degraded: 1 problem" }, "site status: degraded"},
+		{"the backup failed", func(r *Report) { r.Backup, r.BackupErr = "failed", errors.New("pg_dump of plateerag failed") }, "the nightly backup: pg_dump"},
 		{"no convergence", func(r *Report) { r.Deploys[1].HostCommands = []string{"create infra-up"} }, "does not converge"},
 	}
 	for _, tc := range tests {

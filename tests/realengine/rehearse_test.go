@@ -78,6 +78,9 @@ func TestRehearseSites(t *testing.T) {
 				slices.ContainsFunc(change.HostCommands, func(c string) bool { return !strings.Contains(c, " infra-") }) {
 				t.Errorf("the working tree's deploy ran %v, want infra-up and only the compose project's commands", change.HostCommands)
 			}
+			if tc.closed && !strings.Contains(r.Backup, "the job ran once on lotteimall-1") {
+				t.Errorf("lotteimall's nightly backup (its stack file has one): %q", r.Backup)
+			}
 			if !strings.Contains(report.String(), "site status: "+r.Site+": HEALTHY") {
 				t.Errorf("the report:\n%s", report.String())
 			}

@@ -5,7 +5,7 @@ ROLE='server'
 K3S_VERSION='v1.36.1+k3s1'
 INSTALL_MODE='online'
 READY_TIMEOUT='300'
-CONFIG_SHA256='05f521894bf959d406850dbcd39ccb085ef429f1873e0a96e81aa77cc742f300'
+CONFIG_SHA256='f412bfacd01a42b58a0e90d6b0f6bd86a5b6ca43b83514709d6090b4d8638d52'
 # lib.sh: helpers every host script starts with (the builders put it after the script's
 # parameters). POSIX sh: the login shell of the SSH user runs the scripts.
 # Parameters come from the header the builder writes; every script gets HOST and LOG_TAG.

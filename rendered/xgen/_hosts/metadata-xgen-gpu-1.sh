@@ -3,7 +3,7 @@ HOST='xgen-gpu-1'
 LOG_TAG='xgen-k3s'
 NODE='xgen-gpu-1'
 LABELS='nvidia.com/gpu.present=true'
-TAINTS='nvidia.com/gpu=present:NoSchedule'
+TAINTS=''
 # lib.sh: helpers every host script starts with (the builders put it after the script's
 # parameters). POSIX sh: the login shell of the SSH user runs the scripts.
 # Parameters come from the header the builder writes; every script gets HOST and LOG_TAG.
