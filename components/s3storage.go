@@ -30,6 +30,9 @@ type S3StorageArgs struct {
 	// operations, and an access key named by KeyGeneration (raise it to rotate).
 	IAMUser       string
 	KeyGeneration int
+	// AdoptIAMUser imports the existing user IAMUser by name instead of creating it, and
+	// keeps it on delete (it was not ours to remove). Default false.
+	AdoptIAMUser bool
 }
 
 // S3Storage is the buckets and their principal.
@@ -121,7 +124,11 @@ func NewS3Storage(ctx *pulumi.Context, name string, args S3StorageArgs, opts ...
 	c.SecretAccessKey = c.AccessKeyID
 
 	if args.IAMUser != "" {
-		user, err := iam.NewUser(ctx, args.IAMUser, &iam.UserArgs{Name: pulumi.String(args.IAMUser)}, pulumi.Parent(c))
+		userOpts := []pulumi.ResourceOption{pulumi.Parent(c)}
+		if args.AdoptIAMUser {
+			userOpts = append(userOpts, pulumi.Import(pulumi.ID(args.IAMUser)), pulumi.RetainOnDelete(true))
+		}
+		user, err := iam.NewUser(ctx, args.IAMUser, &iam.UserArgs{Name: pulumi.String(args.IAMUser)}, userOpts...)
 		if err != nil {
 			return nil, fmt.Errorf("s3 storage %s: iam user: %w", name, err)
 		}

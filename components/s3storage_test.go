@@ -175,6 +175,24 @@ func TestAdoptImportsBucketsByName(t *testing.T) {
 	}
 }
 
+// TestAdoptUserImportsAndKeepsIt: an adopted IAM user is imported by its name and kept on
+// delete; a user the program makes is neither.
+func TestAdoptUserImportsAndKeepsIt(t *testing.T) {
+	for _, adopt := range []bool{false, true} {
+		a := storageArgs()
+		a.AdoptIAMUser = adopt
+		rec, _ := runStorage(t, a)
+		users := byType(rec, "aws:iam/user:User")
+		if len(users) != 1 {
+			t.Fatalf("%d IAM users", len(users))
+		}
+		u := users[0]
+		if wantID := map[bool]string{true: a.IAMUser}[adopt]; u.ImportID != wantID || u.RetainOnDelete != adopt {
+			t.Errorf("adopt %v: import %q retain %v", adopt, u.ImportID, u.RetainOnDelete)
+		}
+	}
+}
+
 func TestEKSKubeconfigHasNoCredential(t *testing.T) {
 	kc, err := EKSKubeconfig(EKSAccess{ClusterName: "acme", Region: "ap-northeast-2", Profile: "ops", RoleArn: "arn:aws:iam::123456789012:role/deploy"},
 		"https://ABC.gr7.ap-northeast-2.eks.amazonaws.com", "Q0E=")

@@ -42,6 +42,10 @@ type S3Config struct {
 	Credentials string `json:"credentials,omitempty"`
 	// UserName of the IAM user. Default "<stack>-objects" (set when the site is loaded).
 	UserName string `json:"userName,omitempty"`
+	// AdoptUser takes over the IAM user userName, which already exists (import by name),
+	// instead of creating it; an adopted user is kept on destroy. Needs credentials iamUser
+	// and the user's name in userName.
+	AdoptUser bool `json:"adoptUser,omitempty"`
 	// KeyGeneration names the access key; raising it rotates the key (a new key, the pods
 	// roll, the old key is deleted). Default 1.
 	KeyGeneration int `json:"keyGeneration,omitempty"`
@@ -76,7 +80,9 @@ func setAWSDefaults(c *Config, stack string) {
 		return
 	}
 	s3 := a.S3
-	setString(&s3.UserName, stack+"-objects")
+	if !s3.AdoptUser { // an adopted user is named, never defaulted (validateAWS)
+		setString(&s3.UserName, stack+"-objects")
+	}
 	if s3.Versioning == nil {
 		on := true
 		s3.Versioning = &on
@@ -115,6 +121,12 @@ func validateAWS(p *problemList, c *Config) {
 		}
 		if s3.UserName != "" && !iamName.MatchString(s3.UserName) {
 			p.add("aws.s3.userName", s3.UserName, "must be an IAM user name (letters, digits, +=,.@_-; at most 64)")
+		}
+		if s3.AdoptUser && s3.UserName == "" {
+			p.add("aws.s3.userName", nil, "is required with adoptUser: the name of the existing IAM user to take over")
+		}
+		if s3.AdoptUser && s3.Credentials != "iamUser" {
+			p.add("aws.s3.adoptUser", true, "needs credentials: iamUser (with secrets the program makes no user to adopt); remove adoptUser or use iamUser")
 		}
 		if s3.KeyGeneration < 1 {
 			p.add("aws.s3.keyGeneration", s3.KeyGeneration, "must be 1 or more (raise it to rotate the access key)")

@@ -49,6 +49,8 @@ func TestBadAWSConfigs(t *testing.T) {
 		{"other endpoint", strings.Replace(awsSite, "objectStorage: {", "objectStorage: {endpoint: 'https://minio.example.com', ", 1), "site.infra.objectStorage.endpoint", "contradicts aws.s3"},
 		{"credentials", strings.Replace(awsSite, "s3: {}", "s3: {credentials: keys}", 1), "site.aws.s3.credentials", "iamUser"},
 		{"key generation", strings.Replace(awsSite, "s3: {}", "s3: {keyGeneration: -1}", 1), "site.aws.s3.keyGeneration", "1 or more"},
+		{"adopted user unnamed", strings.Replace(awsSite, "s3: {}", "s3: {adoptUser: true}", 1), "site.aws.s3.userName", "is required with adoptUser"},
+		{"adopted user without iamUser", strings.Replace(awsSite, "s3: {}", "s3: {adoptUser: true, userName: aww-minio, credentials: secrets}", 1), "site.aws.s3.adoptUser", "needs credentials: iamUser"},
 		{"role", strings.Replace(awsSite, "region: ap-northeast-2", "region: ap-northeast-2\n  assumeRoleArn: deployer", 1), "site.aws.assumeRoleArn", "IAM role ARN"},
 		{"empty", minimalSite + "aws: {region: ap-northeast-2}\n", "site.aws", "has nothing to do"},
 		{"eks and cluster", clusterSite(oneServer) + "aws: {region: ap-northeast-2, eks: {clusterName: acme}}\n", "site.aws.eks", "keep one"},

@@ -54,7 +54,7 @@ func awsLayer(ctx *pulumi.Context, site *sites.Site) (*awsResources, error) {
 		args := components.S3StorageArgs{Region: a.Region, Buckets: []string{store.DocumentBucket, store.FileStorageBucket},
 			Versioning: *s3.Versioning, DeleteOnDestroy: s3.DeleteOnDestroy, Adopt: s3.Adopt}
 		if s3.Credentials == "iamUser" {
-			args.IAMUser, args.KeyGeneration = s3.UserName, s3.KeyGeneration
+			args.IAMUser, args.KeyGeneration, args.AdoptIAMUser = s3.UserName, s3.KeyGeneration, s3.AdoptUser
 		}
 		storage, err := components.NewS3Storage(ctx, "objects", args, pulumi.Provider(provider))
 		if err != nil {
