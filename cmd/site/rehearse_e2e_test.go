@@ -80,6 +80,10 @@ func TestRehearseEndToEnd(t *testing.T) {
 			t.Errorf("the rehearsal's output has no line matching %s:\n%s", want, lastLines(out, 60))
 		}
 	}
+	// Ctrl-C cancelled the context: the cleanup still removed the base checkout.
+	if worktrees, err := exec.Command("git", "-C", root, "worktree", "list").CombinedOutput(); err != nil || strings.Contains(string(worktrees), ".harness/rehearse") {
+		t.Errorf("the base checkout is still a worktree after Ctrl-C (%v):\n%s", err, worktrees)
+	}
 	if strings.Contains(out, "warning: destroy") {
 		t.Errorf("Ctrl-C did not destroy the stack cleanly:\n%s", lastLines(stderr.String(), 20))
 	}

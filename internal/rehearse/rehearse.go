@@ -434,8 +434,11 @@ func (r *rehearsal) checkout(ctx context.Context) (dir, what, stackFile string, 
 		return "", "", "", err
 	}
 	r.removeBase = func() {
-		if _, err := git("worktree", "remove", "--force", dir); err != nil {
-			r.logf("warning: %v", err)
+		// Not with ctx: on Ctrl-C it is already cancelled, and the checkout must still go.
+		rm := exec.Command("git", "worktree", "remove", "--force", dir)
+		rm.Dir = r.opts.ProgramDir
+		if out, err := rm.CombinedOutput(); err != nil {
+			r.logf("warning: git worktree remove %s: %v: %s", dir, err, out)
 		}
 	}
 	return dir, fmt.Sprintf("%s (%s)", r.opts.Base, rev), filepath.Join(dir, rel), nil
