@@ -17,7 +17,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"xgen-infra/internal/pulumiout"
 
 	"gopkg.in/yaml.v3"
@@ -231,6 +233,11 @@ func (w *Workspace) Run(ctx context.Context, stdin io.Reader, args ...string) (R
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		// The CLI was killed: its plugins, which run in process groups of their own, would
+		// run on. Nothing of the run goes on, as on a machine that died.
+		killUnder(filepath.Join(filepath.Dir(w.Dir), "pulumi-home") + "/")
+	}
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
 	if w.opts.Log != nil {
 		fmt.Fprintf(w.opts.Log, "$ pulumi %s\n%s%s", strings.Join(args, " "), res.Stdout, res.Stderr)
@@ -239,6 +246,20 @@ func (w *Workspace) Run(ctx context.Context, stdin io.Reader, args ...string) (R
 		return res, &Error{Args: args, Err: err, Result: res}
 	}
 	return res, nil
+}
+
+// killUnder kills (SIGKILL) the processes whose program path starts with prefix.
+func killUnder(prefix string) {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		data, err := os.ReadFile(p)
+		if err != nil || !strings.HasPrefix(string(data), prefix) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // SetSecret stores a secret as the README tells operators: `pulumi config set --secret <key>`

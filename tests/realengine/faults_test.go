@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -121,9 +122,9 @@ func TestFaultHostReboot(t *testing.T) {
 	}
 }
 
-// upKilledAt runs `pulumi up` and kills the CLI (SIGKILL, as a laptop that dies would) the
-// moment the engine starts the step of the resource of that type and name. It returns the
-// steps seen before.
+// upKilledAt runs `pulumi up` and kills the CLI (SIGKILL, as a laptop that dies would; the
+// engine package then ends its plugins) the moment the engine starts the step of the
+// resource of that type and name. It returns the steps seen before.
 func (s *wholeSite) upKilledAt(ctx context.Context, typ, name string) upRun {
 	s.t.Helper()
 	upCtx, kill := context.WithCancel(ctx) // exec.CommandContext kills with SIGKILL
@@ -135,7 +136,30 @@ func (s *wholeSite) upKilledAt(ctx context.Context, typ, name string) upRun {
 	if err == nil || !killed {
 		s.t.Fatalf("up was not killed at %s (killed %v): %v", name, killed, err)
 	}
+	// Nothing of that run goes on: no plugin of the workspace outlives its CLI.
+	home := filepath.Join(filepath.Dir(s.ws.Dir), "pulumi-home")
+	deadline := time.Now().Add(10 * time.Second)
+	for left := processesUnder(home); len(left) > 0; left = processesUnder(home) {
+		if time.Now().After(deadline) {
+			s.t.Errorf("processes of the killed run still running: %v", left)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	return run
+}
+
+// processesUnder lists the command lines of the running processes whose program is under dir.
+func processesUnder(dir string) []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		data, err := os.ReadFile(p)
+		if err == nil && strings.HasPrefix(string(data), dir+"/") {
+			out = append(out, strings.ReplaceAll(string(data), "\x00", " "))
+		}
+	}
+	return out
 }
 
 // TestFaultKilledUp: `pulumi up` killed mid-host-layer (the agent's install running) and,
