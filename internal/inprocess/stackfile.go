@@ -4,9 +4,11 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"xgen-infra/sites"
@@ -145,4 +147,22 @@ func KubernetesLayer(src, dst, hostAddress string) error {
 		return err
 	}
 	return os.WriteFile(dst, out, 0o600)
+}
+
+// ParseWithSite is the site a stack file's config describes with its site object replaced by
+// site, every required secret a placeholder (for what needs the site model, not its secrets).
+func ParseWithSite(stackFile string, site map[string]any) (*sites.Site, error) {
+	config, secretKeys, err := LoadStackFile(stackFile)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(site)
+	if err != nil {
+		return nil, err
+	}
+	config[sites.SiteKey] = string(data)
+	if secretKeys, err = AddRequiredSecretPlaceholders(config, secretKeys); err != nil {
+		return nil, err
+	}
+	return sites.Parse(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(stackFile), "Pulumi."), ".yaml"), config, secretKeys)
 }

@@ -529,6 +529,11 @@ func (r *rehearsal) siteFor(stackFile string) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, name := range slices.Concat(sh.servers, sh.agents) {
+		if r.hosts.Host(name) == nil {
+			return nil, fmt.Errorf("%s: node %s is not in the working tree's stack file, whose nodes the test hosts are: rehearse a change of the site's nodes from a base that has them all", stackFile, name)
+		}
+	}
 	artifacts := filepath.Join(r.opts.Dir, "artifacts", sh.k3sVersion)
 	if _, err := os.Stat(artifacts); err != nil {
 		r.logf("  building the stand-in K3s release files for %s (TEST-ONLY k3s, air-gapped layout)...", sh.k3sVersion)
@@ -543,7 +548,7 @@ func (r *rehearsal) siteFor(stackFile string) (map[string]any, error) {
 		cluster["addons"] = own["addons"]
 	}
 	site["cluster"] = cluster
-	parsed, err := parse(stackFile, site)
+	parsed, err := inprocess.ParseWithSite(stackFile, site)
 	if err != nil {
 		return nil, err
 	}
@@ -566,23 +571,6 @@ func (r *rehearsal) siteFor(stackFile string) (map[string]any, error) {
 		cluster["k3s"].(map[string]any)["imageBundle"] = dir
 	}
 	return site, nil
-}
-
-// parse is the site a stack file's config describes with site, with placeholder secrets.
-func parse(stackFile string, site map[string]any) (*sites.Site, error) {
-	config, secretKeys, err := inprocess.LoadStackFile(stackFile)
-	if err != nil {
-		return nil, err
-	}
-	data, err := json.Marshal(site)
-	if err != nil {
-		return nil, err
-	}
-	config[sites.SiteKey] = string(data)
-	if secretKeys, err = inprocess.AddRequiredSecretPlaceholders(config, secretKeys); err != nil {
-		return nil, err
-	}
-	return sites.Parse(sitesName(stackFile), config, secretKeys)
 }
 
 func encryptionSalt(stackFile string) (string, error) {

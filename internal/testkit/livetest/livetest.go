@@ -20,7 +20,6 @@ import (
 
 	"xgen-infra/internal/inprocess"
 	"xgen-infra/internal/testkit/harness"
-	"xgen-infra/internal/testkit/sitetest"
 	"xgen-infra/internal/testkit/testhosts"
 	"xgen-infra/internal/testkit/testimages"
 	"xgen-infra/sites"
@@ -237,19 +236,7 @@ func WithDocker(t testing.TB, stackFile string, names []string, specs []testhost
 // site (its cluster pointed at test hosts) and names it in site's cluster.k3s.imageBundle.
 func WithImageBundle(t testing.TB, stackFile string, site map[string]any) {
 	t.Helper()
-	config, secretKeys, err := inprocess.LoadStackFile(stackFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := json.Marshal(site)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config[sites.SiteKey] = string(data)
-	if secretKeys, err = inprocess.AddRequiredSecretPlaceholders(config, secretKeys); err != nil {
-		t.Fatal(err)
-	}
-	parsed, err := sites.Parse(sitetest.StackName(stackFile), config, secretKeys)
+	parsed, err := inprocess.ParseWithSite(stackFile, site)
 	if err != nil {
 		t.Fatal(err)
 	}
